@@ -1,0 +1,3 @@
+"""segmentkit: behavioral audience segmentation by clustering."""
+
+__version__ = "0.1.0"

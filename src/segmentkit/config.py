@@ -1,0 +1,163 @@
+"""Every setting of a run, and how a TOML file, CLI flags and defaults combine.
+
+Resolution order is flags → file → defaults: a flag that is given wins, then the value in
+the TOML file, then the default here. The TOML file has the sections ``[columns]``,
+``[roles]``, ``[clustering]`` and ``[data]``; see ``README.md`` for an example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from segmentkit.errors import InputError
+
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings"]
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Names of the input columns, keyed by their role (DESIGN.md names are the defaults).
+
+    Optional roles whose column is absent from the input are simply not used; the features
+    that need them are left out and the summary says so.
+    """
+
+    customer_id: str = "customer_id"
+    event_time: str = "event_time"
+    event_type: str = "event_type"
+    amount: str = "amount"
+    quantity: str = "quantity"
+    category: str = "category"
+    channel: str = "channel"
+    discount: str = "discount_used"
+    order_id: str = "order_id"
+    product_id: str = "product_id"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Customer-table columns with a special meaning.
+
+    Attributes
+    ----------
+    persona : str or None
+        The client's existing persona label (compared with the segments).
+    attention : str or None
+        Marketing contacts / touches / spend per customer (for opportunities).
+    features : tuple of str
+        Numeric customer columns used as clustering features as they are.
+    profile : tuple of str or None
+        Profile-only columns (demographics). ``None``: every other customer column.
+    """
+
+    persona: str | None = None
+    attention: str | None = None
+    features: tuple[str, ...] = ()
+    profile: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ClusteringSettings:
+    """How segments are found and how many."""
+
+    algorithm: str = "kmeans"
+    k: int | None = None
+    k_min: int = 2
+    k_max: int = 10
+    seed: int = 0
+    min_share: float = 0.03
+    max_segments: int | None = None
+    min_value_share: float | None = None
+    n_bootstrap: int = 10
+    assign_noise: bool = False
+
+    def __post_init__(self) -> None:
+        if self.k is not None and (not isinstance(self.k, int) or self.k < 2):
+            raise InputError(f"k must be an integer >= 2, got {self.k!r}")
+        if not isinstance(self.k_min, int) or self.k_min < 2:
+            raise InputError(f"k_min must be an integer >= 2, got {self.k_min!r}")
+        if not isinstance(self.k_max, int) or self.k_max < self.k_min:
+            raise InputError(f"k_max must be an integer >= k_min ({self.k_min}), got {self.k_max!r}")
+        if not 0 <= self.min_share < 1:
+            raise InputError(f"min_share must be in [0, 1), got {self.min_share!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one run."""
+
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
+    roles: Roles = field(default_factory=Roles)
+    clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
+    snapshot_date: dt.date | None = None
+
+
+def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            source=where,
+        )
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+    return cls(**values)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from a TOML file and apply flag overrides on top.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]`` sections.
+    **overrides
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
+        whose value is ``None`` are ignored (a flag that was not given).
+
+    Returns
+    -------
+    Settings
+    """
+    data: dict[str, Any] = {}
+    where = str(path) if path else "settings"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError("config file not found", source=str(path))
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML ({exc})", source=p.name) from None
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data"})
+    if unknown:
+        raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
+    columns = _section(ColumnMapping, data.get("columns", {}), where)
+    roles = _section(Roles, data.get("roles", {}), where)
+    clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
+    snapshot = data.get("data", {}).get("snapshot_date")
+    for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
+        given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
+        if given:
+            try:
+                updated = replace(cls_value, **given)
+            except TypeError as exc:
+                raise InputError(str(exc), source=where) from None
+            if name == "columns":
+                columns = updated
+            elif name == "roles":
+                roles = updated
+            else:
+                clustering = updated
+    if overrides.get("snapshot_date") is not None:
+        snapshot = overrides["snapshot_date"]
+    if isinstance(snapshot, str):
+        try:
+            snapshot = dt.date.fromisoformat(snapshot)
+        except ValueError:
+            raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
+    return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot)

@@ -1,0 +1,82 @@
+"""Write results: assignments (CSV safe to open in Excel, Parquet) and the JSON summary."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["excel_safe", "write_assignments", "write_summary", "to_json", "json_safe"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def excel_safe(series: pd.Series) -> pd.Series:
+    """Neutralise text cells a spreadsheet would run as a formula (CSV injection).
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading apostrophe
+    (OWASP's advice), unless it is a plain number such as ``-12.5``.
+    """
+    text = series.astype("string")
+    risky = text.str.startswith(_FORMULA_START).fillna(False)
+    numeric = pd.to_numeric(text.where(risky), errors="coerce").notna()
+    fix = risky & ~numeric
+    return text.mask(fix, "'" + text)
+
+
+def write_assignments(assignments: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
+    """Write ``assignments.csv`` (Excel-safe) and ``assignments.parquet`` (values as they are)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv = out_dir / "assignments.csv"
+    parquet = out_dir / "assignments.parquet"
+    safe = assignments.copy()
+    for col in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[col]):
+            safe[col] = excel_safe(safe[col])
+    safe.to_csv(csv, index=False, lineterminator="\n")
+    assignments.to_parquet(parquet, index=False)
+    return {"assignments_csv": csv, "assignments_parquet": parquet}
+
+
+def json_safe(value: Any, digits: int = 6) -> Any:
+    """Convert numpy/pandas scalars, NaN and tuples to plain JSON values; round floats."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, digits) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v, digits) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if math.isnan(f) or math.isinf(f):
+            return None
+        r = round(f, digits)
+        return 0.0 if r == 0 else r
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(summary: dict[str, Any]) -> str:
+    """Serialise a summary deterministically (same dict → same bytes)."""
+    return json.dumps(json_safe(summary), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_summary(summary: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``summary.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "summary.json"
+    path.write_text(to_json(summary), encoding="utf-8")
+    return path

@@ -1,0 +1,404 @@
+"""Behavioral and transactional features per customer, as of a snapshot date.
+
+One DuckDB query turns the canonical event table (see :mod:`segmentkit.sources`) into one
+row per customer. Definitions (all "as of" the snapshot date; events on or after it are
+left out and counted):
+
+====================  =========================================================================
+feature               definition
+====================  =========================================================================
+recency_days          days from the last purchase to the snapshot; never bought: the whole window
+orders                distinct orders (``order_id``; without it, every purchase row is an order)
+monetary              purchase amounts minus returned amounts (net revenue)
+avg_order_value       purchase amount per order (0 without orders)
+basket_size           quantity per order
+tenure_days           days from the first event of any type to the snapshot
+gap_mean_days         mean days between consecutive orders; < 2 orders: the tenure (censored gap)
+gap_cv                coefficient of variation of those gaps (regularity; needs 3+ orders)
+spend_trend           (spend in recent half − spend in earlier half) / total, halves of the window
+active_months         distinct calendar months with an order
+peak_quarter_share    share of spend in the customer's busiest quarter of the year (seasonality)
+discount_share        share of orders that used a discount
+return_rate           returned amount / purchased amount (counts without amounts)
+views_per_order       product views per order (browse-to-buy; orders floored at 1)
+cart_abandonment      share of cart events not followed by as many orders
+cat_share__<level>    share of spend per category (top levels; the rest as ``other``)
+channel_share__<lvl>  share of orders per channel
+====================  =========================================================================
+
+Without an ``amount`` column, spend-based features use order counts; features whose input
+columns are absent are left out and listed in :attr:`FeatureTable.skipped` with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+__all__ = ["FeatureSpec", "FeatureTable", "customer_features", "clean_events"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What one feature is, for preparation, profiling and plain-language sentences.
+
+    Attributes
+    ----------
+    name : str
+        Column name, e.g. ``"recency_days"`` or ``"cat_share__electronics"``.
+    kind : str
+        One of ``"count"``, ``"amount"``, ``"days"``, ``"share"`` (0..1), ``"ratio"``
+        (unbounded, e.g. views per order), ``"trend"`` (-1..1), ``"custom"`` (a customer
+        column used as it is). Preparation log-transforms heavy-tailed counts and amounts.
+    label : str
+        Plain words for sentences: "days since last purchase", "share of spend on electronics".
+    source : str
+        The input columns it needs, e.g. ``"category"``; used to explain left-out features.
+    """
+
+    name: str
+    kind: str
+    label: str
+    source: str = "events"
+
+
+#: name, kind, label, roles needed (all of them), fallback description
+_BASE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("recency_days", "days", "days since last purchase", ()),
+    ("orders", "count", "orders", ()),
+    ("monetary", "amount", "net spend", ("amount",)),
+    ("avg_order_value", "amount", "spend per order", ("amount",)),
+    ("basket_size", "count", "items per order", ("quantity",)),
+    ("tenure_days", "days", "days since first seen", ()),
+    ("gap_mean_days", "days", "days between orders", ()),
+    ("gap_cv", "ratio", "irregularity of order gaps", ()),
+    ("spend_trend", "trend", "spend trend (recent vs earlier half)", ()),
+    ("active_months", "count", "active months", ()),
+    ("peak_quarter_share", "share", "share of spend in the peak quarter", ()),
+    ("discount_share", "share", "share of orders with a discount", ("discount",)),
+    ("return_rate", "share", "share of spend returned", ()),
+    ("views_per_order", "ratio", "product views per order", ("event_type",)),
+    ("cart_abandonment", "share", "share of carts abandoned", ("event_type",)),
+)
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Features per customer, with what they mean and what was left out.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per customer with events, indexed by ``customer_id`` (text, sorted); float columns.
+    specs : tuple of FeatureSpec
+        One per column of ``frame``, same order.
+    skipped : dict
+        Feature (or family) → reason it was left out.
+    snapshot_date : datetime.date
+    value : pandas.Series
+        Net revenue per customer (order count without amounts), aligned with ``frame``.
+    levels : dict
+        ``{"category": (...), "channel": (...)}``: the levels turned into share columns, kept
+        so new customers get the same columns.
+    data_quality : dict
+        Counts of what was dropped, excluded or odd, and what was done with it.
+    """
+
+    frame: pd.DataFrame
+    specs: tuple[FeatureSpec, ...]
+    skipped: dict[str, str]
+    snapshot_date: dt.date
+    value: pd.Series
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    data_quality: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Feature names, in column order."""
+        return tuple(s.name for s in self.specs)
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    return con.execute(sql).fetchall()[0][0]
+
+
+def clean_events(con: duckdb.DuckDBPyConnection, raw: str, roles: Sequence[str],
+                 *, table: str = "events_clean") -> dict[str, Any]:
+    """Drop exact duplicates and unusable rows from ``raw`` into ``table``; count them.
+
+    Rows without a customer id or a time are dropped (counted). Without an event-type column
+    every row is a purchase. Event types other than purchase/view/cart/return are counted
+    and left out of the features.
+
+    Returns
+    -------
+    dict
+        The ``data_quality`` counts of this step.
+    """
+    roles = tuple(roles)
+    type_expr = "event_type" if "event_type" in roles else "'purchase'"
+    others = [r for r in roles if r not in ("event_type",)]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT {', '.join(others)}, "
+        f"{type_expr} AS event_type FROM {raw} "
+        f"WHERE customer_id IS NOT NULL AND event_time IS NOT NULL"
+    )
+    stats = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE customer_id IS NULL), "
+        f"count(*) FILTER (WHERE event_time IS NULL) FROM {raw}"
+    ).fetchall()[0]
+    n_raw, no_id, no_time = (int(x) for x in stats)
+    usable = n_raw - int(_one(con, f"SELECT count(*) FROM {raw} WHERE customer_id IS NULL OR event_time IS NULL"))
+    n_clean = int(_one(con, f"SELECT count(*) FROM {table}"))
+    unknown = con.execute(
+        f"SELECT coalesce(event_type, '(empty)'), count(*) FROM {table} "
+        f"WHERE event_type IS NULL OR event_type NOT IN ('purchase', 'view', 'cart', 'return') "
+        f"GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    missing = {}
+    for role in others:
+        if role in ("customer_id", "event_time"):
+            continue
+        missing[role] = int(_one(con, f"SELECT count(*) FROM {raw} WHERE {role} IS NULL"))
+    return {
+        "events_rows_read": n_raw,
+        "events_missing_customer_id": no_id,
+        "events_missing_time": no_time,
+        "duplicate_events_dropped": usable - n_clean,
+        "unknown_event_types": {str(k): int(v) for k, v in unknown},
+        "missing_values": missing,
+    }
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"\W+", "_", str(text).lower()).strip("_")
+    return s or "blank"
+
+
+def _levels(con: duckdb.DuckDBPyConnection, table: str, role: str, weight: str, max_levels: int) -> tuple[str, ...]:
+    rows = con.execute(
+        f"SELECT {role}, sum({weight}) AS w FROM {table} WHERE event_type = 'purchase' "
+        f"AND {role} IS NOT NULL GROUP BY 1 ORDER BY w DESC, 1 LIMIT {int(max_levels)}"
+    ).fetchall()
+    return tuple(sorted(str(r[0]) for r in rows))
+
+
+def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
+    """(column name, level) pairs with unique slugs."""
+    seen: dict[str, int] = {}
+    out = []
+    for level in levels:
+        slug = _slug(level)
+        if slug in seen:
+            seen[slug] += 1
+            slug = f"{slug}_{seen[slug]}"
+        else:
+            seen[slug] = 1
+        out.append((f"{prefix}__{slug}", level))
+    return out
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def customer_features(
+    con: duckdb.DuckDBPyConnection,
+    events: str,
+    roles: Sequence[str],
+    *,
+    snapshot_date: dt.date | None = None,
+    levels: dict[str, Sequence[str]] | None = None,
+    max_levels: int = 8,
+) -> FeatureTable:
+    """Engineer behavioral features per customer from a canonical event table.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+    events : str
+        Name of a table with canonical columns (as made by :func:`segmentkit.sources.load_events`).
+    roles : sequence of str
+        Canonical columns present in ``events``.
+    snapshot_date : datetime.date, optional
+        Features are computed as of this day (events on or after it are left out). Default:
+        the day after the last event.
+    levels : dict, optional
+        Category/channel levels to use (from a fitted model); default: the ``max_levels``
+        largest by spend in these events, the rest pooled as ``other``.
+    max_levels : int
+        Maximum number of category and channel share columns each.
+
+    Returns
+    -------
+    FeatureTable
+    """
+    roles = tuple(roles)
+    quality = clean_events(con, events, roles, table="events_clean")
+    has = set(roles)
+    if snapshot_date is None:
+        last = _one(con, "SELECT max(event_time) FROM events_clean")
+        snapshot_date = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
+    snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
+    quality["events_after_snapshot"] = int(
+        _one(con, f"SELECT count(*) FROM events_clean WHERE event_time >= {snap}")
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE ev AS SELECT * FROM events_clean WHERE event_time < {snap} "
+        f"AND event_type IN ('purchase', 'view', 'cart', 'return')"
+    )
+    if int(_one(con, "SELECT count(*) FROM ev")) == 0:
+        from segmentkit.errors import InputError
+
+        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
+
+    has_amount = "amount" in has
+    w = "coalesce(amount, 0)" if has_amount else "1.0"
+    is_return = "(event_type = 'return'" + (" OR amount < 0)" if has_amount else ")")
+    is_purchase = "(event_type = 'purchase'" + (" AND coalesce(amount, 0) >= 0)" if has_amount else ")")
+    quality["returns"] = int(_one(con, f"SELECT count(*) FROM ev WHERE {is_return}"))
+
+    skipped: dict[str, str] = {}
+    specs: list[FeatureSpec] = []
+    for name, kind, label, needs in _BASE:
+        missing = [r for r in needs if r not in has]
+        if missing:
+            skipped[name] = f"no {', '.join(missing)} column in the events"
+        else:
+            specs.append(FeatureSpec(name, kind, label, ",".join(needs) or "events"))
+
+    level_map: dict[str, tuple[str, ...]] = {}
+    level_cols: dict[str, list[tuple[str, str]]] = {}
+    for role, prefix, what in (("category", "cat_share", "spend"), ("channel", "channel_share", "orders")):
+        if role not in has:
+            skipped[f"{prefix}__*"] = f"no {role} column in the events"
+            continue
+        chosen = tuple(levels[role]) if levels and role in levels else _levels(con, "ev", role, w, max_levels)
+        if not chosen:
+            skipped[f"{prefix}__*"] = f"the {role} column is empty"
+            continue
+        level_map[role] = chosen
+        n_all = int(_one(con, f"SELECT count(DISTINCT {role}) FROM ev WHERE {is_purchase} AND {role} IS NOT NULL"))
+        cols = _level_columns(prefix, chosen)
+        if n_all > len(chosen) or (levels and role in levels):
+            cols.append((f"{prefix}__other", None))  # type: ignore[arg-type]
+        level_cols[role] = cols
+        for col, level in cols:
+            shown = "other" if level is None else level
+            specs.append(FeatureSpec(col, "share", f"share of {what} on {shown}" if role == "category"
+                                     else f"share of orders via {shown}", role))
+
+    if "order_id" in has:
+        order_key = "coalesce(order_id, '#' || CAST(row_number() OVER () AS VARCHAR))"
+    else:
+        order_key = "CAST(row_number() OVER () AS VARCHAR)"
+    qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
+    disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
+    chan = "min(channel)" if "channel" in has else "NULL"
+
+    cat_sql = ""
+    if "category" in level_cols:
+        named = [lvl for _, lvl in level_cols["category"] if lvl is not None]
+        parts = []
+        for col, lvl in level_cols["category"]:
+            cond = (f"category = {_lit(lvl)}" if lvl is not None
+                    else f"(category IS NULL OR category NOT IN ({', '.join(_lit(x) for x in named)}))")
+            parts.append(f"sum({w}) FILTER (WHERE {cond}) / nullif(sum({w}), 0) AS {col}")
+        cat_sql = f", cat AS (SELECT customer_id, {', '.join(parts)} FROM ev WHERE {is_purchase} GROUP BY 1)"
+    chan_parts = []
+    if "channel" in level_cols:
+        named = [lvl for _, lvl in level_cols["channel"] if lvl is not None]
+        for col, lvl in level_cols["channel"]:
+            cond = (f"channel = {_lit(lvl)}" if lvl is not None
+                    else f"(channel IS NULL OR channel NOT IN ({', '.join(_lit(x) for x in named)}))")
+            chan_parts.append(f"count(*) FILTER (WHERE {cond})::DOUBLE / count(*) AS {col}")
+
+    window_start = _one(con, "SELECT min(event_time) FROM ev")
+    ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"
+    mid = f"({ws} + ({snap} - {ws}) / 2)"
+    days = "/ 86400.0"
+
+    sql = f"""
+    WITH lines AS (
+        SELECT customer_id, {order_key} AS oid, event_time, {w} AS amt,
+               {"quantity" if "quantity" in has else "NULL"} AS quantity,
+               {"discount" if "discount" in has else "NULL"} AS discount,
+               {"channel" if "channel" in has else "NULL"} AS channel
+        FROM ev WHERE {is_purchase}
+    ),
+    orders AS (
+        SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty,
+               {disc} AS disc, {chan} AS channel
+        FROM lines GROUP BY customer_id, oid
+    ),
+    ord AS (
+        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
+               sum(qty) AS qty, avg(disc) AS disc,
+               count(DISTINCT date_trunc('month', t)) AS active_months,
+               coalesce(sum(amt) FILTER (WHERE t >= {mid}), 0) AS recent,
+               coalesce(sum(amt) FILTER (WHERE t < {mid}), 0) AS earlier,
+               greatest(coalesce(sum(amt) FILTER (WHERE quarter(t) = 1), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 2), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
+               {", " + ", ".join(chan_parts) if chan_parts else ""}
+        FROM orders GROUP BY customer_id
+    ),
+    gaps AS (
+        SELECT customer_id, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd FROM (
+            SELECT customer_id, epoch(t - lag(t) OVER (PARTITION BY customer_id ORDER BY t, oid)) {days} AS g
+            FROM orders) WHERE g IS NOT NULL GROUP BY customer_id
+    ),
+    act AS (
+        SELECT customer_id, min(event_time) AS first_t,
+               count(*) FILTER (WHERE event_type = 'view') AS n_views,
+               count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
+               coalesce(sum(abs({w})) FILTER (WHERE {is_return}), 0) AS ret_amt,
+               count(*) FILTER (WHERE {is_return}) AS ret_n
+        FROM ev GROUP BY customer_id
+    ){cat_sql}
+    SELECT act.customer_id AS customer_id,
+        coalesce(epoch({snap} - ord.last_t), epoch({snap} - {ws})) {days} AS recency_days,
+        coalesce(ord.n_orders, 0)::DOUBLE AS orders,
+        coalesce(ord.gross, 0) - act.ret_amt AS monetary,
+        coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
+        coalesce(ord.qty / nullif(ord.n_orders, 0), 0)::DOUBLE AS basket_size,
+        epoch({snap} - act.first_t) {days} AS tenure_days,
+        coalesce(gaps.gap_mean, epoch({snap} - act.first_t) {days}) AS gap_mean_days,
+        CASE WHEN ord.n_orders >= 3 THEN coalesce(gaps.gap_sd / nullif(gaps.gap_mean, 0), 0) END AS gap_cv,
+        coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) AS spend_trend,
+        coalesce(ord.active_months, 0)::DOUBLE AS active_months,
+        coalesce(ord.peak / nullif(ord.gross, 0), 0) AS peak_quarter_share,
+        coalesce(ord.disc, 0)::DOUBLE AS discount_share,
+        coalesce({"act.ret_amt / nullif(ord.gross, 0)" if has_amount else "act.ret_n / nullif(ord.n_orders, 0)"}, 0) AS return_rate,
+        act.n_views / greatest(coalesce(ord.n_orders, 0), 1)::DOUBLE AS views_per_order,
+        CASE WHEN act.n_carts > 0 THEN greatest(act.n_carts - coalesce(ord.n_orders, 0), 0)::DOUBLE / act.n_carts
+             ELSE 0 END AS cart_abandonment
+        {"".join(f", coalesce(cat.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
+        {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
+    FROM act LEFT JOIN ord USING (customer_id) LEFT JOIN gaps USING (customer_id)
+        {"LEFT JOIN cat USING (customer_id)" if cat_sql else ""}
+    ORDER BY act.customer_id
+    """
+    frame = con.execute(sql).df().set_index("customer_id")
+    frame.index = frame.index.astype(str)
+    value = frame["monetary"].copy() if has_amount else frame["orders"].copy()
+    value.name = "value"
+    names = [s.name for s in specs]
+    frame = frame[names].astype("float64")
+    quality["customers_with_events"] = int(len(frame))
+    return FeatureTable(
+        frame=frame,
+        specs=tuple(specs),
+        skipped=skipped,
+        snapshot_date=snapshot_date,
+        value=value,
+        levels=level_map,
+        data_quality=quality,
+    )

@@ -1,0 +1,156 @@
+"""Features of a 12-customer event log, computed by hand (snapshot 2024-07-01).
+
+The window starts at the first event (2024-01-01 00:00), so its midpoint is 2024-04-01.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import pandas as pd
+import pytest
+
+from segmentkit.features import customer_features
+from segmentkit.sources import load_events
+
+SNAP = dt.date(2024, 7, 1)
+
+ROWS = [
+    # customer, time, type, order, amount, qty, category, channel, discount
+    ("c01", "2024-01-01 00:00:00", "purchase", "o1", 100.0, 1, "a", "web", 0),
+    ("c01", "2024-03-01 00:00:00", "purchase", "o2", 50.0, 2, "b", "app", 1),
+    ("c01", "2024-06-01 00:00:00", "purchase", "o3", 50.0, 1, "a", "web", 0),
+    ("c01", "2024-05-01 00:00:00", "view", None, None, None, "a", "web", 0),
+    ("c01", "2024-05-02 00:00:00", "view", None, None, None, "a", "web", 0),
+    ("c01", "2024-05-03 00:00:00", "view", None, None, None, "b", "web", 0),
+    ("c02", "2024-06-21 00:00:00", "purchase", "o4", 30.0, 1, "b", "app", 1),
+    ("c02", "2024-06-25 00:00:00", "return", "o4", -30.0, 1, "b", "app", 0),
+    ("c03", "2024-02-10 00:00:00", "view", None, None, None, "c", "web", 0),
+    ("c03", "2024-02-10 00:05:00", "view", None, None, None, "c", "web", 0),
+    ("c03", "2024-02-10 00:10:00", "cart", None, None, None, "c", "web", 0),
+    ("c04", "2024-05-01 00:00:00", "purchase", "o5", 80.0, 1, "a", "web", 0),
+    ("c04", "2024-05-01 00:00:00", "purchase", "o5", 80.0, 1, "a", "web", 0),  # exact duplicate
+    ("c04", "2024-07-05 00:00:00", "purchase", "o9", 99.0, 1, "a", "web", 0),  # after snapshot
+    ("c05", "2024-04-10 00:00:00", "purchase", "o6", 20.0, 1, "a", "store", 0),
+    ("c05", "2024-04-10 00:00:00", "purchase", "o6", 40.0, 3, "c", "store", 0),  # 2nd line, same order
+] + [
+    (f"c{i:02d}", f"2024-06-{i + 4:02d} 00:00:00", "purchase", f"p{i}", 10.0 * i, 1, "a", "web", 0)
+    for i in range(6, 13)
+]
+
+COLUMNS = ["customer_id", "event_time", "event_type", "order_id", "amount", "quantity",
+           "category", "channel", "discount_used"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ev") / "events.csv"
+    pd.DataFrame(ROWS, columns=COLUMNS).to_csv(path, index=False)
+    con = duckdb.connect()
+    loaded = load_events(con, path)
+    yield customer_features(con, loaded.table, loaded.roles, snapshot_date=SNAP)
+    con.close()
+
+
+def test_twelve_customers_one_row_each(table):
+    assert list(table.frame.index) == [f"c{i:02d}" for i in range(1, 13)]
+
+
+def test_regular_buyer_by_hand(table):
+    r = table.frame.loc["c01"]
+    assert r.recency_days == pytest.approx(30)
+    assert r.orders == 3
+    assert r.monetary == pytest.approx(200)
+    assert r.avg_order_value == pytest.approx(200 / 3)
+    assert r.basket_size == pytest.approx(4 / 3)
+    assert r.tenure_days == pytest.approx(182)
+    assert r.gap_mean_days == pytest.approx(76)  # gaps 60 and 92 days
+    assert r.gap_cv == pytest.approx(math.sqrt(512) / 76)
+    assert r.spend_trend == pytest.approx((50 - 150) / 200)
+    assert r.active_months == 3
+    assert r.peak_quarter_share == pytest.approx(150 / 200)
+    assert r.discount_share == pytest.approx(1 / 3)
+    assert r.return_rate == 0
+    assert r.views_per_order == pytest.approx(1.0)
+    assert r.cart_abandonment == 0
+    assert r["cat_share__a"] == pytest.approx(0.75)
+    assert r["cat_share__b"] == pytest.approx(0.25)
+    assert r["channel_share__web"] == pytest.approx(2 / 3)
+    assert r["channel_share__app"] == pytest.approx(1 / 3)
+
+
+def test_returned_order_nets_to_zero(table):
+    r = table.frame.loc["c02"]
+    assert r.orders == 1
+    assert r.monetary == pytest.approx(0)
+    assert r.return_rate == pytest.approx(1.0)
+    assert r.recency_days == pytest.approx(10)
+    assert r.gap_mean_days == pytest.approx(10)  # one order: the tenure (censored gap)
+    assert math.isnan(r.gap_cv)
+    assert r.discount_share == 1.0
+    assert r.spend_trend == 1.0
+    assert table.value.loc["c02"] == pytest.approx(0)
+
+
+def test_browser_without_orders(table):
+    r = table.frame.loc["c03"]
+    assert r.orders == 0
+    assert r.recency_days == pytest.approx(182)  # never bought: the whole window
+    assert r.monetary == 0 and r.avg_order_value == 0
+    assert r.views_per_order == 2
+    assert r.cart_abandonment == 1.0
+    assert r.tenure_days == pytest.approx(142)
+
+
+def test_duplicates_and_events_after_snapshot(table):
+    r = table.frame.loc["c04"]
+    assert r.orders == 1 and r.monetary == pytest.approx(80)
+    assert r.recency_days == pytest.approx(61)
+    assert table.data_quality["duplicate_events_dropped"] == 1
+    assert table.data_quality["events_after_snapshot"] == 1
+    assert table.data_quality["returns"] == 1
+    assert table.data_quality["events_rows_read"] == len(ROWS)
+
+
+def test_order_lines_make_one_order(table):
+    r = table.frame.loc["c05"]
+    assert r.orders == 1
+    assert r.avg_order_value == pytest.approx(60)
+    assert r.basket_size == pytest.approx(4)
+    assert r["cat_share__a"] == pytest.approx(1 / 3)
+    assert r["cat_share__c"] == pytest.approx(2 / 3)
+    assert r["channel_share__store"] == 1.0
+
+
+def test_single_buyers_recency(table):
+    for i in range(6, 13):
+        assert table.frame.loc[f"c{i:02d}", "recency_days"] == pytest.approx(30 - (i + 4) + 1)
+        assert table.frame.loc[f"c{i:02d}", "monetary"] == pytest.approx(10 * i)
+
+
+def test_default_snapshot_is_day_after_last_event(tmp_path):
+    path = tmp_path / "e.csv"
+    pd.DataFrame(ROWS, columns=COLUMNS).to_csv(path, index=False)
+    con = duckdb.connect()
+    loaded = load_events(con, path)
+    ft = customer_features(con, loaded.table, loaded.roles)
+    assert ft.snapshot_date == dt.date(2024, 7, 6)
+
+
+def test_missing_columns_leave_features_out(tmp_path):
+    """Without type, category, channel, discount, quantity: every row is a purchase."""
+    path = tmp_path / "e.csv"
+    pd.DataFrame(ROWS, columns=COLUMNS)[["customer_id", "event_time", "amount"]].to_csv(path, index=False)
+    con = duckdb.connect()
+    loaded = load_events(con, path)
+    ft = customer_features(con, loaded.table, loaded.roles, snapshot_date=SNAP)
+    for name in ("discount_share", "views_per_order", "cart_abandonment", "basket_size",
+                 "cat_share__*", "channel_share__*"):
+        assert name in ft.skipped
+        assert name not in ft.frame.columns
+    # views now count as purchases of amount 0 (no type column): c03 has 3 orders
+    assert ft.frame.loc["c03", "orders"] == 3
+    # the negative amount is still a return
+    assert ft.frame.loc["c02", "monetary"] == pytest.approx(0)
