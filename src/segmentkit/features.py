@@ -41,7 +41,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["FeatureSpec", "FeatureTable", "customer_features", "clean_events"]
+__all__ = ["FeatureSpec", "FeatureTable", "customer_features"]
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,17 @@ class FeatureSpec:
         Plain words for sentences: "days since last purchase", "share of spend on electronics".
     source : str
         The input columns it needs, e.g. ``"category"``; used to explain left-out features.
+    evidence : str or None
+        For a share or trend: the count feature it is measured over (``"orders"``). A share
+        from one order is 0 or 1 whatever the customer's habit; preparation shrinks such
+        values toward the overall mean in proportion to the evidence behind them.
     """
 
     name: str
     kind: str
     label: str
     source: str = "events"
+    evidence: str | None = None
 
 
 #: name, kind, label, roles needed (all of them), fallback description
@@ -86,6 +91,10 @@ _BASE: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("views_per_order", "ratio", "product views per order", ("event_type",)),
     ("cart_abandonment", "share", "share of carts abandoned", ("event_type",)),
 )
+
+
+#: features measured over a customer's orders (their evidence is the order count)
+_PER_ORDER = frozenset({"spend_trend", "peak_quarter_share", "discount_share", "return_rate"})
 
 
 @dataclass(frozen=True)
@@ -128,52 +137,40 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return con.execute(sql).fetchall()[0][0]
 
 
-def clean_events(con: duckdb.DuckDBPyConnection, raw: str, roles: Sequence[str],
-                 *, table: str = "events_clean") -> dict[str, Any]:
-    """Drop exact duplicates and unusable rows from ``raw`` into ``table``; count them.
+def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
 
-    Rows without a customer id or a time are dropped (counted). Without an event-type column
-    every row is a purchase. Event types other than purchase/view/cart/return are counted
-    and left out of the features.
 
-    Returns
-    -------
-    dict
-        The ``data_quality`` counts of this step.
-    """
-    roles = tuple(roles)
-    type_expr = "event_type" if "event_type" in roles else "'purchase'"
-    others = [r for r in roles if r not in ("event_type",)]
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT {', '.join(others)}, "
-        f"{type_expr} AS event_type FROM {raw} "
-        f"WHERE customer_id IS NOT NULL AND event_time IS NOT NULL"
-    )
-    stats = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE customer_id IS NULL), "
-        f"count(*) FILTER (WHERE event_time IS NULL) FROM {raw}"
+def _event_quality(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[str],
+                   usable: str, snap: str, is_return: str, weight: str) -> dict[str, Any]:
+    """One pass of counts over the event table: what was dropped, excluded or odd."""
+    others = [r for r in roles if r not in ("customer_id", "event_time")]
+    miss = "".join(f", sum({weight}) FILTER (WHERE {r} IS NULL)" for r in others)
+    row = con.execute(
+        f"SELECT sum({weight}), sum({weight}) FILTER (WHERE customer_id IS NULL), "
+        f"sum({weight}) FILTER (WHERE event_time IS NULL), "
+        f"count(*) FILTER (WHERE {usable} AND event_time >= {snap}), "
+        f"count(*) FILTER (WHERE {usable} AND event_time < {snap} AND {is_return}){miss} FROM {events}"
     ).fetchall()[0]
-    n_raw, no_id, no_time = (int(x) for x in stats)
-    usable = n_raw - int(_one(con, f"SELECT count(*) FROM {raw} WHERE customer_id IS NULL OR event_time IS NULL"))
-    n_clean = int(_one(con, f"SELECT count(*) FROM {table}"))
-    unknown = con.execute(
-        f"SELECT coalesce(event_type, '(empty)'), count(*) FROM {table} "
-        f"WHERE event_type IS NULL OR event_type NOT IN ('purchase', 'view', 'cart', 'return') "
-        f"GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    missing = {}
-    for role in others:
-        if role in ("customer_id", "event_time"):
-            continue
-        missing[role] = int(_one(con, f"SELECT count(*) FROM {raw} WHERE {role} IS NULL"))
-    return {
-        "events_rows_read": n_raw,
-        "events_missing_customer_id": no_id,
-        "events_missing_time": no_time,
-        "duplicate_events_dropped": usable - n_clean,
-        "unknown_event_types": {str(k): int(v) for k, v in unknown},
-        "missing_values": missing,
+    vals = [int(v or 0) for v in row]
+    quality: dict[str, Any] = {
+        "events_rows_read": vals[0],
+        "events_missing_customer_id": vals[1],
+        "events_missing_time": vals[2],
+        "events_after_snapshot": vals[3],
+        "returns": vals[4],
+        "missing_values": dict(zip(others, vals[5:])),
     }
+    if "event_type" in roles:
+        unknown = con.execute(
+            f"SELECT coalesce(event_type, '(empty)'), count(*) FROM {events} WHERE {usable} AND "
+            f"(event_type IS NULL OR event_type NOT IN ('purchase', 'view', 'cart', 'return')) "
+            f"GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        quality["unknown_event_types"] = {str(k): int(v) for k, v in unknown}
+    else:
+        quality["unknown_event_types"] = {}
+    return quality
 
 
 def _slug(text: str) -> str:
@@ -181,9 +178,9 @@ def _slug(text: str) -> str:
     return s or "blank"
 
 
-def _levels(con: duckdb.DuckDBPyConnection, table: str, role: str, weight: str, max_levels: int) -> tuple[str, ...]:
+def _levels(con: duckdb.DuckDBPyConnection, ev_cte: str, role: str, weight: str, max_levels: int) -> tuple[str, ...]:
     rows = con.execute(
-        f"SELECT {role}, sum({weight}) AS w FROM {table} WHERE event_type = 'purchase' "
+        f"WITH {ev_cte} SELECT {role}, sum({weight}) AS w FROM ev WHERE event_type = 'purchase' "
         f"AND {role} IS NOT NULL GROUP BY 1 ORDER BY w DESC, 1 LIMIT {int(max_levels)}"
     ).fetchall()
     return tuple(sorted(str(r[0]) for r in rows))
@@ -240,29 +237,35 @@ def customer_features(
     FeatureTable
     """
     roles = tuple(roles)
-    quality = clean_events(con, events, roles, table="events_clean")
     has = set(roles)
+    weight = "__n" if _has_column(con, events, "__n") else "1"
+    usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
     if snapshot_date is None:
-        last = _one(con, "SELECT max(event_time) FROM events_clean")
+        last = _one(con, f"SELECT max(event_time) FROM {events} WHERE {usable}")
+        if last is None:
+            from segmentkit.errors import InputError
+
+            raise InputError("no event has both a customer id and a time")
         snapshot_date = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
     snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
-    quality["events_after_snapshot"] = int(
-        _one(con, f"SELECT count(*) FROM events_clean WHERE event_time >= {snap}")
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE ev AS SELECT * FROM events_clean WHERE event_time < {snap} "
-        f"AND event_type IN ('purchase', 'view', 'cart', 'return')"
-    )
-    if int(_one(con, "SELECT count(*) FROM ev")) == 0:
-        from segmentkit.errors import InputError
-
-        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
-
     has_amount = "amount" in has
     w = "coalesce(amount, 0)" if has_amount else "1.0"
     is_return = "(event_type = 'return'" + (" OR amount < 0)" if has_amount else ")")
     is_purchase = "(event_type = 'purchase'" + (" AND coalesce(amount, 0) >= 0)" if has_amount else ")")
-    quality["returns"] = int(_one(con, f"SELECT count(*) FROM ev WHERE {is_return}"))
+    type_col = "" if "event_type" in has else ", 'purchase' AS event_type"
+    # the events the features see: usable, before the snapshot, of a known type
+    ev_cte = (f"ev AS (SELECT *{type_col} FROM {events} WHERE {usable} AND event_time < {snap})")
+    if "event_type" in has:
+        ev_cte = ev_cte[:-1] + " AND event_type IN ('purchase', 'view', 'cart', 'return'))"
+    raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
+    quality = _event_quality(con, events, roles, usable, snap, raw_return, weight)
+    quality["duplicate_events_dropped"] = int(
+        _one(con, f"SELECT coalesce(sum(__n - 1), 0) FROM {events}") if weight == "__n" else 0
+    )
+    if int(_one(con, f"WITH {ev_cte} SELECT count(*) FROM ev")) == 0:
+        from segmentkit.errors import InputError
+
+        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
 
     skipped: dict[str, str] = {}
     specs: list[FeatureSpec] = []
@@ -271,7 +274,8 @@ def customer_features(
         if missing:
             skipped[name] = f"no {', '.join(missing)} column in the events"
         else:
-            specs.append(FeatureSpec(name, kind, label, ",".join(needs) or "events"))
+            evidence = "orders" if name in _PER_ORDER else None
+            specs.append(FeatureSpec(name, kind, label, ",".join(needs) or "events", evidence))
 
     level_map: dict[str, tuple[str, ...]] = {}
     level_cols: dict[str, list[tuple[str, str]]] = {}
@@ -279,12 +283,13 @@ def customer_features(
         if role not in has:
             skipped[f"{prefix}__*"] = f"no {role} column in the events"
             continue
-        chosen = tuple(levels[role]) if levels and role in levels else _levels(con, "ev", role, w, max_levels)
+        chosen = tuple(levels[role]) if levels and role in levels else _levels(con, ev_cte, role, w, max_levels)
         if not chosen:
             skipped[f"{prefix}__*"] = f"the {role} column is empty"
             continue
         level_map[role] = chosen
-        n_all = int(_one(con, f"SELECT count(DISTINCT {role}) FROM ev WHERE {is_purchase} AND {role} IS NOT NULL"))
+        n_all = int(_one(con, f"WITH {ev_cte} SELECT count(DISTINCT {role}) FROM ev "
+                              f"WHERE {is_purchase} AND {role} IS NOT NULL"))
         cols = _level_columns(prefix, chosen)
         if n_all > len(chosen) or (levels and role in levels):
             cols.append((f"{prefix}__other", None))  # type: ignore[arg-type]
@@ -292,12 +297,15 @@ def customer_features(
         for col, level in cols:
             shown = "other" if level is None else level
             specs.append(FeatureSpec(col, "share", f"share of {what} on {shown}" if role == "category"
-                                     else f"share of orders via {shown}", role))
+                                     else f"share of orders via {shown}", role, "orders"))
 
-    if "order_id" in has:
-        order_key = "coalesce(order_id, '#' || CAST(row_number() OVER () AS VARCHAR))"
-    else:
-        order_key = "CAST(row_number() OVER () AS VARCHAR)"
+    # a purchase row without an order id is an order of its own; rows are distinct after
+    # loading, so a hash of the row is a key (no row_number(): it would serialise the scan)
+    row_cols = ", ".join(["event_time"] + [r for r in ("amount", "quantity", "category", "channel",
+                                                        "discount", "product_id") if r in has])
+    # keys are 64-bit hashes: cheaper to group and sort than text (collisions ~ 1e-8 here)
+    row_key = f"hash({row_cols}, 'row')"
+    order_key = f"coalesce(hash(order_id), {row_key})" if "order_id" in has else row_key
     qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
     disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
     chan = "min(channel)" if "channel" in has else "NULL"
@@ -309,8 +317,9 @@ def customer_features(
         for col, lvl in level_cols["category"]:
             cond = (f"category = {_lit(lvl)}" if lvl is not None
                     else f"(category IS NULL OR category NOT IN ({', '.join(_lit(x) for x in named)}))")
-            parts.append(f"sum({w}) FILTER (WHERE {cond}) / nullif(sum({w}), 0) AS {col}")
-        cat_sql = f", cat AS (SELECT customer_id, {', '.join(parts)} FROM ev WHERE {is_purchase} GROUP BY 1)"
+            parts.append(f"sum({w}) FILTER (WHERE {is_purchase} AND {cond}) / "
+                         f"nullif(sum({w}) FILTER (WHERE {is_purchase}), 0) AS {col}")
+        cat_sql = ", " + ", ".join(parts)
     chan_parts = []
     if "channel" in level_cols:
         named = [lvl for _, lvl in level_cols["channel"] if lvl is not None]
@@ -319,13 +328,14 @@ def customer_features(
                     else f"(channel IS NULL OR channel NOT IN ({', '.join(_lit(x) for x in named)}))")
             chan_parts.append(f"count(*) FILTER (WHERE {cond})::DOUBLE / count(*) AS {col}")
 
-    window_start = _one(con, "SELECT min(event_time) FROM ev")
+    window_start = _one(con, f"WITH {ev_cte} SELECT min(event_time) FROM ev")
     ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"
     mid = f"({ws} + ({snap} - {ws}) / 2)"
     days = "/ 86400.0"
 
     sql = f"""
-    WITH lines AS (
+    WITH {ev_cte},
+    lines AS (
         SELECT customer_id, {order_key} AS oid, event_time, {w} AS amt,
                {"quantity" if "quantity" in has else "NULL"} AS quantity,
                {"discount" if "discount" in has else "NULL"} AS discount,
@@ -339,7 +349,7 @@ def customer_features(
     ),
     ord AS (
         SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
-               sum(qty) AS qty, avg(disc) AS disc,
+               sum(qty) AS qty, avg(disc) AS disc, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd,
                count(DISTINCT date_trunc('month', t)) AS active_months,
                coalesce(sum(amt) FILTER (WHERE t >= {mid}), 0) AS recent,
                coalesce(sum(amt) FILTER (WHERE t < {mid}), 0) AS earlier,
@@ -348,12 +358,8 @@ def customer_features(
                         coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
                         coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
                {", " + ", ".join(chan_parts) if chan_parts else ""}
-        FROM orders GROUP BY customer_id
-    ),
-    gaps AS (
-        SELECT customer_id, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd FROM (
-            SELECT customer_id, epoch(t - lag(t) OVER (PARTITION BY customer_id ORDER BY t, oid)) {days} AS g
-            FROM orders) WHERE g IS NOT NULL GROUP BY customer_id
+        FROM (SELECT *, epoch(t - lag(t) OVER (PARTITION BY customer_id ORDER BY t, oid)) {days} AS g
+              FROM orders) GROUP BY customer_id
     ),
     act AS (
         SELECT customer_id, min(event_time) AS first_t,
@@ -361,8 +367,9 @@ def customer_features(
                count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
                coalesce(sum(abs({w})) FILTER (WHERE {is_return}), 0) AS ret_amt,
                count(*) FILTER (WHERE {is_return}) AS ret_n
+               {cat_sql}
         FROM ev GROUP BY customer_id
-    ){cat_sql}
+    )
     SELECT act.customer_id AS customer_id,
         coalesce(epoch({snap} - ord.last_t), epoch({snap} - {ws})) {days} AS recency_days,
         coalesce(ord.n_orders, 0)::DOUBLE AS orders,
@@ -370,8 +377,8 @@ def customer_features(
         coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
         coalesce(ord.qty / nullif(ord.n_orders, 0), 0)::DOUBLE AS basket_size,
         epoch({snap} - act.first_t) {days} AS tenure_days,
-        coalesce(gaps.gap_mean, epoch({snap} - act.first_t) {days}) AS gap_mean_days,
-        CASE WHEN ord.n_orders >= 3 THEN coalesce(gaps.gap_sd / nullif(gaps.gap_mean, 0), 0) END AS gap_cv,
+        coalesce(ord.gap_mean, epoch({snap} - act.first_t) {days}) AS gap_mean_days,
+        CASE WHEN ord.n_orders >= 3 THEN coalesce(ord.gap_sd / nullif(ord.gap_mean, 0), 0) END AS gap_cv,
         coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) AS spend_trend,
         coalesce(ord.active_months, 0)::DOUBLE AS active_months,
         coalesce(ord.peak / nullif(ord.gross, 0), 0) AS peak_quarter_share,
@@ -380,10 +387,9 @@ def customer_features(
         act.n_views / greatest(coalesce(ord.n_orders, 0), 1)::DOUBLE AS views_per_order,
         CASE WHEN act.n_carts > 0 THEN greatest(act.n_carts - coalesce(ord.n_orders, 0), 0)::DOUBLE / act.n_carts
              ELSE 0 END AS cart_abandonment
-        {"".join(f", coalesce(cat.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
+        {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
         {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
-    FROM act LEFT JOIN ord USING (customer_id) LEFT JOIN gaps USING (customer_id)
-        {"LEFT JOIN cat USING (customer_id)" if cat_sql else ""}
+    FROM act LEFT JOIN ord USING (customer_id)
     ORDER BY act.customer_id
     """
     frame = con.execute(sql).df().set_index("customer_id")

@@ -3,6 +3,10 @@
 Per feature column, in order:
 
 1. **impute** missing values with the median (counted, reported);
+   **shrink** shares measured over few orders toward the overall mean: a share from ``n``
+   orders becomes ``(n·x + m·μ) / (n + m)`` with a prior worth ``m = 2`` orders, so a
+   one-order customer's 0-or-1 category share does not look like a strong habit (additive
+   smoothing; the features themselves, used for profiles, are left as they are);
 2. **log-transform** heavy-tailed counts, amounts, day spans and ratios (skewness above
    ``skew_threshold``) with a signed ``log1p``, so a few big spenders do not own a segment;
 3. **robust scaling**: subtract the median, divide by the inter-quartile range (the standard
@@ -26,6 +30,10 @@ from segmentkit.features import FeatureSpec
 
 __all__ = ["ColumnTransform", "Preparation", "fit_preparation"]
 
+#: scaled values are clipped to ±CLIP (winsorising), so a handful of extreme customers
+#: cannot pull a centre of their own
+CLIP = 5.0
+
 _LOG_KINDS = frozenset({"count", "amount", "days", "ratio", "custom"})
 
 
@@ -38,6 +46,9 @@ class ColumnTransform:
     log: bool
     center: float
     scale: float
+    evidence: str | None = None
+    prior: float = 0.0
+    prior_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,12 @@ class Preparation:
         centre = np.array([c.center for c in self.columns])
         scale = np.array([c.scale for c in self.columns])
         raw = np.where(np.isnan(raw), impute, raw)
+        for j, c in enumerate(self.columns):
+            if c.evidence is not None and c.evidence in frame.columns:
+                n = np.nan_to_num(frame[c.evidence].to_numpy(dtype=float), nan=0.0)
+                raw[:, j] = (n * raw[:, j] + c.prior_weight * c.prior) / (n + c.prior_weight)
         raw[:, logs] = np.sign(raw[:, logs]) * np.log1p(np.abs(raw[:, logs]))
-        return (raw - centre) / scale
+        return np.clip((raw - centre) / scale, -CLIP, CLIP)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (for the saved model)."""
@@ -104,6 +119,7 @@ def fit_preparation(
     specs: Mapping[str, FeatureSpec],
     *,
     skew_threshold: float = 1.0,
+    prior_weight: float = 2.0,
 ) -> Preparation:
     """Fit the preprocessing on a feature frame.
 
@@ -116,6 +132,8 @@ def fit_preparation(
         whether a log transform may apply).
     skew_threshold : float
         Skewness above which a count/amount/days/ratio column is log-transformed.
+    prior_weight : float
+        How many orders the overall mean is worth when shrinking per-order shares.
 
     Returns
     -------
@@ -142,6 +160,14 @@ def fit_preparation(
         med = float(np.median(x[finite]))
         x = np.where(finite, x, med)
         kind = specs[name].kind if name in specs else "custom"
+        evidence = specs[name].evidence if name in specs else None
+        prior = 0.0
+        if evidence is not None and evidence in frame.columns:
+            n_ev = np.nan_to_num(frame[evidence].to_numpy(dtype=float), nan=0.0)
+            prior = float((n_ev * x).sum() / n_ev.sum()) if n_ev.sum() > 0 else float(x.mean())
+            x = (n_ev * x + prior_weight * prior) / (n_ev + prior_weight)
+        else:
+            evidence = None
         log = False
         if kind in _LOG_KINDS and x.std() > 0:
             skew = float(((x - x.mean()) ** 3).mean() / x.std() ** 3)
@@ -150,13 +176,12 @@ def fit_preparation(
             x = np.sign(x) * np.log1p(np.abs(x))
         centre = float(np.median(x))
         q75, q25 = np.percentile(x, [75, 25])
-        scale = float(q75 - q25)
-        if not scale > 1e-12:
-            scale = float(x.std())
+        scale = max(float(q75 - q25) / 1.349, float(x.std()))
         if not scale > 1e-12:
             dropped.append(str(name))
             continue
-        columns.append(ColumnTransform(str(name), med, log, centre, scale))
+        columns.append(ColumnTransform(str(name), med, log, centre, scale, evidence, prior,
+                                       prior_weight if evidence else 0.0))
     if dropped:
         warnings.warn(
             f"constant feature(s) left out of the clustering: {', '.join(dropped)}",

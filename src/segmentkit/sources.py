@@ -88,6 +88,9 @@ class LoadedTable:
         Input columns that are not mapped to a role (kept for customers only).
     notes : tuple of str
         What was detected or assumed (encoding, date format, ...).
+    duplicates : int
+        Exact duplicate rows folded into one (events only; the table's ``__n`` column
+        counts the input rows behind each row).
     """
 
     table: str
@@ -97,32 +100,45 @@ class LoadedTable:
     sha256: str | None
     extra_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    duplicates: int = 0
 
 
-def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Return ``"utf-8-sig"``, ``"utf-8"`` or ``"cp1252"`` for a text file.
+def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> tuple[str, str]:
+    """Return the encoding of a text file and the SHA-256 of its bytes, in one pass.
 
-    The whole file is checked with an incremental UTF-8 decoder (C speed); a file that is not
-    valid UTF-8 is taken as cp1252, the usual encoding of Excel exports on Windows.
+    The encoding is ``"utf-8-sig"``, ``"utf-8"`` or ``"cp1252"``: the whole file is checked
+    with an incremental UTF-8 decoder (C speed); a file that is not valid UTF-8 is taken as
+    cp1252, the usual encoding of Excel exports on Windows.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
+    valid = True
     with path.open("rb") as fh:
-        head = fh.read(3)
-        bom = head == codecs.BOM_UTF8
-        fh.seek(0)
-        try:
-            while chunk := fh.read(chunk_size):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig" if bom else "utf-8"
+        first = True
+        bom = False
+        while chunk := fh.read(chunk_size):
+            if first:
+                bom = chunk.startswith(codecs.BOM_UTF8)
+                first = False
+            digest.update(chunk)
+            if valid:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    valid = False
+        if valid:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                valid = False
+    encoding = ("utf-8-sig" if bom else "utf-8") if valid else "cp1252"
+    return encoding, digest.hexdigest()
 
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
+        while chunk := fh.read(1 << 22):
             h.update(chunk)
     return h.hexdigest()
 
@@ -155,13 +171,13 @@ class _Input:
             raise InputError("file not found", source=str(source))
         if path.stat().st_size == 0:
             raise InputError("the file is empty", source=self.name)
-        self.sha256 = _sha256(path)
         suffix = path.suffix.lower()
         if suffix in (".parquet", ".pq"):
+            self.sha256 = _sha256(path)
             self.from_sql = f"read_parquet({_literal(str(path))})"
             self.text_sql = self.from_sql
         elif suffix in (".csv", ".txt", ".tsv"):
-            encoding = detect_encoding(path)
+            encoding, self.sha256 = detect_encoding(path)
             if encoding == "cp1252":
                 converted = workdir / f"{label}.utf8.csv"
                 with path.open("r", encoding="cp1252", errors="replace", newline="") as src, \
@@ -354,12 +370,20 @@ def _locate_bad_value(inp: _Input, found: dict[str, str]) -> InputError | None:
 
 
 def _materialize(
-    inp: _Input, table: str, found: dict[str, str], extra: list[str]
+    inp: _Input, table: str, found: dict[str, str], extra: list[str], *, collapse: bool = False
 ) -> list[str]:
+    """Create ``table`` with typed canonical columns in one strict pass over the input.
+
+    With ``collapse``, exact duplicate rows are folded into one, and the column ``__n``
+    counts how many input rows each stands for (so duplicates cost no second pass).
+    """
     strict, _, notes = _typed_expressions(inp, found, inp.columns)
     select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [_quote(c) for c in extra])
+    sql = f"SELECT {select} FROM {inp.from_sql}"
+    if collapse:
+        sql = f"SELECT {select}, count(*) AS __n FROM {inp.from_sql} GROUP BY ALL"
     try:
-        inp.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {inp.from_sql}")
+        inp.con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
     except duckdb.Error as exc:
         located = _locate_bad_value(inp, found)
         if located is not None:
@@ -382,6 +406,9 @@ def load_events(
 ) -> LoadedTable:
     """Read an event log into the DuckDB table ``table`` with canonical columns.
 
+    Exact duplicate rows are folded into one while reading (counted in
+    :attr:`LoadedTable.duplicates`); the column ``__n`` keeps the input multiplicity.
+
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
@@ -402,12 +429,12 @@ def load_events(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
         found = _resolve(inp, columns, _EVENT_ROLES, required=("customer_id", "event_time"))
-        notes = inp.notes + _materialize(inp, table, found, [])
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        notes = inp.notes + _materialize(inp, table, found, [], collapse=True)
+    rows, distinct = con.execute(f"SELECT coalesce(sum(__n), 0), count(*) FROM {table}").fetchall()[0]
     if rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
     return LoadedTable(table=table, source=inp.name, rows_read=int(rows), roles=tuple(found),
-                       sha256=inp.sha256, notes=tuple(notes))
+                       sha256=inp.sha256, notes=tuple(notes), duplicates=int(rows - distinct))
 
 
 def load_customers(

@@ -1,0 +1,214 @@
+"""Command line: ``segmentkit demo | run | assign``. It only translates flags into library
+calls and results into text; progress goes to stderr, results to stdout.
+
+Exit codes: 0 success, 2 bad input (one line naming file, column and row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from segmentkit.errors import InputError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Behavioral audience segmentation: from a CRM export to named segments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_err = Console(stderr=True, highlight=False)
+_out = Console(highlight=False, width=120)
+
+# shared options, defined once
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (same seed, same result).")]
+
+
+def _fail(message: str) -> None:
+    _err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _print_result(summary: dict[str, Any], out: Path) -> None:
+    sel = summary.get("k_selection") or {}
+    if sel.get("candidates"):
+        t = Table(title="Candidates (number of segments)", title_justify="left")
+        cols = ["algorithm", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "stability",
+                "min_share", "distinguishability", "eligible"]
+        for c in cols:
+            t.add_column(c.replace("_", " "), justify="right" if c not in ("algorithm", "eligible") else "left")
+        for cand in sel["candidates"]:
+            row = []
+            for c in cols:
+                v = cand.get(c)
+                if isinstance(v, float):
+                    row.append(f"{v:.3f}" if c != "calinski_harabasz" else f"{v:,.0f}")
+                elif isinstance(v, bool):
+                    row.append("yes" if v else "no: " + "; ".join(cand.get("why_not") or []))
+                else:
+                    row.append("" if v is None else str(v))
+            t.add_row(*row)
+        _out.print(t)
+        _out.print(f"[bold]Chosen:[/] {sel.get('reason', '')}\n", soft_wrap=True)
+    t = Table(title=f"{summary['k']} segments of {summary['n_customers']:,} customers "
+                    f"(snapshot {summary.get('snapshot_date')}, {summary['algorithm']})", title_justify="left")
+    for c in ("id", "name", "size", "share", "value share", "top traits"):
+        t.add_column(c, justify="right" if c in ("id", "size", "share", "value share") else "left")
+    for seg in summary["segments"]:
+        traits = "; ".join(f.get("sentence") or f["feature"] for f in (seg.get("top_features") or [])[:3])
+        t.add_row(str(seg["id"]), seg["name"], f"{seg['size']:,}", f"{seg['share']:.1%}",
+                  f"{(seg.get('value_share') or 0):.1%}", traits)
+    _out.print(t)
+    personas = summary.get("personas")
+    if personas:
+        _out.print(f"\n[bold]Personas ({personas['column']}):[/] {personas.get('narrative', '')}", soft_wrap=True)
+    opps = [o for o in summary.get("opportunities") or [] if o.get("kind") in ("under-served", "over-served")]
+    if opps:
+        _out.print("\n[bold]Opportunities:[/]")
+        for o in opps:
+            _out.print(f"  - {o['kind']}: {o.get('reason', '')}", soft_wrap=True)
+    counts = summary.get("status_counts", {})
+    _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
+
+
+def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False) -> None:
+    from segmentkit.report import write_report
+
+    with _err.status("segmenting…"):
+        result = seg.fit(customers=customers, events=events)
+    result.write(out)
+    write_report(result.summary, out, show_ids=show_ids)
+    _print_result(result.summary, out)
+
+
+@app.command()
+def demo(
+    out: OutOpt = Path("demo-output"),
+    seed: SeedOpt = None,
+    customers: Annotated[int, typer.Option(help="Number of demo customers.")] = 5000,
+) -> None:
+    """Run the whole flow on bundled demo data (a retail CRM with planted segments)."""
+    from segmentkit.datasets import make_demo, write_demo
+    from segmentkit.pipeline import Segmentation
+
+    try:
+        _err.print(f"generating demo data ({customers:,} customers)…")
+        data = make_demo(customers, seed=seed or 0)
+        paths = write_demo(out / "data", data)
+        seg = Segmentation(persona_column="persona", attention_column="marketing_touches",
+                           random_state=seed or 0)
+        _run(seg, paths["customers"], paths["events"], out)
+    except InputError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data]).")] = None,
+    events: Annotated[Optional[Path], typer.Option(help="Event log (CSV or Parquet).")] = None,
+    customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV or Parquet).")] = None,
+    out: OutOpt = Path("segmentkit-output"),
+    persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
+    attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
+    algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection).")] = None,
+    k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
+    k_max: Annotated[Optional[int], typer.Option(help="Largest k considered.")] = None,
+    seed: SeedOpt = None,
+    snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+    min_share: Annotated[Optional[float], typer.Option(help="Smallest usable segment share (default 0.03).")] = None,
+    max_segments: Annotated[Optional[int], typer.Option(help="Most segments the business can use.")] = None,
+    min_value_share: Annotated[Optional[float], typer.Option(help="Smallest value share a segment must hold.")] = None,
+    assign_noise: Annotated[bool, typer.Option(help="Put density-noise customers into their nearest segment.")] = False,
+    id_column: Annotated[Optional[str], typer.Option(help="Customer id column (both tables).")] = None,
+    time_column: Annotated[Optional[str], typer.Option(help="Event time column.")] = None,
+    type_column: Annotated[Optional[str], typer.Option(help="Event type column (purchase/view/cart/return).")] = None,
+    amount_column: Annotated[Optional[str], typer.Option(help="Amount column (negative = return).")] = None,
+    quantity_column: Annotated[Optional[str], typer.Option(help="Quantity column.")] = None,
+    category_column: Annotated[Optional[str], typer.Option(help="Product category column.")] = None,
+    channel_column: Annotated[Optional[str], typer.Option(help="Channel column.")] = None,
+    discount_column: Annotated[Optional[str], typer.Option(help="Discount used (yes/no, 0/1) or discount amount column.")] = None,
+    order_column: Annotated[Optional[str], typer.Option(help="Order id column.")] = None,
+    feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
+    previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
+    show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
+) -> None:
+    """Segment your own customers and/or events."""
+    from segmentkit.config import load_settings
+    from segmentkit.naming import load_name_overrides
+    from segmentkit.pipeline import Segmentation
+
+    try:
+        if events is None and customers is None:
+            raise InputError("give --events, --customers, or both")
+        snap = None
+        if snapshot_date:
+            try:
+                snap = dt.date.fromisoformat(snapshot_date)
+            except ValueError:
+                raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
+        settings = load_settings(
+            config,
+            columns={"customer_id": id_column, "event_time": time_column, "event_type": type_column,
+                     "amount": amount_column, "quantity": quantity_column, "category": category_column,
+                     "channel": channel_column, "discount": discount_column, "order_id": order_column},
+            roles={"persona": persona_column, "attention": attention_column,
+                   "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
+                   if feature_columns else None},
+            clustering={"algorithm": algorithm, "k": k, "k_min": k_min, "k_max": k_max, "seed": seed,
+                        "min_share": min_share, "max_segments": max_segments,
+                        "min_value_share": min_value_share, "assign_noise": assign_noise or None},
+            snapshot_date=snap,
+        )
+        overrides = load_name_overrides(names) if names else None
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        _run(seg, customers, events, out, show_ids=show_ids)
+    except InputError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def assign(
+    model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
+    events: Annotated[Optional[Path], typer.Option(help="Event log of the customers to assign.")] = None,
+    customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
+    out: OutOpt = Path("segmentkit-assigned"),
+    snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+) -> None:
+    """Assign new customers to the segments of a saved run."""
+    from segmentkit.export import write_assignments
+    from segmentkit.pipeline import assign as assign_customers
+
+    try:
+        snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+        frame = assign_customers(model_dir, customers=customers, events=events, snapshot_date=snap)
+        write_assignments(frame, out)
+        counts = frame["status"].value_counts().sort_index()
+        _out.print(f"{len(frame):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        seg = frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size()
+        for (sid, name), n in seg.items():
+            _out.print(f"  {sid:>3}  {name}: {n:,}")
+        _out.print(f"Written to {out}/assignments.csv and .parquet")
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    """Entry point of the ``segmentkit`` command."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,628 @@
+"""The whole flow in one object: load → features → prepare → choose k → cluster → profile →
+name → compare with personas → opportunities.
+
+``Segmentation(...)`` only stores settings; :meth:`Segmentation.fit` does the work and
+returns a :class:`SegmentationResult` holding exactly what the output files hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from segmentkit import __version__, algorithms
+from segmentkit.choose_k import Constraints, KSelection, select_k
+from segmentkit.config import ClusteringSettings, ColumnMapping, Roles, Settings
+from segmentkit.errors import InputError
+from segmentkit.export import json_safe, write_assignments, write_summary
+from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.model import SegmentationModel
+from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
+from segmentkit.opportunities import find_opportunities
+from segmentkit.personas import compare_personas
+from segmentkit.prepare import Preparation, fit_preparation
+from segmentkit.profiles import profile_segments
+from segmentkit.sources import LoadedTable, Source, load_customers, load_events
+
+__all__ = ["Segmentation", "SegmentationResult", "assign", "canonical_labels"]
+
+#: Text columns with more distinct values than this share of rows are treated as
+#: identifiers (names, e-mails) and never profiled.
+_IDENTIFIER_SHARE = 0.5
+_MAP_POINTS = 3000
+
+
+def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+    """Relabel so the largest segment is 0, the next 1, ...; ties by first appearance.
+
+    Noise (−1) stays −1. Returns the new labels and the raw → canonical mapping.
+    """
+    labels = np.asarray(labels, dtype=int)
+    ids = [x for x in np.unique(labels) if x >= 0]
+    if not ids:
+        return labels.copy(), {}
+    counts = {i: int((labels == i).sum()) for i in ids}
+    first = {i: int(np.argmax(labels == i)) for i in ids}
+    order = sorted(ids, key=lambda i: (-counts[i], first[i]))
+    mapping = {int(old): new for new, old in enumerate(order)}
+    lookup = np.full(max(ids) + 1, -1)
+    for old, new in mapping.items():
+        lookup[old] = new
+    out = np.where(labels >= 0, lookup[np.clip(labels, 0, None)], -1)
+    return out, mapping
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Everything a run produced.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per input customer: ``customer_id, segment_id, segment_name, status,
+        confidence``.
+    summary : dict
+        The content of ``summary.json`` (JSON-safe).
+    features : FeatureTable or None
+        Event features (``None`` for a customers-only run).
+    matrix : numpy.ndarray
+        Prepared matrix of the clustered customers.
+    labels : numpy.ndarray
+        Segment id per clustered customer (aligned with ``matrix``).
+    model : SegmentationModel
+        For assigning new customers.
+    migration : pandas.DataFrame or None
+        Customers moving between segments since the previous run (when one was given).
+    """
+
+    assignments: pd.DataFrame
+    summary: dict[str, Any]
+    features: FeatureTable | None
+    matrix: np.ndarray
+    labels: np.ndarray
+    model: SegmentationModel
+    migration: pd.DataFrame | None = None
+
+    @property
+    def segment_names(self) -> dict[int, str]:
+        """Segment id → name."""
+        return {int(s["id"]): s["name"] for s in self.summary["segments"]}
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write assignments, ``summary.json`` and ``model/`` into ``out_dir``."""
+        out = Path(out_dir)
+        paths = write_assignments(self.assignments, out)
+        paths["summary"] = write_summary(self.summary, out)
+        paths["model"] = self.model.save(out / "model")
+        if self.migration is not None:
+            mig = out / "migration.csv"
+            self.migration.to_csv(mig, index=False, lineterminator="\n")
+            paths["migration"] = mig
+        return paths
+
+
+class Segmentation:
+    """Behavioral segmentation of a CRM export.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        All settings (see :mod:`segmentkit.config`); keyword arguments override it.
+    algorithm : str
+        ``"kmeans"``, ``"ward"``, ``"hdbscan"``, ... or ``"auto"`` to compare algorithms.
+    k : int, optional
+        Fixed number of segments (overrides the selection).
+    k_min, k_max : int
+        Range of k considered by the selection.
+    random_state : int
+        Seed of every random step.
+    snapshot_date : datetime.date, optional
+        Features as of this day (default: the day after the last event).
+    columns : ColumnMapping, optional
+        Input column names.
+    persona_column, attention_column : str, optional
+        Customer columns holding the existing persona and the marketing attention.
+    feature_columns : sequence of str
+        Numeric customer columns used as features as they are.
+    name_overrides : mapping, optional
+        Segment id → name chosen by the user.
+    previous : SegmentationModel or path, optional
+        The previous run's model (or its output folder): ids and names are carried over.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        algorithm: str | None = None,
+        k: int | None = None,
+        k_min: int | None = None,
+        k_max: int | None = None,
+        random_state: int | None = None,
+        snapshot_date: dt.date | None = None,
+        columns: ColumnMapping | None = None,
+        persona_column: str | None = None,
+        attention_column: str | None = None,
+        feature_columns: tuple[str, ...] | list[str] | None = None,
+        min_share: float | None = None,
+        max_segments: int | None = None,
+        min_value_share: float | None = None,
+        n_bootstrap: int | None = None,
+        assign_noise: bool | None = None,
+        name_overrides: Mapping[int, str] | None = None,
+        previous: SegmentationModel | str | Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.algorithm = algorithm
+        self.k = k
+        self.k_min = k_min
+        self.k_max = k_max
+        self.random_state = random_state
+        self.snapshot_date = snapshot_date
+        self.columns = columns
+        self.persona_column = persona_column
+        self.attention_column = attention_column
+        self.feature_columns = feature_columns
+        self.min_share = min_share
+        self.max_segments = max_segments
+        self.min_value_share = min_value_share
+        self.n_bootstrap = n_bootstrap
+        self.assign_noise = assign_noise
+        self.name_overrides = name_overrides
+        self.previous = previous
+
+    # -- settings ---------------------------------------------------------------------------
+    def resolved_settings(self) -> Settings:
+        """Keyword arguments on top of ``settings`` on top of the defaults."""
+        s = self.settings or Settings()
+        cl = {
+            "algorithm": self.algorithm, "k": self.k, "k_min": self.k_min, "k_max": self.k_max,
+            "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
+            "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
+            "assign_noise": self.assign_noise,
+        }
+        clustering = replace(s.clustering, **{k: v for k, v in cl.items() if v is not None})
+        roles = s.roles
+        rl = {"persona": self.persona_column, "attention": self.attention_column,
+              "features": tuple(self.feature_columns) if self.feature_columns is not None else None}
+        roles = replace(roles, **{k: v for k, v in rl.items() if v is not None})
+        return Settings(
+            columns=self.columns or s.columns,
+            roles=roles,
+            clustering=clustering,
+            snapshot_date=self.snapshot_date or s.snapshot_date,
+        )
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, customers: Source | None = None, events: Source | None = None) -> SegmentationResult:
+        """Find segments in the customers and/or events.
+
+        Parameters
+        ----------
+        customers : path or DataFrame, optional
+            One row per customer.
+        events : path or DataFrame, optional
+            One row per event. At least one of the two is needed.
+
+        Returns
+        -------
+        SegmentationResult
+
+        Raises
+        ------
+        InputError
+            For bad input (named by file, column and row).
+        """
+        settings = self.resolved_settings()
+        if customers is None and events is None:
+            raise InputError("give an events table, a customers table, or both")
+        con = duckdb.connect()
+        try:
+            return self._fit(con, settings, customers, events)
+        finally:
+            con.close()
+
+    def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
+             customers: Source | None, events: Source | None) -> SegmentationResult:
+        cl = settings.clustering
+        roles = settings.roles
+        quality: dict[str, Any] = {}
+        notes: list[str] = []
+        inputs: dict[str, Any] = {}
+
+        feats: FeatureTable | None = None
+        ev_table: LoadedTable | None = None
+        if events is not None:
+            ev_table = load_events(con, events, settings.columns)
+            notes += ev_table.notes
+            inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            quality.update(feats.data_quality)
+
+        cust: pd.DataFrame | None = None
+        if customers is not None:
+            cu_table, cust = load_customers(con, customers, settings.columns)
+            notes += cu_table.notes
+            inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
+            quality["customers_rows_read"] = cu_table.rows_read
+            for role, col in (("persona", roles.persona), ("attention", roles.attention)):
+                if col is not None and col not in cust.columns:
+                    raise InputError(
+                        f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
+                        source=cu_table.source,
+                    )
+
+        # the universe: every customer of either table, exactly once
+        ids = pd.Index([], dtype=object)
+        if cust is not None:
+            ids = ids.union(pd.Index(cust.index.astype(str)))
+        if feats is not None:
+            ids = ids.union(pd.Index(feats.frame.index))
+            if cust is not None:
+                orphans = feats.frame.index.difference(cust.index)
+                quality["orphan_customers"] = int(len(orphans))
+                quality["orphan_events"] = int(
+                    con.execute(
+                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
+                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
+                    ).fetchall()[0][0]
+                )
+                quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+        ids = pd.Index(sorted(map(str, ids)), name="customer_id")
+
+        # the clustering frame
+        specs: dict[str, FeatureSpec] = {}
+        parts: list[pd.DataFrame] = []
+        if feats is not None:
+            parts.append(feats.frame)
+            specs.update({s.name: s for s in feats.specs})
+        if roles.features:
+            if cust is None:
+                raise InputError("--feature-columns needs a customers table")
+            parts.append(_numeric_customer_columns(cust, roles.features, inputs["customers"]["name"]))
+            specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
+        if not parts:
+            raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
+        if feats is not None:
+            frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
+            status_reason = "no_events"
+        else:
+            frame = parts[0]
+            status_reason = "excluded"
+        frame = frame.sort_index()
+        n = len(frame)
+        if cl.k is not None and n < cl.k:
+            raise InputError(f"only {n} customers to segment, fewer than k = {cl.k}")
+        if n < max(cl.k_min, 2) + 1:
+            raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
+        k_max = min(cl.k_max, n - 1)
+
+        prep = fit_preparation(frame, specs)
+        quality["imputed"] = dict(prep.imputed)
+        quality["dropped_constant_features"] = list(prep.dropped_constant)
+        X = prep.transform(frame)
+        value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
+                 else pd.Series(np.ones(n), index=frame.index, name="value"))
+
+        selection = select_k(
+            X,
+            algorithm=cl.algorithm,
+            k_values=list(range(cl.k_min, k_max + 1)),
+            fixed_k=cl.k,
+            constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
+                                    min_value_share=cl.min_value_share),
+            value=value.to_numpy(),
+            n_bootstrap=cl.n_bootstrap,
+            random_state=cl.seed,
+        )
+        algo_name = selection.recommended_algorithm
+        spec = algorithms.get(algo_name)
+        params = dict(getattr(selection, "recommended_params", {}) or {})
+        fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
+                          random_state=cl.seed, **params)
+        labels, label_map = canonical_labels(fitted.labels)
+        confidence = fitted.confidence
+        centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
+        if cl.assign_noise and (labels < 0).any() and centres:
+            cids = np.array(sorted(centres))
+            fill, _ = algorithms.nearest_centre(np.array([centres[i] for i in cids]), X[labels < 0])
+            labels = labels.copy()
+            labels[labels < 0] = cids[fill]
+
+        # ids and names that stick across refreshes
+        previous = _load_previous(self.previous)
+        prev_labels = None
+        if previous is not None:
+            prev_labels, _ = previous.predict(previous.preparation.transform(frame))
+            labels, centres, label_map = _carry_ids(previous, prev_labels, labels, centres, label_map)
+
+        attributes = _profile_attributes(cust, frame.index, roles)
+        profiles = profile_segments(
+            frame, labels, X=X, specs=specs, value=value,
+            attributes=attributes, confidence=confidence, random_state=cl.seed,
+        )
+        names = generate_names(profiles, specs)
+        if previous is not None:
+            names.update({i: SegmentName(n_, names[i].description if i in names else "")
+                          for i, n_ in previous.names.items() if i in names})
+        if self.name_overrides:
+            names = apply_overrides(names, {int(k): v for k, v in self.name_overrides.items()})
+
+        prof_dict = profiles.to_dict()
+        segments = []
+        for seg in prof_dict["segments"]:
+            sid = int(seg["id"])
+            nm = names.get(sid)
+            entry = {"id": sid, "name": nm.name if nm else ("Unassigned" if sid < 0 else f"Segment {sid}"),
+                     "description": nm.description if nm else ""}
+            entry.update({k: v for k, v in seg.items() if k != "id"})
+            segments.append(entry)
+        name_of = {s["id"]: s["name"] for s in segments}
+
+        # personas and opportunities
+        personas_dict = None
+        if roles.persona is not None and cust is not None:
+            persona = cust[roles.persona].reindex(frame.index)
+            demo = attributes.drop(columns=[c for c in (roles.persona, roles.attention) if c in attributes.columns]) \
+                if attributes is not None else None
+            personas_dict = compare_personas(
+                labels, persona, column=roles.persona, features=frame, demographics=demo,
+                segment_names=name_of, specs=specs,
+            ).to_dict()
+        attention = None
+        if roles.attention is not None and cust is not None:
+            attention = pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
+        opportunities = find_opportunities(labels, value, attention, segment_names=name_of).to_dict()
+
+        # assignments: every customer exactly once
+        seg_of = pd.Series(labels, index=frame.index)
+        assigned = seg_of.reindex(ids)
+        status = np.where(assigned.isna(), status_reason, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
+        seg_id = assigned.fillna(-1).astype(int)
+        conf = pd.Series(confidence if confidence is not None else np.ones(n), index=frame.index).reindex(ids)
+        assignments = pd.DataFrame({
+            "customer_id": ids.astype(str),
+            "segment_id": seg_id.to_numpy(),
+            "segment_name": np.where(status == "segmented", seg_id.map(name_of).fillna("").to_numpy(), ""),
+            "status": status,
+            "confidence": conf.round(6).to_numpy(),
+        })
+        status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
+
+        # the migration table (customers moving between segments since the previous run)
+        migration = None
+        if prev_labels is not None:
+            migration = migration_table(pd.Series(prev_labels, index=frame.index),
+                                        pd.Series(labels, index=frame.index))
+
+        model = SegmentationModel(
+            algorithm=algo_name, state=fitted.state, label_map=label_map, preparation=prep,
+            feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
+            columns=dict(settings.columns.__dict__), feature_columns=tuple(roles.features),
+            names={int(k): v for k, v in name_of.items() if int(k) >= 0},
+            centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
+            assign_noise=cl.assign_noise, uses_events=feats is not None,
+        )
+        quality["notes"] = notes
+        summary = {
+            "segmentkit_version": __version__,
+            "n_customers": int(len(ids)),
+            "n_segmented": int(status_counts.get("segmented", 0)),
+            "snapshot_date": feats.snapshot_date.isoformat() if feats else (
+                settings.snapshot_date.isoformat() if settings.snapshot_date else None),
+            "algorithm": algo_name,
+            "k": int(len(centres)),
+            "seed": cl.seed,
+            "status_counts": status_counts,
+            "features": list(prep.names),
+            "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+            "feature_labels": {name: specs[name].label for name in prep.names},
+            "algorithm_details": json_safe(fitted.details),
+            "k_selection": selection.to_dict(),
+            "segments": segments,
+            "surrogate_accuracy": prof_dict.get("surrogate_accuracy"),
+            "personas": personas_dict,
+            "opportunities": opportunities,
+            "data_quality": quality,
+            "customer_map": _customer_map(X, labels, cl.seed),
+            "run": {
+                "parameters": _parameters(settings),
+                "inputs": inputs,
+                "versions": _versions(),
+            },
+        }
+        return SegmentationResult(
+            assignments=assignments, summary=json_safe(summary), features=feats, matrix=X,
+            labels=labels, model=model, migration=migration,
+        )
+
+
+def assign(
+    model: SegmentationModel | str | Path,
+    customers: Source | None = None,
+    events: Source | None = None,
+    *,
+    snapshot_date: dt.date | None = None,
+) -> pd.DataFrame:
+    """Put customers into the segments of a saved run.
+
+    Features are computed exactly as in the run (same column mapping, same category and
+    channel levels, same preprocessing), as of ``snapshot_date`` (default: the day after the
+    last event of the new data).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, segment_id, segment_name, status, confidence``, one row per customer.
+    """
+    model = _load_previous(model)
+    assert model is not None
+    columns = ColumnMapping(**model.columns)
+    if events is None and model.uses_events:
+        raise InputError("this model was fitted on events: give --events")
+    con = duckdb.connect()
+    try:
+        parts = []
+        ids = pd.Index([], dtype=object)
+        if events is not None and model.uses_events:
+            ev = load_events(con, events, columns)
+            feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
+                                      levels={k: list(v) for k, v in model.levels.items()})
+            parts.append(feats.frame)
+            ids = ids.union(feats.frame.index)
+        if customers is not None:
+            cu, cust = load_customers(con, customers, columns)
+            ids = ids.union(pd.Index(cust.index.astype(str)))
+            if model.feature_columns:
+                parts.append(_numeric_customer_columns(cust, model.feature_columns, cu.source))
+        elif model.feature_columns:
+            raise InputError("this model uses customer feature columns: give --customers")
+    finally:
+        con.close()
+    ids = pd.Index(sorted(map(str, ids)), name="customer_id")
+    if model.uses_events:
+        frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
+        reason = "no_events"
+    else:
+        frame = parts[0]
+        reason = "excluded"
+    X = model.preparation.transform(frame)
+    labels, confidence = model.predict(X)
+    seg = pd.Series(labels, index=frame.index).reindex(ids)
+    status = np.where(seg.isna(), reason, np.where(seg.fillna(-1) < 0, "noise", "segmented"))
+    seg_id = seg.fillna(-1).astype(int).to_numpy()
+    names = pd.Series(seg_id).map(model.names).fillna("").to_numpy()
+    conf = pd.Series(confidence if confidence is not None else np.ones(len(frame)), index=frame.index)
+    return pd.DataFrame({
+        "customer_id": ids.astype(str),
+        "segment_id": seg_id,
+        "segment_name": np.where(status == "segmented", names, ""),
+        "status": status,
+        "confidence": conf.reindex(ids).round(6).to_numpy(),
+    })
+
+
+def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
+    out = {}
+    for col in columns:
+        if col not in cust.columns:
+            raise InputError(f"missing column {col!r} (a feature column); found: {', '.join(cust.columns)}",
+                             source=source)
+        raw = cust[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy())) + 1
+            raise InputError(f"{str(raw[bad].iloc[0])!r} is not a number", source=source, column=col, row=row)
+        out[col] = num.astype(float)
+    return pd.DataFrame(out, index=cust.index.astype(str))
+
+
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles) -> pd.DataFrame | None:
+    """Customer columns kept for profiling only (demographics, persona, attention)."""
+    if cust is None:
+        return None
+    cols = list(roles.profile) if roles.profile is not None else [
+        c for c in cust.columns if c not in roles.features
+    ]
+    keep = []
+    for c in cols:
+        s = cust[c]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            keep.append(c)
+        elif c in (roles.persona, roles.attention):
+            keep.append(c)
+        elif s.nunique(dropna=True) <= max(20, _IDENTIFIER_SHARE * len(s)) and s.nunique(dropna=True) <= 50:
+            keep.append(c)
+    if not keep:
+        return None
+    out = cust[keep].reindex(index).copy()
+    for c in keep:
+        if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
+            out[c] = out[c].astype("string").astype(object)
+    return out
+
+
+def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
+    """A 2-D PCA map of a sample of customers, for the report."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    n = X.shape[0]
+    take = np.sort(rng.choice(n, size=min(n, _MAP_POINTS), replace=False))
+    pca = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit(X)
+    xy = pca.transform(X[take])
+    if xy.shape[1] == 1:
+        xy = np.column_stack([xy, np.zeros(len(xy))])
+    xy = np.round(xy, 4)
+    return {
+        "method": "pca",
+        "explained_variance": [round(float(v), 6) for v in pca.explained_variance_ratio_],
+        "points": [[float(a), float(b), int(c)] for a, b, c in zip(xy[:, 0], xy[:, 1], labels[take])],
+    }
+
+
+def _parameters(settings: Settings) -> dict[str, Any]:
+    return {
+        "columns": dict(settings.columns.__dict__),
+        "roles": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.roles.__dict__.items()},
+        "clustering": dict(settings.clustering.__dict__),
+        "snapshot_date": settings.snapshot_date.isoformat() if settings.snapshot_date else None,
+    }
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "segmentkit": __version__,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def _load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
+    if previous is None or isinstance(previous, SegmentationModel):
+        return previous
+    p = Path(previous)
+    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
+
+
+def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:
+    """Apply an id mapping to a label array (vectorized; −1 stays −1)."""
+    if not lookup:
+        return labels.copy()
+    table = np.arange(max(max(lookup), int(labels.max(initial=0))) + 1)
+    for old, new in lookup.items():
+        table[old] = new
+    return np.where(labels >= 0, table[np.clip(labels, 0, None)], -1)
+
+
+def _carry_ids(previous: SegmentationModel, prev_labels: np.ndarray, labels: np.ndarray,
+               centres: dict[int, np.ndarray], label_map: dict[int, int]):
+    """Renumber current segments to match the previous run's ids.
+
+    ``prev_labels`` are the current customers as the previous model assigns them; the overlap
+    of old and new labels is matched one-to-one (Hungarian), so a segment keeps its id and
+    name; unmatched new segments get fresh ids.
+    """
+    cur_ids = sorted(int(s) for s in set(labels.tolist()) if s >= 0)
+    prev_ids = sorted(int(s) for s in set(prev_labels.tolist()) if s >= 0)
+    overlap = pd.crosstab(pd.Series(prev_labels, name="previous"), pd.Series(labels, name="current"))
+    overlap = overlap.reindex(index=prev_ids, columns=cur_ids, fill_value=0)
+    mapping = match_segments(prev_ids, cur_ids, overlap)
+    lookup = {c: int(mapping.get(c, c)) for c in cur_ids}
+    new_centres = {lookup[c]: v for c, v in centres.items()}
+    new_map = {raw: lookup.get(cid, cid) for raw, cid in label_map.items()}
+    return _remap(labels, lookup), new_centres, new_map

@@ -1,0 +1,109 @@
+"""Loading: formats, encodings, delimiters, date formats, column mapping, precise errors."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from segmentkit.config import ColumnMapping
+from segmentkit.errors import InputError
+from segmentkit.sources import load_customers, load_events
+
+
+@pytest.fixture()
+def con():
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+def _write(path, text: str, encoding: str = "utf-8") -> str:
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+def test_semicolon_cp1252_and_european_dates(con, tmp_path):
+    p = _write(tmp_path / "e.csv",
+               "customer_id;event_time;amount;category\n1;31/01/2024;10.5;Café\n2;01/02/2024;3;Thé\n",
+               encoding="cp1252")
+    t = load_events(con, p)
+    df = con.execute(f"SELECT * FROM {t.table} ORDER BY customer_id").df()
+    assert list(df["category"]) == ["Café", "Thé"]
+    assert list(df["event_time"].dt.strftime("%Y-%m-%d")) == ["2024-01-31", "2024-02-01"]
+    assert any("cp1252" in n for n in t.notes)
+
+
+def test_utf8_bom_and_tab_delimiter(con, tmp_path):
+    p = _write(tmp_path / "e.tsv", "\ufeffcustomer_id\tevent_time\tamount\nA\t2024-01-02 10:00:00\t5\n")
+    t = load_events(con, p)
+    assert t.roles[:2] == ("customer_id", "event_time")
+    assert con.execute(f"SELECT customer_id FROM {t.table}").fetchall() == [("A",)]
+
+
+def test_us_dates_detected_when_unambiguous(con, tmp_path):
+    p = _write(tmp_path / "e.csv", "customer_id,event_time\n1,12/31/2024\n2,01/15/2024\n")
+    t = load_events(con, p)
+    got = con.execute(f"SELECT strftime(event_time, '%Y-%m-%d') FROM {t.table} ORDER BY 1").fetchall()
+    assert got == [("2024-01-15",), ("2024-12-31",)]
+
+
+def test_parquet_and_mapping(con, tmp_path):
+    df = pd.DataFrame({"Cust": ["x", "y"], "When": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                       "Revenue": [1.0, -2.0]})
+    p = tmp_path / "e.parquet"
+    df.to_parquet(p)
+    t = load_events(con, p, ColumnMapping(customer_id="Cust", event_time="When", amount="Revenue"))
+    assert set(t.roles) == {"customer_id", "event_time", "amount"}
+    assert t.rows_read == 2
+
+
+def test_duplicates_folded_and_counted(con, tmp_path):
+    p = _write(tmp_path / "e.csv", "customer_id,event_time\n1,2024-01-01\n1,2024-01-01\n2,2024-01-01\n")
+    t = load_events(con, p)
+    assert t.rows_read == 3 and t.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("customer_id,event_time,amount\n1,2024-01-01,10\n2,2024-01-02,12,5\n", None),
+        ("customer_id,event_time,amount\n1,2024-01-01,10\n2,2024-01-02,abc\n",
+         "e.csv: column 'amount' row 2: 'abc' is not a number"),
+        ("customer_id,event_time,amount\n1,2024-01-01,10\n2,yesterday,3\n",
+         "e.csv: column 'event_time' row 2: 'yesterday' is not a date or time"),
+        ("customer_id,amount\n1,10\n", "e.csv: missing column 'event_time'"),
+        ("", "e.csv: the file is empty"),
+        ("customer_id,event_time\n", "e.csv: the file has a header but no rows"),
+    ],
+)
+def test_bad_events_name_file_column_row(con, tmp_path, text, message):
+    p = _write(tmp_path / "e.csv", text)
+    with pytest.raises(InputError) as exc:
+        load_events(con, p)
+    if message:
+        assert str(exc.value).startswith(message)
+    assert "e.csv" in str(exc.value)
+
+
+def test_bad_value_far_down_the_file_is_located(con, tmp_path):
+    rows = [f"{i},2024-01-01,{i}.5" for i in range(1, 30001)]
+    rows[25_000] = "25001,2024-01-01,12,5"  # quoted comma-decimal would need quotes; use a text value
+    rows[25_000] = "25001,2024-01-01,n/a?"
+    p = _write(tmp_path / "e.csv", "customer_id,event_time,amount\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=r"e.csv: column 'amount' row 25001: 'n/a\?' is not a number"):
+        load_events(con, p)
+
+
+def test_duplicate_customer_ids(con, tmp_path):
+    p = _write(tmp_path / "c.csv", "customer_id,age\n1,30\n2,40\n1,50\n")
+    with pytest.raises(InputError, match=r"c.csv: column 'customer_id' row 3: duplicate customer id '1'"):
+        load_customers(con, p)
+
+
+def test_customers_frame_keeps_attributes(con, tmp_path):
+    p = _write(tmp_path / "c.csv", "customer_id,age,region\n1,30,N\n2,40,S\n")
+    t, frame = load_customers(con, p)
+    assert list(frame.index) == ["1", "2"]
+    assert list(frame.columns) == ["age", "region"]
+    assert t.rows_read == 2
