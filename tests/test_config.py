@@ -1,0 +1,34 @@
+"""Settings resolve flags → file → defaults; bad settings are clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from segmentkit.config import load_settings
+from segmentkit.errors import InputError
+
+
+def test_flags_override_file_override_defaults(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[columns]\namount = "Revenue"\ncustomer_id = "Cust"\n'
+                 '[clustering]\nk_max = 8\nseed = 3\n[roles]\nfeatures = ["points"]\n'
+                 '[data]\nsnapshot_date = "2025-01-01"\n')
+    s = load_settings(p, columns={"customer_id": "ID", "amount": None}, clustering={"seed": 9})
+    assert s.columns.customer_id == "ID"  # flag wins
+    assert s.columns.amount == "Revenue"  # file
+    assert s.columns.event_time == "event_time"  # default
+    assert s.clustering.k_max == 8 and s.clustering.seed == 9
+    assert s.roles.features == ("points",)
+    assert s.snapshot_date.isoformat() == "2025-01-01"
+
+
+def test_unknown_setting_named(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text("[clustering]\nkk = 3\n")
+    with pytest.raises(InputError, match="unknown setting.*kk"):
+        load_settings(p)
+
+
+def test_invalid_k_message():
+    with pytest.raises(InputError, match="k must be an integer >= 2, got 1"):
+        load_settings(clustering={"k": 1})
