@@ -137,24 +137,20 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return con.execute(sql).fetchall()[0][0]
 
 
-def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
-
-
 def _event_quality(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[str],
-                   usable: str, snap: str, is_return: str, weight: str) -> dict[str, Any]:
+                   usable: str, snap: str, is_return: str) -> dict[str, Any]:
     """One pass of counts over the event table: what was dropped, excluded or odd."""
     others = [r for r in roles if r not in ("customer_id", "event_time")]
-    miss = "".join(f", sum({weight}) FILTER (WHERE {r} IS NULL)" for r in others)
+    miss = "".join(f", count(*) FILTER (WHERE {r} IS NULL)" for r in others)
     row = con.execute(
-        f"SELECT sum({weight}), sum({weight}) FILTER (WHERE customer_id IS NULL), "
-        f"sum({weight}) FILTER (WHERE event_time IS NULL), "
+        f"SELECT count(*), count(*) FILTER (WHERE customer_id IS NULL), "
+        f"count(*) FILTER (WHERE event_time IS NULL), "
         f"count(*) FILTER (WHERE {usable} AND event_time >= {snap}), "
         f"count(*) FILTER (WHERE {usable} AND event_time < {snap} AND {is_return}){miss} FROM {events}"
     ).fetchall()[0]
     vals = [int(v or 0) for v in row]
     quality: dict[str, Any] = {
-        "events_rows_read": vals[0],
+        "events_distinct_rows": vals[0],
         "events_missing_customer_id": vals[1],
         "events_missing_time": vals[2],
         "events_after_snapshot": vals[3],
@@ -238,7 +234,6 @@ def customer_features(
     """
     roles = tuple(roles)
     has = set(roles)
-    weight = "__n" if _has_column(con, events, "__n") else "1"
     usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
     if snapshot_date is None:
         last = _one(con, f"SELECT max(event_time) FROM {events} WHERE {usable}")
@@ -258,10 +253,7 @@ def customer_features(
     if "event_type" in has:
         ev_cte = ev_cte[:-1] + " AND event_type IN ('purchase', 'view', 'cart', 'return'))"
     raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
-    quality = _event_quality(con, events, roles, usable, snap, raw_return, weight)
-    quality["duplicate_events_dropped"] = int(
-        _one(con, f"SELECT coalesce(sum(__n - 1), 0) FROM {events}") if weight == "__n" else 0
-    )
+    quality = _event_quality(con, events, roles, usable, snap, raw_return)
     if int(_one(con, f"WITH {ev_cte} SELECT count(*) FROM ev")) == 0:
         from segmentkit.errors import InputError
 

@@ -245,6 +245,8 @@ class Segmentation:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
             feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            quality["events_rows_read"] = ev_table.rows_read
+            quality["duplicate_events_dropped"] = ev_table.duplicates
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -367,20 +369,23 @@ class Segmentation:
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
 
-        # personas and opportunities
-        personas_dict = None
-        if roles.persona is not None and cust is not None:
-            persona = cust[roles.persona].reindex(frame.index)
-            demo = attributes.drop(columns=[c for c in (roles.persona, roles.attention) if c in attributes.columns]) \
-                if attributes is not None else None
-            personas_dict = compare_personas(
-                labels, persona, column=roles.persona, features=frame, demographics=demo,
-                segment_names=name_of, specs=specs,
-            ).to_dict()
+        # opportunities, then personas (whose narrative cites the under-served segments)
         attention = None
         if roles.attention is not None and cust is not None:
             attention = pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
-        opportunities = find_opportunities(labels, value, attention, segment_names=name_of).to_dict()
+        opps = find_opportunities(labels, value, attention, segment_names=name_of)
+        personas_dict = None
+        if roles.persona is not None and cust is not None:
+            persona = cust[roles.persona].reindex(frame.index)
+            demo = None
+            if attributes is not None:
+                demo = attributes.drop(columns=[c for c in (roles.persona, roles.attention)
+                                                if c is not None and c in attributes.columns])
+            personas_dict = compare_personas(
+                labels, persona, column=roles.persona, features=frame, demographics=demo,
+                segment_names=name_of, specs=specs, opportunities=opps,
+            ).to_dict()
+        opportunities = opps.to_dict()
 
         # assignments: every customer exactly once
         seg_of = pd.Series(labels, index=frame.index)

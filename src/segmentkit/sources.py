@@ -89,8 +89,7 @@ class LoadedTable:
     notes : tuple of str
         What was detected or assumed (encoding, date format, ...).
     duplicates : int
-        Exact duplicate rows folded into one (events only; the table's ``__n`` column
-        counts the input rows behind each row).
+        Exact duplicate rows removed (events only).
     """
 
     table: str
@@ -371,25 +370,38 @@ def _locate_bad_value(inp: _Input, found: dict[str, str]) -> InputError | None:
 
 def _materialize(
     inp: _Input, table: str, found: dict[str, str], extra: list[str], *, collapse: bool = False
-) -> list[str]:
+) -> tuple[list[str], int, int]:
     """Create ``table`` with typed canonical columns in one strict pass over the input.
 
-    With ``collapse``, exact duplicate rows are folded into one, and the column ``__n``
-    counts how many input rows each stands for (so duplicates cost no second pass).
+    With ``collapse``, exact duplicate rows are then removed: rows whose 64-bit hash is
+    shared are the only candidates, and among them rows equal in every column are
+    deleted but the first, so the result is exact while the full table is hashed only once.
+
+    Returns
+    -------
+    notes, rows read, duplicate rows removed
     """
     strict, _, notes = _typed_expressions(inp, found, inp.columns)
     select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [_quote(c) for c in extra])
-    sql = f"SELECT {select} FROM {inp.from_sql}"
-    if collapse:
-        sql = f"SELECT {select}, count(*) AS __n FROM {inp.from_sql} GROUP BY ALL"
     try:
-        inp.con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
+        rows = inp.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {inp.from_sql}").fetchall()
     except duckdb.Error as exc:
         located = _locate_bad_value(inp, found)
         if located is not None:
             raise located from None
         raise InputError(f"cannot be read ({_first_line(exc)})", source=inp.name) from None
-    return notes
+    n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
+        inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    removed = 0
+    if collapse and n_rows:
+        cols = ", ".join(list(strict))
+        removed = inp.con.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM ("
+            f"SELECT rowid, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn FROM {table} "
+            f"WHERE hash({cols}) IN (SELECT h FROM (SELECT hash({cols}) AS h FROM {table}) "
+            f"GROUP BY h HAVING count(*) > 1)) WHERE rn > 1)"
+        ).fetchall()[0][0]
+    return notes, n_rows, int(removed or 0)
 
 
 _EVENT_ROLES = ("customer_id", "event_time", "event_type", "amount", "quantity", "category",
@@ -406,8 +418,7 @@ def load_events(
 ) -> LoadedTable:
     """Read an event log into the DuckDB table ``table`` with canonical columns.
 
-    Exact duplicate rows are folded into one while reading (counted in
-    :attr:`LoadedTable.duplicates`); the column ``__n`` keeps the input multiplicity.
+    Exact duplicate rows are removed while reading (counted in :attr:`LoadedTable.duplicates`).
 
     Parameters
     ----------
@@ -429,12 +440,12 @@ def load_events(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
         found = _resolve(inp, columns, _EVENT_ROLES, required=("customer_id", "event_time"))
-        notes = inp.notes + _materialize(inp, table, found, [], collapse=True)
-    rows, distinct = con.execute(f"SELECT coalesce(sum(__n), 0), count(*) FROM {table}").fetchall()[0]
+        notes, rows, duplicates = _materialize(inp, table, found, [], collapse=True)
+        notes = inp.notes + notes
     if rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
-    return LoadedTable(table=table, source=inp.name, rows_read=int(rows), roles=tuple(found),
-                       sha256=inp.sha256, notes=tuple(notes), duplicates=int(rows - distinct))
+    return LoadedTable(table=table, source=inp.name, rows_read=rows, roles=tuple(found),
+                       sha256=inp.sha256, notes=tuple(notes), duplicates=duplicates)
 
 
 def load_customers(
@@ -464,8 +475,8 @@ def load_customers(
         inp = _Input(con, source, "customers", Path(workdir or tmp))
         found = _resolve(inp, columns, ("customer_id",), required=("customer_id",))
         extra = [c for c in inp.columns if c != found["customer_id"]]
-        notes = inp.notes + _materialize(inp, table, found, extra)
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        notes, rows, _ = _materialize(inp, table, found, extra)
+        notes = inp.notes + notes
     if rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
     id_col = found["customer_id"]

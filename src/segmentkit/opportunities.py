@@ -1,0 +1,409 @@
+"""Value per segment against the marketing attention it receives: who is under-served.
+
+For every non-noise segment this module computes a **value index** (net revenue per
+customer relative to the average customer, x100) and, when an attention measure is given
+(marketing touches, contacts or spend per customer), an **attention index** on the same
+scale. A segment is
+
+* **under-served** when its value index is at least ``high`` (default 130: it brings at
+  least 30 % more than the average customer) *and* its attention index is at most ``low``
+  (default 80: it gets at least 20 % less attention than the average customer);
+* **over-served** in the reverse case: attention index >= ``high`` and value index <= ``low``;
+* **balanced** otherwise, and always when there is no attention measure.
+
+Why two absolute thresholds rather than a ratio rule (attention / value <= 0.5)? A ratio
+flags a very valuable segment that already gets above-average attention (value 400,
+attention 150) and, in CRM data where every customer gets the same e-mail blast, it
+flags every valuable segment; neither is what a strategist means by "gets almost no
+marketing". The absolute rule demands both halves of the claim: *high* value and *low*
+attention. Low-value, low-attention segments are never flagged (their value index is
+below ``high``). The asymmetric defaults (130 / 80) are roughly symmetric on a log scale
+(1.3 ~ 1 / 0.77), so "30 % above" and "20 % below" are comparable deviations. Segments
+smaller than ``min_size`` are never flagged: per-customer means of heavy-tailed revenue
+over a handful of customers are dominated by single orders.
+
+The average customer is taken over *all* customers, noise (label ``-1``) included,
+because the indices compare a segment with the client's customer base. Missing values
+of ``value`` or ``attention`` count as 0 (no recorded revenue / no recorded touch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SegmentOpportunity", "Opportunities", "find_opportunities"]
+
+NOISE = -1
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    """Round to a JSON-safe plain float (``None`` stays ``None``, ``-0.0`` becomes ``0.0``)."""
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return round(x, digits) + 0.0
+
+
+def _times(index: float) -> str:
+    """``250.0`` -> ``"2.5×"``."""
+    return f"{index / 100.0:.1f}×"
+
+
+def _pct(share: float) -> str:
+    return f"{100.0 * share:.0f} %"
+
+
+@dataclass(frozen=True)
+class SegmentOpportunity:
+    """Value and attention of one segment.
+
+    Attributes
+    ----------
+    segment : int
+        Segment id.
+    name : str
+        Segment name.
+    size : int
+        Customers in the segment.
+    share : float
+        Share of all customers (noise included).
+    value_per_customer : float
+        Mean net revenue per customer.
+    value_index : float or None
+        ``100 * value_per_customer / average value``; ``None`` when the average value is
+        not positive (an index against a non-positive base is meaningless).
+    value_share : float or None
+        Share of total net revenue; ``None`` when the total is not positive.
+    attention_per_customer, attention_index, attention_share : float or None
+        The same for the attention measure; ``None`` without one.
+    clv_per_customer, clv_index : float or None
+        The same for an optional customer-lifetime-value estimate (reported, not used
+        for the flags).
+    kind : str
+        ``"under-served"``, ``"over-served"`` or ``"balanced"``.
+    gap : float or None
+        ``value_index - attention_index`` in index points: positive when the segment gets
+        less attention than its value, negative when it gets more. ``None`` without
+        attention.
+    attention_to_parity : float or None
+        Total attention (in the attention column's units) the segment would need to gain
+        (positive) or could give up (negative) to receive attention in proportion to its
+        value: ``size * (value_index / 100 * average attention - attention_per_customer)``.
+    reason : str
+        One plain sentence explaining the kind.
+    """
+
+    segment: int
+    name: str
+    size: int
+    share: float
+    value_per_customer: float
+    value_index: float | None
+    value_share: float | None
+    attention_per_customer: float | None
+    attention_index: float | None
+    attention_share: float | None
+    clv_per_customer: float | None
+    clv_index: float | None
+    kind: str
+    gap: float | None
+    attention_to_parity: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (floats rounded to 6 decimals)."""
+        return {
+            "segment": int(self.segment),
+            "name": self.name,
+            "size": int(self.size),
+            "share": _r(self.share),
+            "value_per_customer": _r(self.value_per_customer),
+            "value_index": _r(self.value_index),
+            "value_share": _r(self.value_share),
+            "attention_per_customer": _r(self.attention_per_customer),
+            "attention_index": _r(self.attention_index),
+            "attention_share": _r(self.attention_share),
+            "clv_per_customer": _r(self.clv_per_customer),
+            "clv_index": _r(self.clv_index),
+            "kind": self.kind,
+            "gap": _r(self.gap),
+            "attention_to_parity": _r(self.attention_to_parity),
+            "reason": self.reason,
+        }
+
+    def phrase(self) -> str:
+        """A short clause for other narratives, e.g. ``"it holds 31 % of revenue ..."``.
+
+        Empty when there is no value index.
+        """
+        if self.value_index is None:
+            return ""
+        if self.value_share is not None:
+            text = (
+                f"it holds {_pct(self.value_share)} of revenue with {_pct(self.share)} of "
+                f"customers (value index {self.value_index:.0f})"
+            )
+        else:
+            text = f"its value index is {self.value_index:.0f}"
+        if self.attention_index is not None:
+            joiner = " yet" if self.kind == "under-served" else " and"
+            text += f"{joiner} gets {_times(self.attention_index)} the average marketing attention"
+        return text
+
+
+@dataclass(frozen=True)
+class Opportunities:
+    """Value and attention for every non-noise segment, ordered by segment id.
+
+    Attributes
+    ----------
+    segments : tuple of SegmentOpportunity
+        One entry per non-noise segment, ordered by id.
+    has_attention : bool
+        Whether an attention measure was given.
+    average_value : float
+        Mean net revenue per customer over all customers.
+    average_attention : float or None
+        Mean attention per customer over all customers.
+    high, low : float
+        Thresholds used for the flags.
+    narrative : str
+        Plain-language sentences about the flagged segments.
+    """
+
+    segments: tuple[SegmentOpportunity, ...]
+    has_attention: bool
+    average_value: float
+    average_attention: float | None
+    high: float
+    low: float
+    narrative: str
+
+    @property
+    def under_served(self) -> tuple[SegmentOpportunity, ...]:
+        """Segments flagged under-served, ordered by id."""
+        return tuple(s for s in self.segments if s.kind == "under-served")
+
+    @property
+    def over_served(self) -> tuple[SegmentOpportunity, ...]:
+        """Segments flagged over-served, ordered by id."""
+        return tuple(s for s in self.segments if s.kind == "over-served")
+
+    @property
+    def flagged(self) -> tuple[SegmentOpportunity, ...]:
+        """Under- and over-served segments, ordered by id."""
+        return tuple(s for s in self.segments if s.kind != "balanced")
+
+    def get(self, segment: int) -> SegmentOpportunity | None:
+        """The entry of one segment, or ``None``."""
+        for s in self.segments:
+            if s.segment == segment:
+                return s
+        return None
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The ``opportunities`` list of ``summary.json``: one dict per segment, by id."""
+        return [s.to_dict() for s in self.segments]
+
+
+def _numeric(values: Any, n: int, what: str) -> np.ndarray:
+    arr = pd.Series(values).to_numpy() if not isinstance(values, pd.Series) else values.to_numpy()
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{what} has {arr.shape[0] if arr.ndim == 1 else arr.shape} rows, labels have {n}")
+    out = pd.to_numeric(pd.Series(arr), errors="raise").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _reason(name: str, kind: str, v_idx: float | None, a_idx: float | None, size: int,
+            min_size: int, high: float, low: float) -> str:
+    q = f"'{name}'"
+    if v_idx is None:
+        return f"{q}: the average net revenue is not positive, so no value index can be computed."
+    value_part = f"brings {_times(v_idx)} the average net revenue per customer (value index {v_idx:.0f})"
+    if a_idx is None:
+        return f"{q} {value_part}; no attention measure was given to compare it with."
+    att_part = f"{_times(a_idx)} the average marketing attention (attention index {a_idx:.0f})"
+    if kind == "under-served":
+        return f"{q} {value_part} but receives only {att_part}: a gap of {v_idx - a_idx:.0f} index points."
+    if kind == "over-served":
+        return (
+            f"{q} receives {att_part} but brings only {_times(v_idx)} the average net revenue "
+            f"per customer (value index {v_idx:.0f}): a gap of {a_idx - v_idx:.0f} index points."
+        )
+    flagged = (v_idx >= high and a_idx <= low) or (a_idx >= high and v_idx <= low)
+    if flagged and size < min_size:
+        return (
+            f"{q} {value_part} and receives {att_part}, but with {size} customers it is too small "
+            f"(< {min_size}) to flag."
+        )
+    if v_idx < 100 and a_idx < 100:
+        return f"{q} {value_part} and receives {att_part}: low value with low attention is consistent."
+    return f"{q} {value_part} and receives {att_part}: attention is broadly in line with value."
+
+
+def find_opportunities(
+    labels: np.ndarray,
+    value: pd.Series,
+    attention: pd.Series | None = None,
+    *,
+    segment_names: Mapping[int, str] | None = None,
+    high: float = 130.0,
+    low: float = 80.0,
+    min_size: int = 30,
+    clv: pd.Series | None = None,
+) -> Opportunities:
+    """Value and attention indices per segment, with under- and over-served flags.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int
+        Segment per customer, ``-1`` for noise (left out of the entries but counted in the
+        averages).
+    value : pandas.Series
+        Net revenue per customer, aligned by position with ``labels``.
+    attention : pandas.Series, optional
+        Marketing touches, contacts or spend per customer, aligned by position. Without it
+        every attention field is ``None`` and every segment is ``"balanced"``.
+    segment_names : mapping of int to str, optional
+        Display names; ``"Segment <id>"`` otherwise.
+    high : float, default 130
+        Index at or above which value (attention) counts as high.
+    low : float, default 80
+        Index at or below which attention (value) counts as low.
+    min_size : int, default 30
+        Segments smaller than this are never flagged.
+    clv : pandas.Series, optional
+        A customer-lifetime-value estimate per customer; reported as ``clv_index``.
+
+    Returns
+    -------
+    Opportunities
+
+    Notes
+    -----
+    Under-served: ``value_index >= high and attention_index <= low``; over-served:
+    ``attention_index >= high and value_index <= low`` (see the module docstring for why).
+    Inputs are not modified.
+    """
+    if not low <= 100.0 <= high:
+        raise ValueError(f"need low <= 100 <= high, got low={low}, high={high}")
+    lab = np.asarray(labels)
+    if lab.ndim != 1:
+        raise ValueError("labels must be one-dimensional")
+    if not (lab.dtype.kind in "iu" or (lab.dtype.kind == "f" and np.all(np.isfinite(lab))
+                                        and np.all(np.mod(lab, 1) == 0))):
+        raise ValueError("labels must be integers (-1 for noise), without missing values")
+    lab = lab.astype(np.int64)
+    n = lab.shape[0]
+    if n == 0:
+        raise ValueError("no customers")
+    names = dict(segment_names or {})
+    val = _numeric(value, n, "value")
+    att = None if attention is None else _numeric(attention, n, "attention")
+    clv_v = None if clv is None else _numeric(clv, n, "clv")
+
+    ids, inverse = np.unique(lab, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=ids.size)
+    keep = ids != NOISE
+
+    def per_segment(x: np.ndarray) -> tuple[np.ndarray, float, float]:
+        sums = np.bincount(inverse, weights=x, minlength=ids.size)
+        return sums / sizes, float(x.mean()), float(x.sum())
+
+    v_mean, v_avg, v_tot = per_segment(val)
+    v_idx = 100.0 * v_mean / v_avg if v_avg > 0 else None
+    v_share = v_mean * sizes / v_tot if v_tot > 0 else None
+    if att is not None:
+        a_mean, a_avg, a_tot = per_segment(att)
+        a_idx = 100.0 * a_mean / a_avg if a_avg > 0 else None
+        a_share = a_mean * sizes / a_tot if a_tot > 0 else None
+    else:
+        a_mean, a_avg, a_idx, a_share = None, None, None, None
+    if clv_v is not None:
+        c_mean, c_avg, _ = per_segment(clv_v)
+        c_idx = 100.0 * c_mean / c_avg if c_avg > 0 else None
+    else:
+        c_mean, c_idx = None, None
+
+    entries: list[SegmentOpportunity] = []
+    for j in np.flatnonzero(keep):
+        sid = int(ids[j])
+        name = str(names.get(sid, f"Segment {sid}"))
+        size = int(sizes[j])
+        vi = None if v_idx is None else float(v_idx[j])
+        ai = None if a_idx is None else float(a_idx[j])
+        kind = "balanced"
+        if vi is not None and ai is not None and size >= min_size:
+            if vi >= high and ai <= low:
+                kind = "under-served"
+            elif ai >= high and vi <= low:
+                kind = "over-served"
+        gap = None if (vi is None or ai is None) else vi - ai
+        parity = None
+        if vi is not None and a_mean is not None and a_avg is not None:
+            parity = size * (vi / 100.0 * a_avg - float(a_mean[j]))
+        entries.append(
+            SegmentOpportunity(
+                segment=sid,
+                name=name,
+                size=size,
+                share=size / n,
+                value_per_customer=float(v_mean[j]),
+                value_index=vi,
+                value_share=None if v_share is None else float(v_share[j]),
+                attention_per_customer=None if a_mean is None else float(a_mean[j]),
+                attention_index=ai,
+                attention_share=None if a_share is None else float(a_share[j]),
+                clv_per_customer=None if c_mean is None else float(c_mean[j]),
+                clv_index=None if c_idx is None else float(c_idx[j]),
+                kind=kind,
+                gap=gap,
+                attention_to_parity=parity,
+                reason=_reason(name, kind, vi, ai, size, min_size, high, low),
+            )
+        )
+    return Opportunities(
+        segments=tuple(entries),
+        has_attention=att is not None,
+        average_value=v_avg,
+        average_attention=a_avg,
+        high=float(high),
+        low=float(low),
+        narrative=_narrative(entries, att is not None, v_avg),
+    )
+
+
+def _narrative(entries: list[SegmentOpportunity], has_attention: bool, v_avg: float) -> str:
+    if not entries:
+        return "There are no segments to compare."
+    if v_avg <= 0:
+        return "The average net revenue per customer is not positive, so segments cannot be ranked by value."
+    if not has_attention:
+        best = max(entries, key=lambda s: (s.value_index or 0.0, -s.segment))
+        return (
+            f"Without an attention measure only value can be compared: '{best.name}' brings the most, "
+            f"{_times(best.value_index or 0.0)} the average net revenue per customer."
+        )
+    sentences = []
+    for s in entries:
+        if s.kind == "under-served":
+            share = f"it holds {_pct(s.value_share)} of revenue" if s.value_share is not None else "it is valuable"
+            sentences.append(
+                f"'{s.name}' is under-served: {share} (value index {s.value_index:.0f}) yet gets "
+                f"{_times(s.attention_index or 0.0)} the average marketing attention."
+            )
+        elif s.kind == "over-served":
+            sentences.append(
+                f"'{s.name}' is over-served: it gets {_times(s.attention_index or 0.0)} the average marketing "
+                f"attention but brings {_times(s.value_index or 0.0)} the average net revenue per customer."
+            )
+    if not sentences:
+        return "No segment is clearly under- or over-served: marketing attention is broadly in line with value."
+    return " ".join(sentences)
