@@ -47,7 +47,11 @@ class SegmentationModel:
     feature_columns : tuple of str
         Customer columns used as features.
     names : dict
-        Segment id → name.
+        Segment id → name (as shown, overrides applied).
+    generated_names : dict
+        Segment id → generated name (carried to the next run for matched segments).
+    overrides : dict
+        Segment id → name chosen by the user (re-applied on every refresh).
     centres : dict
         Segment id → centre in the prepared space (for matching across refreshes).
     assign_noise : bool
@@ -63,6 +67,8 @@ class SegmentationModel:
     columns: dict[str, str]
     feature_columns: tuple[str, ...] = ()
     names: dict[int, str] = field(default_factory=dict)
+    generated_names: dict[int, str] = field(default_factory=dict)
+    overrides: dict[int, str] = field(default_factory=dict)
     centres: dict[int, list[float]] = field(default_factory=dict)
     assign_noise: bool = False
     uses_events: bool = True
@@ -98,6 +104,8 @@ class SegmentationModel:
             "columns": dict(self.columns),
             "feature_columns": list(self.feature_columns),
             "names": {str(k): v for k, v in sorted(self.names.items())},
+            "generated_names": {str(k): v for k, v in sorted(self.generated_names.items())},
+            "overrides": {str(k): v for k, v in sorted(self.overrides.items())},
             "centres": {str(k): list(v) for k, v in sorted(self.centres.items())},
             "assign_noise": self.assign_noise,
             "uses_events": self.uses_events,
@@ -118,6 +126,8 @@ class SegmentationModel:
             columns=dict(data["columns"]),
             feature_columns=tuple(data.get("feature_columns", ())),
             names={int(k): str(v) for k, v in data.get("names", {}).items()},
+            generated_names={int(k): str(v) for k, v in data.get("generated_names", {}).items()},
+            overrides={int(k): str(v) for k, v in data.get("overrides", {}).items()},
             centres={int(k): [float(x) for x in v] for k, v in data.get("centres", {}).items()},
             assign_noise=bool(data.get("assign_noise", False)),
             uses_events=bool(data.get("uses_events", True)),

@@ -25,7 +25,7 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features
 from segmentkit.model import SegmentationModel
-from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
+from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import Preparation, fit_preparation
@@ -351,12 +351,13 @@ class Segmentation:
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
         )
-        names = generate_names(profiles, specs)
-        if previous is not None:
-            names.update({i: SegmentName(n_, names[i].description if i in names else "")
-                          for i, n_ in previous.names.items() if i in names})
-        if self.name_overrides:
-            names = apply_overrides(names, {int(k): v for k, v in self.name_overrides.items()})
+        # generated names of matched segments are carried over; overrides (this run's on top
+        # of the previous run's) are applied last, so they survive refreshes too
+        names = generate_names(profiles, specs, previous=previous.generated_names if previous else None)
+        overrides = dict(previous.overrides) if previous is not None else {}
+        overrides.update({int(k): str(v) for k, v in (self.name_overrides or {}).items()})
+        if overrides:
+            names = apply_overrides(names, overrides)
 
         prof_dict = profiles.to_dict()
         segments = []
@@ -413,6 +414,8 @@ class Segmentation:
             feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
             columns=dict(settings.columns.__dict__), feature_columns=tuple(roles.features),
             names={int(k): v for k, v in name_of.items() if int(k) >= 0},
+            generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
+            overrides=overrides,
             centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
             assign_noise=cl.assign_noise, uses_events=feats is not None,
         )

@@ -1,0 +1,61 @@
+"""Ids and names stick across a refresh; overrides survive; a migration table is written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentkit import Segmentation
+from segmentkit.datasets import make_demo
+
+
+@pytest.fixture(scope="module")
+def refresh(tmp_path_factory):
+    data = make_demo(3300, seed=3)
+    ids = data.customers["customer_id"]
+    old_ids = set(ids.iloc[:3000])
+    cust1 = data.customers[ids.isin(old_ids)]
+    ev1 = data.events[data.events["customer_id"].isin(old_ids)]
+    # the refresh: 10 % new customers, 5 % of events changed (dropped or shifted a day)
+    rng = np.random.default_rng(0)
+    ev2 = data.events.copy()
+    changed = rng.random(len(ev2)) < 0.05
+    drop = changed & (rng.random(len(ev2)) < 0.5)
+    ev2.loc[changed & ~drop, "event_time"] -= pd.Timedelta(days=1)
+    ev2 = ev2[~drop]
+    out1 = tmp_path_factory.mktemp("run1")
+    first = Segmentation(k=6, n_bootstrap=2, random_state=1, name_overrides={2: "Our bargain lovers"}).fit(
+        customers=cust1, events=ev1)
+    first.write(out1)
+    second = Segmentation(k=6, n_bootstrap=2, random_state=2, previous=out1).fit(
+        customers=data.customers, events=ev2)
+    return data, first, second
+
+
+def _planted(result, truth):
+    a = result.assignments.merge(truth, on="customer_id")
+    a = a[a["status"] == "segmented"]
+    return a.groupby("segment_id")["segment"].agg(lambda s: int(s.mode().iloc[0])).to_dict()
+
+
+def test_ids_follow_the_same_planted_groups(refresh):
+    data, first, second = refresh
+    assert _planted(first, data.truth) == _planted(second, data.truth)
+
+
+def test_names_stay_the_same(refresh):
+    _, first, second = refresh
+    assert first.segment_names == second.segment_names
+
+
+def test_override_applied_and_survives(refresh):
+    _, first, second = refresh
+    assert first.segment_names[2] == "Our bargain lovers"
+    assert second.segment_names[2] == "Our bargain lovers"
+
+
+def test_migration_table(refresh):
+    _, _, second = refresh
+    mig = second.migration
+    assert mig is not None and len(mig) > 0
