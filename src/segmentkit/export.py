@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["excel_safe", "write_assignments", "write_summary", "to_json", "json_safe"]
+__all__ = ["excel_safe", "json_float", "json_safe", "to_json", "write_assignments", "write_summary"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
@@ -42,6 +42,18 @@ def write_assignments(assignments: pd.DataFrame, out_dir: Path) -> dict[str, Pat
     return {"assignments_csv": csv, "assignments_parquet": parquet}
 
 
+def json_float(x: Any, digits: int = 6) -> float | None:
+    """A plain float rounded to ``digits`` decimals; ``None`` for missing or non-finite,
+    ``0.0`` for negative zero, so the same numbers always serialise to the same bytes."""
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    x = round(x, digits)
+    return 0.0 if x == 0 else x
+
+
 def json_safe(value: Any, digits: int = 6) -> Any:
     """Convert numpy/pandas scalars, NaN and tuples to plain JSON values; round floats."""
     if isinstance(value, dict):
@@ -55,11 +67,7 @@ def json_safe(value: Any, digits: int = 6) -> Any:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if math.isnan(f) or math.isinf(f):
-            return None
-        r = round(f, digits)
-        return 0.0 if r == 0 else r
+        return json_float(value, digits)
     if value is None or isinstance(value, str):
         return value
     if value is pd.NA or value is pd.NaT:

@@ -36,19 +36,11 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from segmentkit.export import json_float as _r
+
 __all__ = ["SegmentOpportunity", "Opportunities", "find_opportunities"]
 
 NOISE = -1
-
-
-def _r(x: float | None, digits: int = 6) -> float | None:
-    """Round to a JSON-safe plain float (``None`` stays ``None``, ``-0.0`` becomes ``0.0``)."""
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return round(x, digits) + 0.0
 
 
 def _times(index: float) -> str:

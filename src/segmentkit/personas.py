@@ -74,6 +74,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
+from segmentkit.export import json_float as _r
 from segmentkit.features import FeatureSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,15 +94,6 @@ NOISE = -1
 _LOG_KINDS = frozenset({"count", "amount", "ratio"})
 #: Demographic categories rarer than this (within the compared customers) are pooled.
 _RARE_CATEGORY = 0.02
-
-
-def _r(x: float | None, digits: int = 6) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return round(x, digits) + 0.0
 
 
 def _pct(share: float) -> str:

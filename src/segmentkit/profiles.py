@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.tree import DecisionTreeClassifier
 
+from segmentkit.export import json_float as _num
 from segmentkit.features import FeatureSpec
 
 __all__ = [
@@ -59,17 +60,6 @@ _TOL = 1e-12
 # ---------------------------------------------------------------------------------------
 # Result types
 # ---------------------------------------------------------------------------------------
-
-
-def _num(x: float | None) -> float | None:
-    """A JSON-safe float rounded to 6 decimals (``None`` for missing or non-finite)."""
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    x = round(x, 6)
-    return 0.0 if x == 0 else x
 
 
 @dataclass(frozen=True)

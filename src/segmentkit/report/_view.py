@@ -172,11 +172,15 @@ def _attribute(name: str, attr: Mapping[str, Any]) -> dict[str, Any]:
                 for level, share in levels
             ],
         }
-    return {
-        "name": name,
-        "kind": "numeric",
-        "values": [(str(k), fmt_value(v)) for k, v in attr.items() if not isinstance(v, Mapping)],
-    }
+    shown = (("mean", "mean"), ("overall_mean", "overall"), ("median", "median"), ("index", "index"),
+             ("effect_size", "effect size"))
+    values = [(label, fmt_index(attr[key]) if key == "index" else fmt_value(attr[key]))
+              for key, label in shown if get(attr, key) is not None]
+    if get(attr, "significant") is not None:
+        values.append(("significant", "yes" if get(attr, "significant") else "no"))
+    if not values:
+        values = [(str(k), fmt_value(v)) for k, v in attr.items() if not isinstance(v, Mapping)]
+    return {"name": name, "kind": "numeric", "values": values}
 
 
 def _segment(
