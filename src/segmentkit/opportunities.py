@@ -29,7 +29,6 @@ of ``value`` or ``attention`` count as 0 (no recorded revenue / no recorded touc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
