@@ -41,6 +41,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from segmentkit.errors import InputError
+
 __all__ = ["FeatureSpec", "FeatureTable", "customer_features"]
 
 
@@ -174,12 +176,24 @@ def _slug(text: str) -> str:
     return s or "blank"
 
 
-def _levels(con: duckdb.DuckDBPyConnection, ev_cte: str, role: str, weight: str, max_levels: int) -> tuple[str, ...]:
+def _levels(con: duckdb.DuckDBPyConnection, ev_cte: str, roles: Sequence[str], weight: str,
+            purchase: str, max_levels: int) -> dict[str, tuple[tuple[str, ...], int]]:
+    """The ``max_levels`` largest levels (by spend) of each role, and how many there are."""
+    if not roles:
+        return {}
+    parts = " UNION ALL ".join(
+        f"SELECT '{r}' AS role, CAST({r} AS VARCHAR) AS level, sum({weight}) AS w FROM ev "
+        f"WHERE {purchase} AND {r} IS NOT NULL GROUP BY 2" for r in roles
+    )
     rows = con.execute(
-        f"WITH {ev_cte} SELECT {role}, sum({weight}) AS w FROM ev WHERE event_type = 'purchase' "
-        f"AND {role} IS NOT NULL GROUP BY 1 ORDER BY w DESC, 1 LIMIT {int(max_levels)}"
+        f"WITH {ev_cte} SELECT role, level, w, count(*) OVER (PARTITION BY role) AS n FROM ({parts}) "
+        f"QUALIFY row_number() OVER (PARTITION BY role ORDER BY w DESC, level) <= {int(max_levels)}"
     ).fetchall()
-    return tuple(sorted(str(r[0]) for r in rows))
+    out: dict[str, tuple[tuple[str, ...], int]] = {}
+    for r in roles:
+        mine = [row for row in rows if row[0] == r]
+        out[r] = (tuple(sorted(str(row[1]) for row in mine)), int(mine[0][3]) if mine else 0)
+    return out
 
 
 def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -238,8 +252,6 @@ def customer_features(
     if snapshot_date is None:
         last = _one(con, f"SELECT max(event_time) FROM {events} WHERE {usable}")
         if last is None:
-            from segmentkit.errors import InputError
-
             raise InputError("no event has both a customer id and a time")
         snapshot_date = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
     snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
@@ -254,8 +266,9 @@ def customer_features(
         ev_cte = ev_cte[:-1] + " AND event_type IN ('purchase', 'view', 'cart', 'return'))"
     raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
     quality = _event_quality(con, events, roles, usable, snap, raw_return)
-    if int(_one(con, f"WITH {ev_cte} SELECT count(*) FROM ev")) == 0:
-        from segmentkit.errors import InputError
+    n_usable, window_start = con.execute(f"WITH {ev_cte} SELECT count(*), min(event_time) FROM ev").fetchall()[0]
+    if n_usable == 0:
+        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
 
         raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
 
@@ -271,17 +284,17 @@ def customer_features(
 
     level_map: dict[str, tuple[str, ...]] = {}
     level_cols: dict[str, list[tuple[str, str]]] = {}
+    found_levels = _levels(con, ev_cte, [r for r in ("category", "channel") if r in has and not
+                                         (levels and r in levels)], w, is_purchase, max_levels)
     for role, prefix, what in (("category", "cat_share", "spend"), ("channel", "channel_share", "orders")):
         if role not in has:
             skipped[f"{prefix}__*"] = f"no {role} column in the events"
             continue
-        chosen = tuple(levels[role]) if levels and role in levels else _levels(con, ev_cte, role, w, max_levels)
+        chosen, n_all = (tuple(levels[role]), 0) if levels and role in levels else found_levels[role]
         if not chosen:
             skipped[f"{prefix}__*"] = f"the {role} column is empty"
             continue
         level_map[role] = chosen
-        n_all = int(_one(con, f"WITH {ev_cte} SELECT count(DISTINCT {role}) FROM ev "
-                              f"WHERE {is_purchase} AND {role} IS NOT NULL"))
         cols = _level_columns(prefix, chosen)
         if n_all > len(chosen) or (levels and role in levels):
             cols.append((f"{prefix}__other", None))  # type: ignore[arg-type]
@@ -320,7 +333,6 @@ def customer_features(
                     else f"(channel IS NULL OR channel NOT IN ({', '.join(_lit(x) for x in named)}))")
             chan_parts.append(f"count(*) FILTER (WHERE {cond})::DOUBLE / count(*) AS {col}")
 
-    window_start = _one(con, f"WITH {ev_cte} SELECT min(event_time) FROM ev")
     ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"
     mid = f"({ws} + ({snap} - {ws}) / 2)"
     # distinct active months as bits of a 126-bit mask: one aggregate, no DISTINCT pass

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from segmentkit.errors import InputError
 from segmentkit.features import FeatureSpec
 
 __all__ = ["ColumnTransform", "Preparation", "fit_preparation"]
@@ -189,7 +190,5 @@ def fit_preparation(
             stacklevel=2,
         )
     if not columns:
-        from segmentkit.errors import InputError
-
         raise InputError("no feature varies between customers; nothing to segment on")
     return Preparation(columns=tuple(columns), dropped_constant=tuple(dropped), imputed=imputed)
