@@ -270,8 +270,6 @@ def customer_features(
     if n_usable == 0:
         raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
 
-        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
-
     skipped: dict[str, str] = {}
     specs: list[FeatureSpec] = []
     for name, kind, label, needs in _BASE:
