@@ -107,3 +107,18 @@ def test_customers_frame_keeps_attributes(con, tmp_path):
     assert list(frame.index) == ["1", "2"]
     assert list(frame.columns) == ["age", "region"]
     assert t.rows_read == 2
+
+
+def test_day_first_timestamps(con, tmp_path):
+    p = _write(tmp_path / "e.csv", "customer_id,event_time\n1,31/12/2024 10:00:00\n2,15/01/2024 09:30:00\n")
+    t = load_events(con, p)
+    got = con.execute(f"SELECT strftime(event_time, '%Y-%m-%d %H:%M') FROM {t.table} ORDER BY 1").fetchall()
+    assert got == [("2024-01-15 09:30",), ("2024-12-31 10:00",)]
+
+
+def test_text_is_trimmed_and_event_types_mapped(con, tmp_path):
+    p = _write(tmp_path / "e.csv", "customer_id,event_time,event_type,category\n"
+                                   " 7 ,2024-01-01,Order,  shoes \n8,2024-01-01,page_view,\n")
+    t = load_events(con, p)
+    rows = con.execute(f"SELECT customer_id, event_type, category FROM {t.table} ORDER BY 1").fetchall()
+    assert rows == [("7", "purchase", "shoes"), ("8", "view", None)]

@@ -261,7 +261,7 @@ def customer_features(
     is_purchase = "(event_type = 'purchase'" + (" AND coalesce(amount, 0) >= 0)" if has_amount else ")")
     type_col = "" if "event_type" in has else ", 'purchase' AS event_type"
     # the events the features see: usable, before the snapshot, of a known type
-    ev_cte = (f"ev AS (SELECT *{type_col} FROM {events} WHERE {usable} AND event_time < {snap})")
+    ev_cte = (f"ev AS NOT MATERIALIZED (SELECT *{type_col} FROM {events} WHERE {usable} AND event_time < {snap})")
     if "event_type" in has:
         ev_cte = ev_cte[:-1] + " AND event_type IN ('purchase', 'view', 'cart', 'return'))"
     raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
@@ -341,6 +341,15 @@ def customer_features(
         months = "count(DISTINCT date_trunc('month', t))"
     days = "/ 86400.0"
 
+    # an export with one row per order (the usual case) needs no grouping of lines
+    one_line = "order_id" not in has or bool(_one(
+        con, f"WITH {ev_cte} SELECT count(order_id) = count(DISTINCT order_id) FROM ev WHERE {is_purchase}"))
+    if one_line:
+        orders_sql = (f"SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
+                      f"coalesce(discount, 0) AS disc, channel FROM lines")
+    else:
+        orders_sql = (f"SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty, "
+                      f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")
     sql = f"""
     WITH {ev_cte},
     lines AS (
@@ -350,11 +359,7 @@ def customer_features(
                {"channel" if "channel" in has else "NULL"} AS channel
         FROM ev WHERE {is_purchase}
     ),
-    orders AS (
-        SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty,
-               {disc} AS disc, {chan} AS channel
-        FROM lines GROUP BY customer_id, oid
-    ),
+    orders AS ({orders_sql}),
     ord AS (
         SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
                sum(qty) AS qty, avg(disc) AS disc, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd,

@@ -30,7 +30,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
@@ -287,15 +287,15 @@ def _typed_expressions(
         q = _quote(column)
         typ = schema[column].upper()
         text = f"NULLIF(trim({q}::VARCHAR), '')"
-        if role in ("customer_id", "order_id", "category", "channel", "product_id"):
-            strict[role] = tolerant[role] = text
-        elif role == "event_type":
-            cases = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in EVENT_TYPE_SYNONYMS.items())
-            low = f"lower(trim({q}::VARCHAR))"
-            strict[role] = tolerant[role] = f"CASE {low} {cases} ELSE NULLIF({low}, '') END"
+        if role in _TEXT_ROLES:
+            # text is taken as it is here and tidied afterwards by _normalise_text, which
+            # touches only the rows that need it (most files need none)
+            strict[role] = tolerant[role] = q if typ == "VARCHAR" else f"CAST({q} AS VARCHAR)"
         elif role == "event_time":
             if typ.startswith("TIMESTAMP") or typ == "DATE":
-                strict[role] = tolerant[role] = f"CAST({q} AS TIMESTAMP)"
+                # "+ 0 days" keeps the cast out of DuckDB's CSV reader: a bare CAST is pushed
+                # into it, and it then ignores the date format it sniffed (seen with DuckDB 2.0)
+                strict[role] = tolerant[role] = f"(CAST({q} AS TIMESTAMP) + INTERVAL 0 DAY)"
             else:
                 fmt = _time_format(inp, column)
                 if fmt is None:
@@ -329,6 +329,31 @@ def _typed_expressions(
                     f"ELSE CAST(try_cast({low} AS DOUBLE) > 0 AS DOUBLE) END"
                 )
     return strict, tolerant, notes
+
+
+_TEXT_ROLES = ("customer_id", "order_id", "category", "channel", "product_id", "event_type")
+
+
+def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str]) -> None:
+    """Trim text, turn empty text into NULL and map event-type synonyms, in place.
+
+    One filtered pass: rows already tidy (the usual case) are not rewritten.
+    """
+    cols = [r for r in roles if r in _TEXT_ROLES]
+    if not cols:
+        return
+    sets, dirty = [], []
+    for c in cols:
+        if c == "event_type":
+            cases = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in EVENT_TYPE_SYNONYMS.items())
+            low = "lower(trim(event_type))"
+            sets.append(f"event_type = CASE {low} {cases} ELSE NULLIF({low}, '') END")
+            dirty.append("event_type NOT IN ('purchase', 'view', 'cart', 'return')")
+        else:
+            sets.append(f"{c} = NULLIF(trim({c}), '')")
+            # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
+            dirty.append(f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')")
+    con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
 
 
 _WHAT = {
@@ -392,15 +417,21 @@ def _materialize(
         raise InputError(f"cannot be read ({_first_line(exc)})", source=inp.name) from None
     n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    _normalise_text(inp.con, table, list(strict))
     removed = 0
     if collapse and n_rows:
         cols = ", ".join(list(strict))
-        removed = inp.con.execute(
-            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM ("
-            f"SELECT rowid, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn FROM {table} "
-            f"WHERE hash({cols}) IN (SELECT h FROM (SELECT hash({cols}) AS h FROM {table}) "
-            f"GROUP BY h HAVING count(*) > 1)) WHERE rn > 1)"
-        ).fetchall()[0][0]
+        dup = inp.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dup_hash AS SELECT hash({cols}) AS h FROM {table} "
+            f"GROUP BY 1 HAVING count(*) > 1"
+        ).fetchall()
+        if int(dup[0][0] if dup and dup[0] else 1):
+            removed = inp.con.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM ("
+                f"SELECT rowid, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn FROM {table} "
+                f"WHERE hash({cols}) IN (SELECT h FROM __dup_hash)) WHERE rn > 1)"
+            ).fetchall()[0][0]
+        inp.con.execute("DROP TABLE __dup_hash")
     return notes, n_rows, int(removed or 0)
 
 
