@@ -1,0 +1,937 @@
+"""How many segments, and which algorithm: evidence per candidate and a recommendation.
+
+:func:`select_k` sweeps ``k`` (or, for density algorithms, their size parameter) and
+computes for every candidate
+
+* **silhouette** on a stratified sample (every segment gets enough points, then points are
+  re-weighted so the value estimates the silhouette over all customers),
+* **Calinski-Harabasz**, **Davies-Bouldin**, **inertia** (with a knee over ``k``),
+* **BIC** for the Gaussian mixture,
+* **stability**: the algorithm is re-fitted on ``n_bootstrap`` random 80 % subsamples; the
+  overall adjusted Rand index (ARI) against the reference partition and, per segment, the
+  Jaccard index of its best match (as in fpc's ``clusterboot``),
+* **smallest segment share** (and smallest value share when ``value`` is given),
+* **distinguishability**: cross-validated balanced accuracy of a shallow decision tree
+  that predicts the segment from the features (can a strategist tell them apart?).
+
+Candidates that break the business :class:`Constraints` are kept, marked ineligible with a
+reason. The recommendation rule (see :func:`select_k`) keeps the *stable* eligible
+candidates and, among those whose silhouette is within 0.05 of the best, takes the most
+segments.
+
+Selection works on a sample of ``sample_size`` customers drawn by hashing row contents, so
+the same customers in any row order give the same selection; the final fit (done by the
+caller) uses all customers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+from sklearn.tree import DecisionTreeClassifier
+
+from segmentkit import algorithms
+from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
+
+__all__ = [
+    "DEFAULT_K_VALUES",
+    "SAMPLE_SIZE",
+    "STABLE_ARI",
+    "STABLE_SEGMENT_JACCARD",
+    "SILHOUETTE_TOLERANCE",
+    "Constraints",
+    "Candidate",
+    "KSelection",
+    "select_k",
+    "stratified_silhouette",
+    "distinguishability",
+    "stability",
+    "order_invariant_sample",
+]
+
+#: Default sweep of k.
+DEFAULT_K_VALUES: tuple[int, ...] = tuple(range(2, 11))
+#: Default number of customers the selection works on.
+SAMPLE_SIZE = 5_000
+#: A candidate is stable when its mean bootstrap ARI reaches this ...
+STABLE_ARI = 0.75
+#: ... and each of its segments is recovered with at least this mean Jaccard index
+#: (clusterboot: >= 0.75 a valid, stable segment; 0.6-0.75 a pattern; < 0.5 dissolved).
+STABLE_SEGMENT_JACCARD = 0.75
+#: Silhouette tolerance: stable candidates this close to the best silhouette are "as good".
+SILHOUETTE_TOLERANCE = 0.05
+#: Points in the stratified silhouette sample.
+SILHOUETTE_SIZE = 3_000
+#: Points in the distinguishability sample.
+DISTINGUISH_SIZE = 2_000
+#: Share of the selection sample in each stability resample.
+SUBSAMPLE_FRACTION = 0.8
+#: Restarts of k-means in the stability re-fits (the reference fits keep ``n_init``).
+BOOTSTRAP_N_INIT = 3
+#: Algorithms compared by ``algorithm="auto"`` (kprototypes joins when ``categorical``
+#: is given in ``options``).
+AUTO_ALGORITHMS = ("kmeans", "ward", "average", "complete", "gmm", "dbscan", "hdbscan")
+
+
+def _round(x: Any) -> Any:
+    if x is None:
+        return None
+    x = float(x)
+    return round(x, 6) if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Business constraints a usable segmentation must meet.
+
+    Attributes
+    ----------
+    min_share : float, default 0.03
+        Every segment holds at least this share of customers.
+    max_segments : int or None
+        At most this many segments.
+    min_value_share : float or None
+        Every segment holds at least this share of the total value (needs ``value``).
+    max_noise_share : float, default 0.25
+        Density algorithms: at most this share of customers left as noise.
+    """
+
+    min_share: float = 0.03
+    max_segments: int | None = None
+    min_value_share: float | None = None
+    max_noise_share: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not _is_number(self.min_share) or not 0.0 <= self.min_share < 0.5:
+            raise ValueError(f"min_share must be a number in [0, 0.5), got {self.min_share!r}")
+        if self.max_segments is not None and (not _is_int(self.max_segments) or self.max_segments < 2):
+            raise ValueError(f"max_segments must be an integer >= 2 or None, got {self.max_segments!r}")
+        if self.min_value_share is not None and (
+            not _is_number(self.min_value_share) or not 0.0 <= self.min_value_share < 0.5
+        ):
+            raise ValueError(
+                f"min_value_share must be a number in [0, 0.5) or None, got {self.min_value_share!r}"
+            )
+        if not _is_number(self.max_noise_share) or not 0.0 <= self.max_noise_share <= 1.0:
+            raise ValueError(f"max_noise_share must be a number in [0, 1], got {self.max_noise_share!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "min_share": _round(self.min_share),
+            "max_segments": self.max_segments,
+            "min_value_share": _round(self.min_value_share),
+            "max_noise_share": _round(self.max_noise_share),
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (algorithm, k or size parameter) candidate with every metric.
+
+    Attributes
+    ----------
+    algorithm : str
+    k : int
+        Number of segments (found, for density algorithms).
+    params : dict
+        Options that reproduce the candidate, e.g. ``{"min_cluster_share": 0.02}``;
+        empty for k-based algorithms.
+    silhouette, calinski_harabasz, davies_bouldin : float or None
+        On the selection sample (noise excluded); ``None`` with fewer than 2 segments.
+    silhouette_se : float or None
+        Standard error of the sampled silhouette.
+    inertia : float or None
+        Within-segment sum of squares, scaled from the selection sample to all customers.
+    bic : float or None
+        Gaussian mixture BIC on the selection sample (``None`` for other algorithms).
+    stability : float or None
+        Mean ARI between the reference partition and the re-fits on subsamples.
+    segment_stability : tuple of float
+        Mean best-match Jaccard per segment (segments ordered by size, largest first).
+    min_share : float
+        Share of customers in the smallest segment.
+    segment_shares : tuple of float
+        Share of customers per segment (largest first).
+    noise_share : float
+        Share of customers left as noise (density algorithms).
+    value_min_share : float or None
+        Share of value in the lowest-value segment (when ``value`` is given).
+    distinguishability : float or None
+        Cross-validated balanced accuracy of a shallow decision tree.
+    eligible : bool
+    why_not : str or None
+        Plain words on the broken constraints; ``None`` when eligible.
+    """
+
+    algorithm: str
+    k: int
+    params: Mapping[str, Any]
+    silhouette: float | None
+    silhouette_se: float | None
+    calinski_harabasz: float | None
+    davies_bouldin: float | None
+    inertia: float | None
+    bic: float | None
+    stability: float | None
+    segment_stability: tuple[float, ...]
+    min_share: float
+    segment_shares: tuple[float, ...]
+    noise_share: float
+    value_min_share: float | None
+    distinguishability: float | None
+    eligible: bool
+    why_not: str | None
+
+    @property
+    def stable(self) -> bool:
+        """Mean ARI >= :data:`STABLE_ARI` and every segment Jaccard >= the threshold."""
+        if self.stability is None:
+            return True
+        return self.stability >= STABLE_ARI and (
+            not self.segment_stability or min(self.segment_stability) >= STABLE_SEGMENT_JACCARD
+        )
+
+    @property
+    def label(self) -> str:
+        """Short name, e.g. ``"kmeans k=6"`` or ``"hdbscan min_cluster_share=0.02 (k=5)"``."""
+        if self.params:
+            ps = ", ".join(f"{key}={val}" for key, val in self.params.items())
+            return f"{self.algorithm} {ps} (k={self.k})"
+        return f"{self.algorithm} k={self.k}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (floats rounded to 6 decimals)."""
+        return {
+            "algorithm": self.algorithm,
+            "k": int(self.k),
+            "params": {key: _round(val) if _is_number(val) else val for key, val in self.params.items()},
+            "min_cluster_share": _round(self.params.get("min_cluster_share")),
+            "silhouette": _round(self.silhouette),
+            "silhouette_se": _round(self.silhouette_se),
+            "calinski_harabasz": _round(self.calinski_harabasz),
+            "davies_bouldin": _round(self.davies_bouldin),
+            "inertia": _round(self.inertia),
+            "bic": _round(self.bic),
+            "stability": _round(self.stability),
+            "segment_stability": [_round(v) for v in self.segment_stability],
+            "min_share": _round(self.min_share),
+            "segment_shares": [_round(v) for v in self.segment_shares],
+            "noise_share": _round(self.noise_share),
+            "value_min_share": _round(self.value_min_share),
+            "distinguishability": _round(self.distinguishability),
+            "stable": bool(self.stable),
+            "eligible": bool(self.eligible),
+            "why_not": self.why_not,
+        }
+
+
+@dataclass(frozen=True)
+class KSelection:
+    """The candidates and the recommendation.
+
+    Attributes
+    ----------
+    candidates : tuple of Candidate
+    recommended_k : int
+    recommended_algorithm : str
+    reason : str
+        Plain words.
+    recommended_params : dict
+        Extra options for the final fit (density algorithms: ``min_cluster_share``):
+        ``algorithms.get(recommended_algorithm).fit(X, k=recommended_k,
+        random_state=seed, **options, **recommended_params)``.
+    knee_k : int or None
+        Knee of inertia over k for the recommended algorithm (k-based only).
+    n_rows : int
+        Customers given.
+    sample_size : int
+        Customers the selection worked on.
+    fixed_k : int or None
+        The user's k, when given.
+    constraints : Constraints
+    """
+
+    candidates: tuple[Candidate, ...]
+    recommended_k: int
+    recommended_algorithm: str
+    reason: str
+    recommended_params: Mapping[str, Any] = field(default_factory=dict)
+    knee_k: int | None = None
+    n_rows: int = 0
+    sample_size: int = 0
+    fixed_k: int | None = None
+    constraints: Constraints = field(default_factory=Constraints)
+
+    @property
+    def recommended(self) -> Candidate:
+        """The recommended candidate."""
+        for c in self.candidates:
+            if (
+                c.algorithm == self.recommended_algorithm
+                and c.k == self.recommended_k
+                and dict(c.params) == dict(self.recommended_params)
+            ):
+                return c
+        raise LookupError("the recommended candidate is not among the candidates")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for ``summary.json``'s ``k_selection``."""
+        return {
+            "candidates": [c.to_dict() for c in self.candidates],
+            "recommended_k": int(self.recommended_k),
+            "recommended_algorithm": self.recommended_algorithm,
+            "recommended_params": {
+                key: _round(val) if _is_number(val) else val for key, val in self.recommended_params.items()
+            },
+            "reason": self.reason,
+            "knee_k": self.knee_k,
+            "n_rows": int(self.n_rows),
+            "sample_size": int(self.sample_size),
+            "fixed_k": self.fixed_k,
+            "constraints": self.constraints.to_dict(),
+        }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def order_invariant_sample(X: np.ndarray, size: int | None, random_state: int) -> np.ndarray:
+    """Indices of ``size`` rows chosen by a seeded hash of the row contents.
+
+    The result, as a set of rows *and* in its order, does not depend on the row order of
+    ``X``: the rows are ranked by the hash, identical rows tie. With ``size=None`` or
+    ``size >= n`` every row is returned, ranked by the hash.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (n, d)
+    size : int or None
+    random_state : int
+
+    Returns
+    -------
+    numpy.ndarray of int
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64) + 0.0  # +0.0 folds -0.0 into 0.0
+    bits = X.view(np.uint64)
+    salts = np.random.default_rng(random_state).integers(0, 2**63, size=X.shape[1] + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.full(X.shape[0], salts[-1], dtype=np.uint64)
+        for j in range(X.shape[1]):
+            h = _splitmix64(h ^ _splitmix64(bits[:, j] ^ salts[j]))
+    order = np.argsort(h, kind="stable")
+    # identical rows share a hash; any order among them gives the same rows
+    if size is not None and size < X.shape[0]:
+        order = order[:size]
+    return order
+
+
+def _stratified(labels: np.ndarray, size: int, rng: np.random.Generator, floor: int) -> np.ndarray:
+    """Per-segment sample: proportional quotas, but each segment keeps >= ``floor`` rows."""
+    segs, counts = np.unique(labels, return_counts=True)
+    n = labels.size
+    if n <= size:
+        return np.arange(n)
+    take = []
+    for seg, cnt in zip(segs, counts):
+        quota = min(cnt, max(floor, int(round(size * cnt / n))))
+        members = np.flatnonzero(labels == seg)
+        take.append(members if quota >= cnt else rng.choice(members, size=quota, replace=False))
+    return np.sort(np.concatenate(take))
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def stratified_silhouette(
+    X: np.ndarray, labels: np.ndarray, *, size: int = SILHOUETTE_SIZE, random_state: int = 0
+) -> tuple[float | None, float | None, np.ndarray]:
+    """Silhouette on a sample stratified so that small segments count.
+
+    Every segment gets at least ``size / (2 k)`` sample rows (all of its rows if fewer);
+    the remaining quota is proportional. Each sampled row's silhouette uses mean
+    distances to the *sampled* members of each segment (unbiased for the full means), and
+    rows are weighted by ``segment size / sampled rows`` so the overall value estimates the
+    silhouette over all rows. Noise (``-1``) is left out.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (n, d)
+    labels : numpy.ndarray of shape (n,)
+    size : int, default 3000
+    random_state : int, default 0
+
+    Returns
+    -------
+    silhouette : float or None
+        ``None`` with fewer than two segments.
+    standard_error : float or None
+        Of the weighted mean.
+    per_segment : numpy.ndarray
+        Mean silhouette per segment ``0..k-1``.
+    """
+    labels = np.asarray(labels, dtype=int)
+    keep = np.flatnonzero(labels != NOISE)
+    lab = labels[keep]
+    segs = np.unique(lab)
+    if segs.size < 2:
+        return None, None, np.zeros(segs.size)
+    rng = np.random.default_rng(random_state)
+    idx = keep[_stratified(lab, size, rng, max(2, size // (2 * segs.size)))]
+    S = np.asarray(X[idx], dtype=float)
+    sl = np.searchsorted(segs, labels[idx])
+    sq = (S * S).sum(axis=1)
+    D = sq[:, None] - 2.0 * S @ S.T + sq[None, :]
+    np.maximum(D, 0.0, out=D)
+    np.sqrt(D, out=D)
+    k = segs.size
+    onehot = np.zeros((idx.size, k))
+    onehot[np.arange(idx.size), sl] = 1.0
+    m = onehot.sum(axis=0)
+    sums = D @ onehot  # (m_s, k): distance sums to each segment's sampled rows
+    own = sums[np.arange(idx.size), sl]
+    m_own = m[sl]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(m_own > 1, own / np.maximum(m_own - 1, 1), 0.0)
+        means = sums / m[None, :]
+    means[np.arange(idx.size), sl] = np.inf
+    b = means.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(m_own > 1, (b - a) / np.maximum(a, b), 0.0)
+    s = np.nan_to_num(s)
+    full = np.bincount(np.searchsorted(segs, lab), minlength=k).astype(float)
+    w = (full / m)[sl]
+    w = w / w.sum()
+    mean = float(np.sum(w * s))
+    se = float(np.sqrt(np.sum(w * w * (s - mean) ** 2)))
+    per_segment = np.bincount(sl, weights=s, minlength=k) / m
+    return mean, se, per_segment
+
+
+def _tree_predictions(X: np.ndarray, y: np.ndarray, folds: np.ndarray, depth: int, random_state: int) -> np.ndarray:
+    pred = np.empty_like(y)
+    for f in np.unique(folds):
+        test = folds == f
+        tree = DecisionTreeClassifier(max_depth=depth, random_state=random_state)
+        tree.fit(X[~test], y[~test])
+        pred[test] = tree.predict(X[test])
+    return pred
+
+
+def distinguishability(
+    X: np.ndarray, labels: np.ndarray, *, size: int = DISTINGUISH_SIZE, n_folds: int = 3, random_state: int = 0
+) -> float | None:
+    """How well a shallow decision tree tells the segments apart, cross-validated.
+
+    A tree of depth ``ceil(log2 k) + 1`` is trained on a stratified sample in ``n_folds``
+    stratified folds; the result is the balanced accuracy (mean recall per segment) of the
+    out-of-fold predictions: 1 means every segment is recognisable from a few feature
+    thresholds, ``1 / k`` means chance. Noise is left out.
+
+    Returns
+    -------
+    float or None
+        ``None`` with fewer than two segments.
+    """
+    labels = np.asarray(labels, dtype=int)
+    keep = np.flatnonzero(labels != NOISE)
+    lab = labels[keep]
+    segs = np.unique(lab)
+    if segs.size < 2:
+        return None
+    rng = np.random.default_rng(random_state)
+    idx = keep[_stratified(lab, size, rng, max(n_folds * 2, size // (4 * segs.size)))]
+    y = labels[idx]
+    folds = np.empty(idx.size, dtype=int)
+    for seg in segs:
+        members = np.flatnonzero(y == seg)
+        folds[rng.permutation(members)] = np.arange(members.size) % n_folds
+    depth = math.ceil(math.log2(segs.size)) + 1
+    pred = _tree_predictions(np.asarray(X[idx], dtype=float), y, folds, depth, random_state)
+    return float(np.mean([(pred[y == seg] == seg).mean() for seg in segs]))
+
+
+def _jaccard_best(ref: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """For each reference segment ``0..k-1``: Jaccard index of its best match in ``other``."""
+    other_segs = np.unique(other[other != NOISE])
+    if other_segs.size == 0:
+        return np.zeros(k)
+    oi = np.searchsorted(other_segs, np.where(other == NOISE, other_segs[0], other))
+    valid_o = other != NOISE
+    table = np.zeros((k, other_segs.size))
+    vr = (ref != NOISE) & valid_o
+    np.add.at(table, (ref[vr], oi[vr]), 1.0)
+    size_r = np.bincount(ref[ref != NOISE], minlength=k).astype(float)
+    size_o = np.bincount(oi[valid_o], minlength=other_segs.size).astype(float)
+    union = size_r[:, None] + size_o[None, :] - table
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jac = np.where(union > 0, table / union, 0.0)
+    return jac.max(axis=1)
+
+
+def stability(
+    reference: np.ndarray, resampled: Sequence[tuple[np.ndarray, np.ndarray]], k: int
+) -> tuple[float | None, tuple[float, ...]]:
+    """Mean ARI and mean per-segment best-match Jaccard over re-fits on subsamples.
+
+    Parameters
+    ----------
+    reference : numpy.ndarray of shape (n,)
+        Labels of the reference fit on all rows of the selection sample.
+    resampled : sequence of (indices, labels)
+        For each re-fit: the rows it was fitted on and its labels for them.
+    k : int
+        Segments in the reference.
+    """
+    if not resampled:
+        return None, ()
+    aris, jacs = [], []
+    for idx, lab in resampled:
+        ref = reference[idx]
+        aris.append(adjusted_rand_score(ref, lab))
+        jacs.append(_jaccard_best(ref, lab, k))
+    return float(np.mean(aris)), tuple(float(v) for v in np.mean(jacs, axis=0))
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+def _fit_many(
+    spec: AlgorithmSpec, X: np.ndarray, ks: Sequence[int], random_state: int, options: Mapping[str, Any]
+) -> dict[int, Fitted]:
+    if spec.fit_path is not None:
+        return spec.fit_path(X, k_values=list(ks), random_state=random_state, **options)
+    return {k: spec.fit(X, k=k, random_state=random_state, **options) for k in ks}
+
+
+def _settings(spec: AlgorithmSpec, k_values: Sequence[int], size_values: Sequence[float] | None) -> list[tuple[int | None, dict[str, Any]]]:
+    if spec.capabilities.needs_k:
+        return [(k, {}) for k in k_values]
+    values = spec.capabilities.size_values if size_values is None else tuple(size_values)
+    return [(None, {spec.capabilities.size_parameter: float(v)}) for v in values]
+
+
+def _evaluate(
+    spec: AlgorithmSpec,
+    S: np.ndarray,
+    M: np.ndarray,
+    v: np.ndarray | None,
+    n_rows: int,
+    k_values: Sequence[int],
+    size_values: Sequence[float] | None,
+    constraints: Constraints,
+    n_bootstrap: int,
+    random_state: int,
+    options: Mapping[str, Any],
+) -> tuple[list[Candidate], dict[tuple[int, tuple], np.ndarray]]:
+    """All candidates of one algorithm; also their reference labels on the sample."""
+    m = S.shape[0]
+    settings = _settings(spec, k_values, size_values)
+    seeds = np.random.SeedSequence(random_state).generate_state(n_bootstrap + 1)
+    # re-fits use fewer restarts (the reference fit keeps the caller's n_init)
+    boot_opts = {**options, "n_init": min(int(options.get("n_init", BOOTSTRAP_N_INIT)), BOOTSTRAP_N_INIT)}
+    rng = np.random.default_rng(seeds[0])
+    subsamples = [
+        np.sort(rng.choice(m, size=int(round(SUBSAMPLE_FRACTION * m)), replace=False)) for _ in range(n_bootstrap)
+    ]
+
+    def fit_all(X_: np.ndarray, seed: int, opts: Mapping[str, Any]) -> list[Fitted]:
+        if spec.capabilities.needs_k:
+            fits = _fit_many(spec, X_, [k for k, _ in settings], seed, opts)
+            return [fits[k] for k, _ in settings]
+        return [spec.fit(X_, k=None, random_state=seed, **{**opts, **p}) for _, p in settings]
+
+    ref_fits = fit_all(S, random_state, options)
+    reference = [relabel_by_size(f.labels) for f in ref_fits]
+    boots = [(idx, fit_all(S[idx], int(seed), boot_opts)) for idx, seed in zip(subsamples, seeds[1:])]
+
+    candidates: list[Candidate] = []
+    labels_by_key: dict[tuple[int, tuple], np.ndarray] = {}
+    for i, (k_set, params) in enumerate(settings):
+        lab = reference[i]
+        segs = np.unique(lab[lab != NOISE])
+        k = int(segs.size)
+        counts = np.bincount(lab[lab != NOISE], minlength=k).astype(float)
+        shares = counts / m
+        noise_share = float(np.mean(lab == NOISE))
+        sil = se = ch = db = inertia = None
+        if k >= 2:
+            keep = lab != NOISE
+            sil, se, _ = stratified_silhouette(M, lab, random_state=random_state)
+            ch = float(calinski_harabasz_score(M[keep], lab[keep]))
+            db = float(davies_bouldin_score(M[keep], lab[keep]))
+            centres = np.vstack([M[lab == s].mean(axis=0) for s in range(k)])
+            diff = M[keep] - centres[lab[keep]]
+            inertia = float(np.einsum("ij,ij->", diff, diff)) * n_rows / m
+        bic = ref_fits[i].details.get("bic")
+        stab, seg_stab = stability(lab, [(idx, fits[i].labels) for idx, fits in boots], k)
+        dist = distinguishability(M, lab, random_state=random_state) if k >= 2 else None
+        value_min = None
+        if v is not None and k >= 1:
+            total = float(v.sum())
+            value_min = float(np.bincount(lab[lab != NOISE], weights=v[lab != NOISE], minlength=k).min() / total)
+        why = _why_not(k, shares, noise_share, value_min, spec, constraints)
+        cand_k = k if k_set is None else int(k_set)
+        candidates.append(
+            Candidate(
+                algorithm=spec.name,
+                k=cand_k,
+                params=dict(params),
+                silhouette=sil,
+                silhouette_se=se,
+                calinski_harabasz=ch,
+                davies_bouldin=db,
+                inertia=inertia,
+                bic=bic,
+                stability=stab,
+                segment_stability=seg_stab,
+                min_share=float(shares.min()) if k else 0.0,
+                segment_shares=tuple(float(s) for s in shares),
+                noise_share=noise_share,
+                value_min_share=value_min,
+                distinguishability=dist,
+                eligible=why is None,
+                why_not=why,
+            )
+        )
+        labels_by_key[(cand_k, tuple(params.items()))] = lab
+    return candidates, labels_by_key
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _why_not(
+    k: int,
+    shares: np.ndarray,
+    noise_share: float,
+    value_min: float | None,
+    spec: AlgorithmSpec,
+    c: Constraints,
+) -> str | None:
+    reasons = []
+    if k < 2:
+        reasons.append(f"found {k} segment{'s' if k != 1 else ''}; at least 2 are needed")
+    if c.max_segments is not None and k > c.max_segments:
+        reasons.append(f"{k} segments is more than max_segments ({c.max_segments})")
+    if k >= 1 and shares.min() < c.min_share:
+        reasons.append(
+            f"smallest segment holds {_pct(shares.min())} of customers, below min_share ({_pct(c.min_share)})"
+        )
+    if c.min_value_share is not None and value_min is not None and value_min < c.min_value_share:
+        reasons.append(
+            f"lowest-value segment holds {_pct(value_min)} of value, below min_value_share "
+            f"({_pct(c.min_value_share)})"
+        )
+    if spec.capabilities.noise and noise_share > c.max_noise_share:
+        reasons.append(
+            f"{_pct(noise_share)} of customers are noise, above max_noise_share ({_pct(c.max_noise_share)})"
+        )
+    return "; ".join(reasons) if reasons else None
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def _rank_key(c: Candidate) -> tuple[float, int]:
+    return (c.silhouette if c.silhouette is not None else -np.inf, -c.k)
+
+
+def _recommend(cands: Sequence[Candidate]) -> tuple[Candidate, list[Candidate], str]:
+    """Apply the rule; return the choice, the pool it came from and how the pool was made.
+
+    1. Pool: eligible candidates (all, if none is eligible).
+    2. Keep the *stable* ones (mean ARI >= 0.75 and every segment's mean Jaccard >= 0.75);
+       if none is stable, keep those within 0.05 of the most stable.
+    3. Take the highest silhouette; then, for that algorithm, the most segments whose
+       silhouette is within :data:`SILHOUETTE_TOLERANCE` of it. The silhouette favours
+       merging close groups; a stable split that costs (almost) no silhouette is real
+       structure, while arbitrary splits were removed in step 2.
+    """
+    scored = [c for c in cands if c.silhouette is not None]
+    pool = [c for c in scored if c.eligible]
+    how = "eligible"
+    if not pool:
+        pool, how = scored, "none eligible"
+    if not pool:
+        pool, how = list(cands), "none with two segments"
+        return min(pool, key=lambda c: c.k), pool, how
+    stable = [c for c in pool if c.stable]
+    if stable:
+        pool, how = stable, how + ", stable"
+    elif any(c.stability is not None for c in pool):
+        top = max(c.stability for c in pool if c.stability is not None)
+        pool = [c for c in pool if c.stability is not None and c.stability >= top - 0.05]
+        how = how + ", most stable"
+    best = max(pool, key=_rank_key)
+    near = [
+        c
+        for c in pool
+        if c.algorithm == best.algorithm and c.silhouette >= best.silhouette - SILHOUETTE_TOLERANCE
+    ]
+    choice = max(near, key=lambda c: (c.k, c.silhouette))
+    return choice, pool, how
+
+
+def _split_note(
+    chosen: Candidate,
+    nxt: Candidate,
+    labels_by_key: Mapping[tuple[int, tuple], np.ndarray],
+) -> str:
+    """Which segment of ``chosen`` the next candidate splits, and how stable the pieces are."""
+    a = labels_by_key[(chosen.k, tuple(chosen.params.items()))]
+    b = labels_by_key[(nxt.k, tuple(nxt.params.items()))]
+    keep = (a != NOISE) & (b != NOISE)
+    table = np.zeros((chosen.k, nxt.k))
+    np.add.at(table, (a[keep], b[keep]), 1.0)
+    frac = np.sort(table / np.maximum(table.sum(axis=1, keepdims=True), 1.0), axis=1)
+    seg = int(np.argmax(frac[:, -2])) if nxt.k > 1 else 0
+    pieces = np.argsort(table[seg])[-2:]
+    words = f"{nxt.k} segments would split segment {seg + 1} ({_pct(chosen.segment_shares[seg])} of customers) into two"
+    if nxt.segment_stability:
+        piece_stab = min(nxt.segment_stability[int(p)] for p in pieces)
+        words += f" with segment stability {piece_stab:.2f}"
+    return words
+
+
+def _reason(
+    chosen: Candidate,
+    pool: Sequence[Candidate],
+    how: str,
+    cands: Sequence[Candidate],
+    labels: Mapping[str, Mapping[tuple[int, tuple], np.ndarray]],
+    fixed_k: int | None,
+    evidence: Candidate | None,
+) -> str:
+    def stab(c: Candidate) -> str:
+        return f"stability {c.stability:.2f}" if c.stability is not None else "stability not measured"
+
+    head = f"{chosen.k} segments ({chosen.label})"
+    if fixed_k is not None:
+        text = f"{head}: set by the user (--k)"
+        if not chosen.eligible:
+            text += f", although {chosen.why_not}"
+        if evidence is not None and (evidence.k, evidence.algorithm) != (chosen.k, chosen.algorithm):
+            text += f"; the evidence alone would suggest {evidence.k} ({evidence.label}, silhouette {evidence.silhouette:.3f}, {stab(evidence)})"
+        return text + "."
+    if "none eligible" in how:
+        text = f"{head}: no candidate meets the constraints; this is the best of the rest ({chosen.why_not})"
+    elif "stable" in how and "most" not in how:
+        best = max(pool, key=_rank_key)
+        if best is chosen:
+            text = f"{head}: highest silhouette ({chosen.silhouette:.3f}) among stable candidates ({stab(chosen)})"
+        else:
+            text = (
+                f"{head}: the most segments among stable candidates ({stab(chosen)}) whose silhouette "
+                f"({chosen.silhouette:.3f}) is within {SILHOUETTE_TOLERANCE:.2f} of the best "
+                f"({best.label}, {best.silhouette:.3f})"
+            )
+    else:
+        text = f"{head}: no candidate is clearly stable; highest silhouette ({chosen.silhouette:.3f}) among the most stable ({stab(chosen)})"
+    same = sorted((c for c in cands if c.algorithm == chosen.algorithm and not c.params), key=lambda c: c.k)
+    nxt = next((c for c in same if c.k == chosen.k + 1), None)
+    if nxt is not None and nxt.k > chosen.k:
+        if not nxt.eligible:
+            text += f"; {nxt.k} segments: {nxt.why_not}"
+        else:
+            note = _split_note(chosen, nxt, labels[chosen.algorithm])
+            if not nxt.stable:
+                text += f"; {note} — not stable"
+            elif nxt.silhouette is not None:
+                text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
+    others = {c.algorithm for c in pool} - {chosen.algorithm}
+    if others:
+        text += f" (compared with {', '.join(sorted(others))})"
+    return text + "."
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def select_k(
+    X: np.ndarray,
+    *,
+    algorithm: str = "kmeans",
+    k_values: Sequence[int] | None = None,
+    fixed_k: int | None = None,
+    constraints: Constraints = Constraints(),
+    value: np.ndarray | None = None,
+    n_bootstrap: int = 10,
+    sample_size: int | None = SAMPLE_SIZE,
+    random_state: int = 0,
+    options: Mapping[str, Any] | None = None,
+    size_values: Sequence[float] | None = None,
+) -> KSelection:
+    """Evaluate candidate segmentations and recommend one.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (n, d)
+        Prepared (scaled) features; for ``kprototypes`` categorical columns hold integer
+        codes and ``options["categorical"]`` lists their indices.
+    algorithm : str, default "kmeans"
+        A registered algorithm, or ``"auto"`` to compare kmeans, ward, average, complete,
+        gmm, dbscan, hdbscan (and kprototypes when ``options`` has ``categorical``).
+    k_values : sequence of int, optional
+        The k swept by k-based algorithms; default ``2..10``.
+    fixed_k : int, optional
+        The user's k: always recommended (its metrics are still reported and the reason
+        says what the evidence alone would suggest). Only k-based algorithms.
+    constraints : Constraints
+        Business constraints; candidates that break them are marked ineligible.
+    value : numpy.ndarray of shape (n,), optional
+        Value per customer (net revenue) for ``constraints.min_value_share``.
+    n_bootstrap : int, default 10
+        Re-fits on 80 % subsamples for stability (0 skips stability).
+    sample_size : int or None, default 5000
+        Customers the selection works on (drawn by hashing row contents, so independent
+        of row order); ``None`` uses all. The final fit should use all customers.
+    random_state : int, default 0
+        Same input and seed give the same selection.
+    options : mapping, optional
+        Passed to every fit (e.g. ``n_init``, ``categorical``).
+    size_values : sequence of float, optional
+        Sweep of the size parameter (``min_cluster_share``) of density algorithms;
+        default each algorithm's own.
+
+    Returns
+    -------
+    KSelection
+
+    Notes
+    -----
+    The rule: among the eligible candidates keep the stable ones (mean subsample ARI
+    >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
+    silhouette, and take the most segments whose silhouette is within 0.05 of it.
+    The silhouette alone under-splits (merging two close groups usually raises it);
+    stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
+    a split is accepted when it is reproducible segment by segment and costs almost no
+    separation. On the labeled suite (``bench/labeled_suite.py``) this beats every
+    single rule and their majority vote.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < 10 or X.shape[1] < 1:
+        raise ValueError(f"X must be a 2-d array with at least 10 rows and 1 column, got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise ValueError("X must be numeric and finite (no NaN or infinity)")
+    X = X.astype(float, copy=False)
+    n = X.shape[0]
+    options = dict(options or {})
+    if algorithm == "auto":
+        names = [a for a in AUTO_ALGORITHMS if a in algorithms.names()]
+        if options.get("categorical"):
+            names.append("kprototypes")
+    else:
+        algorithms.get(algorithm)  # raises with the known names
+        names = [algorithm]
+    specs = [algorithms.get(a) for a in names]
+    if fixed_k is not None:
+        if not _is_int(fixed_k) or fixed_k < 2:
+            raise ValueError(f"fixed_k must be an integer >= 2, got {fixed_k!r}")
+        specs = [s for s in specs if s.capabilities.needs_k]
+        if not specs:
+            raise ValueError(f"fixed_k does not apply to {algorithm!r}, which finds the number of segments itself")
+    if k_values is None:
+        k_values = DEFAULT_K_VALUES
+    k_values = list(k_values)
+    if not k_values or not all(_is_int(k) and k >= 2 for k in k_values):
+        raise ValueError(f"k_values must be integers >= 2, got {k_values!r}")
+    if fixed_k is not None:
+        k_values.append(int(fixed_k))
+    k_values = sorted({int(k) for k in k_values})
+    if not isinstance(constraints, Constraints):
+        raise ValueError(f"constraints must be a Constraints, got {type(constraints).__name__}")
+    if not _is_int(n_bootstrap) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
+    if sample_size is not None and (not _is_int(sample_size) or sample_size < 100):
+        raise ValueError(f"sample_size must be an integer >= 100 or None, got {sample_size!r}")
+    if not _is_int(random_state):
+        raise ValueError(f"random_state must be an integer, got {random_state!r}")
+    if value is not None:
+        value = np.asarray(value, dtype=float)
+        if value.shape != (n,) or not np.isfinite(value).all():
+            raise ValueError(f"value must be a finite array of shape ({n},), got shape {value.shape}")
+        if value.sum() <= 0:
+            raise ValueError(f"value must have a positive total, got {value.sum()!r}")
+    if constraints.min_value_share is not None and value is None:
+        raise ValueError("constraints.min_value_share needs value (per-customer value)")
+
+    idx = order_invariant_sample(X, sample_size, random_state)
+    S = X[idx]
+    m = S.shape[0]
+    if max(k_values) > m // 2:
+        raise ValueError(f"k_values must be at most half the rows used ({m // 2}), got {max(k_values)}")
+    v = None if value is None else value[idx]
+    # metrics are computed where the algorithms measure distance: with kprototypes in the
+    # comparison, numeric columns plus scaled one-hot categories (see metric_matrix)
+    metric = S
+    if "kprototypes" in names:
+        from segmentkit.algorithms.kprototypes import metric_matrix
+
+        gamma = options.get("gamma")
+        if gamma is None:
+            num = [j for j in range(X.shape[1]) if j not in set(options["categorical"])]
+            gamma = 0.5 * float(np.mean(S[:, num].std(axis=0)))
+        metric = metric_matrix(S, options["categorical"], gamma)
+
+    candidates: list[Candidate] = []
+    labels: dict[str, dict[tuple[int, tuple], np.ndarray]] = {}
+    # Many small fits: idle OpenBLAS threads spinning after a matrix product slow the
+    # OpenMP threads of k-means down several-fold, so BLAS runs single-threaded here.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for spec in specs:
+            cands, labs = _evaluate(
+                spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options
+            )
+            candidates.extend(cands)
+            labels[spec.name] = labs
+
+    evidence, pool, how = _recommend(candidates)
+    chosen = evidence
+    if fixed_k is not None:
+        at_k = [c for c in candidates if c.k == fixed_k and not c.params]
+        chosen, _, _ = _recommend(at_k)
+    knee = None
+    if specs and algorithms.get(chosen.algorithm).capabilities.needs_k:
+        curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
+        if len(curve) >= 3:
+            knee = int(curve[knee_index(np.array([y for _, y in curve]))][0])
+    reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None)
+    return KSelection(
+        candidates=tuple(candidates),
+        recommended_k=int(chosen.k),
+        recommended_algorithm=chosen.algorithm,
+        reason=reason,
+        recommended_params=dict(chosen.params),
+        knee_k=knee,
+        n_rows=n,
+        sample_size=m,
+        fixed_k=None if fixed_k is None else int(fixed_k),
+        constraints=constraints,
+    )
+

@@ -1,0 +1,177 @@
+"""select_k: known structure, constraints, determinism, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+
+from labeled_suite import check_recovery, customers, penguins, planted, rule_choices, wine  # noqa: E402
+
+from segmentkit import algorithms  # noqa: E402
+from segmentkit.choose_k import Constraints, KSelection, select_k  # noqa: E402
+
+CANDIDATE_KEYS = {
+    "k", "algorithm", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "bic",
+    "stability", "segment_stability", "min_share", "distinguishability", "eligible", "why_not",
+    "min_cluster_share", "params",
+}
+
+
+@pytest.mark.parametrize(
+    "ds",
+    [
+        planted(1, 4, 5, n=1000),
+        planted(2, 6, 8, n=1200, shape="elongated", sep=7.5),
+        planted(3, 5, 4, n=1000, shape="heavy"),
+        planted(4, 3, 6, n=1000, noise=0.05),
+        customers(5, 5, n=1200),
+        wine(),
+    ],
+    ids=lambda ds: ds.name,
+)
+def test_recommends_the_true_k_on_clear_structure(ds):
+    result = check_recovery(ds.X, ds.y)
+    assert result["recommended_k"] == ds.true_k
+    assert result["ari"] >= 0.85
+
+
+def test_penguins_kmeans_quality_at_three_species():
+    ds = penguins()
+    sel = select_k(ds.X)
+    assert sel.recommended_k in (2, 3)  # Adelie and Chinstrap overlap for k-means
+    labels = algorithms.get("kmeans").fit(ds.X, k=3, random_state=0).labels
+    assert adjusted_rand_score(ds.y, labels) >= 0.7
+
+
+def test_beats_single_rules_on_fast_subset():
+    sets = [planted(11, 4, 3, sep=4.5), planted(12, 3, 4, shape="elongated"), planted(13, 6, 4, noise=0.08),
+            planted(14, 4, 6, spread=0.9, sep=5.0), customers(15, 7)]
+    hits: dict[str, int] = {}
+    for ds in sets:
+        for rule, k in rule_choices(select_k(ds.X, n_bootstrap=6)).items():
+            hits[rule] = hits.get(rule, 0) + (k == ds.true_k)
+    assert all(hits["segmentkit"] >= v for v in hits.values()), hits
+
+
+def test_same_seed_same_selection_and_row_order_does_not_matter():
+    ds = planted(21, 4, 5, n=800)
+    a = select_k(ds.X, n_bootstrap=4, random_state=7)
+    b = select_k(ds.X, n_bootstrap=4, random_state=7)
+    perm = np.random.default_rng(0).permutation(ds.X.shape[0])
+    c = select_k(ds.X[perm], n_bootstrap=4, random_state=7)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict()) == json.dumps(c.to_dict())
+
+
+def test_to_dict_contract_is_json_safe():
+    ds = planted(22, 3, 4, n=600)
+    sel = select_k(ds.X, n_bootstrap=3)
+    d = json.loads(json.dumps(sel.to_dict()))
+    assert {"candidates", "recommended_k", "recommended_algorithm", "reason", "knee_k",
+            "recommended_params"} <= set(d)
+    assert [c["k"] for c in d["candidates"]] == list(range(2, 11))
+    for c in d["candidates"]:
+        assert CANDIDATE_KEYS <= set(c)
+        assert c["bic"] is None and len(c["segment_stability"]) == c["k"]
+        assert (c["why_not"] is None) == c["eligible"]
+    assert isinstance(sel, KSelection) and sel.recommended.k == sel.recommended_k
+    assert "segments" in sel.reason
+
+
+def test_candidate_below_min_share_is_never_recommended():
+    # a planted group of ~5 % : with min_share 10 % every k that isolates it is ineligible
+    ds = planted(23, 4, 4, n=1000)
+    sel = select_k(ds.X, n_bootstrap=3, constraints=Constraints(min_share=0.1))
+    rec = sel.recommended
+    assert rec.min_share >= 0.1 and rec.eligible
+    small = [c for c in sel.candidates if c.min_share < 0.1]
+    assert small and all(not c.eligible and "min_share" in c.why_not for c in small)
+
+
+def test_max_segments_and_min_value_share():
+    ds = planted(24, 5, 4, n=800)
+    value = np.where(ds.y == 0, 10.0, 1.0)
+    sel = select_k(ds.X, n_bootstrap=3, value=value,
+                   constraints=Constraints(max_segments=4, min_value_share=0.05))
+    assert sel.recommended_k <= 4
+    over = [c for c in sel.candidates if c.k > 4]
+    assert over and all("max_segments" in c.why_not for c in over)
+    assert all(c.value_min_share is not None for c in sel.candidates)
+
+
+def test_fixed_k_always_wins_and_is_reported():
+    ds = planted(25, 4, 4, n=600)
+    sel = select_k(ds.X, n_bootstrap=3, fixed_k=7, k_values=[2, 3, 4, 5])
+    assert sel.recommended_k == 7 and sel.fixed_k == 7
+    assert "user" in sel.reason and "suggest 4" in sel.reason
+    assert 7 in [c.k for c in sel.candidates]
+
+
+def test_gmm_candidates_carry_bic():
+    ds = planted(26, 3, 3, n=500)
+    sel = select_k(ds.X, algorithm="gmm", k_values=[2, 3, 4], n_bootstrap=2)
+    assert all(c.bic is not None for c in sel.candidates)
+    assert sel.recommended_k == 3
+
+
+@pytest.mark.parametrize("name", ["hdbscan", "dbscan"])
+def test_density_selection_sweeps_share_and_params_reproduce(name):
+    ds = planted(27, 4, 4, n=800, noise=0.05)
+    sel = select_k(ds.X, algorithm=name, n_bootstrap=3, size_values=[0.03, 0.08])
+    assert [c.params["min_cluster_share"] for c in sel.candidates] == [0.03, 0.08]
+    assert set(sel.recommended_params) == {"min_cluster_share"}
+    fitted = algorithms.get(name).fit(ds.X, k=sel.recommended_k, random_state=0, **sel.recommended_params)
+    assert fitted.labels.shape == (ds.X.shape[0],) and (fitted.labels == -1).any()
+    keep = (ds.y != -1) & (fitted.labels != -1)
+    if name == "hdbscan":
+        assert sel.recommended_k == 4
+        assert adjusted_rand_score(ds.y[keep], fitted.labels[keep]) >= 0.9
+    else:  # one global eps: DBSCAN may merge the two closest groups
+        assert sel.recommended_k in (3, 4)
+        assert adjusted_rand_score(ds.y[keep], fitted.labels[keep]) >= 0.6
+
+
+def test_auto_compares_algorithms():
+    ds = planted(28, 3, 3, n=400)
+    sel = select_k(ds.X, algorithm="auto", k_values=[2, 3, 4], n_bootstrap=2, size_values=[0.05])
+    algos = {c.algorithm for c in sel.candidates}
+    assert {"kmeans", "ward", "gmm", "hdbscan", "dbscan", "average", "complete"} <= algos
+    assert sel.recommended_k == 3
+
+
+def test_kprototypes_selection_with_categorical_columns():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 150)
+    X = np.column_stack([rng.normal(size=(450, 2)) + np.array([[0, 0], [5, 0], [0, 5]])[y], y])
+    sel = select_k(X, algorithm="kprototypes", k_values=[2, 3, 4], n_bootstrap=2,
+                   options={"categorical": [2], "n_init": 2})
+    assert sel.recommended_k == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k_values": [1, 2]}, "k_values must be integers >= 2"),
+        ({"fixed_k": 1}, "fixed_k must be an integer >= 2, got 1"),
+        ({"n_bootstrap": -1}, "n_bootstrap must be an integer >= 0, got -1"),
+        ({"sample_size": 5}, "sample_size must be an integer >= 100 or None, got 5"),
+        ({"algorithm": "nope"}, "algorithm must be one of"),
+        ({"constraints": Constraints(min_value_share=0.1)}, "min_value_share needs value"),
+    ],
+)
+def test_parameters_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        select_k(np.random.default_rng(0).normal(size=(200, 3)), **kwargs)
+
+
+def test_constraints_are_validated():
+    with pytest.raises(ValueError, match="min_share must be a number in"):
+        Constraints(min_share=0.7)
+    with pytest.raises(ValueError, match="max_segments must be an integer >= 2 or None, got 1"):
+        Constraints(max_segments=1)
