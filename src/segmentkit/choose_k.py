@@ -901,9 +901,11 @@ def select_k(
 
     candidates: list[Candidate] = []
     labels: dict[str, dict[tuple[int, tuple], np.ndarray]] = {}
-    # Many small fits: idle OpenBLAS threads spinning after a matrix product slow the
-    # OpenMP threads of k-means down several-fold, so BLAS runs single-threaded here.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # Single-threaded BLAS and OpenMP here: k-means reduces per-thread partial sums in
+    # whatever order threads finish, so with several threads near-tied restarts can flip
+    # between runs (the summary would not be byte-identical); and idle OpenBLAS threads
+    # spinning after a matrix product slow k-means' threads down several-fold anyway.
+    with threadpool_limits(limits=1):
         for spec in specs:
             cands, labs = _evaluate(
                 spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options

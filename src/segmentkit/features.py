@@ -171,6 +171,15 @@ def _event_quality(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[
     return quality
 
 
+def _round_significant(x: np.ndarray, digits: int = 9) -> np.ndarray:
+    """Round to ``digits`` significant digits (vectorized; NaN and 0 kept)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(np.isfinite(x) & (x != 0), np.floor(np.log10(np.abs(x))), 0.0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.round(x * scale) / scale
+
+
 def _slug(text: str) -> str:
     s = re.sub(r"\W+", "_", str(text).lower()).strip("_")
     return s or "blank"
@@ -410,7 +419,12 @@ def customer_features(
     value = frame["monetary"].copy() if has_amount else frame["orders"].copy()
     value.name = "value"
     names = [s.name for s in specs]
+    # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
+    # last bit between runs; rounding to 9 significant digits makes the features (and so
+    # everything after them) identical run to run.
     frame = frame[names].astype("float64")
+    frame = frame.apply(lambda col: _round_significant(col.to_numpy()), result_type="broadcast")
+    value = pd.Series(_round_significant(value.to_numpy()), index=value.index, name="value")
     quality["customers_with_events"] = int(len(frame))
     return FeatureTable(
         frame=frame,

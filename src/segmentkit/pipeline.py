@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import duckdb
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
 from segmentkit.choose_k import Constraints, KSelection, select_k
@@ -328,8 +329,9 @@ class Segmentation:
         algo_name = selection.recommended_algorithm
         spec = algorithms.get(algo_name)
         params = dict(getattr(selection, "recommended_params", {}) or {})
-        fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
-                          random_state=cl.seed, **params)
+        with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
+            fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
+                              random_state=cl.seed, **params)
         labels, label_map = canonical_labels(fitted.labels)
         confidence = fitted.confidence
         centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
