@@ -16,7 +16,7 @@ computes for every candidate
 
 Candidates that break the business :class:`Constraints` are kept, marked ineligible with a
 reason. The recommendation rule (see :func:`select_k`) keeps the *stable* eligible
-candidates and, among those whose silhouette is within 0.05 of the best, takes the most
+candidates and, among those whose silhouette is within 5 % of the best, takes the most
 segments.
 
 Selection works on a sample of ``sample_size`` customers drawn by hashing row contents, so
@@ -63,7 +63,9 @@ STABLE_ARI = 0.75
 #: ... and each of its segments is recovered with at least this mean Jaccard index
 #: (clusterboot: >= 0.75 a valid, stable segment; 0.6-0.75 a pattern; < 0.5 dissolved).
 STABLE_SEGMENT_JACCARD = 0.75
-#: Silhouette tolerance: stable candidates this close to the best silhouette are "as good".
+#: Silhouette tolerance, relative: stable candidates within this share of the best
+#: silhouette are "as good" (relative, so data whose best silhouette is low, like customer
+#: data at ~0.35, are not over-split by an absolute margin meant for ~0.7).
 SILHOUETTE_TOLERANCE = 0.05
 #: Points in the stratified silhouette sample.
 SILHOUETTE_SIZE = 3_000
@@ -692,7 +694,7 @@ def _recommend(cands: Sequence[Candidate]) -> tuple[Candidate, list[Candidate], 
     near = [
         c
         for c in pool
-        if c.algorithm == best.algorithm and c.silhouette >= best.silhouette - SILHOUETTE_TOLERANCE
+        if c.algorithm == best.algorithm and c.silhouette >= best.silhouette - SILHOUETTE_TOLERANCE * abs(best.silhouette)
     ]
     choice = max(near, key=lambda c: (c.k, c.silhouette))
     return choice, pool, how
@@ -748,7 +750,7 @@ def _reason(
         else:
             text = (
                 f"{head}: the most segments among stable candidates ({stab(chosen)}) whose silhouette "
-                f"({chosen.silhouette:.3f}) is within {SILHOUETTE_TOLERANCE:.2f} of the best "
+                f"({chosen.silhouette:.3f}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
                 f"({best.label}, {best.silhouette:.3f})"
             )
     else:
@@ -827,7 +829,7 @@ def select_k(
     -----
     The rule: among the eligible candidates keep the stable ones (mean subsample ARI
     >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 0.05 of it.
+    silhouette, and take the most segments whose silhouette is within 5 % of it.
     The silhouette alone under-splits (merging two close groups usually raises it);
     stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
     a split is accepted when it is reproducible segment by segment and costs almost no
