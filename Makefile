@@ -32,6 +32,7 @@ test: $(VENV)/.test browser
 bench: $(VENV)/.test
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_features.py
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_choose_k.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/labeled_suite.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
