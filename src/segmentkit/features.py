@@ -354,8 +354,8 @@ def customer_features(
     one_line = "order_id" not in has or bool(_one(
         con, f"WITH {ev_cte} SELECT count(order_id) = count(DISTINCT order_id) FROM ev WHERE {is_purchase}"))
     if one_line:
-        orders_sql = (f"SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
-                      f"coalesce(discount, 0) AS disc, channel FROM lines")
+        orders_sql = ("SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
+                      "coalesce(discount, 0) AS disc, channel FROM lines")
     else:
         orders_sql = (f"SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty, "
                       f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
-import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,8 +19,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.choose_k import Constraints, KSelection, select_k
-from segmentkit.config import ClusteringSettings, ColumnMapping, Roles, Settings
+from segmentkit.choose_k import Constraints, select_k
+from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features
@@ -29,7 +28,7 @@ from segmentkit.model import SegmentationModel
 from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
-from segmentkit.prepare import Preparation, fit_preparation
+from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 
