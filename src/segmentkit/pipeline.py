@@ -345,7 +345,7 @@ class Segmentation:
         prev_labels = None
         if previous is not None:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
-            labels, centres, label_map = _carry_ids(previous, prev_labels, labels, centres, label_map)
+            labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         attributes = _profile_attributes(cust, frame.index, roles)
         profiles = profile_segments(
@@ -618,7 +618,7 @@ def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:
     return np.where(labels >= 0, table[np.clip(labels, 0, None)], -1)
 
 
-def _carry_ids(previous: SegmentationModel, prev_labels: np.ndarray, labels: np.ndarray,
+def _carry_ids(prev_labels: np.ndarray, labels: np.ndarray,
                centres: dict[int, np.ndarray], label_map: dict[int, int]):
     """Renumber current segments to match the previous run's ids.
 
