@@ -8,7 +8,7 @@ import pytest
 
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
-from segmentkit.sources import load_customers, load_events
+from segmentkit.sources import detect_encoding, load_customers, load_events
 
 
 @pytest.fixture()
@@ -62,6 +62,75 @@ def test_duplicates_folded_and_counted(con, tmp_path):
     p = _write(tmp_path / "e.csv", "customer_id,event_time\n1,2024-01-01\n1,2024-01-01\n2,2024-01-01\n")
     t = load_events(con, p)
     assert t.rows_read == 3 and t.duplicates == 1
+
+
+def _as(fmt: str, path, text: str):
+    """The same table as a CSV file, a Parquet file or a DataFrame."""
+    csv = _write(path.with_suffix(".csv"), text)
+    if fmt == "csv":
+        return csv
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
+    if fmt == "dataframe":
+        return frame
+    frame.to_parquet(path.with_suffix(".parquet"))
+    return str(path.with_suffix(".parquet"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
+def test_duplicates_are_found_after_tidying_and_only_exact_ones(con, tmp_path, fmt):
+    # rows that differ only in spelling of the type or in padding are the same event; rows
+    # that differ in any one column are not, however alike
+    src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type,amount,category\n"
+                                   "1,2024-01-01,purchase,10,shoes\n"
+                                   " 1,2024-01-01,Order,10,shoes \n"
+                                   "1,2024-01-01,purchase,10,shoes\n"
+                                   "1,2024-01-01,purchase,10.5,shoes\n"
+                                   "1,2024-01-01,purchase,10,hats\n"
+                                   "1,2024-01-01,view,10,shoes\n")
+    t = load_events(con, src)
+    assert t.rows_read == 6 and t.duplicates == 2
+    rows = con.execute(f"SELECT event_type::VARCHAR, amount::DOUBLE, category FROM {t.table} ORDER BY ALL").fetchall()
+    assert rows == [("purchase", 10.0, "hats"), ("purchase", 10.0, "shoes"), ("purchase", 10.5, "shoes"),
+                    ("view", 10.0, "shoes")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
+def test_event_types_are_an_enum_that_keeps_unknown_types(con, tmp_path, fmt):
+    src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type\n"
+                                   "1,2024-01-01,Wishlist \n2,2024-01-01,REFUND\n3,2024-01-01,\n4,2024-01-01,cart\n")
+    t = load_events(con, src)
+    typ = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.table})").fetchall())["event_type"]
+    assert typ == "ENUM('purchase', 'view', 'cart', 'return', 'wishlist')"
+    rows = con.execute(f"SELECT customer_id, event_type FROM {t.table} ORDER BY 1").fetchall()
+    assert rows == [("1", "wishlist"), ("2", "return"), ("3", None), ("4", "cart")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_column_of_too_many_event_types_is_refused(con, tmp_path, fmt):
+    text = "customer_id,event_time,event_type\n" + "".join(f"{i},2024-01-01,t{i}\n" for i in range(1002))
+    with pytest.raises(InputError, match="column 'event_type': more than 1000 different event types"):
+        load_events(con, _as(fmt, tmp_path / "e", text))
+
+
+def test_encoding_detected_across_chunk_boundaries(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"abcd" + "é".encode() + b"xyz")  # ASCII chunk, then a split character
+    assert detect_encoding(path, chunk_size=5) == "utf-8"
+    path.write_bytes(b"abcd" + "é".encode("cp1252") + b"xyz")
+    assert detect_encoding(path, chunk_size=4) == "cp1252"
+    path.write_bytes("\ufeffab".encode() + b"cdef")
+    assert detect_encoding(path, chunk_size=2) == "utf-8-sig"
+    path.write_bytes(b"abcd" + "é".encode()[:1])  # cut inside the last character
+    assert detect_encoding(path, chunk_size=4) == "cp1252"
+
+
+def test_quotes_in_path_and_column_names(con, tmp_path):
+    folder = tmp_path / "o'brien"
+    folder.mkdir()
+    p = _write(folder / "it's.csv", 'customer_id,event_time,"it\'s ""odd"""\n1,12/31/2024,"a, b"\n')
+    t = load_events(con, p)
+    assert con.execute(f"SELECT customer_id, event_time::DATE::VARCHAR FROM {t.table}").fetchall() == [
+        ("1", "2024-12-31")]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ role            type       notes
 ==============  =========  ==========================================================
 customer_id     VARCHAR    trimmed; ids are compared as text in every table
 event_time      TIMESTAMP  ISO or a common date format, detected per column
-event_type      VARCHAR    lower-cased; synonyms (order, refund, page_view, ...) mapped
+event_type      ENUM       purchase / view / cart / return, then any other types found
+                           (lower-cased); synonyms (order, refund, page_view, ...) mapped
 amount          DOUBLE     negative amounts are returns
 quantity        DOUBLE
 category        VARCHAR
@@ -28,6 +29,7 @@ import codecs
 import hashlib
 import re
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -102,36 +104,33 @@ class LoadedTable:
     duplicates: int = 0
 
 
-def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> tuple[str, str]:
-    """Return the encoding of a text file and the SHA-256 of its bytes, in one pass.
+def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
+    """Return the encoding of a text file: ``"utf-8-sig"``, ``"utf-8"`` or ``"cp1252"``.
 
-    The encoding is ``"utf-8-sig"``, ``"utf-8"`` or ``"cp1252"``: the whole file is checked
-    with an incremental UTF-8 decoder (C speed); a file that is not valid UTF-8 is taken as
-    cp1252, the usual encoding of Excel exports on Windows.
+    The whole file is checked: pure-ASCII chunks (the usual export) are valid UTF-8 as
+    they are; others go through an incremental UTF-8 decoder (C speed). A file that is not
+    valid UTF-8 is taken as cp1252, the usual encoding of Excel exports on Windows.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
-    digest = hashlib.sha256()
-    valid = True
+    ascii_so_far = True
     with path.open("rb") as fh:
-        first = True
-        bom = False
-        while chunk := fh.read(chunk_size):
-            if first:
-                bom = chunk.startswith(codecs.BOM_UTF8)
-                first = False
-            digest.update(chunk)
-            if valid:
+        bom = fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+        fh.seek(0)
+        chunk = fh.read(chunk_size)
+        while chunk:
+            # a chunk boundary inside a multi-byte character only happens in non-ASCII text
+            if not (ascii_so_far and chunk.isascii()):
+                ascii_so_far = False
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError:
-                    valid = False
-        if valid:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                valid = False
-    encoding = ("utf-8-sig" if bom else "utf-8") if valid else "cp1252"
-    return encoding, digest.hexdigest()
+                    return "cp1252"
+            chunk = fh.read(chunk_size)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig" if bom else "utf-8"
 
 
 def _sha256(path: Path) -> str:
@@ -156,7 +155,8 @@ class _Input:
     def __init__(self, con: duckdb.DuckDBPyConnection, source: Source, label: str, workdir: Path):
         self.con = con
         self.notes: list[str] = []
-        self.sha256: str | None = None
+        self._digest: Future[str] | None = None
+        self.is_csv = False
         if isinstance(source, pd.DataFrame):
             view = f"__input_{label}"
             con.register(view, source)
@@ -171,12 +171,27 @@ class _Input:
         if path.stat().st_size == 0:
             raise InputError("the file is empty", source=self.name)
         suffix = path.suffix.lower()
+        if suffix in (".parquet", ".pq", ".csv", ".txt", ".tsv"):
+            # the input's hash (for the run's record) is computed beside the reading, in a
+            # thread of its own (hashlib releases the GIL); asked for once the table is made
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._digest = pool.submit(_sha256, path)
+            pool.shutdown(wait=False)
+            self._open(con, path, suffix, label, workdir)
+            return
+        raise InputError(
+            f"unsupported file type {suffix!r}; use .csv, .tsv, .txt or .parquet",
+            source=self.name,
+        )
+
+    def _open(self, con: duckdb.DuckDBPyConnection, path: Path, suffix: str, label: str, workdir: Path) -> None:
+        """Set the ``FROM`` expressions for a file and read its schema."""
         if suffix in (".parquet", ".pq"):
-            self.sha256 = _sha256(path)
             self.from_sql = f"read_parquet({_literal(str(path))})"
             self.text_sql = self.from_sql
-        elif suffix in (".csv", ".txt", ".tsv"):
-            encoding, self.sha256 = detect_encoding(path)
+        else:
+            self.is_csv = True
+            encoding = detect_encoding(path)
             if encoding == "cp1252":
                 converted = workdir / f"{label}.utf8.csv"
                 with path.open("r", encoding="cp1252", errors="replace", newline="") as src, \
@@ -190,11 +205,10 @@ class _Input:
             p = _literal(str(path))
             self.from_sql = f"read_csv({p}, header=true, auto_detect=true)"
             self.text_sql = f"read_csv({p}, header=true, auto_detect=true, all_varchar=true)"
-        else:
-            raise InputError(
-                f"unsupported file type {suffix!r}; use .csv, .tsv, .txt or .parquet",
-                source=self.name,
-            )
+            sniffed = _sniffed_reader(con, p)
+            if sniffed is not None:
+                self.from_sql, self.schema = sniffed
+                return
         try:
             self.schema = self._describe(self.from_sql)
         except duckdb.Error as exc:
@@ -203,7 +217,25 @@ class _Input:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
                 raise InputError(f"cannot be read as a table ({_first_line(exc)})", source=self.name) from None
-        return
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the input file's bytes (``None`` for a DataFrame); waits for the hashing."""
+        return None if self._digest is None else self._digest.result()
+
+    def distinct_text(self, column: str) -> list[str] | None:
+        """Distinct non-null values of a column as text, when reading one column is cheap
+        (Parquet, a DataFrame; ``None`` for CSV, where it means parsing the whole file).
+
+        At most :data:`MAX_EVENT_TYPES` + 1 values are returned.
+        """
+        if self.is_csv:
+            return None
+        q = _quote(column)
+        rows = self.con.execute(
+            f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {self.from_sql} WHERE {q} IS NOT NULL "
+            f"LIMIT {MAX_EVENT_TYPES + 1}").fetchall()
+        return sorted(r[0] for r in rows)
 
     def _describe(self, sql: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
@@ -214,6 +246,41 @@ class _Input:
         if not hasattr(self, "schema"):
             self.schema = self._describe(self.from_sql)
         return self.schema
+
+
+def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[str, dict[str, str]] | None:
+    """Sniff a CSV file once; return a ``read_csv`` call that needs no sniffing, and the schema.
+
+    ``read_csv(..., auto_detect=true)`` sniffs the file each time a query binds it; reading
+    the dialect and types once and spelling them out saves that second pass over the sample.
+    (``sniff_csv``'s own ``Prompt`` does not escape quotes in paths or names, so the call is
+    built here from its fields.) ``None`` when the file cannot be sniffed: the caller then
+    falls back to DuckDB's automatic reading and its error messages.
+    """
+    try:
+        row = con.execute(
+            f"SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, SkipRows, HasHeader, Columns, "
+            f"DateFormat, TimestampFormat FROM sniff_csv({path_literal}, header=true)"
+        ).fetchall()[0]
+    except duckdb.Error:
+        return None
+    delim, quote, escape, new_line, comment, skip, header, columns, date_fmt, ts_fmt = row
+
+    def text(value: object) -> str:
+        return "" if value is None or value == "(empty)" else str(value)
+
+    schema = {c["name"]: c["type"] for c in columns}
+    options = [
+        path_literal, "auto_detect=false", f"delim={_literal(text(delim))}", f"quote={_literal(text(quote))}",
+        f"escape={_literal(text(escape))}", f"new_line={_literal(text(new_line))}", f"skip={int(skip)}",
+        f"comment={_literal(text(comment))}", f"header={'true' if header else 'false'}",
+        "columns={" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in schema.items()) + "}",
+    ]
+    if date_fmt:
+        options.append(f"dateformat={_literal(date_fmt)}")
+    if ts_fmt:
+        options.append(f"timestampformat={_literal(ts_fmt)}")
+    return f"read_csv({', '.join(options)})", schema
 
 
 def _first_line(exc: BaseException) -> str:
@@ -274,11 +341,14 @@ def _time_format(inp: _Input, column: str) -> str | None:
 
 
 def _typed_expressions(
-    inp: _Input, found: dict[str, str], schema: dict[str, str]
+    inp: _Input, found: dict[str, str], schema: dict[str, str],
+    event_types: tuple[str, dict[str, str | None]] | None = None,
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Strict and tolerant (``try_``) SQL expressions per role, plus notes.
 
-    ``schema`` gives the input types (all VARCHAR for the text-only re-read).
+    ``schema`` gives the input types (all VARCHAR for the text-only re-read);
+    ``event_types`` the ``ENUM`` and spelling changes for the event type, when known
+    before reading (see :func:`_event_type_encoding`).
     """
     strict: dict[str, str] = {}
     tolerant: dict[str, str] = {}
@@ -291,6 +361,10 @@ def _typed_expressions(
             # text is taken as it is here and tidied afterwards by _normalise_text, which
             # touches only the rows that need it (most files need none)
             strict[role] = tolerant[role] = q if typ == "VARCHAR" else f"CAST({q} AS VARCHAR)"
+            if role == "event_type" and event_types is not None:
+                # types become an ENUM in this same pass (see _encode_event_types otherwise)
+                enum, changed = event_types
+                strict[role] = tolerant[role] = f"CAST({_recoded(strict[role], changed)} AS {enum})"
         elif role == "event_time":
             if typ.startswith("TIMESTAMP") or typ == "DATE":
                 # "+ 0 days" keeps the cast out of DuckDB's CSV reader: a bare CAST is pushed
@@ -334,26 +408,80 @@ def _typed_expressions(
 _TEXT_ROLES = ("customer_id", "order_id", "category", "channel", "product_id", "event_type")
 
 
-def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str]) -> None:
-    """Trim text, turn empty text into NULL and map event-type synonyms, in place.
+#: The event types the features know, first in the ``ENUM`` the event table's types are stored as.
+EVENT_TYPES: tuple[str, ...] = ("purchase", "view", "cart", "return")
 
-    One filtered pass: rows already tidy (the usual case) are not rewritten.
+
+def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str],
+                    also: str = "") -> None:
+    """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`).
+
+    One filtered pass: rows already tidy (the usual case) are not rewritten. ``also`` is
+    an extra assignment made on the rewritten rows (e.g. clearing their row hash).
     """
-    cols = [r for r in roles if r in _TEXT_ROLES]
+    cols = [r for r in roles if r in _TEXT_ROLES and r != "event_type"]
     if not cols:
         return
-    sets, dirty = [], []
-    for c in cols:
-        if c == "event_type":
-            cases = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in EVENT_TYPE_SYNONYMS.items())
-            low = "lower(trim(event_type))"
-            sets.append(f"event_type = CASE {low} {cases} ELSE NULLIF({low}, '') END")
-            dirty.append("event_type NOT IN ('purchase', 'view', 'cart', 'return')")
-        else:
-            sets.append(f"{c} = NULLIF(trim({c}), '')")
-            # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
-            dirty.append(f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')")
+    sets = [f"{c} = NULLIF(trim({c}), '')" for c in cols]
+    # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
+    dirty = [f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')" for c in cols]
+    if also:
+        sets.append(also)
     con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
+
+
+#: More spellings than this in an event-type column means it is not one (a wrong mapping).
+MAX_EVENT_TYPES = 1000
+
+
+def _canonical_event_type(raw: str) -> str | None:
+    low = raw.strip().lower()
+    return EVENT_TYPE_SYNONYMS.get(low, low or None)
+
+
+def _event_type_encoding(raws: Sequence[str], source: str, column: str) -> tuple[str, dict[str, str | None]]:
+    """The ``ENUM`` type for these event-type spellings, and the spellings that change.
+
+    The type lists the canonical types first, then any other (unknown) type found,
+    lower-cased, so they can be counted. Spellings map to their canonical type, or to
+    NULL when blank.
+    """
+    if len(raws) > MAX_EVENT_TYPES:
+        raise InputError(f"more than {MAX_EVENT_TYPES} different event types: is this the event type column?",
+                         source=source, column=column)
+    mapping = {raw: _canonical_event_type(raw) for raw in raws}
+    others = sorted({v for v in mapping.values() if v is not None and v not in EVENT_TYPES})
+    enum = "ENUM(" + ", ".join(_literal(v) for v in EVENT_TYPES + tuple(others)) + ")"
+    return enum, {raw: new for raw, new in mapping.items() if raw != new}
+
+
+def _recoded(expr: str, changed: dict[str, str | None]) -> str:
+    """``expr`` with the changed spellings replaced (a CASE over a handful of values)."""
+    if not changed:
+        return expr
+    cases = " ".join(f"WHEN {_literal(raw)} THEN {'NULL' if new is None else _literal(new)}"
+                     for raw, new in changed.items())
+    return f"CASE {expr} {cases} ELSE {expr} END"
+
+
+def _encode_event_types(con: duckdb.DuckDBPyConnection, table: str, source: str, column: str,
+                        *, clear_hash: bool) -> None:
+    """Map the event-type spellings of a loaded table and store the column as an ``ENUM``.
+
+    For inputs whose spellings could not be read cheaply beforehand (CSV): the spellings
+    are read once from the table (a handful of distinct values), mapped here, and the
+    column is rewritten once. With ``clear_hash``, rows whose spelling changes get their
+    ``__row_hash`` cleared, to be hashed again.
+    """
+    raws = [r[0] for r in con.execute(
+        f"SELECT DISTINCT event_type FROM {table} WHERE event_type IS NOT NULL LIMIT {MAX_EVENT_TYPES + 1}"
+    ).fetchall()]
+    enum, changed = _event_type_encoding(raws, source, column)
+    if changed and clear_hash:
+        con.execute(f"UPDATE {table} SET __row_hash = NULL WHERE event_type IN "
+                    f"({', '.join(_literal(r) for r in changed)})")
+    using = f" USING {_recoded('event_type', changed)}" if changed else ""
+    con.execute(f"ALTER TABLE {table} ALTER event_type SET DATA TYPE {enum}{using}")
 
 
 _WHAT = {
@@ -398,18 +526,33 @@ def _materialize(
 ) -> tuple[list[str], int, int]:
     """Create ``table`` with typed canonical columns in one strict pass over the input.
 
-    With ``collapse``, exact duplicate rows are then removed: rows whose 64-bit hash is
-    shared are the only candidates, and among them rows equal in every column are
-    deleted but the first, so the result is exact while the full table is hashed only once.
+    With ``collapse``, exact duplicate rows are then removed. The typed pass also stores a
+    64-bit hash of each row (``__row_hash``; rows the text tidying rewrites get theirs
+    anew), so finding duplicates is a group-by over one integer column: only rows whose
+    hash is shared are compared column by column, and among rows equal in every column all
+    but the first are deleted. The result is exact, and costs about a third of a
+    ``DISTINCT`` over every column.
 
     Returns
     -------
     notes, rows read, duplicate rows removed
     """
-    strict, _, notes = _typed_expressions(inp, found, inp.columns)
+    event_types = None
+    if "event_type" in found:
+        spellings = inp.distinct_text(found["event_type"])
+        if spellings is not None:
+            event_types = _event_type_encoding(spellings, inp.name, found["event_type"])
+    strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
+    cols = ", ".join(strict)
+    # the hash sees the event type as text, before and after it becomes an ENUM
+    row_hash = "hash(" + ", ".join("CAST(event_type AS VARCHAR)" if r == "event_type" else r for r in strict) + ")"
     select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [_quote(c) for c in extra])
+    if collapse:
+        select = f"*, {row_hash} AS __row_hash FROM (SELECT {select}"
     try:
-        rows = inp.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {inp.from_sql}").fetchall()
+        rows = inp.con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {inp.from_sql}{')' if collapse else ''}"
+        ).fetchall()
     except duckdb.Error as exc:
         located = _locate_bad_value(inp, found)
         if located is not None:
@@ -417,21 +560,25 @@ def _materialize(
         raise InputError(f"cannot be read ({_first_line(exc)})", source=inp.name) from None
     n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-    _normalise_text(inp.con, table, list(strict))
+    if "event_type" in strict and event_types is None:
+        _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
+    _normalise_text(inp.con, table, list(strict), also="__row_hash = NULL" if collapse else "")
     removed = 0
-    if collapse and n_rows:
-        cols = ", ".join(list(strict))
-        dup = inp.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __dup_hash AS SELECT hash({cols}) AS h FROM {table} "
+    if collapse:
+        con = inp.con
+        con.execute(f"UPDATE {table} SET __row_hash = {row_hash} WHERE __row_hash IS NULL")
+        shared = con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dup_hash AS SELECT __row_hash AS h FROM {table} "
             f"GROUP BY 1 HAVING count(*) > 1"
         ).fetchall()
-        if int(dup[0][0] if dup and dup[0] else 1):
-            removed = inp.con.execute(
+        if int(shared[0][0] if shared and shared[0] else 1):
+            removed = con.execute(
                 f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM ("
                 f"SELECT rowid, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn FROM {table} "
-                f"WHERE hash({cols}) IN (SELECT h FROM __dup_hash)) WHERE rn > 1)"
+                f"WHERE __row_hash IN (SELECT h FROM __dup_hash)) WHERE rn > 1)"
             ).fetchall()[0][0]
-        inp.con.execute("DROP TABLE __dup_hash")
+        con.execute("DROP TABLE __dup_hash")
+        con.execute(f"ALTER TABLE {table} DROP COLUMN __row_hash")
     return notes, n_rows, int(removed or 0)
 
 
