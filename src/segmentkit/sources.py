@@ -223,18 +223,17 @@ class _Input:
         """SHA-256 of the input file's bytes (``None`` for a DataFrame); waits for the hashing."""
         return None if self._digest is None else self._digest.result()
 
-    def distinct_text(self, column: str) -> list[str] | None:
-        """Distinct non-null values of a column as text, when reading one column is cheap
-        (Parquet, a DataFrame; ``None`` for CSV, where it means parsing the whole file).
-
-        At most :data:`MAX_EVENT_TYPES` + 1 values are returned.
+    def distinct_text(self, column: str, limit: int) -> list[str] | None:
+        """Distinct non-null values of a column as text (at most ``limit`` + 1 of them), when
+        reading one column is cheap: Parquet, a DataFrame. ``None`` for CSV, where it would
+        mean parsing the whole file.
         """
         if self.is_csv:
             return None
         q = _quote(column)
         rows = self.con.execute(
             f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {self.from_sql} WHERE {q} IS NOT NULL "
-            f"LIMIT {MAX_EVENT_TYPES + 1}").fetchall()
+            f"LIMIT {int(limit) + 1}").fetchall()
         return sorted(r[0] for r in rows)
 
     def _describe(self, sql: str) -> dict[str, str]:
@@ -430,6 +429,15 @@ def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[
     con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
 
 
+#: Up to this many distinct values, a text column read cheaply is checked value by value.
+_FEW_LEVELS = 1000
+
+
+def _all_tidy(values: Sequence[str] | None) -> bool:
+    """Whether these values (``None``: not known) need no trimming and none is empty."""
+    return values is not None and len(values) <= _FEW_LEVELS and all(v and v.strip(" ") == v for v in values)
+
+
 #: More spellings than this in an event-type column means it is not one (a wrong mapping).
 MAX_EVENT_TYPES = 1000
 
@@ -539,13 +547,18 @@ def _materialize(
     """
     event_types = None
     if "event_type" in found:
-        spellings = inp.distinct_text(found["event_type"])
+        spellings = inp.distinct_text(found["event_type"], MAX_EVENT_TYPES)
         if spellings is not None:
             event_types = _event_type_encoding(spellings, inp.name, found["event_type"])
+    # a low-cardinality text column whose few values are tidy needs no row-by-row check
+    tidy = {role for role in ("category", "channel") if role in found and
+            _all_tidy(inp.distinct_text(found[role], _FEW_LEVELS))}
     strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
     cols = ", ".join(strict)
-    # the hash sees the event type as text, before and after it becomes an ENUM
-    row_hash = "hash(" + ", ".join("CAST(event_type AS VARCHAR)" if r == "event_type" else r for r in strict) + ")"
+    # when the event type becomes an ENUM only after this pass, the hash sees it as text
+    # (rows whose spelling changes are hashed again, and must hash alike)
+    row_hash = "hash(" + ", ".join("CAST(event_type AS VARCHAR)" if r == "event_type" and event_types is None
+                                   else r for r in strict) + ")"
     select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [_quote(c) for c in extra])
     if collapse:
         select = f"*, {row_hash} AS __row_hash FROM (SELECT {select}"
@@ -562,7 +575,7 @@ def _materialize(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:
         _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
-    _normalise_text(inp.con, table, list(strict), also="__row_hash = NULL" if collapse else "")
+    _normalise_text(inp.con, table, [r for r in strict if r not in tidy], also="__row_hash = NULL" if collapse else "")
     removed = 0
     if collapse:
         con = inp.con
