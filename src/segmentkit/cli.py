@@ -113,11 +113,31 @@ def demo(
         _fail(str(exc))
 
 
+def _sources(events: Optional[Path], customers: Optional[Path], database: Optional[str],
+             events_query: Optional[str], customers_query: Optional[str]) -> tuple[Any, Any]:
+    """Files, or tables/queries of ``--database``, as the library's inputs."""
+    from segmentkit.database import SqlQuery
+
+    if database is None:
+        if events_query or customers_query:
+            raise InputError("--events-query and --customers-query need --database")
+        return events, customers
+    if (events_query and events) or (customers_query and customers):
+        raise InputError("give each table once: as a file or as a --database query")
+    if not (events_query or customers_query):
+        raise InputError("with --database, give --events-query, --customers-query, or both")
+    return (SqlQuery(database, events_query) if events_query else events,
+            SqlQuery(database, customers_query) if customers_query else customers)
+
+
 @app.command()
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data]).")] = None,
-    events: Annotated[Optional[Path], typer.Option(help="Event log (CSV or Parquet).")] = None,
-    customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV or Parquet).")] = None,
+    events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
+    customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
+    database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
+    events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
+    customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
@@ -151,6 +171,7 @@ def run(
     from segmentkit.pipeline import Segmentation
 
     try:
+        events, customers = _sources(events, customers, database, events_query, customers_query)
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
         snap = None

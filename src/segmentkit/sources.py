@@ -1,6 +1,8 @@
 """Read customers and events into DuckDB, with a column mapping and clear errors.
 
-Files are read by DuckDB itself (the event log never passes through pandas). Each table
+CSV and Parquet files are read by DuckDB itself (the event log never passes through
+pandas); Excel sheets by :mod:`segmentkit.spreadsheet` and database tables or queries by
+:mod:`segmentkit.database`, both as Arrow columns into DuckDB. Each table
 ends as a DuckDB table with *canonical* column names (the roles of
 :class:`~segmentkit.config.ColumnMapping`) and types:
 
@@ -35,14 +37,17 @@ from pathlib import Path
 from typing import Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from segmentkit.config import ColumnMapping
+from segmentkit.database import SqlQuery, read_query
 from segmentkit.errors import InputError
+from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 
 __all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding"]
 
-Source = str | Path | pd.DataFrame
+Source = str | Path | pd.DataFrame | SqlQuery
 
 #: Event-type spellings mapped to the four types the features know.
 EVENT_TYPE_SYNONYMS: dict[str, str] = {
@@ -157,6 +162,12 @@ class _Input:
         self.notes: list[str] = []
         self._digest: Future[str] | None = None
         self.is_csv = False
+        self.sheet_rows: np.ndarray | None = None
+        if isinstance(source, SqlQuery):
+            self.name = source.name
+            self.from_sql = self.text_sql = f"__input_{label}"
+            read_query(con, source, self.from_sql)
+            return
         if isinstance(source, pd.DataFrame):
             view = f"__input_{label}"
             con.register(view, source)
@@ -171,7 +182,7 @@ class _Input:
         if path.stat().st_size == 0:
             raise InputError("the file is empty", source=self.name)
         suffix = path.suffix.lower()
-        if suffix in (".parquet", ".pq", ".csv", ".txt", ".tsv"):
+        if suffix in (".parquet", ".pq", ".csv", ".txt", ".tsv") + SPREADSHEET_SUFFIXES:
             # the input's hash (for the run's record) is computed beside the reading, in a
             # thread of its own (hashlib releases the GIL); asked for once the table is made
             pool = ThreadPoolExecutor(max_workers=1)
@@ -180,7 +191,7 @@ class _Input:
             self._open(con, path, suffix, label, workdir)
             return
         raise InputError(
-            f"unsupported file type {suffix!r}; use .csv, .tsv, .txt or .parquet",
+            f"unsupported file type {suffix!r}; use .csv, .tsv, .txt, .parquet, .xlsx, .xls or .ods",
             source=self.name,
         )
 
@@ -189,6 +200,12 @@ class _Input:
         if suffix in (".parquet", ".pq"):
             self.from_sql = f"read_parquet({_literal(str(path))})"
             self.text_sql = self.from_sql
+        elif suffix in SPREADSHEET_SUFFIXES:
+            sheet = read_sheet(con, path, f"__input_{label}", self.name)
+            self.from_sql = self.text_sql = f"__input_{label}"
+            self.sheet_rows = sheet.sheet_rows
+            self.notes.append(f"{self.name}: sheet {sheet.name!r} read" + (
+                f"; {sheet.empty_rows:,} empty row(s) left out" if sheet.empty_rows else ""))
         else:
             self.is_csv = True
             encoding = detect_encoding(path)
@@ -217,6 +234,12 @@ class _Input:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
                 raise InputError(f"cannot be read as a table ({_first_line(exc)})", source=self.name) from None
+
+    def row(self, n: int) -> int:
+        """The row number to show for the ``n``-th data row (a sheet's own numbering)."""
+        if self.sheet_rows is not None and 1 <= n <= len(self.sheet_rows):
+            return int(self.sheet_rows[n - 1])
+        return n
 
     @property
     def sha256(self) -> str | None:
@@ -525,7 +548,7 @@ def _locate_bad_value(inp: _Input, found: dict[str, str]) -> InputError | None:
     for i, role in enumerate(checks):
         value, bad = row[1 + i], row[1 + n + i]
         if bad and value is not None and value.strip() != "":
-            return InputError(f"{value!r} {_WHAT[role]}", source=inp.name, column=found[role], row=int(row[0]))
+            return InputError(f"{value!r} {_WHAT[role]}", source=inp.name, column=found[role], row=inp.row(int(row[0])))
     return None
 
 
@@ -614,8 +637,9 @@ def load_events(
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-    source : path or DataFrame
-        CSV (delimiter and UTF-8 / UTF-8-BOM / cp1252 detected) or Parquet file.
+    source : path, DataFrame or SqlQuery
+        CSV (delimiter and UTF-8 / UTF-8-BOM / cp1252 detected), Parquet or Excel file, or a
+        database table or query.
     columns : ColumnMapping
         Input column names per role. ``customer_id`` and ``event_time`` are required.
     table : str
@@ -676,7 +700,7 @@ def load_customers(
         f"WHERE customer_id IS NULL ORDER BY rn LIMIT 1"
     ).fetchall()
     if bad:
-        raise InputError("empty customer id", source=inp.name, column=id_col, row=int(bad[0][0]))
+        raise InputError("empty customer id", source=inp.name, column=id_col, row=inp.row(int(bad[0][0])))
     dup = con.execute(
         f"SELECT rn, customer_id FROM (SELECT rn, customer_id, "
         f"row_number() OVER (PARTITION BY customer_id ORDER BY rn) AS k "
@@ -685,7 +709,7 @@ def load_customers(
     ).fetchall()
     if dup:
         raise InputError(
-            f"duplicate customer id {dup[0][1]!r}", source=inp.name, column=id_col, row=int(dup[0][0])
+            f"duplicate customer id {dup[0][1]!r}", source=inp.name, column=id_col, row=inp.row(int(dup[0][0]))
         )
     frame = con.execute(f"SELECT * FROM {table}").df().set_index("customer_id")
     frame.index = frame.index.astype(str)
