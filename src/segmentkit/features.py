@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from segmentkit.errors import InputError
+from segmentkit.sqltext import literal
 
 __all__ = ["FeatureSpec", "FeatureTable", "customer_features"]
 
@@ -248,10 +249,6 @@ def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _lit(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 def customer_features(
     con: duckdb.DuckDBPyConnection,
     events: str,
@@ -357,8 +354,8 @@ def customer_features(
         named = [lvl for _, lvl in level_cols["category"] if lvl is not None]
         parts = []
         for col, lvl in level_cols["category"]:
-            cond = (f"category = {_lit(lvl)}" if lvl is not None
-                    else f"(category IS NULL OR category NOT IN ({', '.join(_lit(x) for x in named)}))")
+            cond = (f"category = {literal(lvl)}" if lvl is not None
+                    else f"(category IS NULL OR category NOT IN ({', '.join(literal(x) for x in named)}))")
             parts.append(f"sum({w}) FILTER (WHERE {is_purchase} AND {cond}) / "
                          f"nullif(sum({w}) FILTER (WHERE {is_purchase}), 0) AS {col}")
         cat_sql = ", " + ", ".join(parts)
@@ -366,8 +363,8 @@ def customer_features(
     if "channel" in level_cols:
         named = [lvl for _, lvl in level_cols["channel"] if lvl is not None]
         for col, lvl in level_cols["channel"]:
-            cond = (f"channel = {_lit(lvl)}" if lvl is not None
-                    else f"(channel IS NULL OR channel NOT IN ({', '.join(_lit(x) for x in named)}))")
+            cond = (f"channel = {literal(lvl)}" if lvl is not None
+                    else f"(channel IS NULL OR channel NOT IN ({', '.join(literal(x) for x in named)}))")
             chan_parts.append(f"count(*) FILTER (WHERE {cond})::DOUBLE / count(*) AS {col}")
 
     ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"

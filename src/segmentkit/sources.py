@@ -44,6 +44,7 @@ from segmentkit.config import ColumnMapping
 from segmentkit.database import SqlQuery, read_query
 from segmentkit.errors import InputError
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
+from segmentkit.sqltext import identifier, literal
 
 __all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding"]
 
@@ -146,14 +147,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 class _Input:
     """An input resolved to a DuckDB ``FROM`` expression (and its text-only twin)."""
 
@@ -198,7 +191,7 @@ class _Input:
     def _open(self, con: duckdb.DuckDBPyConnection, path: Path, suffix: str, label: str, workdir: Path) -> None:
         """Set the ``FROM`` expressions for a file and read its schema."""
         if suffix in (".parquet", ".pq"):
-            self.from_sql = f"read_parquet({_literal(str(path))})"
+            self.from_sql = f"read_parquet({literal(str(path))})"
             self.text_sql = self.from_sql
         elif suffix in SPREADSHEET_SUFFIXES:
             sheet = read_sheet(con, path, f"__input_{label}", self.name)
@@ -219,7 +212,7 @@ class _Input:
                 path = converted
             elif encoding == "utf-8-sig":
                 self.notes.append(f"{self.name}: UTF-8 with byte-order mark")
-            p = _literal(str(path))
+            p = literal(str(path))
             self.from_sql = f"read_csv({p}, header=true, auto_detect=true)"
             self.text_sql = f"read_csv({p}, header=true, auto_detect=true, all_varchar=true)"
             sniffed = _sniffed_reader(con, p)
@@ -253,7 +246,7 @@ class _Input:
         """
         if self.is_csv:
             return None
-        q = _quote(column)
+        q = identifier(column)
         rows = self.con.execute(
             f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {self.from_sql} WHERE {q} IS NOT NULL "
             f"LIMIT {int(limit) + 1}").fetchall()
@@ -293,15 +286,15 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
 
     schema = {c["name"]: c["type"] for c in columns}
     options = [
-        path_literal, "auto_detect=false", f"delim={_literal(text(delim))}", f"quote={_literal(text(quote))}",
-        f"escape={_literal(text(escape))}", f"new_line={_literal(text(new_line))}", f"skip={int(skip)}",
-        f"comment={_literal(text(comment))}", f"header={'true' if header else 'false'}",
-        "columns={" + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in schema.items()) + "}",
+        path_literal, "auto_detect=false", f"delim={literal(text(delim))}", f"quote={literal(text(quote))}",
+        f"escape={literal(text(escape))}", f"new_line={literal(text(new_line))}", f"skip={int(skip)}",
+        f"comment={literal(text(comment))}", f"header={'true' if header else 'false'}",
+        "columns={" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in schema.items()) + "}",
     ]
     if date_fmt:
-        options.append(f"dateformat={_literal(date_fmt)}")
+        options.append(f"dateformat={literal(date_fmt)}")
     if ts_fmt:
-        options.append(f"timestampformat={_literal(ts_fmt)}")
+        options.append(f"timestampformat={literal(ts_fmt)}")
     return f"read_csv({', '.join(options)})", schema
 
 
@@ -330,7 +323,7 @@ def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], requir
 
 def _time_format(inp: _Input, column: str) -> str | None:
     """Pick the date format under which every sampled value parses (None: ISO cast)."""
-    q = _quote(column)
+    q = identifier(column)
     sample = [
         r[0]
         for r in inp.con.execute(
@@ -351,7 +344,7 @@ def _time_format(inp: _Input, column: str) -> str | None:
         best, best_ok = None, ok_iso
         for fmt in DATE_FORMATS:
             ok = inp.con.execute(
-                f"SELECT count(*) FILTER (WHERE try_strptime(v, {_literal(fmt)}) IS NOT NULL) FROM __time_sample"
+                f"SELECT count(*) FILTER (WHERE try_strptime(v, {literal(fmt)}) IS NOT NULL) FROM __time_sample"
             ).fetchall()[0][0]
             if ok > best_ok:
                 best, best_ok = fmt, ok
@@ -376,7 +369,7 @@ def _typed_expressions(
     tolerant: dict[str, str] = {}
     notes: list[str] = []
     for role, column in found.items():
-        q = _quote(column)
+        q = identifier(column)
         typ = schema[column].upper()
         text = f"NULLIF(trim({q}::VARCHAR), '')"
         if role in _TEXT_ROLES:
@@ -399,8 +392,8 @@ def _typed_expressions(
                     tolerant[role] = f"try_cast({text} AS TIMESTAMP)"
                 else:
                     notes.append(f"{inp.name}: column {column!r} read with date format {fmt}")
-                    strict[role] = f"strptime({text}, {_literal(fmt)})"
-                    tolerant[role] = f"try_strptime({text}, {_literal(fmt)})"
+                    strict[role] = f"strptime({text}, {literal(fmt)})"
+                    tolerant[role] = f"try_strptime({text}, {literal(fmt)})"
         elif role in ("amount", "quantity"):
             if _NUMERIC_TYPES.match(typ):
                 strict[role] = tolerant[role] = f"CAST({q} AS DOUBLE)"
@@ -414,8 +407,8 @@ def _typed_expressions(
                 strict[role] = tolerant[role] = f"CAST({q} > 0 AS DOUBLE)"
             else:
                 low = f"lower(trim({q}::VARCHAR))"
-                t = ", ".join(_literal(v) for v in _TRUE)
-                f = ", ".join(_literal(v) for v in _FALSE)
+                t = ", ".join(literal(v) for v in _TRUE)
+                f = ", ".join(literal(v) for v in _FALSE)
                 strict[role] = (
                     f"CASE WHEN {q} IS NULL THEN NULL WHEN {low} IN ({t}) THEN 1.0 WHEN {low} IN ({f}) THEN 0.0 "
                     f"ELSE CAST(CAST({low} AS DOUBLE) > 0 AS DOUBLE) END"
@@ -482,7 +475,7 @@ def _event_type_encoding(raws: Sequence[str], source: str, column: str) -> tuple
                          source=source, column=column)
     mapping = {raw: _canonical_event_type(raw) for raw in raws}
     others = sorted({v for v in mapping.values() if v is not None and v not in EVENT_TYPES})
-    enum = "ENUM(" + ", ".join(_literal(v) for v in EVENT_TYPES + tuple(others)) + ")"
+    enum = "ENUM(" + ", ".join(literal(v) for v in EVENT_TYPES + tuple(others)) + ")"
     return enum, {raw: new for raw, new in mapping.items() if raw != new}
 
 
@@ -490,7 +483,7 @@ def _recoded(expr: str, changed: dict[str, str | None]) -> str:
     """``expr`` with the changed spellings replaced (a CASE over a handful of values)."""
     if not changed:
         return expr
-    cases = " ".join(f"WHEN {_literal(raw)} THEN {'NULL' if new is None else _literal(new)}"
+    cases = " ".join(f"WHEN {literal(raw)} THEN {'NULL' if new is None else literal(new)}"
                      for raw, new in changed.items())
     return f"CASE {expr} {cases} ELSE {expr} END"
 
@@ -510,7 +503,7 @@ def _encode_event_types(con: duckdb.DuckDBPyConnection, table: str, source: str,
     enum, changed = _event_type_encoding(raws, source, column)
     if changed and clear_hash:
         con.execute(f"UPDATE {table} SET __row_hash = NULL WHERE event_type IN "
-                    f"({', '.join(_literal(r) for r in changed)})")
+                    f"({', '.join(literal(r) for r in changed)})")
     using = f" USING {_recoded('event_type', changed)}" if changed else ""
     con.execute(f"ALTER TABLE {table} ALTER event_type SET DATA TYPE {enum}{using}")
 
@@ -528,16 +521,16 @@ def _locate_bad_value(inp: _Input, found: dict[str, str]) -> InputError | None:
     checks = [r for r in found if r in _WHAT]
     if not checks:
         return None
-    text_exprs = {r: _quote(found[r]) for r in checks}
+    text_exprs = {r: identifier(found[r]) for r in checks}
     text_schema = {c: "VARCHAR" for c in inp.columns} if inp.text_sql != inp.from_sql else inp.columns
     _, tolerant_text, _ = _typed_expressions(inp, {r: found[r] for r in checks}, text_schema)
     conditions = " OR ".join(
         f"({text_exprs[r]} IS NOT NULL AND trim({text_exprs[r]}::VARCHAR) <> '' AND ({tolerant_text[r]}) IS NULL)"
         for r in checks
     )
-    select = ", ".join(f"{text_exprs[r]}::VARCHAR AS {_quote('v_' + r)}, ({tolerant_text[r]}) IS NULL AS {_quote('bad_' + r)}" for r in checks)
+    select = ", ".join(f"{text_exprs[r]}::VARCHAR AS {identifier('v_' + r)}, ({tolerant_text[r]}) IS NULL AS {identifier('bad_' + r)}" for r in checks)
     row = inp.con.execute(
-        f"SELECT __row, {', '.join(_quote('v_' + r) for r in checks)}, {', '.join(_quote('bad_' + r) for r in checks)} "
+        f"SELECT __row, {', '.join(identifier('v_' + r) for r in checks)}, {', '.join(identifier('bad_' + r) for r in checks)} "
         f"FROM (SELECT row_number() OVER () AS __row, {select}, ({conditions}) AS __bad FROM {inp.text_sql}) "
         f"WHERE __bad ORDER BY __row LIMIT 1"
     ).fetchall()
@@ -582,7 +575,7 @@ def _materialize(
     # (rows whose spelling changes are hashed again, and must hash alike)
     row_hash = "hash(" + ", ".join("CAST(event_type AS VARCHAR)" if r == "event_type" and event_types is None
                                    else r for r in strict) + ")"
-    select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [_quote(c) for c in extra])
+    select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [identifier(c) for c in extra])
     if collapse:
         select = f"*, {row_hash} AS __row_hash FROM (SELECT {select}"
     try:

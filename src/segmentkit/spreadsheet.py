@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmentkit.errors import InputError
+from segmentkit.sqltext import identifier
 
 __all__ = ["SPREADSHEET_SUFFIXES", "Sheet", "read_sheet"]
 
@@ -96,7 +97,7 @@ def _typed_columns(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]
     One pass over the sheet."""
     checks = []
     for c in columns:
-        q = _quote(c)
+        q = identifier(c)
         checks += [f"count({q})", f"count(try_cast({q} AS DOUBLE))",
                    f"count(*) FILTER (WHERE regexp_full_match({q}, '\\s*[-+]?[0-9]{{1,18}}\\s*'))",
                    f"count(try_cast({q} AS TIMESTAMP))",
@@ -106,7 +107,7 @@ def _typed_columns(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]
     for i, c in enumerate(columns):
         # (whole numbers by their digits: a cast to BIGINT would round '12.5')
         n, as_double, as_int, as_time, zeros = counts[5 * i: 5 * i + 5]
-        q = _quote(c)
+        q = identifier(c)
         if n == 0 or zeros:
             out.append(q)
         elif as_int == n:
@@ -118,8 +119,4 @@ def _typed_columns(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]
         else:
             out.append(q)
     return ", ".join(out)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
