@@ -191,3 +191,18 @@ def test_text_is_trimmed_and_event_types_mapped(con, tmp_path):
     t = load_events(con, p)
     rows = con.execute(f"SELECT customer_id, event_type, category FROM {t.table} ORDER BY 1").fetchall()
     assert rows == [("7", "purchase", "shoes"), ("8", "view", None)]
+
+
+def test_decimal_commas_in_a_semicolon_file(con, tmp_path):
+    p = _write(tmp_path / "e.csv", "customer_id;event_time;amount;quantity\n"
+                                   "1;31.12.2024 10:00;5,5;1\n2;01.01.2025 09:00;1.234,50;2\n3;02.01.2025 09:00;-7;1\n")
+    t = load_events(con, p)
+    assert con.execute(f"SELECT amount FROM {t.table} ORDER BY customer_id").fetchall() == [(5.5,), (1234.5,), (-7.0,)]
+    assert any("decimal commas" in n for n in t.notes)
+
+
+def test_a_comma_in_a_comma_separated_number_is_not_guessed(con, tmp_path):
+    # '1,234' may be a thousand (US) or one and a bit (continental): no guess, a clear error
+    p = _write(tmp_path / "e.csv", 'customer_id,event_time,amount\n1,2024-01-01,"1,234"\n')
+    with pytest.raises(InputError, match="column 'amount' row 1: '1,234' is not a number"):
+        load_events(con, p)

@@ -155,6 +155,7 @@ class _Input:
         self.notes: list[str] = []
         self._digest: Future[str] | None = None
         self.is_csv = False
+        self.delimiter: str | None = None
         self.sheet_rows: np.ndarray | None = None
         if isinstance(source, SqlQuery):
             self.name = source.name
@@ -217,7 +218,7 @@ class _Input:
             self.text_sql = f"read_csv({p}, header=true, auto_detect=true, all_varchar=true)"
             sniffed = _sniffed_reader(con, p)
             if sniffed is not None:
-                self.from_sql, self.schema = sniffed
+                self.from_sql, self.schema, self.delimiter = sniffed
                 return
         try:
             self.schema = self._describe(self.from_sql)
@@ -263,8 +264,9 @@ class _Input:
         return self.schema
 
 
-def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[str, dict[str, str]] | None:
-    """Sniff a CSV file once; return a ``read_csv`` call that needs no sniffing, and the schema.
+def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[str, dict[str, str], str] | None:
+    """Sniff a CSV file once; return a ``read_csv`` call that needs no sniffing, the schema
+    and the delimiter.
 
     ``read_csv(..., auto_detect=true)`` sniffs the file each time a query binds it; reading
     the dialect and types once and spelling them out saves that second pass over the sample.
@@ -295,7 +297,7 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
         options.append(f"dateformat={literal(date_fmt)}")
     if ts_fmt:
         options.append(f"timestampformat={literal(ts_fmt)}")
-    return f"read_csv({', '.join(options)})", schema
+    return f"read_csv({', '.join(options)})", schema, text(delim)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -319,6 +321,29 @@ def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], requir
                 source=inp.name,
             )
     return found
+
+
+#: A number written the continental way: 1234,5 or 1.234,5 (a comma for the decimals).
+_DECIMAL_COMMA = r"^[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?$"
+
+
+def _decimal_comma(inp: _Input, column: str) -> bool:
+    """Whether a text column of numbers uses decimal commas (``12,5``; ``1.234,50``).
+
+    Only in a CSV whose fields are not separated by commas (``;`` or tabs, as continental
+    exports are), and only when every sampled value is such a number and at least one has
+    a comma: elsewhere ``1,234`` may be a thousand, and guessing would be silent and wrong.
+    """
+    if not inp.is_csv or inp.delimiter in (None, ","):
+        return False
+    q = identifier(column)
+    ok, with_comma, n = inp.con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(v, {literal(_DECIMAL_COMMA)})), "
+        f"count(*) FILTER (WHERE v LIKE '%,%'), count(*) FROM ("
+        f"SELECT DISTINCT trim({q}::VARCHAR) AS v FROM (SELECT {q} FROM {inp.text_sql} LIMIT 20000) "
+        f"WHERE {q} IS NOT NULL AND trim({q}::VARCHAR) <> '' LIMIT 2000)"
+    ).fetchall()[0]
+    return n > 0 and ok == n and with_comma > 0
 
 
 def _time_format(inp: _Input, column: str) -> str | None:
@@ -397,6 +422,11 @@ def _typed_expressions(
         elif role in ("amount", "quantity"):
             if _NUMERIC_TYPES.match(typ):
                 strict[role] = tolerant[role] = f"CAST({q} AS DOUBLE)"
+            elif _decimal_comma(inp, column):
+                notes.append(f"{inp.name}: column {column!r} read with decimal commas (1.234,5)")
+                number = f"replace(replace({text}, '.', ''), ',', '.')"
+                strict[role] = f"CAST({number} AS DOUBLE)"
+                tolerant[role] = f"try_cast({number} AS DOUBLE)"
             else:
                 strict[role] = f"CAST({text} AS DOUBLE)"
                 tolerant[role] = f"try_cast({text} AS DOUBLE)"
