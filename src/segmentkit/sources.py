@@ -46,7 +46,7 @@ from segmentkit.errors import InputError
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding"]
+__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding", "input_columns"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -741,3 +741,19 @@ def load_customers(
                     sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes)),
         frame,
     )
+
+
+def input_columns(source: Source) -> list[str]:
+    """The column names of an input, as they are (for choosing a column mapping).
+
+    Raises
+    ------
+    InputError
+        Missing, empty or unreadable input.
+    """
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            return list(_Input(con, source, "peek", Path(tmp)).columns)
+    finally:
+        con.close()

@@ -1,0 +1,122 @@
+"""The web app end to end: a real Streamlit server and Debian's Chromium, driven by Playwright.
+
+Needs ``/usr/bin/chromium`` (``.ci/install-browser``); fails without it unless
+``SEGMENTKIT_SKIP_BROWSER=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segmentkit.app import streamlit_command
+from segmentkit.datasets import make_demo, write_demo
+from test_report_browser import CHROMIUM, LAUNCH_ARGS, _require_chromium
+
+SLOW = 180_000  # ms: a segmentation run on this 2-core machine, with headroom
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    _require_chromium(CHROMIUM, os.environ)
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("app") / "server.log").open("w")
+    env = {**os.environ, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    server = subprocess.Popen(streamlit_command(sys.executable, port), stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                pytest.fail(f"the app did not start; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture()
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg = context.new_page()
+        pg.goto(app_url)
+        pg.get_by_text("Run segmentation").first.wait_for(timeout=60_000)
+        yield pg
+        browser.close()
+
+
+def _segments_table(pg) -> pd.DataFrame:
+    table = pg.locator("table").first
+    table.locator("tbody tr").first.wait_for(timeout=30_000)
+    header = [c.inner_text().strip() for c in table.locator("thead th").all()]
+    rows = [[c.inner_text().strip() for c in r.locator("td, th").all()] for r in table.locator("tbody tr").all()]
+    width = len(header)
+    return pd.DataFrame([r[-width:] for r in rows], columns=header)
+
+
+def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_path):
+    page.get_by_label("Demo customers").fill("1500")
+    page.get_by_label("Demo customers").press("Enter")
+    page.get_by_role("button", name="Run segmentation").click()
+    heading = page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$"))
+    heading.wait_for(timeout=SLOW)
+    k, n = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", heading.inner_text()))
+    assert 2 <= k <= 10 and n >= 1500
+    assert page.get_by_text(f"Why {k}:").is_visible()
+    table = _segments_table(page)
+    assert len(table) == k and table["customers"].astype(int).sum() <= n
+    assert table["name"].nunique() == k and all(table["name"].str.len() > 3)
+    assert page.get_by_text("Against the client's personas").is_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="assignments.csv").click()
+    path = tmp_path / "assignments.csv"
+    download.value.save_as(path)
+    assignments = pd.read_csv(path, dtype={"customer_id": str})
+    assert len(assignments) == n and assignments["customer_id"].is_unique
+    assert (assignments["status"] == "segmented").sum() == table["customers"].astype(int).sum()
+
+
+def test_uploaded_files_bad_then_good(page, tmp_path):
+    bad = tmp_path / "my_events.csv"
+    bad.write_text("customer_id,event_time,amount\n1,2024-01-01,10\n2,2024-01-02,abc\n", encoding="utf-8")
+    files = write_demo(tmp_path / "good", make_demo(800, seed=4))
+    page.get_by_text("My files").click()
+    uploads = page.locator("input[type=file]")
+    uploads.first.wait_for(state="attached", timeout=30_000)
+    uploads.nth(0).set_input_files(str(bad))
+    page.get_by_role("button", name="Run segmentation").click()
+    error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
+    error.wait_for(timeout=SLOW)
+    assert "Traceback" not in page.content()
+    uploads.nth(0).set_input_files(str(files["events"]))
+    uploads.nth(1).set_input_files(str(files["customers"]))
+    page.get_by_text(re.compile(r"^customers\.csv")).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    assert not error.is_visible()
