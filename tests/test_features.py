@@ -156,3 +156,17 @@ def test_missing_columns_leave_features_out(tmp_path):
     assert ft.frame.loc["c03", "orders"] == 3
     # the negative amount is still a return
     assert ft.frame.loc["c02", "monetary"] == pytest.approx(0)
+
+
+def test_purchases_without_order_id_are_orders_of_their_own(tmp_path):
+    # multi-line orders (so lines are grouped into orders) beside purchases with no order id:
+    # each of those is an order of its own, not one shared "missing id" order
+    p = tmp_path / "e.csv"
+    p.write_text("customer_id,event_time,order_id,amount\n"
+                 "1,2024-01-01 10:00,o1,10\n1,2024-01-01 10:00,o1,5\n"
+                 "1,2024-02-01 10:00,,7\n1,2024-03-01 10:00,,8\n1,2024-04-01 10:00,,9\n", encoding="utf-8")
+    con = duckdb.connect()
+    t = load_events(con, p)
+    f = customer_features(con, t.table, t.roles, snapshot_date=dt.date(2024, 5, 1)).frame
+    assert f.loc["1", "orders"] == 4
+    assert f.loc["1", "avg_order_value"] == pytest.approx(39 / 4)

@@ -344,7 +344,9 @@ def customer_features(
                                                         "discount", "product_id") if r in has])
     # keys are 64-bit hashes: cheaper to group and sort than text (collisions ~ 1e-8 here)
     row_key = f"hash({row_cols}, 'row')"
-    order_key = f"coalesce(hash(order_id), {row_key})" if "order_id" in has else row_key
+    # (not coalesce(hash(order_id), ...): DuckDB's hash(NULL) is a value, not NULL)
+    order_key = (f"CASE WHEN order_id IS NOT NULL THEN hash(order_id) ELSE {row_key} END"
+                 if "order_id" in has else row_key)
     qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
     disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
     chan = "min(channel)" if "channel" in has else "NULL"
