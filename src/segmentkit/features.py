@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import duckdb
 import numpy as np
@@ -44,7 +44,7 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.sqltext import literal
 
-__all__ = ["FeatureSpec", "FeatureTable", "customer_features"]
+__all__ = ["DuckDBEngine", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features"]
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,68 @@ class FeatureTable:
         return tuple(s.name for s in self.specs)
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    return con.execute(sql).fetchall()[0][0]
+class SqlEngine(Protocol):
+    """Where the feature SQL runs: DuckDB here, Spark in :mod:`segmentkit.spark`.
+
+    The feature definitions are one set of SQL statements; an engine runs them and spells
+    the few expressions that differ between SQL dialects.
+    """
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run a query; all rows as tuples."""
+        ...
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run a query; the result as a pandas DataFrame."""
+        ...
+
+    def seconds(self, later: str, earlier: str) -> str:
+        """SQL for the seconds between two timestamps."""
+        ...
+
+    def hash64(self, args: str) -> str:
+        """SQL for a 64-bit hash of the comma-separated expressions ``args``."""
+        ...
+
+    def months(self, t: str, first_month: int, n_months: int) -> str:
+        """SQL aggregate: distinct calendar months of ``t`` (``first_month`` = year*12+month
+        of the window start, ``n_months`` its length)."""
+        ...
+
+    cte_hint: str
+    text_type: str
+
+
+class DuckDBEngine:
+    """The feature SQL on a DuckDB connection."""
+
+    cte_hint = "NOT MATERIALIZED "
+    text_type = "VARCHAR"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def seconds(self, later: str, earlier: str) -> str:
+        return f"epoch({later} - {earlier})"
+
+    def hash64(self, args: str) -> str:
+        return f"hash({args})"
+
+    def months(self, t: str, first_month: int, n_months: int) -> str:
+        if n_months < 126:
+            # distinct months as bits of a 126-bit mask: one aggregate, no DISTINCT pass
+            return f"bit_count(bit_or((1::HUGEINT) << (year({t}) * 12 + month({t}) - {first_month})::HUGEINT))"
+        return f"count(DISTINCT date_trunc('month', {t}))"
+
+
+def _one(engine: SqlEngine, sql: str) -> Any:
+    return engine.rows(sql)[0][0]
 
 
 @dataclass(frozen=True)
@@ -150,7 +210,7 @@ class _EventScan:
     order_lines_unique: bool
 
 
-def _scan_events(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[str], usable: str,
+def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: str,
                  in_window: str, snap: str, is_return: str, is_purchase: str) -> _EventScan:
     """Counts over the event table, in one pass: what was dropped, excluded or odd, and how
     many events the features see and from when. Then whether every purchase row is an
@@ -165,18 +225,18 @@ def _scan_events(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[st
     known = "event_type IN ('purchase', 'view', 'cart', 'return')"
     unknown = (f"count(*) FILTER (WHERE {usable} AND (event_type IS NULL OR NOT {known}))"
                if "event_type" in roles else "0")
-    row = con.execute(
+    row = engine.rows(
         f"SELECT count(*), count(*) - count(customer_id), count(*) - count(event_time), "
         f"count(*) FILTER (WHERE {usable} AND event_time >= {snap}), "
         f"count(*) FILTER (WHERE {usable} AND event_time < {snap} AND {is_return}), "
         f"count(*) FILTER (WHERE {in_window}), min(event_time) FILTER (WHERE {in_window}), "
         f"{unknown}{miss} FROM {events}"
-    ).fetchall()[0]
+    )[0]
     n_usable, window_start, n_unknown = int(row[5] or 0), row[6], int(row[7] or 0)
     # a DISTINCT aggregate beside the others would make the whole pass several times slower
-    lines_unique = "order_id" not in roles or n_usable == 0 or not con.execute(
+    lines_unique = "order_id" not in roles or n_usable == 0 or not engine.rows(
         f"SELECT 1 FROM {events} WHERE {in_window} AND {is_purchase} AND order_id IS NOT NULL "
-        f"GROUP BY hash(order_id) HAVING count(*) > 1 LIMIT 1").fetchall()
+        f"GROUP BY {engine.hash64('order_id')} HAVING count(*) > 1 LIMIT 1")
     vals = [int(v or 0) for v in row[:5] + row[8:]]
     quality: dict[str, Any] = {
         "events_distinct_rows": vals[0],
@@ -188,10 +248,10 @@ def _scan_events(con: duckdb.DuckDBPyConnection, events: str, roles: Sequence[st
         "unknown_event_types": {},
     }
     if n_unknown:
-        detail = con.execute(
-            f"SELECT coalesce(event_type, '(empty)'), count(*) FROM {events} WHERE {usable} AND "
-            f"(event_type IS NULL OR NOT {known}) GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+        detail = engine.rows(
+            f"SELECT coalesce(CAST(event_type AS {engine.text_type}), '(empty)'), count(*) FROM {events} "
+            f"WHERE {usable} AND (event_type IS NULL OR NOT {known}) GROUP BY 1 ORDER BY 1"
+        )
         quality["unknown_event_types"] = {str(k): int(v) for k, v in detail}
     return _EventScan(quality, n_usable, window_start, lines_unique)
 
@@ -210,7 +270,7 @@ def _slug(text: str) -> str:
     return s or "blank"
 
 
-def _levels(con: duckdb.DuckDBPyConnection, ev_cte: str, roles: Sequence[str], weight: str,
+def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
             purchase: str, max_levels: int) -> dict[str, tuple[tuple[str, ...], int]]:
     """The ``max_levels`` largest levels (by spend) of each role, and how many there are.
 
@@ -220,13 +280,14 @@ def _levels(con: duckdb.DuckDBPyConnection, ev_cte: str, roles: Sequence[str], w
         return {}
     sets = ", ".join(f"({r})" for r in roles)
     role = "CASE " + " ".join(f"WHEN grouping({r}) = 0 THEN '{r}'" for r in roles) + " END"
-    level = "coalesce(" + ", ".join(f"CAST({r} AS VARCHAR)" for r in roles) + ")"
-    rows = con.execute(
+    level = "coalesce(" + ", ".join(f"CAST({r} AS {engine.text_type})" for r in roles) + ")"
+    rows = engine.rows(
         f"WITH {ev_cte}, g AS (SELECT {role} AS role, {level} AS level, sum({weight}) AS w FROM ev "
         f"WHERE {purchase} GROUP BY GROUPING SETS ({sets})) "
-        f"SELECT role, level, w, count(*) OVER (PARTITION BY role) AS n FROM g WHERE level IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY role ORDER BY w DESC, level) <= {int(max_levels)}"
-    ).fetchall()
+        f"SELECT role, level, w, n FROM (SELECT role, level, w, count(*) OVER (PARTITION BY role) AS n, "
+        f"row_number() OVER (PARTITION BY role ORDER BY w DESC, level) AS rn FROM g WHERE level IS NOT NULL) AS r "
+        f"WHERE rn <= {int(max_levels)}"
+    )
     out: dict[str, tuple[tuple[str, ...], int]] = {}
     for r in roles:
         mine = [row for row in rows if row[0] == r]
@@ -250,7 +311,7 @@ def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def customer_features(
-    con: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection | SqlEngine,
     events: str,
     roles: Sequence[str],
     *,
@@ -262,7 +323,8 @@ def customer_features(
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
+    con : duckdb.DuckDBPyConnection or SqlEngine
+        Where the events are (a DuckDB connection, or e.g. :class:`segmentkit.spark.SparkEngine`).
     events : str
         Name of a table with canonical columns (as made by :func:`segmentkit.sources.load_events`).
     roles : sequence of str
@@ -280,11 +342,12 @@ def customer_features(
     -------
     FeatureTable
     """
+    engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     roles = tuple(roles)
     has = set(roles)
     usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
     if snapshot_date is None:
-        last = _one(con, f"SELECT max(event_time) FROM {events} WHERE {usable}")
+        last = _one(engine, f"SELECT max(event_time) FROM {events} WHERE {usable}")
         if last is None:
             raise InputError("no event has both a customer id and a time")
         snapshot_date = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
@@ -298,10 +361,10 @@ def customer_features(
     in_window = f"{usable} AND event_time < {snap}"
     if "event_type" in has:
         in_window += " AND event_type IN ('purchase', 'view', 'cart', 'return')"
-    ev_cte = f"ev AS NOT MATERIALIZED (SELECT *{type_col} FROM {events} WHERE {in_window})"
+    ev_cte = f"ev AS {engine.cte_hint}(SELECT *{type_col} FROM {events} WHERE {in_window})"
     raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
     raw_purchase = is_purchase if "event_type" in has else ("coalesce(amount, 0) >= 0" if has_amount else "true")
-    scan = _scan_events(con, events, roles, usable, in_window, snap, raw_return, raw_purchase)
+    scan = _scan_events(engine, events, roles, usable, in_window, snap, raw_return, raw_purchase)
     quality, window_start = scan.quality, scan.window_start
     if scan.n_usable == 0:
         raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
@@ -318,7 +381,7 @@ def customer_features(
 
     level_map: dict[str, tuple[str, ...]] = {}
     level_cols: dict[str, list[tuple[str, str]]] = {}
-    found_levels = _levels(con, ev_cte, [r for r in ("category", "channel") if r in has and not
+    found_levels = _levels(engine, ev_cte, [r for r in ("category", "channel") if r in has and not
                                          (levels and r in levels)], w, is_purchase, max_levels)
     for role, prefix, what in (("category", "cat_share", "spend"), ("channel", "channel_share", "orders")):
         if role not in has:
@@ -343,9 +406,9 @@ def customer_features(
     row_cols = ", ".join(["event_time"] + [r for r in ("amount", "quantity", "category", "channel",
                                                         "discount", "product_id") if r in has])
     # keys are 64-bit hashes: cheaper to group and sort than text (collisions ~ 1e-8 here)
-    row_key = f"hash({row_cols}, 'row')"
+    row_key = engine.hash64(f"{row_cols}, 'row'")
     # (not coalesce(hash(order_id), ...): DuckDB's hash(NULL) is a value, not NULL)
-    order_key = (f"CASE WHEN order_id IS NOT NULL THEN hash(order_id) ELSE {row_key} END"
+    order_key = (f"CASE WHEN order_id IS NOT NULL THEN {engine.hash64('order_id')} ELSE {row_key} END"
                  if "order_id" in has else row_key)
     qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
     disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
@@ -367,17 +430,17 @@ def customer_features(
         for col, lvl in level_cols["channel"]:
             cond = (f"channel = {literal(lvl)}" if lvl is not None
                     else f"(channel IS NULL OR channel NOT IN ({', '.join(literal(x) for x in named)}))")
-            chan_parts.append(f"count(*) FILTER (WHERE {cond})::DOUBLE / count(*) AS {col}")
+            chan_parts.append(f"CAST(count(*) FILTER (WHERE {cond}) AS DOUBLE) / count(*) AS {col}")
 
-    ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"
-    mid = f"({ws} + ({snap} - {ws}) / 2)"
-    # distinct active months as bits of a 126-bit mask: one aggregate, no DISTINCT pass
-    first_month = pd.Timestamp(window_start).year * 12 + pd.Timestamp(window_start).month
-    if snapshot_date.year * 12 + snapshot_date.month - first_month < 126:
-        months = (f"bit_count(bit_or((1::HUGEINT) << (year(t) * 12 + month(t) - {first_month})::HUGEINT))")
-    else:
-        months = "count(DISTINCT date_trunc('month', t))"
-    days = "/ 86400.0"
+    start = pd.Timestamp(window_start)
+    ws = f"TIMESTAMP '{start.isoformat(sep=' ')}'"
+    snap_ts = pd.Timestamp(snapshot_date)
+    mid = f"TIMESTAMP '{(start + (snap_ts - start) / 2).isoformat(sep=' ')}'"  # the window's middle
+    first_month = start.year * 12 + start.month
+    months = engine.months("t", first_month, snapshot_date.year * 12 + snapshot_date.month - first_month)
+
+    def days(later: str, earlier: str) -> str:
+        return f"({engine.seconds(later, earlier)} / 86400.0)"
 
     # an export with one row per order (the usual case) needs no grouping of lines
     if scan.order_lines_unique:
@@ -407,8 +470,8 @@ def customer_features(
                         coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
                         coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
                {", " + ", ".join(chan_parts) if chan_parts else ""}
-        FROM (SELECT *, epoch(t - lag(t) OVER (PARTITION BY customer_id ORDER BY t)) {days} AS g
-              FROM orders) GROUP BY customer_id
+        FROM (SELECT *, {days("t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
+              FROM orders) AS o GROUP BY customer_id
     ),
     act AS (
         SELECT customer_id, min(event_time) AS first_t,
@@ -420,28 +483,29 @@ def customer_features(
         FROM ev GROUP BY customer_id
     )
     SELECT act.customer_id AS customer_id,
-        coalesce(epoch({snap} - ord.last_t), epoch({snap} - {ws})) {days} AS recency_days,
-        coalesce(ord.n_orders, 0)::DOUBLE AS orders,
+        coalesce({days(snap, "ord.last_t")}, {days(snap, ws)}) AS recency_days,
+        CAST(coalesce(ord.n_orders, 0) AS DOUBLE) AS orders,
         coalesce(ord.gross, 0) - act.ret_amt AS monetary,
         coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
-        coalesce(ord.qty / nullif(ord.n_orders, 0), 0)::DOUBLE AS basket_size,
-        epoch({snap} - act.first_t) {days} AS tenure_days,
-        coalesce(ord.gap_mean, epoch({snap} - act.first_t) {days}) AS gap_mean_days,
+        CAST(coalesce(ord.qty / nullif(ord.n_orders, 0), 0) AS DOUBLE) AS basket_size,
+        {days(snap, "act.first_t")} AS tenure_days,
+        coalesce(ord.gap_mean, {days(snap, "act.first_t")}) AS gap_mean_days,
         CASE WHEN ord.n_orders >= 3 THEN coalesce(ord.gap_sd / nullif(ord.gap_mean, 0), 0) END AS gap_cv,
         coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) AS spend_trend,
-        coalesce(ord.active_months, 0)::DOUBLE AS active_months,
+        CAST(coalesce(ord.active_months, 0) AS DOUBLE) AS active_months,
         coalesce(ord.peak / nullif(ord.gross, 0), 0) AS peak_quarter_share,
-        coalesce(ord.disc, 0)::DOUBLE AS discount_share,
+        CAST(coalesce(ord.disc, 0) AS DOUBLE) AS discount_share,
         coalesce({"act.ret_amt / nullif(ord.gross, 0)" if has_amount else "act.ret_n / nullif(ord.n_orders, 0)"}, 0) AS return_rate,
-        act.n_views / greatest(coalesce(ord.n_orders, 0), 1)::DOUBLE AS views_per_order,
-        CASE WHEN act.n_carts > 0 THEN greatest(act.n_carts - coalesce(ord.n_orders, 0), 0)::DOUBLE / act.n_carts
+        act.n_views / CAST(greatest(coalesce(ord.n_orders, 0), 1) AS DOUBLE) AS views_per_order,
+        CASE WHEN act.n_carts > 0
+             THEN CAST(greatest(act.n_carts - coalesce(ord.n_orders, 0), 0) AS DOUBLE) / act.n_carts
              ELSE 0 END AS cart_abandonment
         {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
         {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
     FROM act LEFT JOIN ord USING (customer_id)
     ORDER BY act.customer_id
     """
-    frame = con.execute(sql).df().set_index("customer_id")
+    frame = engine.frame(sql).set_index("customer_id")
     frame.index = frame.index.astype(str)
     names = [s.name for s in specs]
     # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
