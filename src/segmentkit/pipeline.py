@@ -31,6 +31,7 @@ from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
+from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Segmentation", "SegmentationResult", "assign", "canonical_labels"]
 
@@ -207,10 +208,11 @@ class Segmentation:
 
         Parameters
         ----------
-        customers : path or DataFrame, optional
+        customers : path, DataFrame or SqlQuery, optional
             One row per customer.
-        events : path or DataFrame, optional
-            One row per event. At least one of the two is needed.
+        events : path, DataFrame, SqlQuery or SparkEvents, optional
+            One row per event (``SparkEvents``: read and turned into features by Spark).
+            At least one of the two is needed.
 
         Returns
         -------
@@ -240,11 +242,19 @@ class Segmentation:
 
         feats: FeatureTable | None = None
         ev_table: LoadedTable | None = None
-        if events is not None:
+        spark_stage = None
+        if isinstance(events, SparkEvents):
+            # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
+            from segmentkit.spark.events import spark_event_stage
+
+            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
+            ev_table = spark_stage.loaded
+        elif events is not None:
             ev_table = load_events(con, events, settings.columns)
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+        if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
             quality["events_rows_read"] = ev_table.rows_read
             quality["duplicate_events_dropped"] = ev_table.duplicates
             quality.update(feats.data_quality)
@@ -271,12 +281,12 @@ class Segmentation:
             if cust is not None:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
-                quality["orphan_events"] = int(
-                    con.execute(
-                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
-                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
-                    ).fetchall()[0][0]
-                )
+                quality["orphan_events"] = (
+                    spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
+                        con.execute(
+                            f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
+                            "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
+                        ).fetchall()[0][0]))
                 quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
         ids = pd.Index(sorted(map(str, ids)), name="customer_id")
 

@@ -46,7 +46,7 @@ from segmentkit.errors import InputError
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding", "input_columns"]
+__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding", "detect_time_format", "input_columns"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -356,27 +356,34 @@ def _time_format(inp: _Input, column: str) -> str | None:
             f"WHERE {q} IS NOT NULL AND trim({q}::VARCHAR) <> '' LIMIT 2000"
         ).fetchall()
     ]
+    return detect_time_format(inp.con, sample)
+
+
+def detect_time_format(con: duckdb.DuckDBPyConnection, sample: Sequence[str]) -> str | None:
+    """The format of :data:`DATE_FORMATS` under which the most sampled values parse, tried in
+    order and stopping at the first that parses all; ``None`` when ISO parses them all (or
+    no format does better). Also used on samples taken by Spark."""
     if not sample:
         return None
-    values = pd.DataFrame({"v": sample})
-    inp.con.register("__time_sample", values)
+    values = pd.DataFrame({"v": list(sample)})
+    con.register("__time_sample", values)
     try:
-        ok_iso = inp.con.execute(
+        ok_iso = con.execute(
             "SELECT count(*) FILTER (WHERE try_cast(v AS TIMESTAMP) IS NOT NULL) FROM __time_sample"
         ).fetchall()[0][0]
-        if ok_iso == len(sample):
+        if ok_iso == len(values):
             return None
         best, best_ok = None, ok_iso
         for fmt in DATE_FORMATS:
-            ok = inp.con.execute(
+            ok = con.execute(
                 f"SELECT count(*) FILTER (WHERE try_strptime(v, {literal(fmt)}) IS NOT NULL) FROM __time_sample"
             ).fetchall()[0][0]
             if ok > best_ok:
                 best, best_ok = fmt, ok
-            if ok == len(sample):
+            if ok == len(values):
                 break
     finally:
-        inp.con.unregister("__time_sample")
+        con.unregister("__time_sample")
     return best
 
 

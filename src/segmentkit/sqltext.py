@@ -7,7 +7,7 @@ input can change a statement's meaning.
 
 from __future__ import annotations
 
-__all__ = ["identifier", "literal"]
+__all__ = ["identifier", "literal", "spark_identifier"]
 
 
 def identifier(name: str) -> str:
@@ -18,3 +18,8 @@ def identifier(name: str) -> str:
 def literal(text: object) -> str:
     """A value as a string literal; inner single quotes are doubled (``O'Brien``)."""
     return "'" + str(text).replace("'", "''") + "'"
+
+
+def spark_identifier(name: str) -> str:
+    """A column name quoted for Spark SQL (backticks; a double-quoted name is a string there)."""
+    return "`" + str(name).replace("`", "``") + "`"

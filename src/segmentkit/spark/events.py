@@ -1,0 +1,226 @@
+"""Event logs read by Spark and made canonical, then turned into features with the shared SQL.
+
+The canonical table follows :mod:`segmentkit.sources`: the same roles and column mapping,
+text trimmed (empty text is missing), event-type spellings mapped (``Order`` → purchase),
+time formats detected on a sample by the same rules, discount flags read the same way, and
+exact duplicate rows removed and counted. A value that does not convert stops the run with
+the column and an example value (a distributed file has no row order to point into).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from segmentkit.config import ColumnMapping
+from segmentkit.errors import InputError
+from segmentkit.features import FeatureTable, customer_features
+from segmentkit.sources import (EVENT_TYPE_SYNONYMS, LoadedTable, _EVENT_ROLES, _FALSE, _TRUE,
+                                detect_time_format)
+from segmentkit.sqltext import literal, spark_identifier
+
+__all__ = ["SparkEvents", "SparkStage", "load_events_spark", "spark_event_stage"]
+
+#: strptime directives and the Spark (java.time) pattern letters that parse them.
+_JAVA = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%b": "MMM", "%B": "MMMM"}
+
+
+@dataclass(frozen=True)
+class SparkEvents:
+    """An event log to be read by Spark.
+
+    Attributes
+    ----------
+    source : str or pyspark.sql.DataFrame
+        Path (or glob, or list of paths) of CSV or Parquet files on any file system Spark
+        reads (local, HDFS, S3, ...), or a Spark DataFrame.
+    spark : pyspark.sql.SparkSession, optional
+        The session to use; default: the active one, or a local one.
+    file_format : str, optional
+        ``"csv"`` or ``"parquet"``; default: from the path's suffix.
+    delimiter : str, optional
+        CSV delimiter; default: sniffed from the first line of a local file, else ``,``.
+    """
+
+    source: Any
+    spark: Any = None
+    file_format: str | None = None
+    delimiter: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How the input is named in messages."""
+        if isinstance(self.source, (str, Path)):
+            return f"{Path(str(self.source)).name} (Spark)"
+        return "<Spark DataFrame>"
+
+
+def _java_pattern(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%" and fmt[i:i + 2] in _JAVA:
+            out.append(_JAVA[fmt[i:i + 2]])
+            i += 2
+        else:
+            ch = fmt[i]
+            out.append(f"'{ch}'" if ch.isalpha() else ch)
+            i += 1
+    return "".join(out)
+
+
+def _read(spark: Any, events: SparkEvents) -> Any:
+    if not isinstance(events.source, (str, Path, list)):
+        return events.source
+    paths = [str(p) for p in events.source] if isinstance(events.source, list) else [str(events.source)]
+    fmt = events.file_format or ("parquet" if paths[0].lower().rstrip("/").endswith((".parquet", ".pq"))
+                                 else "csv")
+    try:
+        if fmt == "parquet":
+            return spark.read.parquet(*paths)
+        sep = events.delimiter or _sniff_delimiter(paths[0])
+        return spark.read.option("header", True).option("sep", sep).csv(paths)
+    except Exception as exc:  # Spark reports a missing path as an AnalysisException
+        raise InputError(f"cannot be read ({str(exc).strip().splitlines()[0][:300]})", source=events.name) from None
+
+
+def _sniff_delimiter(path: str) -> str:
+    local = Path(path)
+    if not local.is_file():
+        return ","
+    with local.open("r", encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
+
+
+def _typed(raw: Any, found: dict[str, str], name: str) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Spark SQL per role: the converted value, and the raw text it came from (for checks)."""
+    types = dict(raw.dtypes)
+    exprs: dict[str, str] = {}
+    text: dict[str, str] = {}
+    notes: list[str] = []
+    for role, column in found.items():
+        q = spark_identifier(column)
+        typ = types[column].lower()
+        t = f"nullif(trim(CAST({q} AS STRING)), '')"
+        if role == "event_time":
+            if typ.startswith("timestamp") or typ == "date":
+                exprs[role] = f"CAST({q} AS TIMESTAMP)"
+            else:
+                sample = [r[0] for r in raw.limit(20000).selectExpr(f"{t} AS v").where("v IS NOT NULL")
+                          .distinct().limit(2000).collect()]
+                with duckdb.connect() as con:  # the same rules as for files read by DuckDB
+                    fmt = detect_time_format(con, sample)
+                if fmt is None:
+                    exprs[role] = f"try_cast({t} AS TIMESTAMP)"
+                else:
+                    notes.append(f"{name}: column {column!r} read with date format {fmt}")
+                    exprs[role] = f"try_to_timestamp({t}, {literal(_java_pattern(fmt))})"
+                text[role] = t
+        elif role in ("amount", "quantity"):
+            exprs[role] = f"try_cast({t} AS DOUBLE)"
+            text[role] = t
+        elif role == "discount":
+            if typ == "boolean":
+                exprs[role] = f"CAST(CAST({q} AS INT) AS DOUBLE)"
+            else:
+                low = f"lower({t})"
+                yes = ", ".join(literal(v) for v in _TRUE)
+                no = ", ".join(literal(v) for v in _FALSE if v)
+                exprs[role] = (f"CASE WHEN {low} IS NULL THEN NULL WHEN {low} IN ({yes}) THEN 1.0 "
+                               f"WHEN {low} IN ({no}) THEN 0.0 "
+                               f"ELSE CAST(try_cast({low} AS DOUBLE) > 0 AS DOUBLE) END")
+                text[role] = t
+        elif role == "event_type":
+            low = f"lower({t})"
+            cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in EVENT_TYPE_SYNONYMS.items())
+            exprs[role] = f"CASE {low} {cases} ELSE {low} END"
+        else:
+            exprs[role] = t
+    return exprs, text, notes
+
+
+@dataclass
+class SparkStage:
+    """The canonical events on Spark, and what the pipeline asks of them."""
+
+    spark: Any
+    view: str
+    loaded: LoadedTable
+
+    def count_events_outside(self, ids: pd.Index) -> int:
+        """Events whose customer is not among ``ids`` (orphan events)."""
+        # from Arrow: a pandas frame would make pyspark warn about pandas 3
+        known = self.spark.createDataFrame(pa.table({"customer_id": pa.array(ids.astype(str), pa.string())}))
+        known.createOrReplaceTempView(f"{self.view}_known")
+        return int(self.spark.sql(
+            f"SELECT count(*) FROM {self.view} e LEFT ANTI JOIN {self.view}_known k "
+            f"ON e.customer_id = k.customer_id WHERE e.customer_id IS NOT NULL").collect()[0][0])
+
+
+def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMapping(),
+                      *, view: str = "segmentkit_events") -> SparkStage:
+    """Read ``events`` with Spark into the canonical temporary view ``view`` (cached).
+
+    Raises
+    ------
+    InputError
+        Missing column, unreadable input, a value that does not convert, no rows.
+    """
+    from segmentkit.spark.engine import SparkEngine, local_session
+
+    spark = events.spark or local_session()
+    SparkEngine(spark)  # sets the session's time zone to UTC before any timestamp is read
+    raw = _read(spark, events)
+    lower = {c.lower(): c for c in raw.columns}
+    found: dict[str, str] = {}
+    for role in _EVENT_ROLES:
+        wanted = getattr(columns, role)
+        col = wanted if wanted in raw.columns else lower.get(wanted.lower())
+        if col is not None:
+            found[role] = col
+        elif role in ("customer_id", "event_time"):
+            raise InputError(f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
+                             f"found: {', '.join(raw.columns)}", source=events.name)
+    exprs, text, notes = _typed(raw, found, events.name)
+    typed = raw.selectExpr(*[f"{e} AS {r}" for r, e in exprs.items()],
+                           *[f"{t} AS __raw_{r}" for r, t in text.items()])
+    if text:
+        checks: list[str] = []
+        for r in text:  # per role: how many values did not convert, and one of them
+            bad = f"__raw_{r} IS NOT NULL AND {r} IS NULL"
+            checks += [f"count_if({bad})", f"min(CASE WHEN {bad} THEN __raw_{r} END)"]
+        counts = typed.selectExpr(*checks).collect()[0]
+        for i, role in enumerate(text):
+            if counts[2 * i]:
+                what = {"event_time": "is not a date or time", "discount": "is not a yes/no or number"}.get(
+                    role, "is not a number")
+                raise InputError(f"{counts[2 * i + 1]!r} {what} ({counts[2 * i]:,} such rows)",
+                                 source=events.name, column=found[role])
+    canonical = typed.select(*exprs)
+    rows_read = canonical.count()
+    if rows_read == 0:
+        raise InputError("no rows", source=events.name)
+    distinct = canonical.dropDuplicates().persist()
+    n = distinct.count()
+    distinct.createOrReplaceTempView(view)
+    loaded = LoadedTable(table=view, source=events.name, rows_read=int(rows_read), roles=tuple(found),
+                         sha256=None, notes=tuple(notes), duplicates=int(rows_read - n))
+    return SparkStage(spark=spark, view=view, loaded=loaded)
+
+
+def spark_event_stage(events: SparkEvents, columns: ColumnMapping,
+                      snapshot_date: dt.date | None) -> tuple[SparkStage, FeatureTable]:
+    """Canonical events and their features, computed by Spark with the shared feature SQL."""
+    from segmentkit.spark.engine import SparkEngine
+
+    stage = load_events_spark(events, columns)
+    feats = customer_features(SparkEngine(stage.spark), stage.view, stage.loaded.roles,
+                              snapshot_date=snapshot_date)
+    return stage, feats
