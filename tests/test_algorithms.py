@@ -167,3 +167,11 @@ def test_base_helpers():
     np.testing.assert_array_equal(relabel_by_size(np.array([5, 5, -1, 2, 2, 2, 7])), [1, 1, -1, 0, 0, 0, 2])
     np.testing.assert_allclose(segment_centres(np.array([[0.0], [2.0], [9.0]]), np.array([0, 0, -1])), [[1.0]])
     assert knee_index(np.array([100.0, 40.0, 20.0, 18.0, 17.0, 16.0])) == 2
+
+
+def test_gmm_reports_non_convergence_instead_of_warning():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 1.0, size=(200, 3)) for c in (0.0, 1.5, 3.0)])
+    fitted = algorithms.get("gmm").fit(X, k=3, random_state=0, max_iter=1, n_init=1)
+    assert fitted.details["converged"] is False
+    assert algorithms.get("gmm").fit(X, k=3, random_state=0).details["converged"] is True

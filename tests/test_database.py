@@ -99,3 +99,20 @@ def test_cli_reads_from_the_database(crm, tmp_path):
     assert res.exit_code == 2 and "need --database" in res.output
     res = CliRunner().invoke(app, ["run", "--database", url, "--events-query", "missing_table", "--out", str(out)])
     assert res.exit_code == 2 and "the query failed" in res.output and "Traceback" not in res.output
+
+
+def test_database_section_of_the_settings_file(crm, tmp_path):
+    url, files = crm
+    config = tmp_path / "settings.toml"
+    config.write_text(f'[database]\nurl = "{url}"\nevents = "crm.events"\ncustomers = "crm.customers"\n\n'
+                      '[clustering]\nk = 3\n', encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(config), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["k"] == 3 and "crm.events" in summary["run"]["inputs"]["events"]["name"]
+    # a file given on the command line wins over the file's query for that table
+    res = CliRunner().invoke(app, ["run", str(config), "--events", str(files["events"]), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["inputs"]["events"]["name"] == "events.csv"

@@ -115,24 +115,24 @@ def demo(
 
 def _sources(events: Optional[Path], customers: Optional[Path], database: Optional[str],
              events_query: Optional[str], customers_query: Optional[str]) -> tuple[Any, Any]:
-    """Files, or tables/queries of ``--database``, as the library's inputs."""
+    """Files, or tables/queries of ``--database`` (or the file's ``[database]``), as inputs."""
     from segmentkit.database import SqlQuery
 
-    if database is None:
-        if events_query or customers_query:
-            raise InputError("--events-query and --customers-query need --database")
+    if not (events_query or customers_query):
+        if database is not None and events is None and customers is None:
+            raise InputError("with --database, give --events-query, --customers-query, or both")
         return events, customers
+    if database is None:
+        raise InputError("--events-query and --customers-query need --database")
     if (events_query and events) or (customers_query and customers):
         raise InputError("give each table once: as a file or as a --database query")
-    if not (events_query or customers_query):
-        raise InputError("with --database, give --events-query, --customers-query, or both")
     return (SqlQuery(database, events_query) if events_query else events,
             SqlQuery(database, customers_query) if customers_query else customers)
 
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data]).")] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database]).")] = None,
     events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
     customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
@@ -171,9 +171,6 @@ def run(
     from segmentkit.pipeline import Segmentation
 
     try:
-        events, customers = _sources(events, customers, database, events_query, customers_query)
-        if events is None and customers is None:
-            raise InputError("give --events, --customers, or both")
         snap = None
         if snapshot_date:
             try:
@@ -193,6 +190,12 @@ def run(
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
         )
+        db = settings.database  # flags win over the file's [database] section
+        events, customers = _sources(events, customers, database or db.url,
+                                     events_query or (None if events else db.events),
+                                     customers_query or (None if customers else db.customers))
+        if events is None and customers is None:
+            raise InputError("give --events, --customers, or both")
         overrides = load_name_overrides(names) if names else None
         seg = Segmentation(settings, name_overrides=overrides, previous=previous)
         _run(seg, customers, events, out, show_ids=show_ids)

@@ -87,6 +87,24 @@ class ClusteringSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    """Tables or queries to read from a database (``[database]``), instead of files.
+
+    Attributes
+    ----------
+    url : str or None
+        ``postgresql://user@host:port/database`` (leave the password to ``PGPASSWORD`` or
+        ``~/.pgpass`` rather than writing it in a file).
+    events, customers : str or None
+        A table name or a ``SELECT`` statement each.
+    """
+
+    url: str | None = None
+    events: str | None = None
+    customers: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one run."""
 
@@ -94,6 +112,7 @@ class Settings:
     roles: Roles = field(default_factory=Roles)
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     snapshot_date: dt.date | None = None
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
 
 def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -114,7 +133,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     Parameters
     ----------
     path : str or Path, optional
-        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]`` sections.
+        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``
+        sections.
     **overrides
         ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
         whose value is ``None`` are ignored (a flag that was not given).
@@ -133,12 +153,13 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where)
     roles = _section(Roles, data.get("roles", {}), where)
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
+    database = _section(DatabaseSettings, data.get("database", {}), where)
     snapshot = data.get("data", {}).get("snapshot_date")
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
@@ -160,4 +181,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             snapshot = dt.date.fromisoformat(snapshot)
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
-    return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot)
+    return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
+                    database=database)

@@ -430,6 +430,9 @@ class Segmentation:
             centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
             assign_noise=cl.assign_noise, uses_events=feats is not None,
         )
+        if fitted.details.get("converged") is False:
+            notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
+                         "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
         summary = {
             "segmentkit_version": __version__,
