@@ -25,6 +25,9 @@ _EXPORTS = {
     "Segmentation": "segmentkit.pipeline",
     "SegmentationResult": "segmentkit.pipeline",
     "assign": "segmentkit.pipeline",
+    "score": "segmentkit.pipeline",
+    "Scored": "segmentkit.pipeline",
+    "SqlQuery": "segmentkit.database",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -211,20 +211,25 @@ def assign(
     out: OutOpt = Path("segmentkit-assigned"),
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
 ) -> None:
-    """Assign new customers to the segments of a saved run."""
-    from segmentkit.export import write_assignments
-    from segmentkit.pipeline import assign as assign_customers
+    """Assign new customers to the segments of a saved run, and measure drift from it."""
+    from segmentkit.export import to_json, write_assignments
+    from segmentkit.pipeline import score
 
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
-        frame = assign_customers(model_dir, customers=customers, events=events, snapshot_date=snap)
+        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
+        frame = scored.assignments
         write_assignments(frame, out)
+        if scored.drift:
+            (out / "drift.json").write_text(to_json(scored.drift), encoding="utf-8")
         counts = frame["status"].value_counts().sort_index()
         _out.print(f"{len(frame):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         seg = frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size()
         for (sid, name), n in seg.items():
             _out.print(f"  {sid:>3}  {name}: {n:,}")
-        _out.print(f"Written to {out}/assignments.csv and .parquet")
+        if scored.drift:
+            _out.print(f"Drift: {scored.drift['verdict']}")
+        _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
     except ValueError as exc:
         _fail(str(exc))
 

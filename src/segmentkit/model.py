@@ -56,6 +56,11 @@ class SegmentationModel:
         Segment id → centre in the prepared space (for matching across refreshes).
     assign_noise : bool
         Whether noise points were put into their nearest segment.
+    uses_events : bool
+        Whether the features come from events.
+    baseline : dict
+        Feature distributions and segment shares of the run (see :mod:`segmentkit.drift`),
+        to measure how far later customers have moved.
     """
 
     algorithm: str
@@ -72,6 +77,7 @@ class SegmentationModel:
     centres: dict[int, list[float]] = field(default_factory=dict)
     assign_noise: bool = False
     uses_events: bool = True
+    baseline: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Segment ids (−1 for noise) and confidence for rows of a prepared matrix."""
@@ -109,6 +115,7 @@ class SegmentationModel:
             "centres": {str(k): list(v) for k, v in sorted(self.centres.items())},
             "assign_noise": self.assign_noise,
             "uses_events": self.uses_events,
+            "baseline": self.baseline,
         }
 
     @classmethod
@@ -131,6 +138,7 @@ class SegmentationModel:
             centres={int(k): [float(x) for x in v] for k, v in data.get("centres", {}).items()},
             assign_noise=bool(data.get("assign_noise", False)),
             uses_events=bool(data.get("uses_events", True)),
+            baseline=dict(data.get("baseline", {})),
         )
 
     def save(self, directory: str | Path) -> Path:

@@ -30,10 +30,11 @@ from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
+from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Segmentation", "SegmentationResult", "assign", "canonical_labels"]
+__all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
 
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
@@ -429,6 +430,7 @@ class Segmentation:
             overrides=overrides,
             centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
             assign_noise=cl.assign_noise, uses_events=feats is not None,
+            baseline=baseline(frame, assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy()),
         )
         if fitted.details.get("converged") is False:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
@@ -467,6 +469,23 @@ class Segmentation:
         )
 
 
+@dataclass(frozen=True)
+class Scored:
+    """New customers put into a run's segments.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        ``customer_id, segment_id, segment_name, status, confidence``, one row per customer.
+    drift : dict
+        How far these customers have moved from the run (:func:`segmentkit.drift.drift_report`);
+        empty for a model saved without a baseline.
+    """
+
+    assignments: pd.DataFrame
+    drift: dict[str, Any]
+
+
 def assign(
     model: SegmentationModel | str | Path,
     customers: Source | None = None,
@@ -474,16 +493,22 @@ def assign(
     *,
     snapshot_date: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Put customers into the segments of a saved run.
+    """Put customers into the segments of a saved run (the assignments of :func:`score`)."""
+    return score(model, customers, events, snapshot_date=snapshot_date).assignments
+
+
+def score(
+    model: SegmentationModel | str | Path,
+    customers: Source | None = None,
+    events: Source | None = None,
+    *,
+    snapshot_date: dt.date | None = None,
+) -> Scored:
+    """Put customers into the segments of a saved run, and measure drift from it.
 
     Features are computed exactly as in the run (same column mapping, same category and
     channel levels, same preprocessing), as of ``snapshot_date`` (default: the day after the
     last event of the new data).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``customer_id, segment_id, segment_name, status, confidence``, one row per customer.
     """
     model = _load_previous(model)
     assert model is not None
@@ -491,6 +516,7 @@ def assign(
     if events is None and model.uses_events:
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
+    labels_of: dict[str, str] = {}
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -498,6 +524,7 @@ def assign(
             ev = load_events(con, events, columns)
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
+            labels_of = {spec.name: spec.label for spec in feats.specs}
             parts.append(feats.frame)
             ids = ids.union(feats.frame.index)
         if customers is not None:
@@ -523,13 +550,16 @@ def assign(
     seg_id = seg.fillna(-1).astype(int).to_numpy()
     names = pd.Series(seg_id).map(model.names).fillna("").to_numpy()
     conf = pd.Series(confidence if confidence is not None else np.ones(len(frame)), index=frame.index)
-    return pd.DataFrame({
+    assignments = pd.DataFrame({
         "customer_id": ids.astype(str),
         "segment_id": seg_id,
         "segment_name": np.where(status == "segmented", names, ""),
         "status": status,
         "confidence": conf.reindex(ids).round(6).to_numpy(),
     })
+    drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
+             if model.baseline else {})
+    return Scored(assignments=assignments, drift=drift)
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
