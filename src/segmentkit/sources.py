@@ -70,8 +70,9 @@ DATE_FORMATS: tuple[str, ...] = (
     "%d %b %Y", "%b %d, %Y", "%d %B %Y", "%B %d, %Y",
 )
 
-_TRUE = ("1", "true", "yes", "y", "t")
-_FALSE = ("0", "false", "no", "n", "f", "")
+#: How a discount column may say yes and no (lower-cased, trimmed).
+YES_WORDS = ("1", "true", "yes", "y", "t")
+NO_WORDS = ("0", "false", "no", "n", "f", "")
 
 _NUMERIC_TYPES = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
 
@@ -444,8 +445,8 @@ def _typed_expressions(
                 strict[role] = tolerant[role] = f"CAST({q} > 0 AS DOUBLE)"
             else:
                 low = f"lower(trim({q}::VARCHAR))"
-                t = ", ".join(literal(v) for v in _TRUE)
-                f = ", ".join(literal(v) for v in _FALSE)
+                t = ", ".join(literal(v) for v in YES_WORDS)
+                f = ", ".join(literal(v) for v in NO_WORDS)
                 strict[role] = (
                     f"CASE WHEN {q} IS NULL THEN NULL WHEN {low} IN ({t}) THEN 1.0 WHEN {low} IN ({f}) THEN 0.0 "
                     f"ELSE CAST(CAST({low} AS DOUBLE) > 0 AS DOUBLE) END"
@@ -648,7 +649,8 @@ def _materialize(
     return notes, n_rows, int(removed or 0)
 
 
-_EVENT_ROLES = ("customer_id", "event_time", "event_type", "amount", "quantity", "category",
+#: The roles an event log may have (see the table at the top).
+EVENT_ROLES = ("customer_id", "event_time", "event_type", "amount", "quantity", "category",
                 "channel", "discount", "order_id")
 
 
@@ -684,7 +686,7 @@ def load_events(
     """
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
-        found = _resolve(inp, columns, _EVENT_ROLES, required=("customer_id", "event_time"))
+        found = _resolve(inp, columns, EVENT_ROLES, required=("customer_id", "event_time"))
         notes, rows, duplicates = _materialize(inp, table, found, [], collapse=True)
         notes = inp.notes + notes
     if rows == 0:

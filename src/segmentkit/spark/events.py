@@ -21,7 +21,7 @@ import pyarrow as pa
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
 from segmentkit.features import FeatureTable, customer_features
-from segmentkit.sources import (EVENT_TYPE_SYNONYMS, LoadedTable, _EVENT_ROLES, _FALSE, _TRUE,
+from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, NO_WORDS, YES_WORDS, LoadedTable,
                                 detect_time_format)
 from segmentkit.sqltext import literal, spark_identifier
 
@@ -131,8 +131,8 @@ def _typed(raw: Any, found: dict[str, str], name: str) -> tuple[dict[str, str], 
                 exprs[role] = f"CAST(CAST({q} AS INT) AS DOUBLE)"
             else:
                 low = f"lower({t})"
-                yes = ", ".join(literal(v) for v in _TRUE)
-                no = ", ".join(literal(v) for v in _FALSE if v)
+                yes = ", ".join(literal(v) for v in YES_WORDS)
+                no = ", ".join(literal(v) for v in NO_WORDS if v)
                 exprs[role] = (f"CASE WHEN {low} IS NULL THEN NULL WHEN {low} IN ({yes}) THEN 1.0 "
                                f"WHEN {low} IN ({no}) THEN 0.0 "
                                f"ELSE CAST(try_cast({low} AS DOUBLE) > 0 AS DOUBLE) END")
@@ -180,7 +180,7 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
     raw = _read(spark, events)
     lower = {c.lower(): c for c in raw.columns}
     found: dict[str, str] = {}
-    for role in _EVENT_ROLES:
+    for role in EVENT_ROLES:
         wanted = getattr(columns, role)
         col = wanted if wanted in raw.columns else lower.get(wanted.lower())
         if col is not None:
