@@ -3,11 +3,12 @@ names and rules of planted segments (issues 4 and 5 on real pipeline output)."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from segmentkit import Segmentation
 from segmentkit.datasets import PLANTED_SEGMENTS, make_demo, write_demo
+
+from planted import planted_of
 
 HV = PLANTED_SEGMENTS.index("High-value connoisseurs")
 DH = PLANTED_SEGMENTS.index("Discount hunters")
@@ -20,13 +21,6 @@ def _fit(tmp_path, seed, **kw):
                           attention_column="marketing_touches", **kw).fit(
         customers=paths["customers"], events=paths["events"])
     return data, result
-
-
-def _planted_of(result, truth: pd.DataFrame) -> dict[int, int]:
-    """Segment id → the planted segment most of its members come from."""
-    a = result.assignments.merge(truth, on="customer_id")
-    a = a[a["status"] == "segmented"]
-    return a.groupby("segment_id")["segment"].agg(lambda s: int(s.mode().iloc[0])).to_dict()
 
 
 @pytest.fixture(scope="module", params=[0, 1, 2])
@@ -47,7 +41,7 @@ def test_exactly_the_planted_splits(story):
 
 def test_high_value_is_new_and_the_only_under_served(story):
     data, result = story
-    planted = _planted_of(result, data.truth)
+    planted = planted_of(result, data.truth)
     hv = [sid for sid, p in planted.items() if p == HV]
     assert len(hv) == 1
     personas = result.summary["personas"]
@@ -62,7 +56,7 @@ def test_high_value_is_new_and_the_only_under_served(story):
 
 def test_discount_segment_named_and_ranked_by_discounts(story):
     data, result = story
-    planted = _planted_of(result, data.truth)
+    planted = planted_of(result, data.truth)
     dh = [sid for sid, p in planted.items() if p == DH][0]
     seg = next(s for s in result.summary["segments"] if s["id"] == dh)
     assert seg["top_features"][0]["feature"] == "discount_share"

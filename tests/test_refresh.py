@@ -9,6 +9,8 @@ import pytest
 from segmentkit import Segmentation
 from segmentkit.datasets import make_demo
 
+from planted import planted_of
+
 
 @pytest.fixture(scope="module")
 def refresh(tmp_path_factory):
@@ -33,15 +35,9 @@ def refresh(tmp_path_factory):
     return data, first, second
 
 
-def _planted(result, truth):
-    a = result.assignments.merge(truth, on="customer_id")
-    a = a[a["status"] == "segmented"]
-    return a.groupby("segment_id")["segment"].agg(lambda s: int(s.mode().iloc[0])).to_dict()
-
-
 def test_ids_follow_the_same_planted_groups(refresh):
     data, first, second = refresh
-    assert _planted(first, data.truth) == _planted(second, data.truth)
+    assert planted_of(first, data.truth) == planted_of(second, data.truth)
 
 
 def test_names_stay_the_same(refresh):

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import pyarrow as pa
 
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, first_line
 
 __all__ = ["SqlQuery", "read_query"]
 
@@ -114,14 +114,14 @@ def read_query(con: duckdb.DuckDBPyConnection, source: SqlQuery, table: str) -> 
     try:
         conn = pg.connect(source.url)
     except adbc_driver_manager.Error as exc:
-        raise InputError(f"cannot connect ({_first_line(exc)})", source=source.name) from None
+        raise InputError(f"cannot connect ({first_line(exc)})", source=source.name) from None
     try:
         cur = conn.cursor()
         try:
             cur.execute(source.select)
             reader = _plain_batches(cur.fetch_record_batch())
         except adbc_driver_manager.Error as exc:
-            raise InputError(f"the query failed ({_first_line(exc)})", source=source.name) from None
+            raise InputError(f"the query failed ({first_line(exc)})", source=source.name) from None
         view = f"__{table}_arrow"
         con.register(view, reader)
         try:
@@ -132,8 +132,3 @@ def read_query(con: duckdb.DuckDBPyConnection, source: SqlQuery, table: str) -> 
     finally:
         conn.close()
     return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "first_line"]
 
 
 class InputError(ValueError):
@@ -45,3 +45,10 @@ class InputError(ValueError):
         prefix = " ".join(parts[1:]) if len(parts) > 1 else ""
         where = ": ".join(p for p in (parts[0] if parts else "", prefix) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's error message (at most 300 characters), to quote in an
+    :class:`InputError`; the error's type name when the message is empty."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]

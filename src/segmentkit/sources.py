@@ -42,7 +42,7 @@ import pandas as pd
 
 from segmentkit.config import ColumnMapping
 from segmentkit.database import SqlQuery, read_query
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
@@ -73,6 +73,16 @@ DATE_FORMATS: tuple[str, ...] = (
 #: How a discount column may say yes and no (lower-cased, trimmed).
 YES_WORDS = ("1", "true", "yes", "y", "t")
 NO_WORDS = ("0", "false", "no", "n", "f", "")
+
+
+def discount_flag(text: str, cast: str) -> str:
+    """SQL reading a discount column's lower-cased, trimmed text as 1.0 / 0.0: yes/no words,
+    else a number > 0 (an amount of discount). ``cast`` is ``CAST`` (a bad value fails) or
+    ``try_cast`` (it becomes NULL); the same in DuckDB and Spark SQL."""
+    yes = ", ".join(literal(v) for v in YES_WORDS)
+    no = ", ".join(literal(v) for v in NO_WORDS)
+    return (f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} IN ({yes}) THEN 1.0 WHEN {text} IN ({no}) THEN 0.0 "
+            f"ELSE CAST({cast}({text} AS DOUBLE) > 0 AS DOUBLE) END")
 
 _NUMERIC_TYPES = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
 
@@ -228,7 +238,7 @@ class _Input:
             try:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
-                raise InputError(f"cannot be read as a table ({_first_line(exc)})", source=self.name) from None
+                raise InputError(f"cannot be read as a table ({first_line(exc)})", source=self.name) from None
 
     def row(self, n: int) -> int:
         """The row number to show for the ``n``-th data row (a sheet's own numbering)."""
@@ -299,10 +309,6 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
     if ts_fmt:
         options.append(f"timestampformat={literal(ts_fmt)}")
     return f"read_csv({', '.join(options)})", schema, text(delim)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0][:300]
 
 
 def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
@@ -445,16 +451,8 @@ def _typed_expressions(
                 strict[role] = tolerant[role] = f"CAST({q} > 0 AS DOUBLE)"
             else:
                 low = f"lower(trim({q}::VARCHAR))"
-                t = ", ".join(literal(v) for v in YES_WORDS)
-                f = ", ".join(literal(v) for v in NO_WORDS)
-                strict[role] = (
-                    f"CASE WHEN {q} IS NULL THEN NULL WHEN {low} IN ({t}) THEN 1.0 WHEN {low} IN ({f}) THEN 0.0 "
-                    f"ELSE CAST(CAST({low} AS DOUBLE) > 0 AS DOUBLE) END"
-                )
-                tolerant[role] = (
-                    f"CASE WHEN {q} IS NULL THEN NULL WHEN {low} IN ({t}) THEN 1.0 WHEN {low} IN ({f}) THEN 0.0 "
-                    f"ELSE CAST(try_cast({low} AS DOUBLE) > 0 AS DOUBLE) END"
-                )
+                strict[role] = discount_flag(low, "CAST")
+                tolerant[role] = discount_flag(low, "try_cast")
     return strict, tolerant, notes
 
 
@@ -624,7 +622,7 @@ def _materialize(
         located = _locate_bad_value(inp, found)
         if located is not None:
             raise located from None
-        raise InputError(f"cannot be read ({_first_line(exc)})", source=inp.name) from None
+        raise InputError(f"cannot be read ({first_line(exc)})", source=inp.name) from None
     n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, first_line
 from segmentkit.sqltext import identifier
 
 __all__ = ["SPREADSHEET_SUFFIXES", "Sheet", "read_sheet"]
@@ -68,8 +68,7 @@ def read_sheet(con: duckdb.DuckDBPyConnection, path: Path, table: str, display: 
     except InputError:
         raise
     except Exception as exc:  # fastexcel raises its own error classes for every bad workbook
-        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot be read as a workbook ({message})", source=display) from None
+        raise InputError(f"cannot be read as a workbook ({first_line(exc)})", source=display) from None
     if data.num_columns == 0:
         raise InputError(f"sheet {names[0]!r} has no header row", source=display)
     data = pa.table({f: data.column(f).cast(pa.string()) for f in data.column_names})

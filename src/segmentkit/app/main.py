@@ -123,6 +123,15 @@ def _fit(events: str | None, customers: str | None, settings: dict[str, Any],
     st.session_state.pop("error", None)
     st.session_state["result"] = result
     st.session_state["last_run"] = (events, customers, settings)
+    # the files offered, made once per run (the page is redrawn on every click)
+    out = _workdir() / "out"
+    result.write(out)
+    st.session_state["downloads"] = {
+        "assignments.csv": ((out / "assignments.csv").read_bytes(), "text/csv"),
+        "report.html": (render_html(result.summary).encode("utf-8"), "text/html"),
+        "summary.json": (to_json(result.summary).encode("utf-8"), "application/json"),
+        "segment_names.toml": (format_name_overrides(result.segment_names).encode("utf-8"), "text/plain"),
+    }
 
 
 def _show(result: Any) -> None:
@@ -161,15 +170,10 @@ def _show(result: Any) -> None:
         _fit(events, customers, settings, names=dict(zip(edited["segment"].astype(int), edited["name"].astype(str))))
         st.rerun()
 
-    out = _workdir() / "out"
-    result.write(out)
     st.markdown("#### Downloads")
-    c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("assignments.csv", (out / "assignments.csv").read_bytes(), "assignments.csv", "text/csv")
-    c2.download_button("report.html", render_html(s).encode("utf-8"), "report.html", "text/html")
-    c3.download_button("summary.json", to_json(s).encode("utf-8"), "summary.json", "application/json")
-    c4.download_button("segment_names.toml", format_name_overrides(result.segment_names).encode("utf-8"),
-                       "segment_names.toml", "text/plain")
+    downloads = st.session_state["downloads"]
+    for column, (name, (data, mime)) in zip(st.columns(len(downloads)), downloads.items()):
+        column.download_button(name, data, name, mime)
 
 
 def main() -> None:

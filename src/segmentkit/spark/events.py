@@ -19,10 +19,9 @@ import pandas as pd
 import pyarrow as pa
 
 from segmentkit.config import ColumnMapping
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, first_line
 from segmentkit.features import FeatureTable, customer_features
-from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, NO_WORDS, YES_WORDS, LoadedTable,
-                                detect_time_format)
+from segmentkit.sources import EVENT_ROLES, EVENT_TYPE_SYNONYMS, LoadedTable, detect_time_format, discount_flag
 from segmentkit.sqltext import literal, spark_identifier
 
 __all__ = ["SparkEvents", "SparkStage", "load_events_spark", "spark_event_stage"]
@@ -86,7 +85,7 @@ def _read(spark: Any, events: SparkEvents) -> Any:
         sep = events.delimiter or _sniff_delimiter(paths[0])
         return spark.read.option("header", True).option("sep", sep).csv(paths)
     except Exception as exc:  # Spark reports a missing path as an AnalysisException
-        raise InputError(f"cannot be read ({str(exc).strip().splitlines()[0][:300]})", source=events.name) from None
+        raise InputError(f"cannot be read ({first_line(exc)})", source=events.name) from None
 
 
 def _sniff_delimiter(path: str) -> str:
@@ -130,12 +129,7 @@ def _typed(raw: Any, found: dict[str, str], name: str) -> tuple[dict[str, str], 
             if typ == "boolean":
                 exprs[role] = f"CAST(CAST({q} AS INT) AS DOUBLE)"
             else:
-                low = f"lower({t})"
-                yes = ", ".join(literal(v) for v in YES_WORDS)
-                no = ", ".join(literal(v) for v in NO_WORDS if v)
-                exprs[role] = (f"CASE WHEN {low} IS NULL THEN NULL WHEN {low} IN ({yes}) THEN 1.0 "
-                               f"WHEN {low} IN ({no}) THEN 0.0 "
-                               f"ELSE CAST(try_cast({low} AS DOUBLE) > 0 AS DOUBLE) END")
+                exprs[role] = discount_flag(f"lower(trim(CAST({q} AS STRING)))", "try_cast")
                 text[role] = t
         elif role == "event_type":
             low = f"lower({t})"
