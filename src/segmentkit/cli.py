@@ -107,14 +107,31 @@ def _target(url: Optional[str], table: Optional[str], mode: Optional[str]) -> An
     return DatabaseTarget(url, table, mode or "replace")
 
 
+def _stage_printer(enabled: bool) -> Any:
+    """A progress callback printing one plain line per stage on stderr, or ``None``."""
+    if not enabled:
+        return None
+
+    def show(stage: str, elapsed: float) -> None:
+        print(f"[{elapsed:7.1f} s] {stage}", file=sys.stderr, flush=True)
+    return show
+
+
 def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False,
          target: Any = None) -> None:
+    """Fit, write, report; ``seg.progress`` (if any) also hears of the writing stages."""
+    import time
+
     from segmentkit.report import write_report
 
-    with _err.status("segmenting…"):
-        result = seg.fit(customers=customers, events=events)
+    show = seg.progress or (lambda stage, elapsed: None)
+    start = time.perf_counter()
+    result = seg.fit(customers=customers, events=events)
+    show("writing outputs", time.perf_counter() - start)
     result.write(out)
+    show("writing the report", time.perf_counter() - start)
     write_report(result.summary, out, show_ids=show_ids)
+    show("done", time.perf_counter() - start)
     _print_result(result.summary, out)
     _write_back(result.assignments, target, result.summary.get("snapshot_date"))
 
@@ -169,7 +186,8 @@ def run(
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
     algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection; other k are not evaluated).")] = None,
+    evidence: Annotated[bool, typer.Option(help="With --k: also evaluate k-min..k-max and say what the evidence alone suggests.")] = False,
     k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
     k_max: Annotated[Optional[int], typer.Option(help="Largest k considered.")] = None,
     seed: SeedOpt = None,
@@ -191,6 +209,7 @@ def run(
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
     write_mode: WriteModeOpt = None,
@@ -215,7 +234,7 @@ def run(
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
-            clustering={"algorithm": algorithm, "k": k, "k_min": k_min, "k_max": k_max, "seed": seed,
+            clustering={"algorithm": algorithm, "k": k, "evidence": evidence or None, "k_min": k_min, "k_max": k_max, "seed": seed,
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
@@ -227,7 +246,8 @@ def run(
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous,
+                           progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
         _run(seg, customers, events, out, show_ids=show_ids, target=target)
