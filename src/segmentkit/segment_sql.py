@@ -79,14 +79,18 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         f"algorithm {summary.get('algorithm')}.",
         "-- The rules describe the segments; precision = share of matching customers in the segment,",
         "-- coverage = share of the segment's customers matching. A missing value reads as the median.",
-        "",
     ]
+    sample = summary.get("descriptive_sample")
+    if sample:
+        lines.append("-- The rules were measured on a stratified sample of the customers, weighted back to all "
+                     "(summary.json: descriptive_sample): over the whole table the figures differ by sampling error.")
+    lines.append("")
     if feature_sql:
         lines += [
             f"-- 1. The feature table, from a table {events_table!r} with the canonical columns",
             "--    customer_id, event_time, event_type ('purchase', 'view', 'cart', 'return'), amount,",
             "--    quantity, category, channel, discount (0/1), order_id (those the run had). DuckDB SQL;",
-            "--    the snapshot date is written in it: change it to refresh.",
+            "--    the snapshot date, the window and the category/channel levels are literals in it.",
         ]
         if customer_columns:
             lines.append("--    Join the customer columns " + ", ".join(customer_columns)
