@@ -320,6 +320,7 @@ class Segmentation:
                             "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
                         ).fetchall()[0][0]))
                 quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+        con.close()  # nothing more is read: the loaded tables' memory is free for what follows
         ids = pd.Index(sorted(map(str, ids)), name="customer_id")
 
         # the clustering frame
