@@ -250,7 +250,7 @@ def test_export_writes_one_file_per_segment_with_preflight(tmp_path):
     assert (s1["customers"], s1["customers_without_contact_row"], s1["rows_written"]) == (20, 15, 0)
     assert s1["restricted_categories"] == ["health"]
     assert any("restricted category (health)" in w for w in s1["warnings"])
-    assert any("below the minimum of Meta (100), Linkedin (300)" in w for w in s1["warnings"])
+    assert any("below the minimum of Meta (100), LinkedIn (300)" in w for w in s1["warnings"])
     assert pre["counts"]["invalid_phones"] == 5 and pre["counts"]["without_usable_contact"] == 5
     assert pd.read_csv(res.files[1]).empty and tuple(pd.read_csv(res.files[1]).columns) == HEADERS["google"]
 
@@ -302,3 +302,33 @@ def test_help_of_export_audiences():
     assert res.exit_code == 0
     for flag in ("--platform", "--segments", "--country", "--email-column", "--zip-column"):
         assert flag in res.output
+
+
+def test_preflight_section_in_a_real_runs_report(tmp_path):
+    from segmentkit.datasets import make_demo, write_demo
+    from segmentkit.pipeline import Segmentation
+    from segmentkit.report import write_report
+
+    data = make_demo(400, seed=2)
+    paths = write_demo(tmp_path / "data", data)
+    run = tmp_path / "run"
+    result = Segmentation(k=3, random_state=0, n_bootstrap=2).fit(events=paths["events"])
+    result.write(run)
+    write_report(result.summary, run)
+    ids = result.assignments["customer_id"].tolist()
+    contacts = pd.DataFrame({"customer_id": ids,
+                             "email": [f"Canary.{i}@Example.net" for i in range(len(ids))],
+                             "phone": [f"+44 20 7946 {i:04d}" for i in range(len(ids))]})
+    cpath = tmp_path / "contacts.csv"
+    contacts.to_csv(cpath, index=False)
+    res = CliRunner().invoke(app, ["export-audiences", str(run), "--customers", str(cpath), "--platform", "meta",
+                                   "--out", str(tmp_path / "aud")])
+    assert res.exit_code == 0, res.output
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "Ad-platform audiences (Meta)" in html and 'href="#audiences"' in html
+    pre = json.loads((tmp_path / "aud" / "audiences.json").read_text())
+    for seg in pre["segments"]:
+        assert f"{seg['id']} · {seg['name']}" in html
+        assert seg["with_email"] == seg["customers"] - seg["customers_without_contact_row"]
+    written = "\n".join([html, res.output] + [p.read_text() for p in (tmp_path / "aud").iterdir()]).lower()
+    assert "canary." not in written and "example.net" not in written and "7946" not in html
