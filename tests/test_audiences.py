@@ -332,3 +332,29 @@ def test_preflight_section_in_a_real_runs_report(tmp_path):
         assert seg["with_email"] == seg["customers"] - seg["customers_without_contact_row"]
     written = "\n".join([html, res.output] + [p.read_text() for p in (tmp_path / "aud").iterdir()]).lower()
     assert "canary." not in written and "example.net" not in written and "7946" not in html
+
+
+def test_contact_columns_are_never_profiled(tmp_path):
+    """A customer table with contact columns: the run's summary and report hold none of them,
+    even when they look like low-cardinality text or numbers."""
+    from segmentkit.datasets import make_demo, write_demo
+    from segmentkit.pipeline import Segmentation
+    from segmentkit.report import write_report
+
+    data = make_demo(300, seed=4)
+    cust = data.customers.copy()
+    n = len(cust)
+    cust["first_name"] = [f"Canaryname{i % 5}" for i in range(n)]  # 5 values: would pass as a category
+    cust["e_mail"] = [f"canary{i % 7}@example.org" for i in range(n)]
+    cust["phone"] = [447700900000 + i % 3 for i in range(n)]  # numbers: would get a mean
+    paths = write_demo(tmp_path / "data", data)
+    cust.to_csv(paths["customers"], index=False)
+    result = Segmentation(k=3, random_state=0, n_bootstrap=2, columns=ColumnMapping(email="e_mail")).fit(
+        customers=paths["customers"], events=paths["events"])
+    write_report(result.summary, tmp_path / "out")
+    text = json.dumps(result.summary) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for seg in result.summary["segments"]:
+        names = set(seg["profile"]["attributes"])
+        assert not names & {"first_name", "e_mail", "phone"}
+        assert {"age", "region"} <= names  # the other customer columns still are
+    assert "canaryname" not in text.lower() and "@example.org" not in text and "4477009" not in text
