@@ -39,11 +39,11 @@ def test_every_customer_exactly_once(demo_files):
     no_events = set(data.customers["customer_id"]) - set(data.events["customer_id"])
     assert set(a.loc[a["status"] == "no_events", "customer_id"]) == no_events
     assert (a.loc[a["status"] == "no_events", "segment_id"] == -1).all()
-    assert result.summary["n_customers"] == len(expected)
-    dq = result.summary["data_quality"]
-    assert dq["customers_without_events"] == len(no_events)
-    assert dq["orphan_customers"] == len(set(data.events["customer_id"]) - set(data.customers["customer_id"]))
-    assert dq["duplicate_events_dropped"] == int(data.events.duplicated().sum())
+    assert result.summary.n_customers == len(expected)
+    dq = result.summary.data_quality
+    assert dq.customers_without_events == len(no_events)
+    assert dq.orphan_customers == len(set(data.events["customer_id"]) - set(data.customers["customer_id"]))
+    assert dq.duplicate_events_dropped == int(data.events.duplicated().sum())
 
 
 def test_summary_is_byte_identical_on_rerun(demo_files, tmp_path):
@@ -60,9 +60,9 @@ def test_summary_is_byte_identical_on_rerun(demo_files, tmp_path):
 def test_segment_ids_canonical_largest_first(demo_files):
     _, paths = demo_files
     r = Segmentation(k=6, n_bootstrap=2).fit(customers=paths["customers"], events=paths["events"])
-    sizes = [s["size"] for s in r.summary["segments"] if s["id"] >= 0]
+    sizes = [s.size for s in r.summary.segments if s.id >= 0]
     assert sizes == sorted(sizes, reverse=True)
-    assert [s["id"] for s in r.summary["segments"] if s["id"] >= 0] == list(range(6))
+    assert [s.id for s in r.summary.segments if s.id >= 0] == list(range(6))
 
 
 def test_saved_model_assigns_the_same_segments(demo_files, tmp_path):
@@ -86,16 +86,16 @@ def test_customers_only_with_feature_columns(tmp_path):
     r = Segmentation(k=3, feature_columns=("a", "b"), n_bootstrap=2).fit(customers=df)
     a = r.assignments.set_index("customer_id").loc[df["customer_id"]]
     assert adjusted_rand_score(truth, a["segment_id"]) > 0.9
-    assert r.summary["features"] == ["a", "b"]
+    assert r.summary.features == ["a", "b"]
 
 
 def test_summary_json_contract(demo_files):
     _, paths = demo_files
     r = Segmentation(k=6, n_bootstrap=2, persona_column="persona", attention_column="marketing_touches").fit(
         customers=paths["customers"], events=paths["events"])
-    s = r.summary
-    for key in ("n_customers", "snapshot_date", "algorithm", "k", "seed", "features", "k_selection",
-                "segments", "data_quality", "personas", "opportunities"):
+    s = r.summary.to_dict()
+    for key in ("schema_version", "n_customers", "snapshot_date", "algorithm", "k", "seed", "features",
+                "k_selection", "segments", "data_quality", "personas", "opportunities", "features_skipped"):
         assert key in s
     for key in ("candidates", "recommended_k", "reason"):
         assert key in s["k_selection"]
@@ -103,4 +103,3 @@ def test_summary_json_contract(demo_files):
     for key in ("id", "name", "size", "share", "value_share", "top_features"):
         assert key in seg
     assert to_json(s)  # serialisable, no NaN
-    assert "features_skipped" in s

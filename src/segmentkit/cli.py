@@ -14,8 +14,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from segmentkit.errors import InputError
+from segmentkit.result import Candidate, Summary
 
 __all__ = ["app", "main"]
 
@@ -24,8 +26,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[columns]" must not be read as markup
 )
 
+# markup off: names, reasons and messages come from the data and may hold "[...]"
 _err = Console(stderr=True, highlight=False)
 _out = Console(highlight=False, width=120)
 
@@ -35,61 +39,63 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (sam
 
 
 def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(code=2)
 
 
-def _print_result(summary: dict[str, Any], out: Path) -> None:
-    sel = summary.get("k_selection") or {}
-    if sel.get("candidates"):
-        t = Table(title="Candidates (number of segments)", title_justify="left")
-        cols = ["algorithm", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "stability",
-                "min_share", "distinguishability", "eligible"]
-        for c in cols:
-            t.add_column(c.replace("_", " "), justify="right" if c not in ("algorithm", "eligible") else "left")
-        for cand in sel["candidates"]:
-            row = []
-            for c in cols:
-                v = cand.get(c)
-                if isinstance(v, float):
-                    row.append(f"{v:.3f}" if c != "calinski_harabasz" else f"{v:,.0f}")
-                elif isinstance(v, bool):
-                    row.append("yes" if v else "no: " + "; ".join(cand.get("why_not") or []))
-                else:
-                    row.append("" if v is None else str(v))
-            t.add_row(*row)
-        _out.print(t)
-        _out.print(f"[bold]Chosen:[/] {sel.get('reason', '')}\n", soft_wrap=True)
-    t = Table(title=f"{summary['k']} segments of {summary['n_customers']:,} customers "
-                    f"(snapshot {summary.get('snapshot_date')}, {summary['algorithm']})", title_justify="left")
+def _candidates_table(summary: Summary) -> Table:
+    sel = summary.k_selection
+    t = Table(title="Candidates (number of segments)", title_justify="left")
+    for c in ("algorithm", "k", "silhouette", "davies bouldin", "calinski harabasz", "stability",
+              "min share", "distinguishability", "eligible"):
+        t.add_column(c, justify="left" if c in ("algorithm", "eligible") else "right")
+    for c in sel.candidates:
+        t.add_row(c.algorithm, str(c.k), _num(c.silhouette), _num(c.davies_bouldin),
+                  _num(c.calinski_harabasz, "{:,.0f}"), _num(c.stability), _num(c.min_share),
+                  _num(c.distinguishability), _verdict(c))
+    return t
+
+
+def _verdict(c: Candidate) -> str:
+    if c.eligible:
+        return "yes"
+    return f"no: {c.why_not}" if c.why_not else "no"
+
+
+def _num(x: float | None, form: str = "{:.3f}") -> str:
+    return "" if x is None else form.format(x)
+
+
+def _print_result(summary: Summary, out: Path, paths: dict[str, Path]) -> None:
+    sel = summary.k_selection
+    if sel.candidates:
+        _out.print(_candidates_table(summary))
+        _out.print(f"Chosen: {sel.reason}\n", soft_wrap=True)
+    t = Table(title=f"{summary.k} segments of {summary.n_customers:,} customers "
+                    f"(snapshot {summary.snapshot_date}, {summary.algorithm})", title_justify="left")
     for c in ("id", "name", "size", "share", "value share", "top traits"):
         t.add_column(c, justify="right" if c in ("id", "size", "share", "value share") else "left")
-    for seg in summary["segments"]:
-        traits = "; ".join(f.get("sentence") or f["feature"] for f in (seg.get("top_features") or [])[:3])
-        t.add_row(str(seg["id"]), seg["name"], f"{seg['size']:,}", f"{seg['share']:.1%}",
-                  f"{(seg.get('value_share') or 0):.1%}", traits)
+    for seg in summary.segments:
+        traits = "; ".join(f.sentence for f in seg.top_features[:3])
+        t.add_row(str(seg.id), seg.name, f"{seg.size:,}", f"{seg.share:.1%}",
+                  _num(seg.value_share, "{:.1%}"), traits)
     _out.print(t)
-    personas = summary.get("personas")
-    if personas:
-        _out.print(f"\n[bold]Personas ({personas['column']}):[/] {personas.get('narrative', '')}", soft_wrap=True)
-    opps = [o for o in summary.get("opportunities") or [] if o.get("kind") in ("under-served", "over-served")]
-    if opps:
-        _out.print("\n[bold]Opportunities:[/]")
-        for o in opps:
-            _out.print(f"  - {o['kind']}: {o.get('reason', '')}", soft_wrap=True)
-    counts = summary.get("status_counts", {})
-    _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
+    if summary.personas is not None:
+        _out.print(f"\nPersonas ({summary.personas.column}): {summary.personas.narrative}", soft_wrap=True)
+    flagged = [o for o in summary.opportunities if o.kind != "balanced"]
+    if flagged:
+        _out.print("\nOpportunities:")
+        for o in flagged:
+            _out.print(f"  - {o.kind}: {o.reason}", soft_wrap=True)
+    _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in summary.status_counts.items()))
+    _out.print(f"Outputs in {out}/: " + ", ".join(sorted(str(p.relative_to(out)) for p in paths.values())))
 
 
-def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False) -> None:
-    from segmentkit.report import write_report
-
+def _run(seg: Any, customers: Any, events: Any, out: Path) -> None:
     with _err.status("segmenting…"):
         result = seg.fit(customers=customers, events=events)
-    result.write(out)
-    write_report(result.summary, out, show_ids=show_ids)
-    _print_result(result.summary, out)
+    paths = result.write(out)
+    _print_result(result.summary, out, paths)
 
 
 @app.command()
@@ -113,23 +119,6 @@ def demo(
         _fail(str(exc))
 
 
-def _sources(events: Optional[Path], customers: Optional[Path], database: Optional[str],
-             events_query: Optional[str], customers_query: Optional[str]) -> tuple[Any, Any]:
-    """Files, or tables/queries of ``--database`` (or the file's ``[database]``), as inputs."""
-    from segmentkit.database import SqlQuery
-
-    if not (events_query or customers_query):
-        if database is not None and events is None and customers is None:
-            raise InputError("with --database, give --events-query, --customers-query, or both")
-        return events, customers
-    if database is None:
-        raise InputError("--events-query and --customers-query need --database")
-    if (events_query and events) or (customers_query and customers):
-        raise InputError("give each table once: as a file or as a --database query")
-    return (SqlQuery(database, events_query) if events_query else events,
-            SqlQuery(database, customers_query) if customers_query else customers)
-
-
 @app.command()
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database]).")] = None,
@@ -141,7 +130,7 @@ def run(
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
-    algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
+    algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm or auto.")] = None,
     k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection).")] = None,
     k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
     k_max: Annotated[Optional[int], typer.Option(help="Largest k considered.")] = None,
@@ -163,7 +152,6 @@ def run(
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
-    show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
@@ -190,15 +178,11 @@ def run(
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
         )
-        db = settings.database  # flags win over the file's [database] section
-        events, customers = _sources(events, customers, database or db.url,
-                                     events_query or (None if events else db.events),
-                                     customers_query or (None if customers else db.customers))
-        if events is None and customers is None:
-            raise InputError("give --events, --customers, or both")
+        events, customers = settings.sources(events, customers, database=database, events_query=events_query,
+                                             customers_query=customers_query)
         overrides = load_name_overrides(names) if names else None
         seg = Segmentation(settings, name_overrides=overrides, previous=previous)
-        _run(seg, customers, events, out, show_ids=show_ids)
+        _run(seg, customers, events, out)
     except InputError as exc:
         _fail(str(exc))
 
@@ -212,16 +196,13 @@ def assign(
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
 ) -> None:
     """Assign new customers to the segments of a saved run, and measure drift from it."""
-    from segmentkit.export import to_json, write_assignments
     from segmentkit.pipeline import score
 
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
         scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
         frame = scored.assignments
-        write_assignments(frame, out)
-        if scored.drift:
-            (out / "drift.json").write_text(to_json(scored.drift), encoding="utf-8")
+        scored.write(out)
         counts = frame["status"].value_counts().sort_index()
         _out.print(f"{len(frame):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         seg = frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from importlib import resources
-from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from segmentkit.report._format import fmt_int, safe_json
 from segmentkit.report._view import build_view
+from segmentkit.result import Summary
 
 __all__ = ["render_html"]
 
@@ -38,7 +37,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(summary: Mapping[str, Any], *, show_ids: bool = False) -> str:
+def render_html(summary: Summary) -> str:
     """Render the strategist's report as one self-contained HTML page.
 
     The page inlines its styles, its data and the ECharts library (once), and makes no
@@ -48,19 +47,16 @@ def render_html(summary: Mapping[str, Any], *, show_ids: bool = False) -> str:
 
     Parameters
     ----------
-    summary : Mapping[str, Any]
-        The run summary (the ``summary.json`` dict). Optional sections may be missing
-        or ``None``.
-    show_ids : bool, optional
-        Show customer identifiers where the summary has them (``--show-ids``). Off by
-        default: the report then holds no customer identifier.
+    summary : Summary
+        The run summary (typed; :meth:`Summary.read` reads a ``summary.json``). The
+        report holds no customer identifier: exemplars are shown by feature values.
 
     Returns
     -------
     str
         The HTML document.
     """
-    view = build_view(summary, show_ids=show_ids)
+    view = build_view(summary)
     ctx = dict(view["ctx"])
     heatmap = view["charts"]["heatmap"]
     ctx["heatmap_height"] = 110 + 26 * len(heatmap["features"]) if heatmap else 0
