@@ -29,6 +29,8 @@ from segmentkit.audiences import (
 )
 from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
+from segmentkit.export import write_summary
+from segmentkit.pipeline import Segmentation
 
 # normalised string -> SHA-256, by hashlib on the literal
 DIGEST = {
@@ -203,12 +205,10 @@ def _run_dir(tmp_path: Path) -> tuple[Path, Path]:
     pd.DataFrame({"customer_id": ids, "segment_id": seg,
                   "segment_name": ["Loyal"] * 130 + ["Pharmacy regulars"] * 20 + [""] * 5,
                   "status": status, "confidence": 1.0}).to_parquet(run / "assignments.parquet")
-    summary = {"segments": [
-        {"id": 0, "name": "Loyal", "description": "buys often", "top_features": []},
-        {"id": 1, "name": "Pharmacy regulars", "description": "", "top_features": []},
-        {"id": -1, "name": "Unassigned", "description": "", "top_features": []},
-    ]}
-    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    # the summary of a real run of these customers (130 and 25 apart on one feature), renamed
+    spend = pd.DataFrame({"customer_id": ids, "spend": [1.0 + i % 7 for i in range(130)] + [90.0 + i for i in range(25)]})
+    result = Segmentation(k=2, feature_columns=("spend",), n_bootstrap=2).fit(customers=spend)
+    write_summary(result.with_names({0: "Loyal", 1: "Pharmacy regulars"}).summary.to_dict(), run)
     n = 130
     cust = pd.DataFrame({
         "cid": ids[:n] + ids[130:135],
