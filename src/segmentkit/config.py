@@ -84,6 +84,7 @@ class ClusteringSettings:
     min_value_share: float | None = None
     n_bootstrap: int = 10
     assign_noise: bool = False
+    evidence: bool = False
 
     def __post_init__(self) -> None:
         from segmentkit.algorithms import run_names

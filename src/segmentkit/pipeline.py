@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import duckdb
 import numpy as np
@@ -30,13 +31,18 @@ from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
+from segmentkit.sampling import stratified_sample
 from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame", "canonical_labels",
-           "score"]
+__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
+           "canonical_labels", "score"]
+
+#: Called at the start of every stage of a run with the stage's name and the seconds since
+#: the run began (the CLI prints it on stderr).
+Progress = Callable[[str, float], None]
 
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
@@ -120,17 +126,20 @@ class SegmentationResult:
         model = replace(self.model, names={k: v for k, v in name_of.items() if k >= 0}, overrides=overrides)
         return replace(self, summary=summary, assignments=assignments, model=model)
 
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
+    def write(self, out_dir: str | Path, *, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
         """Write everything the CLI writes into ``out_dir``.
 
         ``assignments.csv`` / ``.parquet``, ``summary.json``, ``report.html``,
         ``summary.md``, ``model/`` and, after a ``previous`` run, ``migration.csv``.
+        ``progress(stage)`` hears when the report is being written.
         """
         from segmentkit.report import write_report
 
         out = Path(out_dir)
         paths = write_assignments(self.assignments, out)
         paths["summary"] = write_summary(self.summary.to_dict(), out)
+        if progress is not None:
+            progress("writing the report")
         report = write_report(self.summary, out)
         paths["report"], paths["summary_md"] = report["html"], report["markdown"]
         paths["model"] = self.model.save(out / "model")
@@ -151,7 +160,10 @@ class Segmentation:
     algorithm : str
         ``"kmeans"``, ``"ward"``, ``"hdbscan"``, ... or ``"auto"`` to compare algorithms.
     k : int, optional
-        Fixed number of segments (overrides the selection).
+        Fixed number of segments (overrides the selection). Other k are then not evaluated
+        unless ``evidence`` is true.
+    evidence : bool, optional
+        With ``k``: also evaluate ``k_min..k_max`` and say what the evidence alone suggests.
     k_min, k_max : int
         Range of k considered by the selection.
     random_state : int
@@ -168,6 +180,8 @@ class Segmentation:
         Segment id → name chosen by the user.
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    progress : callable, optional
+        ``progress(stage, elapsed_seconds)`` at the start of every stage.
     """
 
     def __init__(
@@ -176,6 +190,7 @@ class Segmentation:
         *,
         algorithm: str | None = None,
         k: int | None = None,
+        evidence: bool | None = None,
         k_min: int | None = None,
         k_max: int | None = None,
         random_state: int | None = None,
@@ -191,10 +206,12 @@ class Segmentation:
         assign_noise: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
         previous: SegmentationModel | str | Path | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.algorithm = algorithm
         self.k = k
+        self.evidence = evidence
         self.k_min = k_min
         self.k_max = k_max
         self.random_state = random_state
@@ -210,13 +227,15 @@ class Segmentation:
         self.assign_noise = assign_noise
         self.name_overrides = name_overrides
         self.previous = previous
+        self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
     def resolved_settings(self) -> Settings:
         """Keyword arguments on top of ``settings`` on top of the defaults."""
         s = self.settings or Settings()
         cl = {
-            "algorithm": self.algorithm, "k": self.k, "k_min": self.k_min, "k_max": self.k_max,
+            "algorithm": self.algorithm, "k": self.k, "evidence": self.evidence,
+            "k_min": self.k_min, "k_max": self.k_max,
             "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
             "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
             "assign_noise": self.assign_noise,
@@ -258,13 +277,17 @@ class Segmentation:
         if customers is None and events is None:
             raise InputError("give an events table, a customers table, or both")
         con = duckdb.connect()
+        start = time.perf_counter()
+        report = self.progress or (lambda stage, elapsed: None)
         try:
-            return self._fit(con, settings, customers, events)
+            return self._fit(con, settings, customers, events,
+                             lambda stage: report(stage, time.perf_counter() - start))
         finally:
             con.close()
 
     def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
-             customers: Source | None, events: Source | None) -> SegmentationResult:
+             customers: Source | None, events: Source | None,
+             stage: Callable[[str], None]) -> SegmentationResult:
         cl = settings.clustering
         roles = settings.roles
         quality: dict[str, Any] = {}
@@ -281,7 +304,9 @@ class Segmentation:
             spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
             ev_table = spark_stage.loaded
         elif events is not None:
+            stage("loading events")
             ev_table = load_events(con, events, settings.columns)
+            stage("computing features")
             feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
@@ -292,6 +317,7 @@ class Segmentation:
 
         cust: pd.DataFrame | None = None
         if customers is not None:
+            stage("loading customers")
             cu_table, cust = load_customers(con, customers, settings.columns)
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
@@ -348,6 +374,7 @@ class Segmentation:
             raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
         k_max = min(cl.k_max, n - 1)
 
+        stage("preparing the matrix")
         prep = fit_preparation(frame, specs)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
@@ -355,10 +382,13 @@ class Segmentation:
         value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
                  else pd.Series(np.ones(n), index=frame.index, name="value"))
 
+        # with --k the other k are evaluated only when asked (--evidence)
+        sweep = cl.k is None or cl.evidence
+        stage("choosing k" if sweep else f"checking k = {cl.k}")
         selection = select_k(
             X,
             algorithm=cl.algorithm,
-            k_values=list(range(cl.k_min, k_max + 1)),
+            k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
             fixed_k=cl.k,
             constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
                                     min_value_share=cl.min_value_share),
@@ -369,6 +399,10 @@ class Segmentation:
         algo_name = selection.recommended_algorithm
         spec = algorithms.get(algo_name)
         params = dict(getattr(selection, "recommended_params", {}) or {})
+        if not sweep:
+            selection = replace(selection, reason=selection.reason + " Other k were not evaluated "
+                                "(--evidence compares them).")
+        stage(f"fitting {algo_name} on {n:,} customers")
         with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
             fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
                               random_state=cl.seed, **params)
@@ -388,6 +422,7 @@ class Segmentation:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
+        stage("profiling segments")
         attributes = _profile_attributes(cust, frame.index, roles)
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
@@ -409,10 +444,12 @@ class Segmentation:
                                                    if c is not None and c in attributes.columns])
                           if attributes is not None else None),
         )
+        stage("opportunities and personas")
         names, named = wording.describe(overrides)
         name_of = {s["id"]: s["name"] for s in named["segments"]}
 
         # assignments: every customer exactly once
+        stage("assignments and model")
         assigned = pd.Series(labels, index=frame.index).reindex(ids)
         assignments = assignments_frame(
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
@@ -456,6 +493,9 @@ class Segmentation:
             "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
             **named,
+            "descriptive_sample": {**profiles.sample.to_dict(),
+                                   "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
+            if profiles.sample is not None else None,
             "data_quality": quality,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
@@ -676,13 +716,17 @@ def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles
 
 
 def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
-    """A 2-D PCA map of a sample of customers, for the report."""
+    """A 2-D PCA map of a sample of customers, for the report.
+
+    The projection is fitted on the same bounded stratified sample as the profiles' rules.
+    """
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     take = np.sort(rng.choice(n, size=min(n, _MAP_POINTS), replace=False))
-    pca = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit(X)
+    fit_rows = stratified_sample(labels, random_state=seed).rows
+    pca = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit(X[fit_rows])
     xy = pca.transform(X[take])
     if xy.shape[1] == 1:
         xy = np.column_stack([xy, np.zeros(len(xy))])

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Candidate", "CategoricalStat", "Condition", "CustomerMap",
-    "DataQuality", "Exemplar", "InputInfo", "KSelection", "NumericStat", "Opportunity",
+    "DataQuality", "DescriptiveSample", "Exemplar", "InputInfo", "KSelection", "NumericStat", "Opportunity",
     "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment",
     "SegmentProfile", "SeparatingFeature", "Summary", "Trait", "build_summary", "summary_schema",
 ]
@@ -317,6 +317,17 @@ class DataQuality(_Typed):
     notes: list[str]
 
 
+class DescriptiveSample(_Typed):
+    """The customers the descriptive fits (rules, surrogate, exemplars, map) used."""
+
+    method: str
+    size: int
+    of: int
+    max_size: int
+    min_per_segment: int
+    used_for: list[str]
+
+
 class CustomerMap(_Typed):
     """A 2-D map of a sample of customers: ``points`` are ``[x, y, segment id]``."""
 
@@ -360,6 +371,7 @@ class Summary(_Typed):
     k_selection: KSelection
     segments: list[Segment]
     surrogate_accuracy: float | None
+    descriptive_sample: DescriptiveSample | None
     personas: Personas | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
