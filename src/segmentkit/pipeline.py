@@ -32,6 +32,7 @@ from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
 from segmentkit.sampling import stratified_sample
+from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
@@ -91,6 +92,8 @@ class SegmentationResult:
         For assigning new customers.
     migration : pandas.DataFrame or None
         Customers moving between segments since the previous run (when one was given).
+    segments_sql : str
+        The text of ``segments.sql``: the feature SQL and each segment's rules as SQL.
     """
 
     assignments: pd.DataFrame
@@ -100,6 +103,7 @@ class SegmentationResult:
     labels: np.ndarray
     model: SegmentationModel
     migration: pd.DataFrame | None = None
+    segments_sql: str = ""
     wording: _Wording | None = field(default=None, repr=False)
 
     @property
@@ -124,7 +128,8 @@ class SegmentationResult:
         assignments = self.assignments.assign(
             segment_name=np.where(segmented, self.assignments["segment_id"].map(name_of).fillna(""), ""))
         model = replace(self.model, names={k: v for k, v in name_of.items() if k >= 0}, overrides=overrides)
-        return replace(self, summary=summary, assignments=assignments, model=model)
+        return replace(self, summary=summary, assignments=assignments, model=model,
+                       segments_sql=self.wording.rules_sql(summary))
 
     def write(self, out_dir: str | Path, *, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
         """Write everything the CLI writes into ``out_dir``.
@@ -147,6 +152,10 @@ class SegmentationResult:
             mig = out / "migration.csv"
             self.migration.to_csv(mig, index=False, lineterminator="\n")
             paths["migration"] = mig
+        if self.segments_sql:
+            sql = out / "segments.sql"
+            sql.write_text(self.segments_sql, encoding="utf-8")
+            paths["segments_sql"] = sql
         return paths
 
 
@@ -504,9 +513,16 @@ class Segmentation:
                 "versions": _versions(),
             },
         }))
+        # the rules read a missing value as the column's median (see profile_segments)
+        wording = replace(wording, sql_inputs=dict(
+            medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+            feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+            events_table=ev_table.table if ev_table is not None else "events",
+            customer_columns=tuple(roles.features)))
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
-            labels=labels, model=model, migration=migration, wording=wording,
+            labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
+            wording=wording,
         )
 
 
@@ -525,6 +541,11 @@ class _Wording:
     persona: pd.Series | None
     persona_column: str | None
     demographics: pd.DataFrame | None
+    sql_inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    def rules_sql(self, summary: Summary) -> str:
+        """The text of ``segments.sql`` (it cites the segments' names)."""
+        return segments_sql(summary.to_dict(), **self.sql_inputs)
 
     def describe(self, overrides: Mapping[int, str]) -> tuple[dict[int, SegmentName], dict[str, Any]]:
         """Names after ``overrides``, and the summary parts that cite them.
@@ -592,10 +613,13 @@ class Scored:
     drift : dict
         How far these customers have moved from the run (:func:`segmentkit.drift.drift_report`);
         empty for a model saved without a baseline.
+    snapshot_date : datetime.date or None
+        The day the features describe (``None`` for a customers-only model without one).
     """
 
     assignments: pd.DataFrame
     drift: dict[str, Any]
+    snapshot_date: dt.date | None = None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``assignments.csv`` / ``.parquet`` and (with a baseline) ``drift.json``."""
@@ -638,6 +662,7 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    snapshot = snapshot_date
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -646,6 +671,7 @@ def score(
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
+            snapshot = feats.snapshot_date
             parts.append(feats.frame)
             ids = ids.union(feats.frame.index)
         if customers is not None:
@@ -671,7 +697,7 @@ def score(
         pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason)
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
-    return Scored(assignments=assignments, drift=drift)
+    return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
