@@ -88,7 +88,7 @@ def test_run_with_mapping_flags_writes_contract(tmp_path, demo_files):
 def test_run_help_keeps_bracketed_text():
     res = runner.invoke(app, ["run", "--help"], terminal_width=200)
     assert res.exit_code == 0
-    assert "([columns], [roles], [clustering], [data], [database])" in res.output
+    assert "([columns], [roles], [clustering], [data], [database]" in res.output
 
 
 def test_ruled_out_candidates_say_why_in_words(tmp_path):

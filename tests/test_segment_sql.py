@@ -63,7 +63,7 @@ def test_rules_reproduce_their_stated_coverage(fitted):
     # the CASE puts each customer matching a rule into a segment, named as in the run
     got = con.execute("SELECT segment_id, segment_name, count(*) FROM customer_segments "
                       "GROUP BY ALL ORDER BY segment_id NULLS LAST").fetchall()
-    names = {s["id"]: s["name"] for s in result.summary["segments"]}
+    names = result.summary.segment_names
     assert all(sid is None or names[sid] == name for sid, name, _ in got)
     agree = con.execute("SELECT avg(CAST(c.segment_id = a.segment_id AS DOUBLE)) FROM customer_segments c "
                         "JOIN assigned a USING (customer_id) WHERE c.segment_id IS NOT NULL").fetchone()[0]
