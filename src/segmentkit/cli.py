@@ -316,8 +316,14 @@ def export_audiences(
                        f"(e-mail {seg['with_email']:,}, phone {seg['with_phone']:,}, "
                        f"name+zip {seg['with_name_zip']:,}) → {seg['file']}", soft_wrap=True)
             for w in seg["warnings"]:
-                _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
+                _err.print(Text.assemble(("warning:", "yellow"), f" segment {seg['id']} ({seg['name']}): {w}"),
+                           soft_wrap=True)
         _out.print(f"Written to {out}/ with audiences.json")
+        if (run_dir / "report.html").is_file():  # the pre-flight as a section of the run's report
+            from segmentkit.report import write_report
+
+            write_report(Summary.read(run_dir / "summary.json"), run_dir, audiences=pre)
+            _out.print(f"Pre-flight added to {run_dir}/report.html (section Ad-platform audiences)")
     except InputError as exc:
         _fail(str(exc))
 

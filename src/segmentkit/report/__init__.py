@@ -6,7 +6,9 @@ content of ``summary.json``); the report never recomputes a result.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from segmentkit.report.html import render_html
 from segmentkit.report.markdown import render_markdown
@@ -15,7 +17,8 @@ from segmentkit.result import Summary
 __all__ = ["render_html", "render_markdown", "write_report"]
 
 
-def write_report(summary: Summary, out_dir: Path) -> dict[str, Path]:
+def write_report(summary: Summary, out_dir: Path, *,
+                 audiences: Mapping[str, Any] | None = None) -> dict[str, Path]:
     """Write ``report.html`` and ``summary.md`` into ``out_dir``.
 
     Parameters
@@ -24,6 +27,8 @@ def write_report(summary: Summary, out_dir: Path) -> dict[str, Path]:
         The run summary.
     out_dir : Path
         Output folder; created when missing.
+    audiences : Mapping[str, Any], optional
+        The pre-flight of ``export-audiences`` (``audiences.json``), shown as a section.
 
     Returns
     -------
@@ -33,6 +38,6 @@ def write_report(summary: Summary, out_dir: Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "markdown": out / "summary.md"}
-    paths["html"].write_text(render_html(summary), encoding="utf-8")
+    paths["html"].write_text(render_html(summary, audiences=audiences), encoding="utf-8")
     paths["markdown"].write_text(render_markdown(summary), encoding="utf-8")
     return paths
