@@ -352,9 +352,9 @@ def test_contact_columns_are_never_profiled(tmp_path):
     result = Segmentation(k=3, random_state=0, n_bootstrap=2, columns=ColumnMapping(email="e_mail")).fit(
         customers=paths["customers"], events=paths["events"])
     write_report(result.summary, tmp_path / "out")
-    text = json.dumps(result.summary) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    for seg in result.summary["segments"]:
-        names = set(seg["profile"]["attributes"])
+    text = json.dumps(result.summary.to_dict()) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for seg in result.summary.segments:
+        names = set(seg.profile.attributes)
         assert not names & {"first_name", "e_mail", "phone"}
         assert {"age", "region"} <= names  # the other customer columns still are
     assert "canaryname" not in text.lower() and "@example.org" not in text and "4477009" not in text
