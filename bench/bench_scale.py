@@ -344,14 +344,16 @@ def _stage_groups(stages: list[tuple[str, float]]) -> dict[str, float]:
     return groups
 
 
-def bench_size(size: str, fmt: str, paths: dict[str, Path], work: Path, k: int, naive: bool) -> dict[str, Any]:
+def bench_size(size: str, fmt: str, paths: dict[str, Path], work: Path, k: int, naive: bool,
+               pandas: bool) -> dict[str, Any]:
     ev, cu = str(paths["events"]), str(paths["customers"])
     out = work / f"{size}-{fmt}"
     r: dict[str, Any] = {"size": size, "format": fmt}
     r["features"] = run_child("features", events=ev)
     levels = {key: r["features"][key] for key in ("snapshot", "categories", "channels")}
     r["plain_query"] = run_child("plain_query", events=ev, **levels)
-    r["pandas"] = run_child("pandas", events=ev, check=size == "S", **levels)
+    if pandas:
+        r["pandas"] = run_child("pandas", events=ev, check=size == "S", **levels)
     matrix = work / f"{size}-{fmt}-plain.npy"
     r["plain_core"] = run_child("plain_core", events=ev, k=k, matrix=str(matrix), **levels)
     r["run_k"] = run_child("run_k", events=ev, customers=cu, k=k, out=str(out / "run_k"))
@@ -380,7 +382,7 @@ def table(results: list[dict[str, Any]]) -> str:
         at_l = r["size"] == "L"
         rows: list[tuple[str, dict[str, Any], dict[str, Any] | None, str, float | None]] = [
             ("(a) plain DuckDB query", pq, None, "", None),
-            ("(b) pandas, same features", r["pandas"], pq, "plain query", None),
+            *([("(b) pandas, same features", r["pandas"], pq, "plain query", None)] if "pandas" in r else []),
             ("(c) KMeans(n_init=1), segmentkit matrix",
              {"seconds": r["run_k"]["kmeans_same_matrix_s"], "cpu": r["run_k"]["kmeans_same_matrix_cpu"]},
              None, "", None),
@@ -447,6 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--formats", default="parquet,csv", help="comma-separated: parquet, csv")
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--no-naive", action="store_true", help="skip (d), the slowest baseline")
+    ap.add_argument("--no-pandas", action="store_true", help="skip (b), the next slowest")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/segmentkit-bench"))
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args(argv)
@@ -459,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
         paths = generate(size, args.data_dir, formats)
         for fmt in formats:
             t = time.perf_counter()
-            results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not args.no_naive))
+            results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not args.no_naive,
+                                   pandas=not args.no_pandas))
             print(f"measured {size} {fmt} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
     print(table(results))
     if args.json:
