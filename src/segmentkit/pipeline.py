@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,10 +29,11 @@ from segmentkit.model import SegmentationModel
 from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
-from segmentkit.prepare import fit_preparation
+from segmentkit.prepare import Preparation, families_sentence, fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
+from segmentkit.validation import validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
@@ -138,6 +140,11 @@ class Segmentation:
         Segment id → name chosen by the user.
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    balance_families : bool, optional
+        Weigh feature families by what they independently measure (default False; see
+        :mod:`segmentkit.prepare`).
+    validate : bool, optional
+        Out-of-time validation (default True; see :mod:`segmentkit.validation`).
     """
 
     def __init__(
@@ -159,6 +166,8 @@ class Segmentation:
         min_value_share: float | None = None,
         n_bootstrap: int | None = None,
         assign_noise: bool | None = None,
+        balance_families: bool | None = None,
+        validate: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
         previous: SegmentationModel | str | Path | None = None,
     ) -> None:
@@ -178,6 +187,8 @@ class Segmentation:
         self.min_value_share = min_value_share
         self.n_bootstrap = n_bootstrap
         self.assign_noise = assign_noise
+        self.balance_families = balance_families
+        self.validate = validate
         self.name_overrides = name_overrides
         self.previous = previous
 
@@ -189,7 +200,8 @@ class Segmentation:
             "algorithm": self.algorithm, "k": self.k, "k_min": self.k_min, "k_max": self.k_max,
             "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
             "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
-            "assign_noise": self.assign_noise,
+            "assign_noise": self.assign_noise, "balance_families": self.balance_families,
+            "validate": self.validate,
         }
         clustering = replace(s.clustering, **{k: v for k, v in cl.items() if v is not None})
         roles = s.roles
@@ -318,7 +330,7 @@ class Segmentation:
             raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
         k_max = min(cl.k_max, n - 1)
 
-        prep = fit_preparation(frame, specs)
+        prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
         X = prep.transform(frame)
@@ -451,6 +463,9 @@ class Segmentation:
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": json_safe(fitted.details),
             "k_selection": selection.to_dict(),
+            "feature_families": _families(prep, X, labels, cl.balance_families),
+            "validation": self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
+                                           selection.recommended_k, params),
             "segments": segments,
             "surrogate_accuracy": prof_dict.get("surrogate_accuracy"),
             "personas": personas_dict,
@@ -467,6 +482,45 @@ class Segmentation:
             assignments=assignments, summary=json_safe(summary), features=feats, matrix=X,
             labels=labels, model=model, migration=migration,
         )
+
+    def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
+                    spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
+                    algo_name: str, k: int, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
+        algorithm and number of segments fitted on the history up to the cutoff."""
+        cl, roles = settings.clustering, settings.roles
+        if not cl.validate:
+            return {"status": "skipped", "reason": "turned off (--no-validate)"}
+        if ev_table is None or feats is None:
+            return {"status": "skipped", "reason": "no events: nothing happens after a cutoff to measure"}
+        if spark_stage is not None:
+            return {"status": "skipped", "reason": "events read by Spark are not kept for a second fit"}
+        first = con.execute(f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
+                            f"AND event_time < TIMESTAMP '{feats.snapshot_date.isoformat()}'").fetchall()[0][0]
+        spec = algorithms.get(algo_name)
+
+        def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
+            past = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff)
+            frame = past.frame
+            specs = {s.name: s for s in past.specs}
+            if roles.features and cust is not None:
+                frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
+                specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
+            with warnings.catch_warnings():  # the past's constant columns are not the run's news
+                warnings.simplefilter("ignore", UserWarning)
+                prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
+            X = prep.transform(frame)
+            if spec.capabilities.needs_k and X.shape[0] <= k:
+                return pd.Series([], dtype=int), frame
+            with threadpool_limits(limits=1):
+                fitted = spec.fit(X, k=k if spec.capabilities.needs_k else None, random_state=cl.seed, **params)
+            return pd.Series(fitted.labels, index=frame.index), frame
+
+        personas = None
+        if roles.persona is not None and cust is not None:
+            personas = cust[roles.persona].set_axis(cust.index.astype(str))
+        return validate(con, ev_table.table, ev_table.roles, first_event=pd.Timestamp(first).date(),
+                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas)
 
 
 @dataclass(frozen=True)
@@ -601,6 +655,12 @@ def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
     return out
+
+
+def _families(prep: Preparation, X: np.ndarray, labels: np.ndarray, balanced: bool) -> dict[str, Any]:
+    """Each feature family's columns, weight and share of what separates the segments."""
+    families = prep.families(X, labels)
+    return {"balanced": bool(balanced), "families": families, "sentence": families_sentence(families)}
 
 
 def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
