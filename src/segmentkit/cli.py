@@ -237,6 +237,58 @@ def assign(
         _fail(str(exc))
 
 
+@app.command("export-audiences")
+def export_audiences(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
+    customers: Annotated[Path, typer.Option(help="Customer table with the contact columns (CSV, Parquet or Excel).")],
+    platform: Annotated[str, typer.Option(help="google (Customer Match), meta (Custom Audiences) or tiktok.")],
+    out: OutOpt = Path("segmentkit-audiences"),
+    segments: Annotated[Optional[str], typer.Option(help="Comma-separated segment ids (default: all).")] = None,
+    country: Annotated[Optional[str], typer.Option(help="ISO country code (GB, US) of phones written without one.")] = None,
+    settings: Annotated[Optional[Path], typer.Option(help="TOML settings file; its [columns] names the contact columns.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="Customer id column.")] = None,
+    email_column: Annotated[Optional[str], typer.Option(help="E-mail column (default email).")] = None,
+    phone_column: Annotated[Optional[str], typer.Option(help="Phone column (default phone).")] = None,
+    first_name_column: Annotated[Optional[str], typer.Option(help="First name column (default first_name).")] = None,
+    last_name_column: Annotated[Optional[str], typer.Option(help="Last name column (default last_name).")] = None,
+    country_column: Annotated[Optional[str], typer.Option(help="Country column, ISO alpha-2 (default country).")] = None,
+    zip_column: Annotated[Optional[str], typer.Option(help="Zip / postcode column (default zip).")] = None,
+    city_column: Annotated[Optional[str], typer.Option(help="City column, Meta only (default city).")] = None,
+    state_column: Annotated[Optional[str], typer.Option(help="State column, Meta only (default state).")] = None,
+) -> None:
+    """Write one hashed upload file per segment for an ad platform, and audiences.json."""
+    from segmentkit.audiences import export_audiences as export
+    from segmentkit.config import load_settings
+
+    try:
+        ids = None
+        if segments:
+            try:
+                ids = [int(s) for s in segments.split(",") if s.strip()]
+            except ValueError:
+                raise InputError(f"--segments must be comma-separated segment ids, got {segments!r}") from None
+        resolved = load_settings(settings, columns={
+            "customer_id": id_column, "email": email_column, "phone": phone_column,
+            "first_name": first_name_column, "last_name": last_name_column, "country": country_column,
+            "zip": zip_column, "city": city_column, "state": state_column})
+        result = export(run_dir, customers, platform.lower(), out, segments=ids, columns=resolved.columns,
+                        country=country)
+        pre = result.preflight
+        c = pre["counts"]
+        _out.print(f"{platform} audiences of {c['customers_in_run']:,} customers: "
+                   f"{c['invalid_emails']:,} invalid e-mails and {c['invalid_phones']:,} invalid phones left out, "
+                   f"{c['without_usable_contact']:,} without a usable contact")
+        for seg in pre["segments"]:
+            _out.print(f"  {seg['id']:>3}  {seg['name']}: {seg['rows_written']:,} rows "
+                       f"(e-mail {seg['with_email']:,}, phone {seg['with_phone']:,}, "
+                       f"name+zip {seg['with_name_zip']:,}) → {seg['file']}", soft_wrap=True)
+            for w in seg["warnings"]:
+                _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
+        _out.print(f"Written to {out}/ with audiences.json")
+    except InputError as exc:
+        _fail(str(exc))
+
+
 @app.command("app")
 def web_app(
     port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
