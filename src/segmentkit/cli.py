@@ -82,13 +82,30 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
     _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
 
 
+def _stage_printer(enabled: bool) -> Any:
+    """A progress callback printing one plain line per stage on stderr, or ``None``."""
+    if not enabled:
+        return None
+
+    def show(stage: str, elapsed: float) -> None:
+        print(f"[{elapsed:7.1f} s] {stage}", file=sys.stderr, flush=True)
+    return show
+
+
 def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False) -> None:
+    """Fit, write, report; ``seg.progress`` (if any) also hears of the writing stages."""
+    import time
+
     from segmentkit.report import write_report
 
-    with _err.status("segmenting…"):
-        result = seg.fit(customers=customers, events=events)
+    show = seg.progress or (lambda stage, elapsed: None)
+    start = time.perf_counter()
+    result = seg.fit(customers=customers, events=events)
+    show("writing outputs", time.perf_counter() - start)
     result.write(out)
+    show("writing the report", time.perf_counter() - start)
     write_report(result.summary, out, show_ids=show_ids)
+    show("done", time.perf_counter() - start)
     _print_result(result.summary, out)
 
 
@@ -142,7 +159,8 @@ def run(
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
     algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection; other k are not evaluated).")] = None,
+    evidence: Annotated[bool, typer.Option(help="With --k: also evaluate k-min..k-max and say what the evidence alone suggests.")] = False,
     k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
     k_max: Annotated[Optional[int], typer.Option(help="Largest k considered.")] = None,
     seed: SeedOpt = None,
@@ -166,6 +184,7 @@ def run(
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
@@ -187,7 +206,7 @@ def run(
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
-            clustering={"algorithm": algorithm, "k": k, "k_min": k_min, "k_max": k_max, "seed": seed,
+            clustering={"algorithm": algorithm, "k": k, "evidence": evidence or None, "k_min": k_min, "k_max": k_max, "seed": seed,
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None,
                         "balance_families": balance_families, "validate": validate},
@@ -200,7 +219,8 @@ def run(
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous,
+                           progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         _run(seg, customers, events, out, show_ids=show_ids)
     except InputError as exc:
         _fail(str(exc))

@@ -84,6 +84,7 @@ class ClusteringSettings:
     min_value_share: float | None = None
     n_bootstrap: int = 10
     assign_noise: bool = False
+    evidence: bool = False
     #: weigh feature families by what they independently measure (see segmentkit.prepare);
     #: off by default until it keeps the demo's planted segments (it splits them further)
     balance_families: bool = False
