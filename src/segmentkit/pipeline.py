@@ -21,7 +21,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.choose_k import Constraints, select_k
+from segmentkit.choose_k import Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
@@ -502,6 +502,8 @@ class Segmentation:
             "k_selection": selection.to_dict(),
             "feature_families": _families(prep, X, labels, cl.balance_families),
             "validation": validation,
+            "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
+                c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
             "segments": segments,
             "surrogate_accuracy": prof_dict.get("surrogate_accuracy"),
             "descriptive_sample": {**profiles.sample.to_dict(),

@@ -127,7 +127,8 @@ def _headline(summary: Mapping[str, Any], segments: list[dict[str, Any]]) -> dic
         "lead": lead,
         "narrative": str(narrative) if narrative else None,
         "reason": get(get(summary, "k_selection"), "reason"),
-        "evidence": [str(x) for x in (get(get(summary, "validation"), "sentence"),
+        "evidence": [str(x) for x in (get(get(summary, "structure"), "sentence"),
+                                      get(get(summary, "validation"), "sentence"),
                                       get(get(summary, "feature_families"), "sentence")) if x],
         "stats": [
             ("Segments", fmt_int(k)),
