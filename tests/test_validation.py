@@ -89,16 +89,19 @@ def test_planted_history_known_future():
 
 
 @pytest.mark.filterwarnings("ignore:constant feature")  # weekly orders: gaps do not vary
-def test_pipeline_reports_validation_and_skips_short_history():
+def test_pipeline_reports_validation_and_skips_short_history(tmp_path):
     events, group = _history(noisy=True)
     result = Segmentation(k=2, n_bootstrap=0).fit(events=events)
-    v = result.summary["validation"]
-    assert v["status"] == "done" and v["horizon_days"] == 90 and v["n_customers"] == 120
+    v = result.summary.validation
+    assert v.status == "done" and v.horizon_days == 90 and v.n_customers == 120
     # the past fit separates stayers from leavers: their future is all but explained
-    assert v["segments"]["buy_again_eta2"] == pytest.approx(1.0)
-    assert v["segments"]["spend_eta2"] > 0.9
+    assert v.segments.buy_again_eta2 == pytest.approx(1.0)
+    assert v.segments.spend_eta2 > 0.9
+    paths = result.write(tmp_path / "out")  # the report's headline says it
+    assert "the segments explain" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert paths
     short = events[events["event_time"] < pd.Timestamp(START) + pd.Timedelta(days=100)]
-    skipped = Segmentation(k=2, n_bootstrap=0).fit(events=short).summary["validation"]
-    assert skipped["status"] == "skipped" and "needs at least 120" in skipped["reason"]
-    off = Segmentation(k=2, n_bootstrap=0, validate=False).fit(events=events).summary["validation"]
-    assert off["status"] == "skipped"
+    skipped = Segmentation(k=2, n_bootstrap=0).fit(events=short).summary.validation
+    assert skipped.status == "skipped" and "needs at least 120" in skipped.reason
+    off = Segmentation(k=2, n_bootstrap=0, validate=False).fit(events=events).summary.validation
+    assert off.status == "skipped"
