@@ -87,6 +87,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = Fals
 
     with _err.status("segmenting…"):
         result = seg.fit(customers=customers, events=events)
+    for note in result.summary.get("data_quality", {}).get("notes", []):
+        _err.print(f"note: {note}", soft_wrap=True, markup=False)
     result.write(out)
     write_report(result.summary, out, show_ids=show_ids)
     _print_result(result.summary, out)
@@ -138,6 +140,7 @@ def run(
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
+    products_query: Annotated[Optional[str], typer.Option(help="With --database: product catalogue table name or SELECT.")] = None,
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
@@ -160,6 +163,12 @@ def run(
     channel_column: Annotated[Optional[str], typer.Option(help="Channel column.")] = None,
     discount_column: Annotated[Optional[str], typer.Option(help="Discount used (yes/no, 0/1) or discount amount column.")] = None,
     order_column: Annotated[Optional[str], typer.Option(help="Order id column.")] = None,
+    price_column: Annotated[Optional[str], typer.Option(help="Unit price column: line value = price × quantity (an amount column wins).")] = None,
+    product_column: Annotated[Optional[str], typer.Option(help="Product id column (events; also the catalogue's unless --products-id-column).")] = None,
+    customers_id_column: Annotated[Optional[str], typer.Option(help="Customer id column of the customers table, when it differs from the events'.")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue (CSV, Parquet, Excel, .gz/.zst): categories by product id.")] = None,
+    products_id_column: Annotated[Optional[str], typer.Option(help="Product id column of the catalogue, when it differs from the events'.")] = None,
+    keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
@@ -167,6 +176,7 @@ def run(
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
+    from segmentkit.database import SqlQuery
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
@@ -181,7 +191,9 @@ def run(
             config,
             columns={"customer_id": id_column, "event_time": time_column, "event_type": type_column,
                      "amount": amount_column, "quantity": quantity_column, "category": category_column,
-                     "channel": channel_column, "discount": discount_column, "order_id": order_column},
+                     "channel": channel_column, "discount": discount_column, "order_id": order_column,
+                     "price": price_column, "product_id": product_column,
+                     "customers_id": customers_id_column, "products_id": products_id_column},
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
@@ -189,6 +201,8 @@ def run(
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
+            keep_duplicates=keep_duplicates or None,
+            products=products,
         )
         db = settings.database  # flags win over the file's [database] section
         events, customers = _sources(events, customers, database or db.url,
@@ -196,8 +210,14 @@ def run(
                                      customers_query or (None if customers else db.customers))
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
+        catalogue = None
+        products_query = products_query or (None if products else db.products)
+        if products_query:
+            if not (database or db.url):
+                raise InputError("--products-query needs --database")
+            catalogue = SqlQuery(database or db.url, products_query)
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous, products=catalogue)
         _run(seg, customers, events, out, show_ids=show_ids)
     except InputError as exc:
         _fail(str(exc))
@@ -210,6 +230,7 @@ def assign(
     customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
     out: OutOpt = Path("segmentkit-assigned"),
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue, when the run's categories came from one.")] = None,
 ) -> None:
     """Assign new customers to the segments of a saved run, and measure drift from it."""
     from segmentkit.export import to_json, write_assignments
@@ -217,7 +238,7 @@ def assign(
 
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
-        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
+        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
         frame = scored.assignments
         write_assignments(frame, out)
         if scored.drift:

@@ -9,7 +9,8 @@ feature               definition
 ====================  =========================================================================
 recency_days          days from the last purchase to the snapshot; never bought: the whole window
 orders                distinct orders (``order_id``; without it, every purchase row is an order)
-monetary              purchase amounts minus returned amounts (net revenue)
+monetary              purchase amounts minus returned amounts (net revenue); a return is a
+                      ``return`` event or a line with a negative amount or quantity
 avg_order_value       purchase amount per order (0 without orders)
 basket_size           quantity per order
 tenure_days           days from the first event of any type to the snapshot
@@ -354,16 +355,20 @@ def customer_features(
     snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
     has_amount = "amount" in has
     w = "coalesce(amount, 0)" if has_amount else "1.0"
-    is_return = "(event_type = 'return'" + (" OR amount < 0)" if has_amount else ")")
-    is_purchase = "(event_type = 'purchase'" + (" AND coalesce(amount, 0) >= 0)" if has_amount else ")")
+    # a line with a negative amount or a negative quantity (a cancellation) is a return
+    negative = [f"{r} < 0" for r in ("amount", "quantity") if r in has]
+    is_return = "(" + " OR ".join(["event_type = 'return'"] + negative) + ")"
+    is_purchase = "(" + " AND ".join(["event_type = 'purchase'"] + [f"coalesce({r}, 0) >= 0" for r in
+                                                                   ("amount", "quantity") if r in has]) + ")"
     type_col = "" if "event_type" in has else ", 'purchase' AS event_type"
     # the events the features see: usable, before the snapshot, of a known type
     in_window = f"{usable} AND event_time < {snap}"
     if "event_type" in has:
         in_window += " AND event_type IN ('purchase', 'view', 'cart', 'return')"
     ev_cte = f"ev AS {engine.cte_hint}(SELECT *{type_col} FROM {events} WHERE {in_window})"
-    raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
-    raw_purchase = is_purchase if "event_type" in has else ("coalesce(amount, 0) >= 0" if has_amount else "true")
+    raw_return = is_return if "event_type" in has else ("(" + " OR ".join(negative) + ")" if negative else "false")
+    raw_purchase = is_purchase if "event_type" in has else (
+        " AND ".join(f"coalesce({r}, 0) >= 0" for r in ("amount", "quantity") if r in has) or "true")
     scan = _scan_events(engine, events, roles, usable, in_window, snap, raw_return, raw_purchase)
     quality, window_start = scan.quality, scan.window_start
     if scan.n_usable == 0:

@@ -523,7 +523,9 @@ def _data_quality(summary: Mapping[str, Any], labels: _Labels) -> dict[str, Any]
         for key, label in (
             ("events_rows_read", "Event rows read"),
             ("customers_rows_read", "Customer rows read"),
-            ("duplicate_events_dropped", "Duplicate events dropped"),
+            ("duplicate_events_dropped", "Duplicate events dropped (equal in every column)"),
+            ("duplicate_events_kept", "Duplicate events kept (as asked)"),
+            ("catalogue_lines_unknown_product", "Lines whose product the catalogue lacks (category unknown)"),
             ("orphan_events", "Events without a known customer (dropped)"),
             ("orphan_customers", "Customers referenced by no row"),
             ("customers_without_events", "Customers without events"),
