@@ -261,3 +261,45 @@ def test_cdnow_net_spend_adds_up_to_the_file_total(con, tmp_path):
     assert Decimal(f"{dropped.duplicates_amount:.2f}") == repeats
     feats = customer_features(con, dropped.table, dropped.roles)
     assert Decimal(f"{feats.frame['monetary'].sum():.2f}") == total - repeats
+
+
+def _many_levels(path: Path) -> str:
+    """20 customers c00..c19; level Gi (i = 0..11) is bought, for 1.00, by customers c00..c(19-i);
+    POSTAGE (a fee) by everyone for 5.00; GOLD by c00 alone for 500.00."""
+    lines = ["card,time,amount,description"]
+    for i in range(12):
+        lines += [f"c{c:02d},2024-01-{i + 1:02d},1.00,G{i:02d}" for c in range(20 - i)]
+    lines += [f"c{c:02d},2024-02-01,5.00,POSTAGE" for c in range(20)]
+    lines.append("c00,2024-02-02,500.00,GOLD")
+    return _write(path, "\n".join(lines) + "\n")
+
+
+def test_many_categories_keep_what_most_customers_buy_never_a_fee(con, tmp_path):
+    t = load_events(con, _many_levels(tmp_path / "e.csv"),
+                    ColumnMapping(customer_id="card", event_time="time", category="description"))
+    feats = customer_features(con, t.table, t.roles)
+    choice = feats.category_levels
+    # bought by the most customers: G00..G07 (20..13 buyers); POSTAGE (20 buyers) is a fee,
+    # GOLD (the largest spend, one buyer) does not describe what customers buy
+    assert feats.levels["category"] == tuple(f"G{i:02d}" for i in range(8))
+    assert choice["levels_found"] == 14 and choice["left_out_as_fees"] == ["POSTAGE"]
+    assert choice["folded_into_other"] == 6
+    g07 = next(k for k in choice["kept"] if k["level"] == "G07")
+    # total spend: 1.00 × (20+19+...+9) = 174, + 100 postage + 500 gold = 774
+    assert (g07["customers"], g07["customer_share"], g07["spend_share"]) == (13, 0.65, round(13 / 774, 6))
+    # c00 spent 12.00 on G00..G11, 5.00 postage and 500.00 gold: other = (4 + 5 + 500) / 517
+    assert feats.frame.loc["c00", "cat_share__other"] == pytest.approx(509 / 517)
+    assert "cat_share__postage" not in feats.frame and "cat_share__gold" not in feats.frame
+
+
+@pytest.mark.filterwarnings("ignore:constant feature")
+def test_category_choice_in_the_summary_and_the_report(tmp_path):
+    from segmentkit.report import render_html
+
+    result = Segmentation(columns=ColumnMapping(customer_id="card", event_time="time", category="description"),
+                          k=2, k_max=3, n_bootstrap=2).fit(events=_many_levels(tmp_path / "e.csv"))
+    cl = result.summary["category_levels"]
+    assert [k["level"] for k in cl["kept"]][:2] == ["G00", "G01"] and cl["left_out_as_fees"] == ["POSTAGE"]
+    html = render_html(result.summary)
+    assert "Category features" in html and "fees (never a feature): POSTAGE" in html
+    assert "<th>G07</th><td>13</td><td>65.0 %</td><td>1.7 %</td>" in html  # 13/774 of spend

@@ -19,7 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.catalogue import join_catalogue
+from segmentkit.catalogue import UNKNOWN, join_catalogue
 from segmentkit.choose_k import Constraints, select_k
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
@@ -272,7 +272,8 @@ class Segmentation:
                 ev_table, joined = join_catalogue(con, ev_table, products)
                 inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
                 quality.update(joined.to_dict())
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
@@ -470,6 +471,7 @@ class Segmentation:
             "status_counts": status_counts,
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+            "category_levels": feats.category_levels if feats else None,
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": json_safe(fitted.details),
             "k_selection": selection.to_dict(),

@@ -544,6 +544,21 @@ def _data_quality(summary: Mapping[str, Any], labels: _Labels) -> dict[str, Any]
     }
 
 
+def _category_levels(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Which category levels became features, and why (``summary["category_levels"]``)."""
+    cl = _map(get(summary, "category_levels"))
+    if not cl:
+        return None
+    return {
+        "rule": str(get(cl, "rule", "")),
+        "found": fmt_int(get(cl, "levels_found")),
+        "other": fmt_int(get(cl, "folded_into_other")),
+        "fees": [str(f) for f in _seq(get(cl, "left_out_as_fees"))],
+        "kept": [(str(get(k, "level")), fmt_int(get(k, "customers")), fmt_pct(get(k, "customer_share")),
+                  fmt_pct(get(k, "spend_share"))) for k in (_map(x) for x in _seq(get(cl, "kept")))],
+    }
+
+
 def _method(summary: Mapping[str, Any], labels: _Labels) -> dict[str, Any]:
     run = _map(get(summary, "run"))
     inputs = []
@@ -560,6 +575,7 @@ def _method(summary: Mapping[str, Any], labels: _Labels) -> dict[str, Any]:
     return {
         "features": [(str(f), labels.feature(f)) for f in _seq(get(summary, "features"))],
         "skipped": [(str(k), str(v)) for k, v in _map(get(summary, "features_skipped")).items()],
+        "categories": _category_levels(summary),
         "settings": [
             ("Algorithm", fmt_value(get(summary, "algorithm"))),
             ("Number of segments (k)", fmt_int(get(summary, "k"))),
