@@ -152,6 +152,13 @@ def test_compressed_inputs(con, tmp_path, name):
     assert _net(con, t) == {"c1": 4.80, "c2": 10.60}
 
 
+def test_a_compressed_file_of_another_kind_is_refused(con, tmp_path):
+    path = tmp_path / "events.json.gz"
+    path.write_bytes(gzip.compress(b"{}"))
+    with pytest.raises(InputError, match=r"events.json.gz: unsupported file type '.gz'"):
+        load_events(con, str(path))
+
+
 def test_gzipped_cp1252_file(con, tmp_path):
     path = tmp_path / "e.csv.gz"
     path.write_bytes(gzip.compress("card;time;amount;cat\nc1;2024-01-01;3,5;Café\n".encode("cp1252")))

@@ -132,6 +132,7 @@ class LoadedTable:
 #: Compressed text files read directly (DuckDB decompresses them while reading).
 COMPRESSED_SUFFIXES = (".gz", ".zst")
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+COMPRESSED_TEXT_SUFFIXES = tuple(t + c for t in TEXT_SUFFIXES for c in COMPRESSED_SUFFIXES)
 
 
 def _open_bytes(path: Path) -> BinaryIO:
@@ -214,7 +215,7 @@ class _Input:
         suffix = path.suffix.lower()
         if suffix in COMPRESSED_SUFFIXES and Path(path.stem).suffix.lower() in TEXT_SUFFIXES:
             suffix = Path(path.stem).suffix.lower() + suffix
-        if suffix in (".parquet", ".pq") + TEXT_SUFFIXES + SPREADSHEET_SUFFIXES or suffix.endswith(COMPRESSED_SUFFIXES):
+        if suffix in (".parquet", ".pq") + TEXT_SUFFIXES + COMPRESSED_TEXT_SUFFIXES + SPREADSHEET_SUFFIXES:
             # the input's hash (for the run's record) is computed beside the reading, in a
             # thread of its own (hashlib releases the GIL); asked for once the table is made
             pool = ThreadPoolExecutor(max_workers=1)
