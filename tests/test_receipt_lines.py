@@ -310,3 +310,19 @@ def test_category_choice_in_the_summary_and_the_report(tmp_path):
     html = render_html(result.summary)
     assert "Category features" in html and "fees (never a feature): POSTAGE" in html
     assert "<th>G07</th><td>13</td><td>65.0 %</td><td>1.7 %</td>" in html  # 13/774 of spend
+
+
+@pytest.mark.filterwarnings("ignore:constant feature")
+def test_assigning_with_the_catalogue_a_run_used(tmp_path):
+    from segmentkit.pipeline import score
+
+    events = _write(tmp_path / "r.csv", MORE)
+    products = _write(tmp_path / "p.csv", "code,department\nmilk,dairy\nbread,bakery\neggs,dairy\n")
+    columns = ColumnMapping(**{**LINES.__dict__, "products_id": "code", "category": "department"})
+    result = Segmentation(columns=columns, products=products, k=2, k_max=3, n_bootstrap=2).fit(events=events)
+    assert "category" in result.model.levels
+    scored = score(result.model, events=events, products=products)
+    fitted = result.assignments.set_index("customer_id")["segment_id"]
+    assert scored.assignments.set_index("customer_id")["segment_id"].equals(fitted)
+    with pytest.raises(InputError, match="give the events' category column or the product catalogue"):
+        score(result.model, events=events)
