@@ -110,6 +110,7 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     uploads = page.locator("input[type=file]")
     uploads.first.wait_for(state="attached", timeout=30_000)
     uploads.nth(0).set_input_files(str(bad))
+    page.get_by_text(re.compile(r"^my_events\.csv")).first.wait_for(timeout=30_000)  # uploaded before the run
     page.get_by_role("button", name="Run segmentation").click()
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
