@@ -125,6 +125,8 @@ class FeatureTable:
         customers and share of spend, fee levels left out, how many fold into ``other``.
     data_quality : dict
         Counts of what was dropped, excluded or odd, and what was done with it.
+    sql : str
+        The SELECT that computed ``frame`` from the events table (for ``segments.sql``).
     """
 
     frame: pd.DataFrame
@@ -135,6 +137,7 @@ class FeatureTable:
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_quality: dict[str, Any] = field(default_factory=dict)
     category_levels: dict[str, Any] | None = None
+    sql: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -588,4 +591,5 @@ def customer_features(
         levels=level_map,
         data_quality=quality,
         category_levels=level_choice,
+        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
     )

@@ -33,6 +33,7 @@ from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.sampling import stratified_sample
+from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.events import SparkEvents
@@ -46,6 +47,9 @@ Progress = Callable[[str, float], None]
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
 _IDENTIFIER_SHARE = 0.5
+#: Contact roles of the column mapping that identify a person: never profiled, whatever
+#: their cardinality or type (a phone column read as numbers would otherwise get a mean).
+_CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 
 
@@ -90,6 +94,8 @@ class SegmentationResult:
         For assigning new customers.
     migration : pandas.DataFrame or None
         Customers moving between segments since the previous run (when one was given).
+    segments_sql : str
+        The text of ``segments.sql``: the feature SQL and each segment's rules as SQL.
     """
 
     assignments: pd.DataFrame
@@ -99,6 +105,7 @@ class SegmentationResult:
     labels: np.ndarray
     model: SegmentationModel
     migration: pd.DataFrame | None = None
+    segments_sql: str = ""
 
     @property
     def segment_names(self) -> dict[int, str]:
@@ -115,6 +122,10 @@ class SegmentationResult:
             mig = out / "migration.csv"
             self.migration.to_csv(mig, index=False, lineterminator="\n")
             paths["migration"] = mig
+        if self.segments_sql:
+            sql = out / "segments.sql"
+            sql.write_text(self.segments_sql, encoding="utf-8")
+            paths["segments_sql"] = sql
         return paths
 
 
@@ -413,7 +424,8 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes = _profile_attributes(cust, frame.index, roles)
+        attributes = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+            getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
@@ -524,9 +536,16 @@ class Segmentation:
                 "versions": _versions(),
             },
         }
+        summary = json_safe(summary)
+        # the rules read a missing value as the column's median (see profile_segments)
+        rules_sql = segments_sql(
+            summary, {c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+            feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+            events_table=ev_table.table if ev_table is not None else "events",
+            customer_columns=tuple(roles.features))
         return SegmentationResult(
-            assignments=assignments, summary=json_safe(summary), features=feats, matrix=X,
-            labels=labels, model=model, migration=migration,
+            assignments=assignments, summary=summary, features=feats, matrix=X,
+            labels=labels, model=model, migration=migration, segments_sql=rules_sql,
         )
 
 
@@ -541,10 +560,13 @@ class Scored:
     drift : dict
         How far these customers have moved from the run (:func:`segmentkit.drift.drift_report`);
         empty for a model saved without a baseline.
+    snapshot_date : datetime.date or None
+        The day the features describe (``None`` for a customers-only model without one).
     """
 
     assignments: pd.DataFrame
     drift: dict[str, Any]
+    snapshot_date: dt.date | None = None
 
 
 def assign(
@@ -580,6 +602,7 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    snapshot = snapshot_date
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -593,6 +616,7 @@ def score(
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
+            snapshot = feats.snapshot_date
             parts.append(feats.frame)
             ids = ids.union(feats.frame.index)
         if customers is not None:
@@ -627,7 +651,7 @@ def score(
     })
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
-    return Scored(assignments=assignments, drift=drift)
+    return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
@@ -646,13 +670,16 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
     return pd.DataFrame(out, index=cust.index.astype(str))
 
 
-def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention)."""
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
+                        exclude: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """Customer columns kept for profiling only (demographics, persona, attention); the
+    ``exclude`` columns (contact details) never."""
     if cust is None:
         return None
     cols = list(roles.profile) if roles.profile is not None else [
         c for c in cust.columns if c not in roles.features
     ]
+    cols = [c for c in cols if c not in exclude]
     keep = []
     for c in cols:
         s = cust[c]
