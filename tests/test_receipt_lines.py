@@ -184,10 +184,10 @@ def test_different_id_column_names_through_the_api(tmp_path):
     net = result.features.value.round(2).to_dict()
     assert net == {"c1": 4.80, "c2": 10.60, **{f"f{i}": round(1.20 * i, 2) for i in range(1, 11)}}
     assert len(result.assignments) == 13 and "x1" in set(result.assignments["customer_id"])
-    dq = result.summary["data_quality"]
-    assert dq["duplicate_events_dropped"] == 1 and dq["duplicate_events_amount"] == pytest.approx(2.40)
-    assert dq["catalogue_lines_unknown_product"] == 1
-    assert result.summary["run"]["inputs"]["products"]["name"] == "p.csv"
+    dq = result.summary.data_quality
+    assert dq.duplicate_events_dropped == 1 and dq.duplicate_events_amount == pytest.approx(2.40)
+    assert dq.catalogue_lines_unknown_product == 1
+    assert result.summary.run.inputs["products"].name == "p.csv"
 
 
 def test_settings_file_carries_every_flag(tmp_path):
@@ -305,8 +305,8 @@ def test_category_choice_in_the_summary_and_the_report(tmp_path):
 
     result = Segmentation(columns=ColumnMapping(customer_id="card", event_time="time", category="description"),
                           k=2, k_max=3, n_bootstrap=2).fit(events=_many_levels(tmp_path / "e.csv"))
-    cl = result.summary["category_levels"]
-    assert [k["level"] for k in cl["kept"]][:2] == ["G00", "G01"] and cl["left_out_as_fees"] == ["POSTAGE"]
+    cl = result.summary.category_levels
+    assert [k.level for k in cl.kept][:2] == ["G00", "G01"] and cl.left_out_as_fees == ["POSTAGE"]
     html = render_html(result.summary)
     assert "Category features" in html and "fees (never a feature): POSTAGE" in html
     assert "<th>G07</th><td>13</td><td>65.0 %</td><td>1.7 %</td>" in html  # 13/774 of spend
