@@ -161,12 +161,13 @@ def run(
     discount_column: Annotated[Optional[str], typer.Option(help="Discount used (yes/no, 0/1) or discount amount column.")] = None,
     order_column: Annotated[Optional[str], typer.Option(help="Order id column.")] = None,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
-    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" and [briefs.ID] topic = \"text\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
+    from segmentkit.briefs import load_brief_overrides
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
@@ -197,9 +198,12 @@ def run(
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        brief_texts = load_brief_overrides(names) if names else None
+        seg = Segmentation(settings, name_overrides=overrides, brief_overrides=brief_texts, previous=previous)
         _run(seg, customers, events, out, show_ids=show_ids)
-    except InputError as exc:
+    except (InputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # a bad segment_names.toml ([names] or [briefs])
         _fail(str(exc))
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.choose_k import Constraints, select_k
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
@@ -136,6 +137,9 @@ class Segmentation:
         Numeric customer columns used as features as they are.
     name_overrides : mapping, optional
         Segment id → name chosen by the user.
+    brief_overrides : mapping, optional
+        Segment id → {topic → sentence} replacing generated brief sentences (the ``[briefs]``
+        tables of ``segment_names.toml``; see :mod:`segmentkit.briefs`).
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
     """
@@ -160,6 +164,7 @@ class Segmentation:
         n_bootstrap: int | None = None,
         assign_noise: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
+        brief_overrides: Mapping[int, Mapping[str, str]] | None = None,
         previous: SegmentationModel | str | Path | None = None,
     ) -> None:
         self.settings = settings
@@ -179,6 +184,7 @@ class Segmentation:
         self.n_bootstrap = n_bootstrap
         self.assign_noise = assign_noise
         self.name_overrides = name_overrides
+        self.brief_overrides = brief_overrides
         self.previous = previous
 
     # -- settings ---------------------------------------------------------------------------
@@ -381,6 +387,11 @@ class Segmentation:
             entry.update({k: v for k, v in seg.items() if k != "id"})
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
+        # a brief per segment, from the profile numbers only (noise gets none)
+        briefs = build_briefs(segments, specs, {c: float(v) for c, v in frame.std(ddof=0).items()})
+        briefs = apply_brief_overrides(briefs, self.brief_overrides or {})
+        for entry in segments:
+            entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
 
         # opportunities, then personas (whose narrative cites the under-served segments)
         attention = None

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from segmentkit.report._format import (
+    DASH,
     fmt_date,
     fmt_index,
     fmt_ratio,
@@ -183,6 +184,47 @@ def _attribute(name: str, attr: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": name, "kind": "numeric", "values": values}
 
 
+def _brief_number(item: Mapping[str, Any], labels: _Labels) -> tuple[str, str]:
+    value, unit = get(item, "value"), get(item, "unit", "number")
+    if unit == "share":
+        shown = fmt_pct(value)
+    elif unit == "index":
+        shown = fmt_index(value)
+    elif unit == "ratio":
+        shown = fmt_num(value) + "×" if value is not None else DASH
+    elif unit == "trend":
+        shown = f"{float(value):+.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else DASH
+    elif unit == "segment":
+        shown = labels.segment(value)
+    elif unit == "count":
+        shown = fmt_num(value, 1)
+    else:
+        shown = fmt_num(value)
+    return str(get(item, "label", get(item, "name", ""))), shown
+
+
+def _brief(seg: Mapping[str, Any], labels: _Labels) -> dict[str, Any] | None:
+    brief = get(seg, "brief")
+    if not isinstance(brief, Mapping):
+        return None
+    return {
+        "objective": get(brief, "objective"),
+        "lifecycle": get(brief, "lifecycle"),
+        "rule": get(brief, "objective_rule"),
+        "sentences": [
+            {
+                "topic": str(get(x, "topic", "")),
+                "title": str(get(x, "title", get(x, "topic", ""))),
+                "text": str(get(x, "text", "")),
+                "overridden": bool(get(x, "overridden", False)),
+                "numbers": [_brief_number(_map(n), labels) for n in _seq(get(x, "numbers"))
+                            if get(n, "cited", True)],
+            }
+            for x in _seq(get(brief, "sentences"))
+        ],
+    }
+
+
 def _segment(
     seg: Mapping[str, Any], labels: _Labels, colors: Mapping[str, str], show_ids: bool
 ) -> dict[str, Any]:
@@ -269,6 +311,7 @@ def _segment(
             for name, attr in _map(get(profile, "attributes")).items()
         ],
         "profile": profile_rows,
+        "brief": _brief(seg, labels),
     }
 
 
