@@ -1,4 +1,4 @@
-"""Command line: ``segmentkit demo | run | assign``. It only translates flags into library
+"""Command line: ``segmentkit demo | run | assign | readout``. It only translates flags into library
 calls and results into text; progress goes to stderr, results to stdout.
 
 Exit codes: 0 success, 2 bad input (one line naming file, column and row).
@@ -164,6 +164,8 @@ def run(
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" and [briefs.ID] topic = \"text\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Plan a control group per segment (assignments get a 'group' column: target/holdout).")] = False,
+    min_lift: Annotated[Optional[float], typer.Option(help="With --holdout: smallest relative lift to detect (default 0.10 = +10 %).")] = None,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
@@ -190,7 +192,10 @@ def run(
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
+            holdout={"enabled": holdout or None, "min_lift": min_lift},
         )
+        if min_lift is not None and not settings.holdout.enabled:
+            raise InputError("--min-lift needs --holdout")
         db = settings.database  # flags win over the file's [database] section
         events, customers = _sources(events, customers, database or db.url,
                                      events_query or (None if events else db.events),
@@ -235,6 +240,34 @@ def assign(
             _out.print(f"Drift: {scored.drift['verdict']}")
         _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
     except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def readout(
+    run_dir: Annotated[Path, typer.Argument(help="Output folder of a run made with --holdout.")],
+    events: Annotated[Path, typer.Option(help="Events of the campaign period (the run's column names).")],
+    from_date: Annotated[Optional[str], typer.Option("--from", help="First day of the campaign window, YYYY-MM-DD (default: the run's snapshot date).")] = None,
+    to_date: Annotated[Optional[str], typer.Option("--to", help="Day after the window, YYYY-MM-DD (default: the day after the last event).")] = None,
+    out: OutOpt = Path("segmentkit-readout"),
+) -> None:
+    """Read the lift back: target against holdout per segment (readout.json and readout.html)."""
+    from segmentkit.holdout import readout_run
+    from segmentkit.report.readout import write_readout
+
+    try:
+        dates = []
+        for flag, value in (("--from", from_date), ("--to", to_date)):
+            try:
+                dates.append(dt.date.fromisoformat(value) if value else None)
+            except ValueError:
+                raise InputError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
+        result = readout_run(run_dir, events, start=dates[0], end=dates[1])
+        paths = write_readout(result, out)
+        for seg in result["segments"]:
+            _out.print(f"  {seg['verdict']}", soft_wrap=True)
+        _out.print(f"Written to {paths['json']} and {paths['html']}")
+    except (InputError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 

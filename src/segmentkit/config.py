@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "HoldoutSettings", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,27 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class HoldoutSettings:
+    """Control groups per segment (``[holdout]``; see :mod:`segmentkit.holdout`).
+
+    Attributes
+    ----------
+    enabled : bool
+        Plan a holdout per segment and add a ``group`` column to the assignments.
+    min_lift : float
+        Smallest relative lift the test must detect (0.10 = +10 %).
+    """
+
+    enabled: bool = False
+    min_lift: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.min_lift, (int, float)) or isinstance(self.min_lift, bool) \
+                or not 0 < self.min_lift <= 10:
+            raise InputError(f"min_lift must be a number in (0, 10], got {self.min_lift!r}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one run."""
 
@@ -113,6 +134,7 @@ class Settings:
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    holdout: HoldoutSettings = field(default_factory=HoldoutSettings)
 
 
 def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -133,10 +155,10 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     Parameters
     ----------
     path : str or Path, optional
-        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``
-        sections.
+        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
+        ``[holdout]`` sections.
     **overrides
-        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``, ``snapshot_date=date``; keys
         whose value is ``None`` are ignored (a flag that was not given).
 
     Returns
@@ -153,13 +175,17 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "holdout"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where)
     roles = _section(Roles, data.get("roles", {}), where)
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
     database = _section(DatabaseSettings, data.get("database", {}), where)
+    holdout = _section(HoldoutSettings, data.get("holdout", {}), where)
+    given_holdout = {k: v for k, v in (overrides.get("holdout") or {}).items() if v is not None}
+    if given_holdout:
+        holdout = replace(holdout, **given_holdout)
     snapshot = data.get("data", {}).get("snapshot_date")
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
@@ -182,4 +208,4 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database)
+                    database=database, holdout=holdout)

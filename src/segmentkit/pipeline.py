@@ -25,6 +25,7 @@ from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
@@ -142,6 +143,11 @@ class Segmentation:
         tables of ``segment_names.toml``; see :mod:`segmentkit.briefs`).
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    holdout : bool, optional
+        Plan a control group per segment (:mod:`segmentkit.holdout`); assignments get a
+        ``group`` column.
+    min_lift : float, optional
+        Smallest relative lift the holdout must detect (default 0.10).
     """
 
     def __init__(
@@ -166,6 +172,8 @@ class Segmentation:
         name_overrides: Mapping[int, str] | None = None,
         brief_overrides: Mapping[int, Mapping[str, str]] | None = None,
         previous: SegmentationModel | str | Path | None = None,
+        holdout: bool | None = None,
+        min_lift: float | None = None,
     ) -> None:
         self.settings = settings
         self.algorithm = algorithm
@@ -186,6 +194,8 @@ class Segmentation:
         self.name_overrides = name_overrides
         self.brief_overrides = brief_overrides
         self.previous = previous
+        self.holdout = holdout
+        self.min_lift = min_lift
 
     # -- settings ---------------------------------------------------------------------------
     def resolved_settings(self) -> Settings:
@@ -202,11 +212,15 @@ class Segmentation:
         rl = {"persona": self.persona_column, "attention": self.attention_column,
               "features": tuple(self.feature_columns) if self.feature_columns is not None else None}
         roles = replace(roles, **{k: v for k, v in rl.items() if v is not None})
+        ho = {"enabled": self.holdout, "min_lift": self.min_lift}
+        holdout = replace(s.holdout, **{k: v for k, v in ho.items() if v is not None})
         return Settings(
             columns=self.columns or s.columns,
             roles=roles,
             clustering=clustering,
             snapshot_date=self.snapshot_date or s.snapshot_date,
+            database=s.database,
+            holdout=holdout,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -426,6 +440,27 @@ class Segmentation:
         })
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
+        # control groups per segment, from the history's base rates
+        holdout_dict = None
+        if settings.holdout.enabled:
+            if feats is None or ev_table is None:
+                raise InputError("--holdout needs events (the base rates come from the purchase history)")
+            if spark_stage is not None:
+                raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
+            base_end = feats.snapshot_date
+            base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
+                                   end=base_end, has_amount="amount" in ev_table.roles,
+                                   has_type="event_type" in ev_table.roles).reindex(frame.index)
+            plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
+                                base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
+                                min_lift=settings.holdout.min_lift, seed=cl.seed)
+            assignments["group"] = holdout_groups(assignments, plan).to_numpy()
+            holdout_dict = plan.to_dict()
+            for sp in plan.segments:
+                if not sp.testable:
+                    notes.append(f"holdout: segment {sp.segment_id} ({name_of.get(sp.segment_id, '')}) is {sp.reason}; "
+                                 "all its customers are in the target group")
+
         # the migration table (customers moving between segments since the previous run)
         migration = None
         if prev_labels is not None:
@@ -467,6 +502,7 @@ class Segmentation:
             "personas": personas_dict,
             "opportunities": opportunities,
             "data_quality": quality,
+            "holdout": holdout_dict,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
                 "parameters": _parameters(settings),

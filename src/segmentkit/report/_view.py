@@ -635,6 +635,13 @@ def build_view(summary: Mapping[str, Any], *, show_ids: bool = False) -> dict[st
     raw_segments = [_map(s) for s in _seq(get(summary, "segments"))]
     colors = _colors(raw_segments)
     segments = [_segment(s, labels, colors, show_ids) for s in raw_segments]
+    holdout = {_seg_key(get(h, "segment_id")): h for h in _seq(get(get(summary, "holdout"), "segments"))}
+    for seg in segments:
+        plan = holdout.get(seg["key"])
+        seg["holdout"] = None if plan is None else {
+            "share": fmt_pct(get(plan, "holdout_share")), "testable": bool(get(plan, "testable", False)),
+            "reason": str(get(plan, "reason", "")),
+        }
     heatmap = _heatmap(summary, segments, labels)
     cmap = _customer_map(summary, segments, labels, colors)
     ks = _k_selection(summary)
