@@ -48,6 +48,9 @@ Progress = Callable[[str, float], None]
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
 _IDENTIFIER_SHARE = 0.5
+#: Contact roles of the column mapping that identify a person: never profiled, whatever
+#: their cardinality or type (a phone column read as numbers would otherwise get a mean).
+_CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 
 
@@ -419,7 +422,8 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes = _profile_attributes(cust, frame.index, roles)
+        attributes = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+            getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
@@ -683,13 +687,16 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
     return pd.DataFrame(out, index=cust.index.astype(str))
 
 
-def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention)."""
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
+                        exclude: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """Customer columns kept for profiling only (demographics, persona, attention); the
+    ``exclude`` columns (contact details) never."""
     if cust is None:
         return None
     cols = list(roles.profile) if roles.profile is not None else [
         c for c in cust.columns if c not in roles.features
     ]
+    cols = [c for c in cols if c not in exclude]
     keep = []
     for c in cols:
         s = cust[c]
