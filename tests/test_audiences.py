@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -358,3 +359,12 @@ def test_contact_columns_are_never_profiled(tmp_path):
         assert not names & {"first_name", "e_mail", "phone"}
         assert {"age", "region"} <= names  # the other customer columns still are
     assert "canaryname" not in text.lower() and "@example.org" not in text and "4477009" not in text
+
+
+def test_a_phone_column_read_as_numbers():
+    contacts = pd.DataFrame({"phone": [6577770000.0, np.nan], "email": [None, "Jane.Doe@Gmail.com"]},
+                            index=pd.Index(["a", "b"], name="customer_id"))
+    keys, counts = contact_keys(contacts, "google", country="US")
+    assert keys.loc["a", "Phone"] == DIGEST["+16577770000"] and keys.loc["b", "Phone"] is None
+    assert keys.loc["b", "Email"] == sha256_hex("janedoe@gmail.com") and keys.loc["a", "Email"] is None
+    assert counts == {"invalid_emails": 0, "invalid_phones": 0, "already_hashed": 0}
