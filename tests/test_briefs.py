@@ -22,6 +22,7 @@ from segmentkit.cli import app
 from segmentkit.datasets import PLANTED_SEGMENTS, make_demo, write_demo
 from segmentkit.features import FeatureSpec
 from segmentkit.report import render_markdown
+from segmentkit.result import Summary
 
 from planted import planted_of
 
@@ -57,7 +58,7 @@ def _shown(value: float, tokens: list[tuple[float, float]]) -> bool:
 
 def test_every_sentence_cites_the_profile_numbers_it_shows(demo):
     _, _, result = demo
-    summary = result.summary
+    summary = result.summary.to_dict()
     frame = result.features.frame
     by_id = {s["id"]: s for s in summary["segments"]}
     n_checked = 0
@@ -110,7 +111,7 @@ def test_every_sentence_cites_the_profile_numbers_it_shows(demo):
 
 def test_move_up_lever_is_the_next_segment_up_and_its_largest_differences(demo):
     _, _, result = demo
-    segs = [s for s in result.summary["segments"] if not s["is_noise"]]
+    segs = [s for s in result.summary.to_dict()["segments"] if not s["is_noise"]]
     frame = result.features.frame
     for seg in segs:
         higher = [t for t in segs if t["value_mean"] > seg["value_mean"]]
@@ -138,7 +139,7 @@ def test_move_up_lever_is_the_next_segment_up_and_its_largest_differences(demo):
 def test_objectives_follow_the_planted_behaviour(demo):
     data, _, result = demo
     planted = planted_of(result, data.truth)
-    objective = {PLANTED_SEGMENTS[p]: next(s["brief"] for s in result.summary["segments"] if s["id"] == sid)
+    objective = {PLANTED_SEGMENTS[p]: next(s["brief"] for s in result.summary.to_dict()["segments"] if s["id"] == sid)
                  for sid, p in planted.items()}
     # window shoppers: many views, few orders -> convert browsers
     assert objective["Window shoppers"]["objective"] == "convert browsers"
@@ -222,12 +223,12 @@ def test_overrides_from_the_names_file_replace_text_and_keep_numbers(demo, tmp_p
     assert sentences["objective"]["text"] == "Win them back with a <b>letter</b>."
     assert sentences["objective"]["overridden"] and sentences["where"]["overridden"]
     assert not sentences["who"]["overridden"]
-    generated = {s["topic"]: s for s in next(s for s in result.summary["segments"] if s["id"] == 0)["brief"]["sentences"]}
+    generated = {s["topic"]: s for s in result.summary.segment(0).brief.model_dump()["sentences"]}
     assert sentences["objective"]["numbers"] == generated["objective"]["numbers"]
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Win them back with a &lt;b&gt;letter&lt;/b&gt;." in html
     assert "(edited)" in html
-    md = render_markdown(summary)
+    md = render_markdown(Summary.from_dict(summary))
     assert "Win them back with a \\<b\\>letter\\</b\\>." in md
 
 
@@ -258,5 +259,5 @@ def test_cli_bad_brief_topic_exits_2(demo, tmp_path):
 def test_markdown_has_the_briefs(demo):
     _, _, result = demo
     md = render_markdown(result.summary)
-    assert md.count("**Brief** (objective:") == len([s for s in result.summary["segments"] if not s["is_noise"]])
+    assert md.count("**Brief** (objective:") == len([s for s in result.summary.segments if not s.is_noise])
     assert "*Move\\-up levers:*" in md or "*Move-up levers:*" in md

@@ -14,9 +14,15 @@ from typing import Any
 import jinja2
 
 from segmentkit.export import to_json
-from segmentkit.report._format import DASH, fmt_int, fmt_num, fmt_p, fmt_pct, get
+from segmentkit.report._format import DASH, fmt_int, fmt_num, fmt_p, fmt_pct
 
 __all__ = ["render_readout", "write_readout"]
+
+
+def get(mapping: Any, key: str, default: Any = None) -> Any:
+    """``mapping[key]``, or ``default`` when missing or ``None`` (the readout dict is plain JSON)."""
+    value = mapping.get(key) if isinstance(mapping, Mapping) else None
+    return default if value is None else value
 
 
 def _signed_pct(x: Any) -> str:
