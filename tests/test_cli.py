@@ -17,7 +17,7 @@ from segmentkit.datasets import make_demo, write_demo
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "assign"])
+@pytest.mark.parametrize("command", ["demo", "run", "assign", "readout"])
 def test_help_on_every_command(command):
     res = runner.invoke(app, [command, "--help"])
     assert res.exit_code == 0

@@ -1,4 +1,4 @@
-"""Command line: ``segmentkit demo | run | assign``. It only translates flags into library
+"""Command line: ``segmentkit demo | run | assign | readout``. It only translates flags into library
 calls and results into text; progress goes to stderr, results to stdout.
 
 Exit codes: 0 success, 2 bad input (one line naming file, column and row).
@@ -204,8 +204,10 @@ def run(
     products_id_column: Annotated[Optional[str], typer.Option(help="Product id column of the catalogue, when it differs from the events'.")] = None,
     keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
-    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" and [briefs.ID] topic = \"text\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Plan a control group per segment (assignments get a 'group' column: target/holdout).")] = False,
+    min_lift: Annotated[Optional[float], typer.Option(help="With --holdout: smallest relative lift to detect (default 0.10 = +10 %).")] = None,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -213,6 +215,7 @@ def run(
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
+    from segmentkit.briefs import load_brief_overrides
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
@@ -240,17 +243,24 @@ def run(
             snapshot_date=snap,
             keep_duplicates=keep_duplicates or None,
             products=products,
+            holdout={"enabled": holdout or None, "min_lift": min_lift},
         )
+        if min_lift is not None and not settings.holdout.enabled:
+            raise InputError("--min-lift needs --holdout")
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
         overrides = load_name_overrides(names) if names else None
         catalogue = settings.catalogue(database=database, products_query=products_query)
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous, products=catalogue,
+        brief_texts = load_brief_overrides(names) if names else None
+        seg = Segmentation(settings, name_overrides=overrides, brief_overrides=brief_texts, previous=previous,
+                           products=catalogue,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
         _run(seg, customers, events, out, target=target)
-    except InputError as exc:
+    except (InputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # a bad segment_names.toml ([names] or [briefs])
         _fail(str(exc))
 
 
@@ -285,6 +295,34 @@ def assign(
         _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
         _write_back(frame, target, scored.snapshot_date)
     except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def readout(
+    run_dir: Annotated[Path, typer.Argument(help="Output folder of a run made with --holdout.")],
+    events: Annotated[Path, typer.Option(help="Events of the campaign period (the run's column names).")],
+    from_date: Annotated[Optional[str], typer.Option("--from", help="First day of the campaign window, YYYY-MM-DD (default: the run's snapshot date).")] = None,
+    to_date: Annotated[Optional[str], typer.Option("--to", help="Day after the window, YYYY-MM-DD (default: the day after the last event).")] = None,
+    out: OutOpt = Path("segmentkit-readout"),
+) -> None:
+    """Read the lift back: target against holdout per segment (readout.json and readout.html)."""
+    from segmentkit.holdout import readout_run
+    from segmentkit.report.readout import write_readout
+
+    try:
+        dates = []
+        for flag, value in (("--from", from_date), ("--to", to_date)):
+            try:
+                dates.append(dt.date.fromisoformat(value) if value else None)
+            except ValueError:
+                raise InputError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
+        result = readout_run(run_dir, events, start=dates[0], end=dates[1])
+        paths = write_readout(result, out)
+        for seg in result["segments"]:
+            _out.print(f"  {seg['verdict']}", soft_wrap=True)
+        _out.print(f"Written to {paths['json']} and {paths['html']}")
+    except (InputError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 

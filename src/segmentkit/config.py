@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "OutputSettings", "Settings",
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings",
+           "Settings",
            "load_settings"]
 
 
@@ -136,6 +137,27 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class HoldoutSettings:
+    """Control groups per segment (``[holdout]``; see :mod:`segmentkit.holdout`).
+
+    Attributes
+    ----------
+    enabled : bool
+        Plan a holdout per segment and add a ``group`` column to the assignments.
+    min_lift : float
+        Smallest relative lift the test must detect (0.10 = +10 %).
+    """
+
+    enabled: bool = False
+    min_lift: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.min_lift, (int, float)) or isinstance(self.min_lift, bool) \
+                or not 0 < self.min_lift <= 10:
+            raise InputError(f"min_lift must be a number in (0, 10], got {self.min_lift!r}")
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     """Where the assignments are written back (``[output]``), besides the output folder.
 
@@ -168,6 +190,7 @@ class Settings:
     keep_duplicates: bool = False
     #: product catalogue (a file path; a table is given as a SqlQuery through the Python API)
     products: Any = None
+    holdout: HoldoutSettings = field(default_factory=HoldoutSettings)
 
     def sources(
         self,
@@ -263,11 +286,11 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     ----------
     path : str or Path, optional
         TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
-        ``[output]`` sections.
+        ``[output]``, ``[holdout]`` sections.
     **overrides
-        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``,
-        ``keep_duplicates=bool``, ``products=path``; keys whose value is ``None`` are ignored
-        (a flag that was not given).
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``,
+        ``snapshot_date=date``, ``keep_duplicates=bool``, ``products=path``; keys whose value is
+        ``None`` are ignored (a flag that was not given).
 
     Returns
     -------
@@ -283,7 +306,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "output"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "output", "holdout"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where)
@@ -291,6 +314,10 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
     database = _section(DatabaseSettings, data.get("database", {}), where)
     output = _section(OutputSettings, data.get("output", {}), where)
+    holdout = _section(HoldoutSettings, data.get("holdout", {}), where)
+    given_holdout = {k: v for k, v in (overrides.get("holdout") or {}).items() if v is not None}
+    if given_holdout:
+        holdout = replace(holdout, **given_holdout)
     snapshot = data.get("data", {}).get("snapshot_date")
     data_section = data.get("data", {})
     unknown = sorted(set(data_section) - set(DATA_KEYS))
@@ -324,4 +351,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database, output=output, keep_duplicates=keep, products=products)
+                    database=database, output=output, keep_duplicates=keep, products=products,
+                    holdout=holdout)

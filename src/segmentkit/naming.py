@@ -450,12 +450,14 @@ def parse_name_overrides(text: str, source: str = "<string>") -> dict[int, str]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"names"})
+    unknown = sorted(set(data) - {"names", "briefs"})
     if unknown:
         raise ValueError(
             f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}; "
-            "expected only a [names] table"
+            "expected a [names] table and [briefs.ID] tables"
         )
+    if "names" not in data and "briefs" in data:  # brief texts only (segmentkit.briefs reads them)
+        return {}
     if "names" not in data:
         raise ValueError(f'{source}: missing [names] table, e.g.\n[names]\n0 = "Loyal weekly shoppers"')
     table = data["names"]

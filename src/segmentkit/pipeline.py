@@ -21,12 +21,14 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
 from segmentkit.choose_k import Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
@@ -193,6 +195,9 @@ class Segmentation:
         Numeric customer columns used as features as they are.
     name_overrides : mapping, optional
         Segment id → name chosen by the user.
+    brief_overrides : mapping, optional
+        Segment id → {topic → sentence} replacing generated brief sentences (the ``[briefs]``
+        tables of ``segment_names.toml``; see :mod:`segmentkit.briefs`).
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
     keep_duplicates : bool, optional
@@ -200,6 +205,11 @@ class Segmentation:
     products : path, DataFrame or SqlQuery, optional
         Product catalogue: categories looked up by ``columns.product_id`` (see
         :mod:`segmentkit.catalogue`).
+    holdout : bool, optional
+        Plan a control group per segment (:mod:`segmentkit.holdout`); assignments get a
+        ``group`` column.
+    min_lift : float, optional
+        Smallest relative lift the holdout must detect (default 0.10).
     balance_families : bool, optional
         Weigh feature families by what they independently measure (default False; see
         :mod:`segmentkit.prepare`).
@@ -232,9 +242,12 @@ class Segmentation:
         balance_families: bool | None = None,
         validate: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
+        brief_overrides: Mapping[int, Mapping[str, str]] | None = None,
         previous: SegmentationModel | str | Path | None = None,
         keep_duplicates: bool | None = None,
         products: Source | None = None,
+        holdout: bool | None = None,
+        min_lift: float | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
@@ -257,9 +270,12 @@ class Segmentation:
         self.balance_families = balance_families
         self.validate = validate
         self.name_overrides = name_overrides
+        self.brief_overrides = brief_overrides
         self.previous = previous
         self.keep_duplicates = keep_duplicates
         self.products = products
+        self.holdout = holdout
+        self.min_lift = min_lift
         self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
@@ -279,6 +295,8 @@ class Segmentation:
         rl = {"persona": self.persona_column, "attention": self.attention_column,
               "features": tuple(self.feature_columns) if self.feature_columns is not None else None}
         roles = replace(roles, **{k: v for k, v in rl.items() if v is not None})
+        ho = {"enabled": self.holdout, "min_lift": self.min_lift}
+        holdout = replace(s.holdout, **{k: v for k, v in ho.items() if v is not None})
         return Settings(
             columns=self.columns or s.columns,
             roles=roles,
@@ -286,6 +304,9 @@ class Segmentation:
             snapshot_date=self.snapshot_date or s.snapshot_date,
             keep_duplicates=s.keep_duplicates if self.keep_duplicates is None else self.keep_duplicates,
             products=self.products if self.products is not None else s.products,
+            database=s.database,
+            output=s.output,
+            holdout=holdout,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -488,6 +509,7 @@ class Segmentation:
             persona=(cust[roles.persona].reindex(frame.index)
                      if roles.persona is not None and cust is not None else None),
             persona_column=roles.persona,
+            brief_overrides=dict(self.brief_overrides or {}),
             demographics=(attributes.drop(columns=[c for c in (roles.persona, roles.attention)
                                                    if c is not None and c in attributes.columns])
                           if attributes is not None else None),
@@ -503,6 +525,27 @@ class Segmentation:
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
             name_of, status_reason)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
+
+        # control groups per segment, from the history's base rates
+        holdout_dict = None
+        if settings.holdout.enabled:
+            if feats is None or ev_table is None:
+                raise InputError("--holdout needs events (the base rates come from the purchase history)")
+            if spark_stage is not None:
+                raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
+            base_end = feats.snapshot_date
+            base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
+                                   end=base_end, has_amount="amount" in ev_table.roles,
+                                   has_type="event_type" in ev_table.roles).reindex(frame.index)
+            plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
+                                base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
+                                min_lift=settings.holdout.min_lift, seed=cl.seed)
+            assignments["group"] = holdout_groups(assignments, plan).to_numpy()
+            holdout_dict = plan.to_dict()
+            for sp in plan.segments:
+                if not sp.testable:
+                    notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
+                                 "all its customers are in the target group")
 
         # the migration table (customers moving between segments since the previous run)
         migration = None
@@ -553,6 +596,7 @@ class Segmentation:
                                    "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
             if profiles.sample is not None else None,
             "data_quality": quality,
+            "holdout": holdout_dict,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
                 "parameters": _parameters(settings),
@@ -628,6 +672,7 @@ class _Wording:
     persona_column: str | None
     demographics: pd.DataFrame | None
     sql_inputs: Mapping[str, Any] = field(default_factory=dict)
+    brief_overrides: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
     def rules_sql(self, summary: Summary) -> str:
         """The text of ``segments.sql`` (it cites the segments' names)."""
@@ -650,6 +695,11 @@ class _Wording:
             entry.update({k: v for k, v in seg.items() if k != "id"})
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
+        # a brief per segment, from the profile numbers only (noise gets none); it cites names
+        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()})
+        briefs = apply_brief_overrides(briefs, self.brief_overrides)
+        for entry in segments:
+            entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
         opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
         personas = None
