@@ -10,7 +10,8 @@ from sklearn.metrics import adjusted_rand_score
 from segmentkit import Segmentation
 from segmentkit.datasets import PLANTED_SEGMENTS, make_demo, write_demo
 from segmentkit.export import to_json
-from segmentkit.pipeline import assign
+from segmentkit.errors import InputError
+from segmentkit.pipeline import assign, run_algorithms
 
 
 def _ari(result, truth: pd.DataFrame) -> float:
@@ -131,3 +132,11 @@ def test_summary_says_what_the_descriptive_fits_used(demo_files):
     n = result.summary["n_segmented"]
     assert sample["size"] == sample["of"] == n and sample["method"] == "all customers"
     assert sample["used_for"] == ["rules", "surrogate_accuracy", "exemplars", "customer_map"]
+
+
+def test_an_algorithm_needing_categorical_columns_is_refused_in_plain_words(demo_files):
+    # a run's features are numeric: k-prototypes (categorical columns) cannot run on them
+    assert "kprototypes" not in run_algorithms() and {"kmeans", "auto"} <= set(run_algorithms())
+    with pytest.raises(InputError, match=r"algorithm 'kprototypes' cannot segment .*; use one of .*kmeans"):
+        Segmentation(algorithm="kprototypes", k=3).fit(customers=demo_files[1]["customers"],
+                                                       events=demo_files[1]["events"])

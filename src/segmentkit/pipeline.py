@@ -37,7 +37,7 @@ from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
+__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "run_algorithms", "score"]
 
 #: Called at the start of every stage of a run with the stage's name and the seconds since
 #: the run began (the CLI prints it on stderr).
@@ -126,6 +126,15 @@ class SegmentationResult:
             sql.write_text(self.segments_sql, encoding="utf-8")
             paths["segments_sql"] = sql
         return paths
+
+
+def run_algorithms() -> tuple[str, ...]:
+    """The algorithms a run can use, and ``"auto"``: those that work on numeric features.
+
+    A run prepares numeric features only, so algorithms needing categorical columns
+    (k-prototypes) are left out; they remain for :func:`segmentkit.choose_k.select_k`.
+    """
+    return tuple(n for n in algorithms.names() if not algorithms.get(n).capabilities.categorical) + ("auto",)
 
 
 class Segmentation:
@@ -254,6 +263,9 @@ class Segmentation:
         settings = self.resolved_settings()
         if customers is None and events is None:
             raise InputError("give an events table, a customers table, or both")
+        if settings.clustering.algorithm not in run_algorithms():
+            raise InputError(f"algorithm {settings.clustering.algorithm!r} cannot segment a run's features "
+                             f"(numeric only); use one of {', '.join(run_algorithms())}")
         con = duckdb.connect()
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)

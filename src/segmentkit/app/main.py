@@ -14,23 +14,26 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentkit.algorithms import names as algorithm_names
 from segmentkit.config import ColumnMapping
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
 from segmentkit.export import to_json
 from segmentkit.naming import format_name_overrides
-from segmentkit.pipeline import Segmentation
+from segmentkit.pipeline import Segmentation, run_algorithms
 from segmentkit.report import render_html
-from segmentkit.sources import input_columns
+from segmentkit.sources import input_columns, match_columns, preview_rows
 
 FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "xlsm", "xls", "ods"]
 NONE = "(none)"
 ROLE_LABELS = {
     "customer_id": "Customer id", "event_time": "Event time", "event_type": "Event type",
     "amount": "Amount", "quantity": "Quantity", "category": "Category", "channel": "Channel",
-    "discount": "Discount used", "order_id": "Order id",
+    "discount": "Discount used", "order_id": "Order id", "product_id": "Product id",
 }
+#: Roles a run cannot do without (the others are left out when set to "(none)").
+REQUIRED_ROLES = ("customer_id", "event_time")
+#: Rows shown of each file, to check it was read as meant.
+PREVIEW_ROWS = 5
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,20 +60,30 @@ def _saved(upload: Any, role: str) -> str | None:
 
 
 def _columns(path: str | None) -> list[str]:
+    """The file's column names; a file that cannot be read is said so just below it."""
     if path is None:
         return []
     try:
         return input_columns(path)
     except InputError as exc:
-        st.error(str(exc))
+        st.sidebar.error(str(exc))
         return []
 
 
-def _pick(label: str, options: list[str], default: str | None, key: str) -> str | None:
-    choices = [NONE] + options
-    lower = {o.lower(): o for o in options}
-    index = choices.index(lower[default.lower()]) if default and default.lower() in lower else 0
-    value = st.selectbox(label, choices, index=index, key=key)
+def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> None:
+    """Set each mapping dropdown to the column a run would read by default, whenever the
+    files' columns change (so what the dropdowns show is what runs)."""
+    signature = tuple((key, tuple(options)) for key, (options, _) in keys.items())
+    if st.session_state.get("mapping_for") == signature:
+        return
+    st.session_state["mapping_for"] = signature
+    for key, (options, default) in keys.items():
+        found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
+        st.session_state[key] = found.get("customer_id", NONE)
+
+
+def _pick(label: str, options: list[str], key: str, help: str | None = None) -> str | None:
+    value = st.selectbox(label, [NONE] + options, key=key, help=help)
     return None if value == NONE else value
 
 
@@ -86,27 +99,54 @@ def _inputs() -> tuple[str | None, str | None]:
     return events, customers
 
 
+def _preview(events: str | None, customers: str | None) -> None:
+    """The first rows of each file, as read, to check the columns before a run."""
+    files = [(label, path) for label, path in (("Events", events), ("Customers", customers)) if path]
+    if not files:
+        return
+    with st.expander("Your files: the first rows", expanded="result" not in st.session_state):
+        for label, path in files:
+            try:
+                rows = preview_rows(path, PREVIEW_ROWS)
+            except InputError:
+                continue  # said beside the upload
+            st.markdown(f"**{label}** ({Path(path).name})")
+            st.dataframe(rows, hide_index=True)
+
+
 def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
     ev_cols, cu_cols = _columns(events), _columns(customers)
     defaults = ColumnMapping()
+    id_options = ev_cols or cu_cols
+    keys = {f"col_{role}": (id_options if role == "customer_id" else ev_cols, getattr(defaults, role))
+            for role in ROLE_LABELS}
+    keys |= {"persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+    _prefill(keys)
     mapping: dict[str, str] = {}
+    problems: list[str] = []
     with st.sidebar.expander("2. Columns", expanded=False):
+        st.caption("Pre-filled from the column names; a run reads exactly the columns chosen here.")
         for role, label in ROLE_LABELS.items():
-            options = ev_cols if role != "customer_id" or ev_cols else cu_cols
-            chosen = _pick(label, options, getattr(defaults, role), f"col_{role}")
-            if chosen is not None:
-                mapping[role] = chosen
-        persona = _pick("Existing persona (customers)", cu_cols, "persona", "persona")
-        attention = _pick("Marketing attention (customers)", cu_cols, "marketing_touches", "attention")
+            chosen = _pick(label, keys[f"col_{role}"][0], f"col_{role}")
+            mapping[role] = chosen or ""
+            if chosen is None and role in REQUIRED_ROLES and (ev_cols or (role == "customer_id" and cu_cols)):
+                problem = f"Choose the column holding the {label.lower()}."
+                st.error(problem)
+                problems.append(problem)
+        persona = _pick("Existing persona (customers)", cu_cols, "persona",
+                        help="A column of the customers file with the client's own persona labels, to compare with.")
+        attention = _pick("Marketing attention (customers)", cu_cols, "attention",
+                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+    st.session_state["mapping_problems"] = problems
     st.sidebar.header("3. Segments")
-    algorithms = list(algorithm_names()) + ["auto"]
+    algorithms = list(run_algorithms())
     algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
     fixed = st.sidebar.checkbox("Fix the number of segments", key="fixed")
     k = int(st.sidebar.number_input("Segments", 2, 20, 5, key="k")) if fixed else None
     k_min, k_max = st.sidebar.slider("Range to consider", 2, 15, (2, 10), key="k_range", disabled=fixed)
     min_share = st.sidebar.number_input("Smallest usable segment (share)", 0.0, 0.5, 0.03, step=0.01, key="min_share")
     seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0, key="seed"))
-    return dict(columns=ColumnMapping(**{**{r: getattr(defaults, r) for r in ROLE_LABELS}, **mapping}),
+    return dict(columns=ColumnMapping(**mapping),
                 persona_column=persona, attention_column=attention, algorithm=algorithm, k=k,
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
@@ -182,9 +222,12 @@ def main() -> None:
     st.title("segmentkit: behavioral segments")
     events, customers = _inputs()
     settings = _settings(events, customers)
+    _preview(events, customers)
     if st.sidebar.button("Run segmentation", type="primary", key="run"):
         if events is None and customers is None:
             st.session_state["error"] = "upload an event log, a customer table, or both"
+        elif st.session_state["mapping_problems"]:
+            st.session_state["error"] = " ".join(st.session_state["mapping_problems"])
         else:
             _fit(events, customers, settings)
     if "error" in st.session_state:
