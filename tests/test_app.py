@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from segmentkit.app import SCRIPT
-from segmentkit.pipeline import run_algorithms
+from segmentkit.algorithms import run_names
 
 TIMEOUT = 300  # s: a run on a loaded 2-core machine
 
@@ -30,16 +30,16 @@ def test_mapping_is_prefilled_by_name_and_none_means_unused(app):
     app.run()
     assert not app.exception and not app.error
     result = app.session_state["result"]
-    assert "no category column in the events" in result.summary["features_skipped"].values()
+    assert "no category column in the events" in result.summary.features_skipped.values()
 
 
 def test_every_algorithm_in_the_menu_runs_without_an_error(app):
     menu = app.selectbox(key="algorithm").options
-    assert menu == list(run_algorithms()) and "kprototypes" not in menu
+    assert menu == [*run_names(), "auto"] and "kprototypes" not in menu
     for name in menu:
         app.selectbox(key="algorithm").set_value(name)
         app.button(key="run").click()
         app.run()
         assert not app.exception, (name, app.exception)
         assert not app.error, (name, [e.value for e in app.error])
-        assert app.session_state["result"].summary["k"] >= 2
+        assert app.session_state["result"].summary.k >= 2

@@ -48,6 +48,7 @@ import pandas as pd
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
 from segmentkit.export import excel_safe, to_json
+from segmentkit.result import Summary
 
 __all__ = [
     "PLATFORMS",
@@ -417,9 +418,9 @@ def export_audiences(
         if not p.is_file():
             raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
                              source=str(run))
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary = Summary.read(summary_path)
     assignments = pd.read_parquet(assignments_path)
-    known = {int(s["id"]): s for s in summary.get("segments", []) if int(s["id"]) >= 0}
+    known = {s.id: s for s in summary.segments if s.id >= 0}
     wanted = sorted(known) if not segments else list(dict.fromkeys(int(s) for s in segments))
     unknown = [s for s in wanted if s not in known]
     if unknown:
@@ -459,14 +460,14 @@ def export_audiences(
         sel = keys.loc[present]
         ok = any_key.reindex(present, fill_value=False)
         upload = sel[ok.to_numpy()]
-        path = out / f"audience-{platform}-segment-{sid}-{_slug(seg['name'])}.csv"
+        path = out / f"audience-{platform}-segment-{sid}-{_slug(seg.name)}.csv"
         safe = upload.copy()
         for c in safe.columns:
             safe[c] = excel_safe(safe[c])
         safe.to_csv(path, index=False, lineterminator="\n")
         files[sid] = path
         n_rows = int(len(upload))
-        flags = restricted_categories(seg)
+        flags = restricted_categories(seg.model_dump())
         warnings = [
             f"the segment's name or traits suggest a restricted category ({cat}); ad platforms do "
             "not allow targeting on it: rename the segment or leave it out of the upload"
@@ -480,7 +481,7 @@ def export_audiences(
                 + "; the platform's matched audience will be smaller still")
         rows.append({
             "id": sid,
-            "name": seg["name"],
+            "name": seg.name,
             "file": path.name,
             "customers": int(len(members)),
             "customers_without_contact_row": int(len(members) - len(present)),
