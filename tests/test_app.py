@@ -42,4 +42,4 @@ def test_every_algorithm_in_the_menu_runs_without_an_error(app):
         app.run()
         assert not app.exception, (name, app.exception)
         assert not app.error, (name, [e.value for e in app.error])
-        assert app.session_state["result"].summary.k >= 2
+        assert app.session_state["result"].summary.k >= 1  # density algorithms may find one
