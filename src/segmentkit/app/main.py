@@ -22,12 +22,13 @@ from segmentkit.naming import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.sources import input_columns, match_columns, preview_rows
 
-FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "xlsm", "xls", "ods"]
+FILE_TYPES = ["csv", "tsv", "txt", "gz", "zst", "parquet", "xlsx", "xlsm", "xls", "ods"]
 NONE = "(none)"
 ROLE_LABELS = {
     "customer_id": "Customer id", "event_time": "Event time", "event_type": "Event type",
     "amount": "Amount", "quantity": "Quantity", "category": "Category", "channel": "Channel",
-    "discount": "Discount used", "order_id": "Order id", "product_id": "Product id",
+    "discount": "Discount used", "order_id": "Order id", "price": "Unit price (value = price × quantity)",
+    "product_id": "Product id",
 }
 #: Roles a run cannot do without (the others are left out when set to "(none)").
 REQUIRED_ROLES = ("customer_id", "event_time")
@@ -86,21 +87,24 @@ def _pick(label: str, options: list[str], key: str, help: str | None = None) -> 
     return None if value == NONE else value
 
 
-def _inputs() -> tuple[str | None, str | None]:
+def _inputs() -> tuple[str | None, str | None, str | None]:
     st.sidebar.header("1. Data")
     source = st.sidebar.radio("Customers and events", ["Demo data", "My files"], key="source")
     if source == "Demo data":
         n = int(st.sidebar.number_input("Demo customers", 500, 20000, 3000, step=500, key="demo_n"))
         files = _demo_files(n, 0)
-        return files["events"], files["customers"]
+        return files["events"], files["customers"], None
     events = _saved(st.sidebar.file_uploader("Events (purchases, views, ...)", type=FILE_TYPES, key="events"), "events")
     customers = _saved(st.sidebar.file_uploader("Customers (optional)", type=FILE_TYPES, key="customers"), "customers")
-    return events, customers
+    products = _saved(st.sidebar.file_uploader("Product catalogue (optional: categories by product id)",
+                                               type=FILE_TYPES, key="products"), "products")
+    return events, customers, products
 
 
-def _preview(events: str | None, customers: str | None) -> None:
+def _preview(events: str | None, customers: str | None, products: str | None) -> None:
     """The first rows of each file, as read, to check the columns before a run."""
-    files = [(label, path) for label, path in (("Events", events), ("Customers", customers)) if path]
+    files = [(label, path) for label, path in (("Events", events), ("Customers", customers),
+                                               ("Product catalogue", products)) if path]
     if not files:
         return
     with st.expander("Your files: the first rows", expanded="result" not in st.session_state):
@@ -113,13 +117,17 @@ def _preview(events: str | None, customers: str | None) -> None:
             st.dataframe(rows, hide_index=True)
 
 
-def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
-    ev_cols, cu_cols = _columns(events), _columns(customers)
+def _settings(events: str | None, customers: str | None, products: str | None) -> dict[str, Any]:
+    ev_cols, cu_cols, pr_cols = _columns(events), _columns(customers), _columns(products)
     defaults = ColumnMapping()
     id_options = ev_cols or cu_cols
     keys = {f"col_{role}": (id_options if role == "customer_id" else ev_cols, getattr(defaults, role))
             for role in ROLE_LABELS}
-    keys |= {"persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+    if pr_cols:  # the category may be a catalogue column
+        keys["col_category"] = (list(dict.fromkeys(pr_cols + ev_cols)), defaults.category)
+    keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
+             "col_products_id": (pr_cols, defaults.product_id),
+             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
     _prefill(keys)
     mapping: dict[str, str] = {}
     problems: list[str] = []
@@ -127,11 +135,22 @@ def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
         st.caption("Pre-filled from the column names; a run reads exactly the columns chosen here.")
         for role, label in ROLE_LABELS.items():
             chosen = _pick(label, keys[f"col_{role}"][0], f"col_{role}")
-            mapping[role] = chosen or ""
+            # an optional role with no default is None when unused, the others "" (read no column)
+            mapping[role] = chosen if chosen is not None else ("" if getattr(defaults, role) else None)
             if chosen is None and role in REQUIRED_ROLES and (ev_cols or (role == "customer_id" and cu_cols)):
                 problem = f"Choose the column holding the {label.lower()}."
                 st.error(problem)
                 problems.append(problem)
+        if ev_cols and cu_cols:
+            chosen = _pick("Customer id (customers table)", cu_cols, "col_customers_id")
+            if chosen is not None and chosen != mapping["customer_id"]:
+                mapping["customers_id"] = chosen
+        if pr_cols:
+            chosen = _pick("Product id (catalogue)", pr_cols, "col_products_id")
+            if chosen is not None and chosen != mapping["product_id"]:
+                mapping["products_id"] = chosen
+        keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
+                                      key="keep_duplicates")
         persona = _pick("Existing persona (customers)", cu_cols, "persona",
                         help="A column of the customers file with the client's own persona labels, to compare with.")
         attention = _pick("Marketing attention (customers)", cu_cols, "attention",
@@ -145,7 +164,7 @@ def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
     k_min, k_max = st.sidebar.slider("Range to consider", 2, 15, (2, 10), key="k_range", disabled=fixed)
     min_share = st.sidebar.number_input("Smallest usable segment (share)", 0.0, 0.5, 0.03, step=0.01, key="min_share")
     seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0, key="seed"))
-    return dict(columns=ColumnMapping(**mapping),
+    return dict(columns=ColumnMapping(**mapping), products=products, keep_duplicates=keep_duplicates,
                 persona_column=persona, attention_column=attention, algorithm=algorithm, k=k,
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
@@ -224,9 +243,9 @@ def main() -> None:
     """The page."""
     st.set_page_config(page_title="segmentkit", layout="wide")
     st.title("segmentkit: behavioral segments")
-    events, customers = _inputs()
-    settings = _settings(events, customers)
-    _preview(events, customers)
+    events, customers, products = _inputs()
+    settings = _settings(events, customers, products)
+    _preview(events, customers, products)
     if st.sidebar.button("Run segmentation", type="primary", key="run"):
         if events is None and customers is None:
             st.session_state["error"] = "upload an event log, a customer table, or both"
