@@ -203,3 +203,59 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     assert dq["catalogue_lines_unknown_product"] == 40
     assert summary["run"]["inputs"]["products"]["name"] == "products.csv"
     assert any("'unit_price' × 'quantity'" in n for n in dq["notes"])
+
+
+def _idle(pg) -> None:
+    """Wait until the server has redrawn the page."""
+    pg.wait_for_timeout(500)
+    pg.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=60_000)
+
+
+def _type_name(pg, row: int, text: str) -> None:
+    """Type ``text`` into the name cell of ``row`` of the rename editor (a canvas grid)."""
+    _idle(pg)
+    editor = pg.locator("[data-testid=stDataFrame]").last
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    header = row_height = 35  # px: Streamlit's data editor rows
+    cell = pg.locator("#portal textarea")  # the grid's cell editor
+    x, y = box["x"] + box["width"] * 0.75, box["y"] + header + row_height * (row + 0.5)
+    for _ in range(3):  # the grid takes a double click only once it has settled
+        pg.mouse.dblclick(x, y)
+        try:
+            cell.wait_for(timeout=10_000)
+            break
+        except Exception:
+            pg.keyboard.press("Escape")
+    else:
+        raise AssertionError("the name cell did not open for editing")
+    cell.fill(text)
+    cell.press("Enter")
+    cell.wait_for(state="detached", timeout=30_000)
+    _idle(pg)
+
+
+def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitting(page, tmp_path):
+    page.get_by_label("Demo customers").fill("600")
+    page.get_by_label("Demo customers").press("Enter")
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    runs = page.get_by_text(re.compile(r"^Segmentation runs in this session: \d+$"))
+    before = runs.inner_text()
+    first = _segments_table(page)["name"].iloc[1]
+    _type_name(page, 0, first)  # the name of another segment
+    page.get_by_role("button", name="Apply names").click()
+    error = page.get_by_text(re.compile(r"^Names not applied: .*segments 0 and 1"))
+    try:
+        error.wait_for(timeout=30_000)
+    finally:
+        page.get_by_text("Downloads").scroll_into_view_if_needed()
+        _shot(page, tmp_path, "rename_error")
+    assert _segments_table(page)["name"].iloc[1] == first  # results kept
+    assert page.get_by_role("button", name="assignments.csv").is_visible()
+    _type_name(page, 0, "Weekend bargain hunters")
+    page.get_by_role("button", name="Apply names").click()
+    page.locator("[data-testid=stTable]").get_by_text("Weekend bargain hunters").wait_for(timeout=30_000)
+    error.wait_for(state="detached", timeout=30_000)
+    assert runs.inner_text() == before  # renamed, not fitted again
+    _shot(page, tmp_path, "rename_ok")

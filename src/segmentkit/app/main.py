@@ -8,6 +8,7 @@ comes from ``result.summary``; the files offered are those the CLI writes.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,11 @@ ROLE_LABELS = {
 REQUIRED_ROLES = ("customer_id", "event_time")
 #: Rows shown of each file, to check it was read as meant.
 PREVIEW_ROWS = 5
+#: One segment holding more than this share of the customers leaves nothing to act on.
+DEGENERATE_SHARE = 0.95
+#: How each customer status reads in the headline counts (every status, so they add up).
+STATUS_WORDS = {"segmented": "in segments", "noise": "close to no segment", "no_events": "with no events",
+                "excluded": "left out (no usable features)"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -169,15 +175,32 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
 
+def _inputs_signature(events: str | None, customers: str | None, settings: dict[str, Any]) -> tuple:
+    """What a result was made from: files (name and size) and settings."""
+    files = tuple((p, Path(p).stat().st_size) for p in (events, customers) if p)
+    return files, tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
 def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) -> None:
+    status = st.status("Segmenting…", expanded=True)
+
+    def progress(stage: str, elapsed: float) -> None:
+        status.update(label=f"Segmenting… {stage} ({elapsed:.0f} s so far)")
+        status.write(f"{elapsed:6.1f} s: {stage}")
+
+    start = time.perf_counter()
     try:
-        with st.spinner("Segmenting…"):
-            result = Segmentation(**settings).fit(customers=customers, events=events)
+        result = Segmentation(**settings, progress=progress).fit(customers=customers, events=events)
     except (InputError, ValueError) as exc:
+        status.update(label="The run stopped", state="error", expanded=False)
         st.session_state.pop("result", None)
         st.session_state["error"] = str(exc)
         return
+    status.update(label=f"Done in {time.perf_counter() - start:.0f} s", state="complete", expanded=False)
     st.session_state.pop("error", None)
+    st.session_state.pop("rename_error", None)
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    st.session_state["made_from"] = _inputs_signature(events, customers, settings)
     _keep(result)
 
 
@@ -198,6 +221,19 @@ def _show(result: SegmentationResult) -> None:
     s = result.summary
     ks = s.k_selection
     st.subheader(f"{s.k} segments of {s.n_customers:,} customers")
+    counts = [f"{n:,} {STATUS_WORDS[status]}" for status, n in s.status_counts.items()
+              if n or status == "segmented"]
+    dq = s.data_quality
+    st.markdown(f"**{s.n_customers:,} customers** = " + " + ".join(counts) + ".")
+    rows = [f"{n:,} {what}" for n, what in ((dq.duplicate_events_dropped, "duplicate event rows dropped"),
+                                             (dq.returns, "returns")) if n]
+    if rows:
+        st.caption("In the events: " + "; ".join(rows) + ".")
+    st.caption(f"Segmentation runs in this session: {st.session_state.get('runs', 0)}")
+    largest = max(s.segments, key=lambda seg: seg.share)
+    if largest.share > DEGENERATE_SHARE:
+        st.warning(f"Segment {largest.id} holds {largest.share:.1%} of the customers: this result does not "
+                   "split them in a useful way. Try another algorithm or a larger smallest-segment share.")
     st.markdown(f"**Why {s.k}:** {ks.reason}")
     st.table(pd.DataFrame([{
         "segment": str(seg.id), "name": seg.name, "customers": seg.size,
@@ -227,11 +263,17 @@ def _show(result: SegmentationResult) -> None:
                                           "name": [seg.name for seg in s.segments]}),
                             disabled=["segment"], hide_index=True, key="names_editor")
     if st.button("Apply names", key="apply_names"):
+        names = dict(zip(edited["segment"].astype(int), edited["name"].fillna("").astype(str)))
         try:  # renaming rewords the result; nothing is fitted again
-            _keep(result.with_names(dict(zip(edited["segment"].astype(int), edited["name"].astype(str)))))
+            renamed = result.with_names(names)
         except ValueError as exc:
-            st.session_state["error"] = str(exc)
-        st.rerun()
+            st.session_state["rename_error"] = str(exc)
+        else:
+            st.session_state.pop("rename_error", None)
+            _keep(renamed)
+            st.rerun()
+    if "rename_error" in st.session_state:
+        st.error(f"Names not applied: {st.session_state['rename_error']}. The results are unchanged.")
 
     st.markdown("#### Downloads")
     downloads = st.session_state["downloads"]
@@ -256,6 +298,9 @@ def main() -> None:
     if "error" in st.session_state:
         st.error(st.session_state["error"])
     elif "result" in st.session_state:
+        if st.session_state.get("made_from") != _inputs_signature(events, customers, settings):
+            st.warning("Out of date: the data or settings changed since these results were made. "
+                       "Press **Run segmentation** to bring them up to date.")
         _show(st.session_state["result"])
     else:
         st.info("Choose the data and settings on the left, then press **Run segmentation**.")
