@@ -563,7 +563,7 @@ def apply_overrides(
     clean: dict[int, str] = {}
     for sid, value in overrides.items():
         sid = int(sid)
-        name = _check_name(value, f"override for segment {sid}")
+        name = _check_name(value, f"the name for segment {sid}")
         if sid not in names:
             if strict:
                 raise KeyError(f"override for unknown segment {sid}; segments are {sorted(names)}")
@@ -572,7 +572,7 @@ def apply_overrides(
     by_name: dict[str, int] = {}
     for sid, name in sorted(clean.items()):
         if name.casefold() in by_name:
-            raise ValueError(f"segments {by_name[name.casefold()]} and {sid} are both overridden as {name!r}")
+            raise ValueError(f"segments {by_name[name.casefold()]} and {sid} would both be called {name!r}")
         by_name[name.casefold()] = sid
     out: dict[int, SegmentName] = {}
     for sid, current in names.items():

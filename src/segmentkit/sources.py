@@ -34,9 +34,10 @@ import io
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 import duckdb
 import numpy as np
@@ -340,19 +341,33 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
     return f"read_csv({', '.join(options)})", schema, text(delim)
 
 
-def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
-    """Map roles to input column names (exact, then case-insensitive)."""
-    lower = {c.lower(): c for c in inp.columns}
+def match_columns(columns: Sequence[str], mapping: ColumnMapping, roles: Sequence[str]) -> dict[str, str]:
+    """The column each role reads: its mapped name exactly, else ignoring case.
+
+    A role mapped to ``None`` or ``""`` reads no column (an optional role not asked for, or
+    left unused on purpose). The web app pre-fills its mapping with this, so it shows what a
+    run would read.
+    """
+    lower = {c.lower(): c for c in columns}
     found: dict[str, str] = {}
     for role in roles:
         wanted = getattr(mapping, role)
-        if wanted is None:  # an optional role not asked for (e.g. no price column)
+        if not wanted:
             continue
-        if wanted in inp.columns:
+        if wanted in columns:
             found[role] = wanted
         elif wanted.lower() in lower:
             found[role] = lower[wanted.lower()]
-        elif role in required:
+    return found
+
+
+def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
+    """Map roles to input column names (see :func:`match_columns`); a required role not found
+    is an error naming the column looked for."""
+    found = match_columns(list(inp.columns), mapping, roles)
+    for role in required:
+        if role in roles and role not in found:
+            wanted = getattr(mapping, role)
             raise InputError(
                 f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
                 f"found: {', '.join(inp.columns)}",
@@ -869,6 +884,32 @@ def load_products(
                        sha256=inp.sha256, notes=tuple(inp.notes + made.notes))
 
 
+@contextmanager
+def _peek(source: Source) -> Iterator[_Input]:
+    """An input opened on a connection of its own, for a look at it (closed after)."""
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield _Input(con, source, "peek", Path(tmp))
+    finally:
+        con.close()
+
+
+def preview_rows(source: Source, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` rows of an input as text, as they are read (for checking an upload).
+
+    Raises
+    ------
+    InputError
+        Missing, empty or unreadable input.
+    """
+    with _peek(source) as inp:
+        try:
+            return inp.con.execute(f"SELECT * FROM {inp.text_sql} LIMIT {int(n)}").df()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot be read as a table ({first_line(exc)})", source=inp.name) from None
+
+
 def input_columns(source: Source) -> list[str]:
     """The column names of an input, as they are (for choosing a column mapping).
 
@@ -877,9 +918,5 @@ def input_columns(source: Source) -> list[str]:
     InputError
         Missing, empty or unreadable input.
     """
-    con = duckdb.connect()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            return list(_Input(con, source, "peek", Path(tmp)).columns)
-    finally:
-        con.close()
+    with _peek(source) as inp:
+        return list(inp.columns)
