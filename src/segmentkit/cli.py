@@ -134,6 +134,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
     show("writing outputs", time.perf_counter() - start)
+    for note in result.summary.data_quality.notes:
+        _err.print(f"note: {note}", soft_wrap=True, markup=False)
     paths = result.write(out, progress=lambda stage: show(stage, time.perf_counter() - start))
     show("done", time.perf_counter() - start)
     _print_result(result.summary, out, paths)
@@ -169,6 +171,7 @@ def run(
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
+    products_query: Annotated[Optional[str], typer.Option(help="With --database: product catalogue table name or SELECT.")] = None,
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
@@ -194,6 +197,12 @@ def run(
     channel_column: Annotated[Optional[str], typer.Option(help="Channel column.")] = None,
     discount_column: Annotated[Optional[str], typer.Option(help="Discount used (yes/no, 0/1) or discount amount column.")] = None,
     order_column: Annotated[Optional[str], typer.Option(help="Order id column.")] = None,
+    price_column: Annotated[Optional[str], typer.Option(help="Unit price column: line value = price × quantity (an amount column wins).")] = None,
+    product_column: Annotated[Optional[str], typer.Option(help="Product id column (events; also the catalogue's unless --products-id-column).")] = None,
+    customers_id_column: Annotated[Optional[str], typer.Option(help="Customer id column of the customers table, when it differs from the events'.")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue (CSV, Parquet, Excel, .gz/.zst): categories by product id.")] = None,
+    products_id_column: Annotated[Optional[str], typer.Option(help="Product id column of the catalogue, when it differs from the events'.")] = None,
+    keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
@@ -218,7 +227,9 @@ def run(
             config,
             columns={"customer_id": id_column, "event_time": time_column, "event_type": type_column,
                      "amount": amount_column, "quantity": quantity_column, "category": category_column,
-                     "channel": channel_column, "discount": discount_column, "order_id": order_column},
+                     "channel": channel_column, "discount": discount_column, "order_id": order_column,
+                     "price": price_column, "product_id": product_column,
+                     "customers_id": customers_id_column, "products_id": products_id_column},
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
@@ -227,11 +238,14 @@ def run(
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None,
                         "balance_families": balance_families, "validate": validate},
             snapshot_date=snap,
+            keep_duplicates=keep_duplicates or None,
+            products=products,
         )
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous,
+        catalogue = settings.catalogue(database=database, products_query=products_query)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous, products=catalogue,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
@@ -247,6 +261,7 @@ def assign(
     customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
     out: OutOpt = Path("segmentkit-assigned"),
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue, when the run's categories came from one.")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
     write_mode: WriteModeOpt = None,
@@ -257,7 +272,7 @@ def assign(
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
         target = _target(write_db, write_table, write_mode)
-        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
+        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
         frame = scored.assignments
         scored.write(out)
         counts = frame["status"].value_counts().sort_index()
