@@ -22,6 +22,9 @@ from segmentkit.app import streamlit_command
 from segmentkit.datasets import make_demo, write_demo
 from test_report_browser import CHROMIUM, LAUNCH_ARGS, _require_chromium
 
+#: needs a Streamlit server and Chromium; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 SLOW = 180_000  # ms: a segmentation run on this 2-core machine, with headroom
 
 

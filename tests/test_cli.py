@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 from segmentkit.cli import app
 from segmentkit.datasets import make_demo, write_demo
 
+#: slow: each runs the CLI end to end (a segmentation, often in a subprocess); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

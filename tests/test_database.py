@@ -23,6 +23,9 @@ from segmentkit.sources import load_events, load_products
 
 from postgres_server import postgres_server
 
+#: needs a throwaway PostgreSQL server; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def crm(tmp_path_factory):

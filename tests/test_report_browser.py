@@ -17,6 +17,9 @@ import pytest
 from segmentkit.report import write_report
 from hostile import HOSTILE
 
+#: needs Chromium; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (
     "headline",

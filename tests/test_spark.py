@@ -16,6 +16,9 @@ from segmentkit.sources import load_events
 from segmentkit.spark import SparkEvents
 from segmentkit.spark.events import load_events_spark, spark_event_stage
 
+#: needs Spark (local mode, Java 17); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def spark():
