@@ -1,15 +1,18 @@
 """Command line: ``segmentkit demo | run | assign``. It only translates flags into library
 calls and results into text; progress goes to stderr, results to stdout.
 
-Exit codes: 0 success, 2 bad input (one line naming file, column and row).
+Exit codes: 0 success, 2 bad input (one line naming file, column and row, flag or setting),
+1 an internal error (``--debug`` shows its traceback, for a bug report).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -34,9 +37,51 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (same seed, same result).")]
 
 
-def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code=2)
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the full traceback (for bug reports).")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+@contextmanager
+def _reported(ctx: typer.Context) -> Iterator[None]:
+    """User errors become one line and exit 2; anything else (a bug) one line and exit 1;
+    with ``--debug`` the traceback is printed first."""
+    debug = bool((ctx.obj or {}).get("debug"))
+    try:
+        yield
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except InputError as exc:
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print("[bold red]error:[/] " + _escape(str(exc)), soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except Exception as exc:  # a bug: say so in one line, the traceback on request
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print(f"[bold red]internal error:[/] {_escape(type(exc).__name__)}: {_escape(str(exc).splitlines()[0] if str(exc) else '')} "
+                   "(run again with --debug for the traceback, and please report it)", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(" ".join(text.splitlines()))
+
+
+def _out_dir(out: Path) -> Path:
+    """The output folder, made; an error naming ``--out`` when it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out} cannot be made ({exc.strerror or exc})") from None
+    return out
 
 
 def _print_result(summary: dict[str, Any], out: Path) -> None:
@@ -87,6 +132,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = Fals
 
     with _err.status("segmenting…"):
         result = seg.fit(customers=customers, events=events)
+    for note in result.summary["data_quality"].get("notes") or []:
+        _err.print(f"note: {_escape(note)}", soft_wrap=True)
     result.write(out)
     write_report(result.summary, out, show_ids=show_ids)
     _print_result(result.summary, out)
@@ -94,6 +141,7 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = Fals
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: OutOpt = Path("demo-output"),
     seed: SeedOpt = None,
     customers: Annotated[int, typer.Option(help="Number of demo customers.")] = 5000,
@@ -102,15 +150,14 @@ def demo(
     from segmentkit.datasets import make_demo, write_demo
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
+        _out_dir(out)
         _err.print(f"generating demo data ({customers:,} customers)…")
         data = make_demo(customers, seed=seed or 0)
         paths = write_demo(out / "data", data)
         seg = Segmentation(persona_column="persona", attention_column="marketing_touches",
                            random_state=seed or 0)
         _run(seg, paths["customers"], paths["events"], out)
-    except InputError as exc:
-        _fail(str(exc))
 
 
 def _sources(events: Optional[Path], customers: Optional[Path], database: Optional[str],
@@ -132,6 +179,7 @@ def _sources(events: Optional[Path], customers: Optional[Path], database: Option
 
 @app.command()
 def run(
+    ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database]).")] = None,
     events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
     customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
@@ -170,7 +218,7 @@ def run(
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
         snap = None
         if snapshot_date:
             try:
@@ -196,15 +244,18 @@ def run(
                                      customers_query or (None if customers else db.customers))
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
-        overrides = load_name_overrides(names) if names else None
+        try:
+            overrides = load_name_overrides(names) if names else None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--names: {exc}") from None
+        _out_dir(out)
         seg = Segmentation(settings, name_overrides=overrides, previous=previous)
         _run(seg, customers, events, out, show_ids=show_ids)
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command()
 def assign(
+    ctx: typer.Context,
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
     events: Annotated[Optional[Path], typer.Option(help="Event log of the customers to assign.")] = None,
     customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
@@ -215,8 +266,12 @@ def assign(
     from segmentkit.export import to_json, write_assignments
     from segmentkit.pipeline import score
 
-    try:
-        snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+    with _reported(ctx):
+        try:
+            snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+        except ValueError:
+            raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
+        _out_dir(out)
         scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
         frame = scored.assignments
         write_assignments(frame, out)
@@ -230,8 +285,6 @@ def assign(
         if scored.drift:
             _out.print(f"Drift: {scored.drift['verdict']}")
         _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
-    except ValueError as exc:
-        _fail(str(exc))
 
 
 @app.command("app")

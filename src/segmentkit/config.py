@@ -13,9 +13,47 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, SettingError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings", "SETTING_RANGES"]
+
+#: The allowed range of each numeric clustering setting, declared once: the settings file,
+#: the CLI flags, the Python API and the library all check through
+#: :class:`ClusteringSettings`. A segment share above one half leaves room for one segment
+#: only; more than 100 segments is no longer a segmentation a business can act on; seeds are
+#: the 32-bit integers every random generator used accepts.
+SETTING_RANGES: dict[str, tuple[type, float, float]] = {
+    "k": (int, 2, 100),
+    "k_min": (int, 2, 100),
+    "k_max": (int, 2, 100),
+    "max_segments": (int, 2, 100),
+    "seed": (int, 0, 2**32 - 1),
+    "n_bootstrap": (int, 0, 1000),
+    "min_share": (float, 0.0, 0.5),
+    "min_value_share": (float, 0.0, 0.5),
+}
+
+
+def _check_range(name: str, value: Any) -> None:
+    kind, low, high = SETTING_RANGES[name]
+    what = "an integer" if kind is int else "a number"
+    ok = (isinstance(value, int) if kind is int else isinstance(value, (int, float))) and not isinstance(value, bool)
+    if not ok or not low <= value <= high:  # (NaN fails the comparison)
+        shown = (str(int(low)), str(int(high))) if kind is int else (f"{low:g}", f"{high:g}")
+        raise SettingError(name, f"must be {what} from {shown[0]} to {shown[1]}, got {value!r}")
+
+
+def _check_names(owner: object, single: tuple[str, ...], lists: tuple[str, ...] = ()) -> None:
+    """Column-name settings: text (``single``; ``None`` allowed where the default is None)
+    or lists of text (``lists``)."""
+    for name in single:
+        value = getattr(owner, name)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise SettingError(name, f"must be a column name, got {value!r}")
+    for name in lists:
+        value = getattr(owner, name)
+        if value is not None and not (isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)):
+            raise SettingError(name, f"must be a list of column names, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +74,9 @@ class ColumnMapping:
     discount: str = "discount_used"
     order_id: str = "order_id"
     product_id: str = "product_id"
+
+    def __post_init__(self) -> None:
+        _check_names(self, tuple(f.name for f in fields(self)))
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,9 @@ class Roles:
     features: tuple[str, ...] = ()
     profile: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        _check_names(self, ("persona", "attention"), ("features", "profile"))
+
 
 @dataclass(frozen=True)
 class ClusteringSettings:
@@ -76,14 +120,21 @@ class ClusteringSettings:
     assign_noise: bool = False
 
     def __post_init__(self) -> None:
-        if self.k is not None and (not isinstance(self.k, int) or self.k < 2):
-            raise InputError(f"k must be an integer >= 2, got {self.k!r}")
-        if not isinstance(self.k_min, int) or self.k_min < 2:
-            raise InputError(f"k_min must be an integer >= 2, got {self.k_min!r}")
-        if not isinstance(self.k_max, int) or self.k_max < self.k_min:
-            raise InputError(f"k_max must be an integer >= k_min ({self.k_min}), got {self.k_max!r}")
-        if not 0 <= self.min_share < 1:
-            raise InputError(f"min_share must be in [0, 1), got {self.min_share!r}")
+        from segmentkit import algorithms
+
+        known = algorithms.names() + ("auto",)
+        if self.algorithm not in known:
+            raise SettingError("algorithm", f"must be one of {', '.join(known)}; got {self.algorithm!r}")
+        for name in SETTING_RANGES:
+            if getattr(self, name) is not None or name not in ("k", "max_segments", "min_value_share"):
+                _check_range(name, getattr(self, name))
+        if self.k_max < self.k_min:
+            raise SettingError("k_max", f"must be at least k_min ({self.k_min}), got {self.k_max}")
+        if not isinstance(self.assign_noise, bool):
+            raise SettingError("assign_noise", f"must be true or false, got {self.assign_noise!r}")
+        if self.k is not None and self.algorithm != "auto" and not algorithms.get(self.algorithm).capabilities.needs_k:
+            raise SettingError("k", f"cannot be used with algorithm {self.algorithm} (it finds the number "
+                                    "of segments itself)")
 
 
 @dataclass(frozen=True)
@@ -115,7 +166,9 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
 
-def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
+def _section(cls: type, data: Any, where: str, section: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise InputError(f"[{section}] must be a table of settings, got {data!r}", source=where)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -124,7 +177,15 @@ def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
             source=where,
         )
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
-    return cls(**values)
+    try:
+        return cls(**values)
+    except SettingError as exc:
+        raise InputError(f"[{section}] {exc.setting} {exc.requirement}", source=where) from None
+
+
+def _flag(name: str) -> str:
+    """The CLI flag of a setting (``k_min`` → ``--k-min``)."""
+    return "--" + name.replace("_", "-")
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -151,23 +212,34 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise InputError("config file not found", source=str(path))
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise InputError("not a UTF-8 text file (a TOML settings file is expected)", source=p.name) from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
+        where = p.name
     unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database"})
     if unknown:
-        raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
-    columns = _section(ColumnMapping, data.get("columns", {}), where)
-    roles = _section(Roles, data.get("roles", {}), where)
-    clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
-    database = _section(DatabaseSettings, data.get("database", {}), where)
-    snapshot = data.get("data", {}).get("snapshot_date")
+        raise InputError(f"unknown section(s) {', '.join(unknown)}; known: clustering, columns, data, "
+                         "database, roles", source=where)
+    columns = _section(ColumnMapping, data.get("columns", {}), where, "columns")
+    roles = _section(Roles, data.get("roles", {}), where, "roles")
+    clustering = _section(ClusteringSettings, data.get("clustering", {}), where, "clustering")
+    database = _section(DatabaseSettings, data.get("database", {}), where, "database")
+    data_section = data.get("data", {})
+    if not isinstance(data_section, Mapping) or set(data_section) - {"snapshot_date"}:
+        raise InputError(f"unknown setting(s) {', '.join(sorted(map(str, set(data_section) - {'snapshot_date'})))} "
+                         "in [data]; known: snapshot_date" if isinstance(data_section, Mapping)
+                         else "[data] must be a table of settings", source=where)
+    snapshot = data_section.get("snapshot_date")
+    if snapshot is not None and not isinstance(snapshot, (str, dt.date)) or isinstance(snapshot, dt.datetime):
+        raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where)
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
         if given:
             try:
                 updated = replace(cls_value, **given)
-            except TypeError as exc:
-                raise InputError(str(exc), source=where) from None
+            except SettingError as exc:
+                raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
             if name == "columns":
                 columns = updated
             elif name == "roles":
@@ -180,6 +252,6 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         try:
             snapshot = dt.date.fromisoformat(snapshot)
         except ValueError:
-            raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
+            raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where) from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
                     database=database)

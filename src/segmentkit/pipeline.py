@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,7 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.choose_k import Constraints, select_k
+from segmentkit.choose_k import MIN_ROWS, Constraints, select_k
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
@@ -40,6 +41,8 @@ __all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_
 #: identifiers (names, e-mails) and never profiled.
 _IDENTIFIER_SHARE = 0.5
 _MAP_POINTS = 3000
+#: Fewest customers per segment on average that a k may ask for (k at most n / 2).
+_MIN_PER_SEGMENT = 2
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -229,9 +232,15 @@ class Segmentation:
             raise InputError("give an events table, a customers table, or both")
         con = duckdb.connect()
         try:
-            return self._fit(con, settings, customers, events)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self._fit(con, settings, customers, events)
         finally:
             con.close()
+        # what a library warned about reaches the user as a plain note, never a warning line
+        notes = result.summary["data_quality"]["notes"]
+        notes += [m for m in dict.fromkeys(" ".join(str(w.message).split()) for w in caught) if m not in notes]
+        return result
 
     def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
              customers: Source | None, events: Source | None) -> SegmentationResult:
@@ -312,11 +321,16 @@ class Segmentation:
             status_reason = "excluded"
         frame = frame.sort_index()
         n = len(frame)
-        if cl.k is not None and n < cl.k:
-            raise InputError(f"only {n} customers to segment, fewer than k = {cl.k}")
-        if n < max(cl.k_min, 2) + 1:
-            raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
-        k_max = min(cl.k_max, n - 1)
+        # the selection needs two customers per segment at least (its bootstrap halves hold k)
+        most = n // _MIN_PER_SEGMENT
+        if cl.k is not None and cl.k > most:
+            raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+                             f"{_MIN_PER_SEGMENT} customers per segment)")
+        needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+        if n < needed:
+            raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+                             + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
+        k_max = min(cl.k_max, most)
 
         prep = fit_preparation(frame, specs)
         quality["imputed"] = dict(prep.imputed)
