@@ -225,11 +225,11 @@ CASES: list[Case] = [
          EVR, 0, check=ids_in_assignments(["ABC", "abc"])),
     Case("ids-numeric-customers-table", {"events.csv": ids_of(lambda c: str(int(c[1:]))),
                                          "customers.csv": cu_map(lambda d: d.assign(customer_id=d["customer_id"].str[1:].astype(int).astype(str)))},
-         BOTH, 0, check=dq("orphan_customers", 0)),
+         BOTH, 0, check=dq("orphan_customers", 2)),
     Case("ids-missing-counted", {"events.csv": ev_plus(",2024-09-01 10:00:00,purchase,Q1,10,1,home,web,0")},
          EVR, 0, check=dq("events_missing_customer_id", 1)),
     Case("orphans-counted", {"events.csv": ev_plus("ORPH,2024-09-01 10:00:00,purchase,Q1,10,1,home,web,0"), "customers.csv": CU},
-         BOTH, 0, check=dq("orphan_customers", 1)),
+         BOTH, 0, check=dq("orphan_customers", 3)),
     Case("orphans-kept", {"events.csv": ev_plus("ORPH,2024-09-01 10:00:00,purchase,Q1,10,1,home,web,0"), "customers.csv": CU},
          BOTH, 0, check=n_assigned(N_BOTH + 1)),
     # --- 2. personal data ----------------------------------------------------------------

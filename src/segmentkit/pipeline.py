@@ -252,6 +252,7 @@ class Segmentation:
 
         feats: FeatureTable | None = None
         ev_table: LoadedTable | None = None
+        event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
         spark_stage = None
         if isinstance(events, SparkEvents):
             # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
@@ -262,11 +263,13 @@ class Segmentation:
         elif events is not None:
             ev_table = load_events(con, events, settings.columns)
             feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            event_ids = _event_customers(con, ev_table.table)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
             quality["events_rows_read"] = ev_table.rows_read
             quality["duplicate_events_dropped"] = ev_table.duplicates
+            quality["ids_trimmed"] = ev_table.ids_trimmed
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -275,6 +278,7 @@ class Segmentation:
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
             quality["customers_rows_read"] = cu_table.rows_read
+            quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
             for role, col in (("persona", roles.persona), ("attention", roles.attention)):
                 if col is not None and col not in cust.columns:
                     raise InputError(
@@ -287,7 +291,8 @@ class Segmentation:
         if cust is not None:
             ids = ids.union(pd.Index(cust.index.astype(str)))
         if feats is not None:
-            ids = ids.union(pd.Index(feats.frame.index))
+            ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
+            quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
             if cust is not None:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
@@ -417,7 +422,7 @@ class Segmentation:
         # assignments: every customer exactly once
         seg_of = pd.Series(labels, index=frame.index)
         assigned = seg_of.reindex(ids)
-        status = np.where(assigned.isna(), status_reason, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
+        status = _status(assigned, event_ids, status_reason)
         seg_id = assigned.fillna(-1).astype(int)
         conf = pd.Series(confidence if confidence is not None else np.ones(n), index=frame.index).reindex(ids)
         assignments = pd.DataFrame({
@@ -531,6 +536,7 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    event_ids = pd.Index([], dtype=object)
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -540,7 +546,8 @@ def score(
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
             parts.append(feats.frame)
-            ids = ids.union(feats.frame.index)
+            event_ids = _event_customers(con, ev.table)
+            ids = ids.union(feats.frame.index).union(event_ids)
         if customers is not None:
             cu, cust = load_customers(con, customers, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
@@ -560,7 +567,7 @@ def score(
     X = model.preparation.transform(frame)
     labels, confidence = model.predict(X)
     seg = pd.Series(labels, index=frame.index).reindex(ids)
-    status = np.where(seg.isna(), reason, np.where(seg.fillna(-1) < 0, "noise", "segmented"))
+    status = _status(seg, event_ids, reason)
     seg_id = seg.fillna(-1).astype(int).to_numpy()
     names = pd.Series(seg_id).map(model.names).fillna("").to_numpy()
     conf = pd.Series(confidence if confidence is not None else np.ones(len(frame)), index=frame.index)
@@ -574,6 +581,22 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift)
+
+
+def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:
+    """Every customer id with at least one event row (usable or not)."""
+    ids = con.execute(f"SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL").fetchnumpy()
+    return pd.Index(ids["customer_id"].astype(object), dtype=object)
+
+
+def _status(segment: pd.Series, event_ids: pd.Index, without_features: str) -> np.ndarray:
+    """Each customer's status: ``segmented``, ``noise``, ``no_usable_events`` (events, but
+    none with a time, of a known type, before the snapshot and in the time range), or
+    ``without_features`` (``no_events``; ``excluded`` in a customers-only run)."""
+    missing = segment.isna().to_numpy()
+    unusable = missing & segment.index.isin(event_ids)
+    return np.where(unusable, "no_usable_events", np.where(
+        missing, without_features, np.where(segment.fillna(-1).to_numpy() < 0, "noise", "segmented")))
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:

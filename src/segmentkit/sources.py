@@ -109,6 +109,9 @@ class LoadedTable:
         What was detected or assumed (encoding, date format, ...).
     duplicates : int
         Exact duplicate rows removed (events only).
+    ids_trimmed : int
+        Rows whose customer id had blanks around it (trimmed; the id is otherwise kept byte
+        for byte).
     """
 
     table: str
@@ -119,6 +122,7 @@ class LoadedTable:
     extra_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     duplicates: int = 0
+    ids_trimmed: int = 0
 
 
 def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
@@ -168,6 +172,7 @@ class _Input:
         self.is_csv = False
         self.delimiter: str | None = None
         self.sheet_rows: np.ndarray | None = None
+        self.ids_trimmed = 0  # customer ids read with blanks around them (set when the table is made)
         if isinstance(source, SqlQuery):
             self.name = source.name
             self.from_sql = self.text_sql = f"__input_{label}"
@@ -239,6 +244,21 @@ class _Input:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
                 raise InputError(f"cannot be read as a table ({first_line(exc)})", source=self.name) from None
+
+    def read_as_text(self, columns: Sequence[str]) -> None:
+        """Read these CSV columns as text, byte for byte, whatever type they were sniffed as:
+        ids such as ``007``, ``12.50`` or ``1e3`` stay as written (as numbers they would
+        become ``7``, ``12.5`` and ``1000.0``, and distinct customers would merge)."""
+        change = [c for c in columns if self.is_csv and self.columns.get(c, "VARCHAR") != "VARCHAR"]
+        if not change:
+            return
+        if "auto_detect=false" in self.from_sql:  # the sniffed reader spells out every column's type
+            for c in change:
+                self.from_sql = self.from_sql.replace(f"{literal(c)}: {literal(self.schema[c])}", f"{literal(c)}: 'VARCHAR'", 1)
+        else:
+            types = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in change)
+            self.from_sql = self.from_sql[:-1] + f", types={{{types}}})"
+        self.schema = {c: ("VARCHAR" if c in change else t) for c, t in self.schema.items()}
 
     def row(self, n: int) -> int:
         """The row number to show for the ``n``-th data row (a sheet's own numbering)."""
@@ -464,21 +484,27 @@ EVENT_TYPES: tuple[str, ...] = ("purchase", "view", "cart", "return")
 
 
 def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str],
-                    also: str = "") -> None:
-    """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`).
+                    also: str = "") -> int:
+    """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`);
+    return how many customer ids had blanks around them.
 
     One filtered pass: rows already tidy (the usual case) are not rewritten. ``also`` is
     an extra assignment made on the rewritten rows (e.g. clearing their row hash).
     """
     cols = [r for r in roles if r in _TEXT_ROLES and r != "event_type"]
     if not cols:
-        return
+        return 0
+    trimmed = 0
+    if "customer_id" in cols:
+        trimmed = int(con.execute(f"SELECT count(*) FROM {table} WHERE customer_id <> trim(customer_id) "
+                                  "AND trim(customer_id) <> ''").fetchall()[0][0])
     sets = [f"{c} = NULLIF(trim({c}), '')" for c in cols]
     # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
     dirty = [f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')" for c in cols]
     if also:
         sets.append(also)
     con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
+    return trimmed
 
 
 #: Up to this many distinct values, a text column read cheaply is checked value by value.
@@ -627,7 +653,8 @@ def _materialize(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:
         _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
-    _normalise_text(inp.con, table, [r for r in strict if r not in tidy], also="__row_hash = NULL" if collapse else "")
+    inp.ids_trimmed = _normalise_text(inp.con, table, [r for r in strict if r not in tidy],
+                                      also="__row_hash = NULL" if collapse else "")
     removed = 0
     if collapse:
         con = inp.con
@@ -685,12 +712,14 @@ def load_events(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
         found = _resolve(inp, columns, EVENT_ROLES, required=("customer_id", "event_time"))
+        inp.read_as_text([found[r] for r in ("customer_id", "order_id") if r in found])
         notes, rows, duplicates = _materialize(inp, table, found, [], collapse=True)
         notes = inp.notes + notes
     if rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
     return LoadedTable(table=table, source=inp.name, rows_read=rows, roles=tuple(found),
-                       sha256=inp.sha256, notes=tuple(notes), duplicates=duplicates)
+                       sha256=inp.sha256, notes=tuple(notes), duplicates=duplicates,
+                       ids_trimmed=inp.ids_trimmed)
 
 
 def load_customers(
@@ -719,6 +748,7 @@ def load_customers(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "customers", Path(workdir or tmp))
         found = _resolve(inp, columns, ("customer_id",), required=("customer_id",))
+        inp.read_as_text([found["customer_id"]])
         extra = [c for c in inp.columns if c != found["customer_id"]]
         notes, rows, _ = _materialize(inp, table, found, extra)
         notes = inp.notes + notes
@@ -745,7 +775,8 @@ def load_customers(
     frame.index = frame.index.astype(str)
     return (
         LoadedTable(table=table, source=inp.name, rows_read=int(rows), roles=tuple(found),
-                    sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes)),
+                    sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes),
+                    ids_trimmed=inp.ids_trimmed),
         frame,
     )
 
