@@ -28,6 +28,7 @@ from segmentkit.features import FeatureSpec, FeatureTable, customer_features
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
+from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
@@ -37,9 +38,9 @@ from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
 
-#: Text columns with more distinct values than this share of rows are treated as
-#: identifiers (names, e-mails) and never profiled.
-_IDENTIFIER_SHARE = 0.5
+#: Text columns with more distinct values than this are not profiled (a table of shares
+#: per value would say nothing); near-unique ones are personal data (segmentkit.personal).
+_MAX_PROFILE_LEVELS = 50
 _MAP_POINTS = 3000
 #: Fewest customers per segment on average that a k may ask for (k at most n / 2).
 _MIN_PER_SEGMENT = 2
@@ -377,7 +378,7 @@ class Segmentation:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
-        attributes = _profile_attributes(cust, frame.index, roles)
+        attributes, profile_skipped = _profile_attributes(cust, frame.index, roles)
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
@@ -467,6 +468,7 @@ class Segmentation:
             "status_counts": status_counts,
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+            "profile_skipped": profile_skipped,
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": json_safe(fitted.details),
             "k_selection": selection.to_dict(),
@@ -615,29 +617,37 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
     return pd.DataFrame(out, index=cust.index.astype(str))
 
 
-def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention)."""
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index,
+                        roles: Roles) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    """Customer columns kept for profiling only (demographics, persona, attention), and the
+    columns left out with the reason: personal data (see :mod:`segmentkit.personal`) unless
+    listed explicitly in ``roles.profile``, and text with too many values to profile."""
     if cust is None:
-        return None
-    cols = list(roles.profile) if roles.profile is not None else [
-        c for c in cust.columns if c not in roles.features
-    ]
+        return None, {}
+    explicit = tuple(roles.profile or ())
+    cols = list(explicit) if roles.profile is not None else [c for c in cust.columns if c not in roles.features]
+    named = tuple(c for c in (roles.persona, roles.attention) if c is not None)
+    skipped = {c: why for c, why in personal_columns(cust[[c for c in cols if c in cust.columns]],
+                                                     allowed=explicit + named).items()}
     keep = []
     for c in cols:
+        if c in skipped or c not in cust.columns:
+            continue
         s = cust[c]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        if (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or c in named
+                or c in explicit):
             keep.append(c)
-        elif c in (roles.persona, roles.attention):
+        elif s.nunique(dropna=True) <= _MAX_PROFILE_LEVELS:
             keep.append(c)
-        elif s.nunique(dropna=True) <= max(20, _IDENTIFIER_SHARE * len(s)) and s.nunique(dropna=True) <= 50:
-            keep.append(c)
+        else:
+            skipped[c] = f"more than {_MAX_PROFILE_LEVELS} distinct values"
     if not keep:
-        return None
+        return None, skipped
     out = cust[keep].reindex(index).copy()
     for c in keep:
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
-    return out
+    return out, skipped
 
 
 def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
