@@ -325,7 +325,7 @@ class Segmentation:
         else:
             frame = parts[0]
             status_reason = "excluded"
-        frame = frame.sort_index()
+        frame = _value_order(frame)
         n = len(frame)
         # the selection needs two customers per segment at least (its bootstrap halves hold k)
         most = n // _MIN_PER_SEGMENT
@@ -583,6 +583,19 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift)
+
+
+def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The customers ordered by their feature values (first column first), not by id.
+
+    Cluster starts, bootstrap samples and map samples are drawn by position, so an order
+    that follows the ids would let a consistent renaming of the ids change the answer;
+    ordered by value, only customers with identical features can trade places, and they are
+    interchangeable. (Missing values sort last.)
+    """
+    values = frame.to_numpy(dtype="float64")
+    order = np.lexsort(values.T[::-1]) if values.size else np.arange(len(frame))
+    return frame.iloc[order]
 
 
 def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:

@@ -167,6 +167,8 @@ class _Input:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, source: Source, label: str, workdir: Path):
         self.con = con
+        # times with an offset (+02:00) are converted to UTC, whatever the process time zone
+        con.execute("SET TimeZone = 'UTC'")
         self.notes: list[str] = []
         self._digest: Future[str] | None = None
         self.is_csv = False
