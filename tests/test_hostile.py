@@ -540,10 +540,16 @@ CASES += [
     _model_case("centres-string", lambda m: _set("state.centres", "x")(m), "model.json: 'state.centres'"),
     _model_case("centres-wrong-width", lambda m: _set("state.centres", [[1.0, 2.0]] * 3)(m), "model.json: 'state.centres'"),
     _model_case("prep-nan", lambda m: [c.update(scale=float("nan")) for c in m["preparation"]["columns"]] and m,
-                "model.json: 'preparation.columns' must hold finite numbers"),
+                "model.json: 'preparation.columns.scale' must hold finite numbers"),
     _model_case("prep-not-list", lambda m: _set("preparation.columns", 3)(m), "model.json: 'preparation.columns'"),
     _model_case("prep-wrong-length", lambda m: _set("preparation.columns", m["preparation"]["columns"][:1])(m),
-                "model.json: 'preparation.columns'"),
+                "model.json: 'state.centres' must be a list of segment centres with 1 numbers each"),
+    _model_case("prep-unknown-feature", lambda m: [c.update(name="nope") for c in m["preparation"]["columns"]] and m,
+                "model.json: 'preparation.columns' must hold column transforms"),
+    _model_case("prep-zero-scale", lambda m: [c.update(scale=0) for c in m["preparation"]["columns"]] and m,
+                "model.json: 'preparation.columns' scale must not be 0"),
+    _model_case("huge-segment-count", lambda m: _set("names", {str(i): "x" for i in range(2000)})(m),
+                "model.json: 'names' segment id 1001 is outside -1..1000"),
     _model_case("format-wrong", _set("format", "other/9"), "model.json: not a segmentkit model"),
     _model_case("names-not-dict", _set("names", [1]), "model.json: 'names' must be"),
     _model_case("levels-not-dict", _set("levels", 3), "model.json: 'levels' must be"),
@@ -563,15 +569,19 @@ def _fitted_model() -> str:
 
 
 def _parquet_with_nan() -> bytes:
+    """The base events as Parquet with one real NaN amount (not a null)."""
     import io
 
-    from io import StringIO
-    df = pd.read_csv(StringIO(EV()))
-    df.loc[0, "amount"] = float("nan")
-    df.loc[0, "event_type"] = "purchase"
-    df.loc[0, "amount"] = float("nan")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.read_csv(io.StringIO(EV()))
+    amounts = df["amount"].fillna(0.0).to_numpy(copy=True)
+    amounts[0] = float("nan")
+    table = pa.Table.from_pandas(df.drop(columns=["amount"]), preserve_index=False).append_column(
+        "amount", pa.array(amounts, from_pandas=False))
     buf = io.BytesIO()
-    df.to_parquet(buf)
+    pq.write_table(table, buf)
     return buf.getvalue()
 
 

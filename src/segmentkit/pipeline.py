@@ -24,7 +24,7 @@ from segmentkit.choose_k import MIN_ROWS, Constraints, select_k
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, write_assignments, write_summary
-from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
@@ -271,6 +271,13 @@ class Segmentation:
             quality["events_rows_read"] = ev_table.rows_read
             quality["duplicate_events_dropped"] = ev_table.duplicates
             quality["ids_trimmed"] = ev_table.ids_trimmed
+            quality["non_finite_amounts"] = ev_table.non_finite
+            if ev_table.non_finite:
+                notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
+                             "absurdly large amount or quantity: read as missing")
+            if feats.data_quality.get("events_outside_time_range"):
+                notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
+                             "dated years away from all the others left out (see events_outside_time_range)")
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -315,7 +322,12 @@ class Segmentation:
         if roles.features:
             if cust is None:
                 raise InputError("--feature-columns needs a customers table")
-            parts.append(_numeric_customer_columns(cust, roles.features, inputs["customers"]["name"]))
+            custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
+            parts.append(custom.where(np.isfinite(custom)))
+            quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
+            if quality["non_finite_features"]:
+                notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
+                             "in the feature columns read as missing")
             specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
         if not parts:
             raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
@@ -544,6 +556,13 @@ def score(
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
             ev = load_events(con, events, columns)
+            lacking = {r: f for r, f in roles_needed(model.feature_names).items() if r not in ev.roles}
+            if lacking:
+                role, feats_of = sorted(lacking.items())[0]
+                raise InputError(f"missing column {columns.__dict__[role]!r} (the {role.replace('_', ' ')}), "
+                                 f"which the model's features need ({', '.join(feats_of[:4])}"
+                                 f"{', ...' if len(feats_of) > 4 else ''}); the model cannot be used without it",
+                                 source=ev.source)
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
@@ -554,7 +573,8 @@ def score(
             cu, cust = load_customers(con, customers, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
             if model.feature_columns:
-                parts.append(_numeric_customer_columns(cust, model.feature_columns, cu.source))
+                custom = _numeric_customer_columns(cust, model.feature_columns, cu.source)
+                parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
     finally:

@@ -112,6 +112,9 @@ class LoadedTable:
     ids_trimmed : int
         Rows whose customer id had blanks around it (trimmed; the id is otherwise kept byte
         for byte).
+    non_finite : int
+        Rows whose amount or quantity was NaN, infinite or beyond :data:`MAX_ABS_NUMBER`
+        (read as missing).
     """
 
     table: str
@@ -123,6 +126,7 @@ class LoadedTable:
     notes: tuple[str, ...] = ()
     duplicates: int = 0
     ids_trimmed: int = 0
+    non_finite: int = 0
 
 
 def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
@@ -175,6 +179,7 @@ class _Input:
         self.delimiter: str | None = None
         self.sheet_rows: np.ndarray | None = None
         self.ids_trimmed = 0  # customer ids read with blanks around them (set when the table is made)
+        self.non_finite = 0  # rows with a NaN, infinite or absurd amount or quantity, read as missing
         if isinstance(source, SqlQuery):
             self.name = source.name
             self.from_sql = self.text_sql = f"__input_{label}"
@@ -333,6 +338,9 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
     return f"read_csv({', '.join(options)})", schema, text(delim)
 
 
+_DEFAULT_COLUMNS = ColumnMapping()
+
+
 def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
     """Map roles to input column names (exact, then case-insensitive)."""
     lower = {c.lower(): c for c in inp.columns}
@@ -343,7 +351,8 @@ def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], requir
             found[role] = wanted
         elif wanted.lower() in lower:
             found[role] = lower[wanted.lower()]
-        elif role in required:
+        elif role in required or wanted != getattr(_DEFAULT_COLUMNS, role):
+            # a required column, or one the user named (a name that is not there is a mistake)
             raise InputError(
                 f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
                 f"found: {', '.join(inp.columns)}",
@@ -509,6 +518,24 @@ def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[
     return trimmed
 
 
+#: Larger amounts or quantities than this are not real (a trillion per event); they are
+#: read as missing, like NaN and infinity, rather than wiping out every sum they join.
+MAX_ABS_NUMBER = 1e12
+
+
+def _clear_non_finite(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str], also: str = "") -> int:
+    """Set NaN, infinite and absurdly large numbers to NULL (missing), in place; return how
+    many rows had one."""
+    if not roles:
+        return 0
+    bad = " OR ".join(f"NOT (isfinite({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g})" for r in roles)
+    sets = [f"{r} = CASE WHEN isfinite({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g} THEN {r} END" for r in roles]
+    if also:
+        sets.append(also)
+    rows = con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {bad}").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
 #: Up to this many distinct values, a text column read cheaply is checked value by value.
 _FEW_LEVELS = 1000
 
@@ -655,6 +682,8 @@ def _materialize(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:
         _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
+    inp.non_finite = _clear_non_finite(inp.con, table, [r for r in ("amount", "quantity") if r in strict],
+                                       also="__row_hash = NULL" if collapse else "")
     inp.ids_trimmed = _normalise_text(inp.con, table, [r for r in strict if r not in tidy],
                                       also="__row_hash = NULL" if collapse else "")
     removed = 0
@@ -721,7 +750,7 @@ def load_events(
         raise InputError("the file has a header but no rows", source=inp.name)
     return LoadedTable(table=table, source=inp.name, rows_read=rows, roles=tuple(found),
                        sha256=inp.sha256, notes=tuple(notes), duplicates=duplicates,
-                       ids_trimmed=inp.ids_trimmed)
+                       ids_trimmed=inp.ids_trimmed, non_finite=inp.non_finite)
 
 
 def load_customers(
