@@ -292,6 +292,24 @@ def _time_range(engine: SqlEngine, events: str, usable: str) -> tuple[int, str]:
     return outside, cond
 
 
+def _why_no_usable_events(engine: SqlEngine, events: str, usable: str, snap: str, typed: bool,
+                          snapshot_date: dt.date) -> InputError:
+    """The error when no event is left for the features, with the actual reason: blank
+    event types, only unknown ones, or none before the snapshot date."""
+    if typed:
+        n_before, n_typed = engine.rows(
+            f"SELECT count(*), count(event_type) FROM {events} WHERE {usable} AND event_time < {snap}")[0]
+        if n_before and not n_typed:
+            return InputError("every event type is blank", column="event_type")
+        if n_before:
+            found = [str(r[0]) for r in engine.rows(
+                f"SELECT CAST(event_type AS {engine.text_type}) AS t, count(*) AS n FROM {events} "
+                f"WHERE {usable} AND event_type IS NOT NULL GROUP BY 1 ORDER BY n DESC, t LIMIT 5")]
+            return InputError(f"no event of a known type (purchase, view, cart, return, or a synonym such as "
+                              f"order or refund); found: {', '.join(found)}", column="event_type")
+    return InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
+
+
 def roles_needed(feature_names: Sequence[str]) -> dict[str, list[str]]:
     """The event columns (roles) these features are computed from: role → features."""
     needs = {name: roles for name, _, _, roles in _BASE}
@@ -418,7 +436,7 @@ def customer_features(
     quality, window_start = scan.quality, scan.window_start
     quality["events_outside_time_range"] = outside
     if scan.n_usable == 0:
-        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
+        raise _why_no_usable_events(engine, events, usable, snap, "event_type" in has, snapshot_date)
 
     skipped: dict[str, str] = {}
     specs: list[FeatureSpec] = []

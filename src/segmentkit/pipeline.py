@@ -263,7 +263,11 @@ class Segmentation:
             ev_table = spark_stage.loaded
         elif events is not None:
             ev_table = load_events(con, events, settings.columns)
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            try:
+                feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            except InputError as exc:  # named by the input's file and column
+                column = getattr(settings.columns, exc.column) if exc.column else None
+                raise InputError(exc.reason, source=ev_table.source, column=column) from None
             event_ids = _event_customers(con, ev_table.table)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes

@@ -28,13 +28,14 @@ read again as text to find the first offending row, so the error names file, col
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import duckdb
 import numpy as np
@@ -142,7 +143,12 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
         bom = fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
         fh.seek(0)
         chunk = fh.read(chunk_size)
+        offset = 0
         while chunk:
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise _nul_error(path, chunk, offset + nul)
+            offset += len(chunk)
             # a chunk boundary inside a multi-byte character only happens in non-ASCII text
             if not (ascii_so_far and chunk.isascii()):
                 ascii_so_far = False
@@ -156,6 +162,17 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
     except UnicodeDecodeError:
         return "cp1252"
     return "utf-8-sig" if bom else "utf-8"
+
+
+def _nul_error(path: Path, chunk: bytes, at: int) -> InputError:
+    """The error for a file holding NUL bytes: UTF-16 text (every other byte NUL in ASCII
+    text), or not text at all."""
+    head = chunk[:4096]
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or (
+            len(head) >= 4 and (head[1::2].count(0) > 0.4 * len(head) / 2 or head[0::2].count(0) > 0.4 * len(head) / 2)):
+        return InputError("the file is UTF-16 encoded; save it as UTF-8 (in Excel: CSV UTF-8) and try again",
+                          source=path.name)
+    return InputError(f"holds a NUL byte at byte {at:,}: not a text (CSV) file", source=path.name)
 
 
 def _sha256(path: Path) -> str:
@@ -236,12 +253,14 @@ class _Input:
                 path = converted
             elif encoding == "utf-8-sig":
                 self.notes.append(f"{self.name}: UTF-8 with byte-order mark")
+            self.csv_path, self.csv_encoding = path, ("utf-8-sig" if encoding == "utf-8-sig" else "utf-8")
             p = literal(str(path))
             self.from_sql = f"read_csv({p}, header=true, auto_detect=true)"
             self.text_sql = f"read_csv({p}, header=true, auto_detect=true, all_varchar=true)"
             sniffed = _sniffed_reader(con, p)
             if sniffed is not None:
                 self.from_sql, self.schema, self.delimiter = sniffed
+                self.check_header()
                 return
         try:
             self.schema = self._describe(self.from_sql)
@@ -251,6 +270,36 @@ class _Input:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
                 raise InputError(f"cannot be read as a table ({first_line(exc)})", source=self.name) from None
+
+    def _csv_rows(self, delimiter: str | None = None) -> Iterator[list[str]]:
+        with self.csv_path.open("r", encoding=self.csv_encoding, newline="", errors="replace") as fh:
+            yield from csv.reader(fh, delimiter=delimiter or self.delimiter or ",")
+
+    def check_header(self) -> None:
+        """A CSV header naming a column twice is an error (which of the two would be meant?)."""
+        header = next(self._csv_rows(), [])
+        names = [h.strip() for h in header]
+        twice = sorted({n for n in names if n and names.count(n) > 1})
+        if twice:
+            raise InputError(f"the header names column {twice[0]!r} more than once", source=self.name)
+
+    def ragged_row(self) -> InputError | None:
+        """The first CSV row with another number of fields than the header, as an error (on
+        the error path only: a broken file is read once more, row by row)."""
+        if not self.is_csv:
+            return None
+        # a ragged row can mislead the sniffing itself: try the usual delimiters too
+        for delimiter in dict.fromkeys([self.delimiter or ",", ",", ";", "\t", "|"]):
+            rows = self._csv_rows(delimiter)
+            header = next(rows, None)
+            if header is None or len(header) < 2:
+                continue
+            for n, row in enumerate(rows, start=1):
+                if row and len(row) != len(header):
+                    return InputError(f"has {len(row)} fields where the header has {len(header)} "
+                                      f"(a stray or missing {delimiter!r}, or an unclosed quote?)",
+                                      source=self.name, row=n)
+        return None
 
     def read_as_text(self, columns: Sequence[str]) -> None:
         """Read these CSV columns as text, byte for byte, whatever type they were sniffed as:
@@ -353,6 +402,9 @@ def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], requir
             found[role] = lower[wanted.lower()]
         elif role in required or wanted != getattr(_DEFAULT_COLUMNS, role):
             # a required column, or one the user named (a name that is not there is a mistake)
+            ragged = inp.ragged_row()
+            if ragged is not None:
+                raise ragged
             raise InputError(
                 f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
                 f"found: {', '.join(inp.columns)}",
@@ -677,7 +729,7 @@ def _materialize(
         located = _locate_bad_value(inp, found)
         if located is not None:
             raise located from None
-        raise InputError(f"cannot be read ({first_line(exc)})", source=inp.name) from None
+        raise inp.ragged_row() or InputError(f"cannot be read ({first_line(exc)})", source=inp.name) from None
     n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:
