@@ -74,6 +74,16 @@ class ColumnMapping:
     discount: str = "discount_used"
     order_id: str = "order_id"
     product_id: str = "product_id"
+    # contact details of the customer table: used only for ad-platform audience files
+    # (segmentkit.audiences), hashed there, never profiled or shown
+    email: str = "email"
+    phone: str = "phone"
+    first_name: str = "first_name"
+    last_name: str = "last_name"
+    country: str = "country"
+    zip: str = "zip"
+    city: str = "city"
+    state: str = "state"
 
     def __post_init__(self) -> None:
         _check_names(self, tuple(f.name for f in fields(self)))
@@ -118,6 +128,7 @@ class ClusteringSettings:
     min_value_share: float | None = None
     n_bootstrap: int = 10
     assign_noise: bool = False
+    evidence: bool = False
 
     def __post_init__(self) -> None:
         from segmentkit import algorithms
