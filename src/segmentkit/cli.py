@@ -309,6 +309,7 @@ def assign(
 
 @app.command("export-audiences")
 def export_audiences(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
     customers: Annotated[Path, typer.Option(help="Customer table with the contact columns (CSV, Parquet or Excel).")],
     platform: Annotated[str, typer.Option(help="google (Customer Match), meta (Custom Audiences) or tiktok.")],
@@ -330,7 +331,7 @@ def export_audiences(
     from segmentkit.audiences import export_audiences as export
     from segmentkit.config import load_settings
 
-    try:
+    with _reported(ctx):
         ids = None
         if segments:
             try:
@@ -355,8 +356,6 @@ def export_audiences(
             for w in seg["warnings"]:
                 _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
         _out.print(f"Written to {out}/ with audiences.json")
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command("app")
