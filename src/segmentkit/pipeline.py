@@ -384,6 +384,10 @@ class Segmentation:
         X = prep.transform(frame)
         value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
                  else pd.Series(np.ones(n), index=frame.index, name="value"))
+        if not value.sum() > 0:
+            notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
+                         "value shares count customers instead")
+            value = pd.Series(np.ones(n), index=frame.index, name="value")
 
         # with --k the other k are evaluated only when asked (--evidence)
         sweep = cl.k is None or cl.evidence
