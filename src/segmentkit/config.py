@@ -2,7 +2,7 @@
 
 Resolution order is flags → file → defaults: a flag that is given wins, then the value in
 the TOML file, then the default here. The TOML file has the sections ``[columns]``,
-``[roles]``, ``[clustering]`` and ``[data]``; see ``README.md`` for an example.
+``[roles]``, ``[clustering]``, ``[data]``, ``[database]`` and ``[output]``; see ``README.md`` for an example.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError, SettingError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings", "SETTING_RANGES"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "OutputSettings", "Settings", "load_settings",
+           "SETTING_RANGES"]
 
 #: The allowed range of each numeric clustering setting, declared once: the settings file,
 #: the CLI flags, the Python API and the library all check through
@@ -167,6 +168,25 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class OutputSettings:
+    """Where the assignments are written back (``[output]``), besides the output folder.
+
+    Attributes
+    ----------
+    database : str or None
+        ``postgresql://user@host:port/database`` or ``sqlite:///path/to.db``.
+    table : str or None
+        ``schema.table`` (PostgreSQL) or ``table``.
+    mode : str
+        ``replace`` (the table holds this run only) or ``append`` (add this run's rows).
+    """
+
+    database: str | None = None
+    table: str | None = None
+    mode: str = "replace"
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one run."""
 
@@ -175,6 +195,7 @@ class Settings:
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
 
 
 def _section(cls: type, data: Any, where: str, section: str) -> Any:
@@ -205,8 +226,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     Parameters
     ----------
     path : str or Path, optional
-        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``
-        sections.
+        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
+        ``[output]`` sections.
     **overrides
         ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
         whose value is ``None`` are ignored (a flag that was not given).
@@ -228,14 +249,15 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
         where = p.name
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "output"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}; known: clustering, columns, data, "
-                         "database, roles", source=where)
+                         "database, output, roles", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where, "columns")
     roles = _section(Roles, data.get("roles", {}), where, "roles")
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where, "clustering")
     database = _section(DatabaseSettings, data.get("database", {}), where, "database")
+    output = _section(OutputSettings, data.get("output", {}), where, "output")
     data_section = data.get("data", {})
     if not isinstance(data_section, Mapping) or set(data_section) - {"snapshot_date"}:
         raise InputError(f"unknown setting(s) {', '.join(sorted(map(str, set(data_section) - {'snapshot_date'})))} "
@@ -265,4 +287,4 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where) from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database)
+                    database=database, output=output)

@@ -120,6 +120,8 @@ class FeatureTable:
         so new customers get the same columns.
     data_quality : dict
         Counts of what was dropped, excluded or odd, and what was done with it.
+    sql : str
+        The SELECT that computed ``frame`` from the events table (for ``segments.sql``).
     """
 
     frame: pd.DataFrame
@@ -129,6 +131,7 @@ class FeatureTable:
     value: pd.Series
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_quality: dict[str, Any] = field(default_factory=dict)
+    sql: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -592,4 +595,5 @@ def customer_features(
         value=value,
         levels=level_map,
         data_quality=quality,
+        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
     )
