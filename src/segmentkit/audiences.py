@@ -52,6 +52,7 @@ from segmentkit.export import excel_safe, to_json
 __all__ = [
     "PLATFORMS",
     "PLATFORM_MINIMUMS",
+    "PLATFORM_NAMES",
     "AudienceExport",
     "CONTACT_ROLES",
     "contact_keys",
@@ -64,6 +65,8 @@ __all__ = [
 ]
 
 PLATFORMS = ("google", "meta", "tiktok")
+#: How the platforms spell their names, for messages and the report.
+PLATFORM_NAMES = {"google": "Google", "meta": "Meta", "tiktok": "TikTok", "linkedin": "LinkedIn"}
 
 #: Smallest list each platform accepts or advises, with where it says so. Meta's Business
 #: Help ("How to format a customer list") advises against lists of fewer than 100 people;
@@ -457,7 +460,7 @@ def export_audiences(
         if below:
             warnings.append(
                 f"{n_rows} customers with a usable contact, below the minimum of "
-                + ", ".join(f"{p.capitalize()} ({m})" for p, m in below.items())
+                + ", ".join(f"{PLATFORM_NAMES[p]} ({m})" for p, m in below.items())
                 + "; the platform's matched audience will be smaller still")
         rows.append({
             "id": sid,

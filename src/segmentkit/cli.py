@@ -128,7 +128,8 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
             _out.print(f"  - {o['kind']}: {o.get('reason', '')}", soft_wrap=True)
     counts = summary.get("status_counts", {})
     _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
+    _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, "
+               "segments.sql, model/")
 
 
 def _write_back(assignments: Any, target: Any, snapshot_date: Any) -> None:
@@ -393,6 +394,14 @@ def export_audiences(
             for w in seg["warnings"]:
                 _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
         _out.print(f"Written to {out}/ with audiences.json")
+        if (run_dir / "report.html").is_file():  # the pre-flight as a section of the run's report
+            import json
+
+            from segmentkit.report import write_report
+
+            write_report(json.loads((run_dir / "summary.json").read_text(encoding="utf-8")), run_dir,
+                         audiences=pre)
+            _out.print(f"Pre-flight added to {run_dir}/report.html (section Ad-platform audiences)")
 
 
 @app.command("app")

@@ -48,6 +48,9 @@ Progress = Callable[[str, float], None]
 #: Text columns with more distinct values than this are not profiled (a table of shares
 #: per value would say nothing); near-unique ones are personal data (segmentkit.personal).
 _MAX_PROFILE_LEVELS = 50
+#: Contact roles of the column mapping that identify a person: never profiled, whatever
+#: their cardinality or type (a phone column read as numbers would otherwise get a mean).
+_CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 #: Fewest customers per segment on average that a k may ask for (k at most n / 2).
 _MIN_PER_SEGMENT = 2
@@ -438,7 +441,8 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes, profile_skipped = _profile_attributes(cust, frame.index, roles)
+        attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+            getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
@@ -715,18 +719,20 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
     return pd.DataFrame(out, index=cust.index.astype(str))
 
 
-def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index,
-                        roles: Roles) -> tuple[pd.DataFrame | None, dict[str, str]]:
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
+                        exclude: tuple[str, ...] = ()) -> tuple[pd.DataFrame | None, dict[str, str]]:
     """Customer columns kept for profiling only (demographics, persona, attention), and the
-    columns left out with the reason: personal data (see :mod:`segmentkit.personal`) unless
-    listed explicitly in ``roles.profile``, and text with too many values to profile."""
+    columns left out with the reason: the ``exclude`` columns (contact details of the
+    mapping) always; other personal data (see :mod:`segmentkit.personal`) unless listed
+    explicitly in ``roles.profile``; and text with too many values to profile."""
     if cust is None:
         return None, {}
     explicit = tuple(roles.profile or ())
     cols = list(explicit) if roles.profile is not None else [c for c in cust.columns if c not in roles.features]
     named = tuple(c for c in (roles.persona, roles.attention) if c is not None)
-    skipped = {c: why for c, why in personal_columns(cust[[c for c in cols if c in cust.columns]],
-                                                     allowed=explicit + named).items()}
+    skipped = {c: "a contact column of the mapping (never profiled)" for c in cols if c in exclude}
+    skipped.update(personal_columns(cust[[c for c in cols if c in cust.columns and c not in skipped]],
+                                    allowed=explicit + named))
     keep = []
     for c in cols:
         if c in skipped or c not in cust.columns:

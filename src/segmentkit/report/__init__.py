@@ -17,7 +17,8 @@ __all__ = ["render_html", "render_markdown", "write_report"]
 
 
 def write_report(
-    summary: Mapping[str, Any], out_dir: Path, *, show_ids: bool = False
+    summary: Mapping[str, Any], out_dir: Path, *, show_ids: bool = False,
+    audiences: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.html`` and ``summary.md`` into ``out_dir``.
 
@@ -29,6 +30,8 @@ def write_report(
         Output folder; created when missing.
     show_ids : bool, optional
         Show customer identifiers in the HTML report where the summary has them.
+    audiences : Mapping[str, Any], optional
+        The pre-flight of ``export-audiences`` (``audiences.json``), shown as a section.
 
     Returns
     -------
@@ -38,6 +41,6 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "markdown": out / "summary.md"}
-    paths["html"].write_text(render_html(summary, show_ids=show_ids), encoding="utf-8")
+    paths["html"].write_text(render_html(summary, show_ids=show_ids, audiences=audiences), encoding="utf-8")
     paths["markdown"].write_text(render_markdown(summary), encoding="utf-8")
     return paths
