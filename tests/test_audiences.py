@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -29,6 +30,8 @@ from segmentkit.audiences import (
 )
 from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
+from segmentkit.export import write_summary
+from segmentkit.pipeline import Segmentation
 
 # normalised string -> SHA-256, by hashlib on the literal
 DIGEST = {
@@ -203,12 +206,10 @@ def _run_dir(tmp_path: Path) -> tuple[Path, Path]:
     pd.DataFrame({"customer_id": ids, "segment_id": seg,
                   "segment_name": ["Loyal"] * 130 + ["Pharmacy regulars"] * 20 + [""] * 5,
                   "status": status, "confidence": 1.0}).to_parquet(run / "assignments.parquet")
-    summary = {"segments": [
-        {"id": 0, "name": "Loyal", "description": "buys often", "top_features": []},
-        {"id": 1, "name": "Pharmacy regulars", "description": "", "top_features": []},
-        {"id": -1, "name": "Unassigned", "description": "", "top_features": []},
-    ]}
-    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    # the summary of a real run of these customers (130 and 25 apart on one feature), renamed
+    spend = pd.DataFrame({"customer_id": ids, "spend": [1.0 + i % 7 for i in range(130)] + [90.0 + i for i in range(25)]})
+    result = Segmentation(k=2, feature_columns=("spend",), n_bootstrap=2).fit(customers=spend)
+    write_summary(result.with_names({0: "Loyal", 1: "Pharmacy regulars"}).summary.to_dict(), run)
     n = 130
     cust = pd.DataFrame({
         "cid": ids[:n] + ids[130:135],
@@ -352,9 +353,18 @@ def test_contact_columns_are_never_profiled(tmp_path):
     result = Segmentation(k=3, random_state=0, n_bootstrap=2, columns=ColumnMapping(email="e_mail")).fit(
         customers=paths["customers"], events=paths["events"])
     write_report(result.summary, tmp_path / "out")
-    text = json.dumps(result.summary) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    for seg in result.summary["segments"]:
-        names = set(seg["profile"]["attributes"])
+    text = json.dumps(result.summary.to_dict()) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for seg in result.summary.segments:
+        names = set(seg.profile.attributes)
         assert not names & {"first_name", "e_mail", "phone"}
         assert {"age", "region"} <= names  # the other customer columns still are
     assert "canaryname" not in text.lower() and "@example.org" not in text and "4477009" not in text
+
+
+def test_a_phone_column_read_as_numbers():
+    contacts = pd.DataFrame({"phone": [6577770000.0, np.nan], "email": [None, "Jane.Doe@Gmail.com"]},
+                            index=pd.Index(["a", "b"], name="customer_id"))
+    keys, counts = contact_keys(contacts, "google", country="US")
+    assert keys.loc["a", "Phone"] == DIGEST["+16577770000"] and keys.loc["b", "Phone"] is None
+    assert keys.loc["b", "Email"] == sha256_hex("janedoe@gmail.com") and keys.loc["a", "Email"] is None
+    assert counts == {"invalid_emails": 0, "invalid_phones": 0, "already_hashed": 0}

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError, SettingError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "OutputSettings", "Settings", "load_settings",
-           "SETTING_RANGES"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "OutputSettings", "Settings",
+           "load_settings", "SETTING_RANGES"]
 
 #: The allowed range of each numeric clustering setting, declared once: the settings file,
 #: the CLI flags, the Python API and the library all check through
@@ -134,9 +134,11 @@ class ClusteringSettings:
     def __post_init__(self) -> None:
         from segmentkit import algorithms
 
-        known = algorithms.names() + ("auto",)
+        known = algorithms.run_names() + ("auto",)
         if self.algorithm not in known:
-            raise SettingError("algorithm", f"must be one of {', '.join(known)}; got {self.algorithm!r}")
+            raise SettingError("algorithm", f"must be one of {', '.join(known)}; got {self.algorithm!r}"
+                               + (" (it needs categorical features, which a run does not build)"
+                                  if self.algorithm == "kprototypes" else ""))
         for name in SETTING_RANGES:
             if getattr(self, name) is not None or name not in ("k", "max_segments", "min_value_share"):
                 _check_range(name, getattr(self, name))
@@ -196,6 +198,57 @@ class Settings:
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+
+    def sources(
+        self,
+        events: str | Path | None = None,
+        customers: str | Path | None = None,
+        *,
+        database: str | None = None,
+        events_query: str | None = None,
+        customers_query: str | None = None,
+    ) -> tuple[Any, Any]:
+        """The events and customers inputs, from files or database tables.
+
+        Flags win over the settings file: ``database`` over ``[database] url``, a file or a
+        query given for a table over that table's query in ``[database]``.
+
+        Parameters
+        ----------
+        events, customers : path, optional
+            Files (``--events``, ``--customers``).
+        database : str, optional
+            ``--database`` URL.
+        events_query, customers_query : str, optional
+            Table names or ``SELECT`` statements (``--events-query``, ``--customers-query``).
+
+        Returns
+        -------
+        (events, customers)
+            Each a path, a :class:`segmentkit.database.SqlQuery` or ``None``.
+
+        Raises
+        ------
+        InputError
+            A query without a database, a table given twice, or no input at all.
+        """
+        from segmentkit.database import SqlQuery
+
+        if (events_query and events is not None) or (customers_query and customers is not None):
+            raise InputError("give each table once: as a file or as a --database query")
+        url = database or self.database.url
+        events_query = events_query or (None if events is not None else self.database.events)
+        customers_query = customers_query or (None if customers is not None else self.database.customers)
+        if events_query or customers_query:
+            if url is None:
+                raise InputError("--events-query and --customers-query need --database")
+            events = SqlQuery(url, events_query) if events_query else events
+            customers = SqlQuery(url, customers_query) if customers_query else customers
+        elif url is not None and events is None and customers is None:
+            raise InputError("with --database, give --events-query, --customers-query, or both")
+        if events is None and customers is None:
+            raise InputError("give --events, --customers, or both")
+        return events, customers
 
 
 def _section(cls: type, data: Any, where: str, section: str) -> Any:

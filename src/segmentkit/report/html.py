@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from segmentkit.report._format import fmt_int, safe_json
 from segmentkit.report._view import build_view
+from segmentkit.result import Summary
 
 __all__ = ["render_html"]
 
@@ -63,8 +64,7 @@ def _audiences_view(preflight: Mapping[str, Any] | None) -> dict[str, Any] | Non
             "warnings": warnings, "counts": counts}
 
 
-def render_html(summary: Mapping[str, Any], *, show_ids: bool = False,
-                audiences: Mapping[str, Any] | None = None) -> str:
+def render_html(summary: Summary, *, audiences: Mapping[str, Any] | None = None) -> str:
     """Render the strategist's report as one self-contained HTML page.
 
     The page inlines its styles, its data and the ECharts library (once), and makes no
@@ -74,12 +74,9 @@ def render_html(summary: Mapping[str, Any], *, show_ids: bool = False,
 
     Parameters
     ----------
-    summary : Mapping[str, Any]
-        The run summary (the ``summary.json`` dict). Optional sections may be missing
-        or ``None``.
-    show_ids : bool, optional
-        Show customer identifiers where the summary has them (``--show-ids``). Off by
-        default: the report then holds no customer identifier.
+    summary : Summary
+        The run summary (typed; :meth:`Summary.read` reads a ``summary.json``). The
+        report holds no customer identifier: exemplars are shown by feature values.
     audiences : Mapping[str, Any], optional
         The pre-flight of ``export-audiences`` (``audiences.json``): adds its section.
 
@@ -88,7 +85,7 @@ def render_html(summary: Mapping[str, Any], *, show_ids: bool = False,
     str
         The HTML document.
     """
-    view = build_view(summary, show_ids=show_ids)
+    view = build_view(summary)
     ctx = dict(view["ctx"])
     ctx["audiences"] = _audiences_view(audiences)
     heatmap = view["charts"]["heatmap"]
