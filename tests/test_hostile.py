@@ -267,9 +267,13 @@ CASES: list[Case] = [
          BOTH, 0, check=not_in_outputs("canary.example")),
     Case("pii-near-unique", {"events.csv": EV, "customers.csv": cu_map(lambda d: d.assign(note=[f"Note {i} Canary" for i in range(len(d))]))},
          BOTH, 0, check=not_in_outputs("Canary")),
-    Case("pii-explicit-profile", {"events.csv": EV, "customers.csv": cu_map(lambda d: d.assign(email=[f"p{i % 2}@example.com" for i in range(len(d))])),
-                                  "s.toml": '[roles]\nprofile = ["email", "region"]\n'},
-         BOTH + ("{d}/s.toml",), 0, check=summary(lambda s: "email" in (s.get("profile_skipped") or {}), False)),
+    Case("pii-explicit-profile", {"events.csv": EV, "customers.csv": cu_map(lambda d: d.assign(postcode=["N1", "E2"] * (len(d) // 2))),
+                                  "s.toml": '[roles]\nprofile = ["postcode", "region"]\n'},
+         BOTH + ("{d}/s.toml",), 0, check=summary(lambda s: "postcode" in (s.get("profile_skipped") or {}), False)),
+    # the contact columns of the mapping (e-mail, phone, names) are never profiled, even when listed
+    Case("pii-contact-never", {"events.csv": EV, "customers.csv": cu_map(lambda d: d.assign(email=[f"p{i % 2}@example.com" for i in range(len(d))])),
+                               "s.toml": '[roles]\nprofile = ["email", "region"]\n'},
+         BOTH + ("{d}/s.toml",), 0, check=not_in_outputs("@example.com")),
     Case("pii-region-still-profiled", EC, BOTH, 0, check=summary(lambda s: "region" in (s.get("profile_skipped") or {}), False)),
     # --- 4. silent distortion ---------------------------------------------------------------
     Case("outlier-2099", {"events.csv": ev_plus("C000001,2099-01-01 10:00:00,purchase,Z9,10,1,home,web,0")},
