@@ -61,7 +61,7 @@ def test_consistent_renaming_of_ids_changes_nothing(names):
         return
     renamed = events.assign(customer_id=events["customer_id"].map(rename))
     summary, got = _fit(renamed)
-    assert summary["k"] == ref_summary["k"]
+    assert summary.k == ref_summary.k
     assert summary == ref_summary
     back = got.rename(index={v: k for k, v in rename.items()}).sort_index()
     pd.testing.assert_frame_equal(back, ref.sort_index(), check_names=False)
