@@ -51,7 +51,7 @@ def _run_cli(*args):
          "customers.csv: column 'customer_id' row 2: duplicate customer id '1'"),
         ("", None, [], "events.csv: the file is empty"),
         ("customer_id,event_time,amount\n1,2024-01-01,1\n2,2024-01-01,2\n3,2024-01-03,5\n", None, ["--k", "5"],
-         "fewer than k = 5"),
+         "too few for k = 5"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, events_text, customers_text, extra, expected):

@@ -80,6 +80,10 @@ BOOTSTRAP_N_INIT = 3
 AUTO_ALGORITHMS = ("kmeans", "ward", "average", "complete", "gmm", "dbscan", "hdbscan")
 
 
+#: Fewest customers a selection of k is made on: below it, bootstrap halves and silhouette
+#: samples are too small to say anything.
+MIN_ROWS = 10
+
 def _round(x: Any) -> Any:
     if x is None:
         return None
@@ -840,8 +844,8 @@ def select_k(
     single rule and their majority vote.
     """
     X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] < 10 or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-d array with at least 10 rows and 1 column, got shape {X.shape}")
+    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
+        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
         raise ValueError("X must be numeric and finite (no NaN or infinity)")
     X = X.astype(float, copy=False)

@@ -1,15 +1,18 @@
 """Command line: ``segmentkit demo | run | assign | readout``. It only translates flags into library
 calls and results into text; progress goes to stderr, results to stdout.
 
-Exit codes: 0 success, 2 bad input (one line naming file, column and row).
+Exit codes: 0 success, 2 bad input (one line naming file, column and row, flag or setting),
+1 an internal error (``--debug`` shows its traceback, for a bug report).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -42,9 +45,50 @@ WriteTableOpt = Annotated[Optional[str], typer.Option(help="With --write-db: sch
 WriteModeOpt = Annotated[Optional[str], typer.Option(help="With --write-db: replace (default) or append.")]
 
 
-def _fail(message: str) -> None:
-    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
-    raise typer.Exit(code=2)
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the full traceback (for bug reports).")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+@contextmanager
+def _reported(ctx: typer.Context) -> Iterator[None]:
+    """User errors become one line and exit 2; anything else (a bug) one line and exit 1;
+    with ``--debug`` the traceback is printed first."""
+    debug = bool((ctx.obj or {}).get("debug"))
+    try:
+        yield
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except InputError as exc:
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("error:", "bold red"), " ", _one_line(str(exc))), soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except Exception as exc:  # a bug: say so in one line, the traceback on request
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("internal error:", "bold red"), f" {type(exc).__name__}: ",
+                                 _one_line(str(exc)), " (run again with --debug for the traceback, and please "
+                                 "report it)"), soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+def _out_dir(out: Path) -> Path:
+    """The output folder, made; an error naming ``--out`` when it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out} cannot be made ({exc.strerror or exc})") from None
+    return out
 
 
 def _candidates_table(summary: Summary) -> Table:
@@ -133,6 +177,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     show = seg.progress or (lambda stage, elapsed: None)
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
+    for note in result.summary.data_quality.notes:
+        _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
     show("writing outputs", time.perf_counter() - start)
     for note in result.summary.data_quality.notes:
         _err.print(f"note: {note}", soft_wrap=True, markup=False)
@@ -144,6 +190,7 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: OutOpt = Path("demo-output"),
     seed: SeedOpt = None,
     customers: Annotated[int, typer.Option(help="Number of demo customers.")] = 5000,
@@ -152,19 +199,19 @@ def demo(
     from segmentkit.datasets import make_demo, write_demo
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
+        _out_dir(out)
         _err.print(f"generating demo data ({customers:,} customers)…")
         data = make_demo(customers, seed=seed or 0)
         paths = write_demo(out / "data", data)
         seg = Segmentation(persona_column="persona", attention_column="marketing_touches",
                            random_state=seed or 0)
         _run(seg, paths["customers"], paths["events"], out)
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output]).")] = None,
     events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
     customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
@@ -219,7 +266,7 @@ def run(
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
         snap = None
         if snapshot_date:
             try:
@@ -249,23 +296,24 @@ def run(
             raise InputError("--min-lift needs --holdout")
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
-        overrides = load_name_overrides(names) if names else None
+        try:
+            overrides = load_name_overrides(names) if names else None
+            brief_texts = load_brief_overrides(names) if names else None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--names: {exc}") from None
         catalogue = settings.catalogue(database=database, products_query=products_query)
-        brief_texts = load_brief_overrides(names) if names else None
+        _out_dir(out)
         seg = Segmentation(settings, name_overrides=overrides, brief_overrides=brief_texts, previous=previous,
                            products=catalogue,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
         _run(seg, customers, events, out, target=target)
-    except (InputError, FileNotFoundError) as exc:
-        _fail(str(exc))
-    except ValueError as exc:  # a bad segment_names.toml ([names] or [briefs])
-        _fail(str(exc))
 
 
 @app.command()
 def assign(
+    ctx: typer.Context,
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
     events: Annotated[Optional[Path], typer.Option(help="Event log of the customers to assign.")] = None,
     customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
@@ -279,9 +327,13 @@ def assign(
     """Assign new customers to the segments of a saved run, and measure drift from it."""
     from segmentkit.pipeline import score
 
-    try:
-        snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+    with _reported(ctx):
+        try:
+            snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+        except ValueError:
+            raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
         target = _target(write_db, write_table, write_mode)
+        _out_dir(out)
         scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
         frame = scored.assignments
         scored.write(out)
@@ -294,8 +346,6 @@ def assign(
             _out.print(f"Drift: {scored.drift['verdict']}")
         _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
         _write_back(frame, target, scored.snapshot_date)
-    except ValueError as exc:
-        _fail(str(exc))
 
 
 @app.command()
@@ -328,6 +378,7 @@ def readout(
 
 @app.command("export-audiences")
 def export_audiences(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
     customers: Annotated[Path, typer.Option(help="Customer table with the contact columns (CSV, Parquet or Excel).")],
     platform: Annotated[str, typer.Option(help="google (Customer Match), meta (Custom Audiences) or tiktok.")],
@@ -349,7 +400,7 @@ def export_audiences(
     from segmentkit.audiences import export_audiences as export
     from segmentkit.config import load_settings
 
-    try:
+    with _reported(ctx):
         ids = None
         if segments:
             try:
@@ -380,8 +431,6 @@ def export_audiences(
 
             write_report(Summary.read(run_dir / "summary.json"), run_dir, audiences=pre)
             _out.print(f"Pre-flight added to {run_dir}/report.html (section Ad-platform audiences)")
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command("app")

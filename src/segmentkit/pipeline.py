@@ -23,15 +23,16 @@ from threadpoolctl import threadpool_limits
 from segmentkit import __version__, algorithms
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import Constraints, select_k, structure_strength
+from segmentkit.choose_k import MIN_ROWS, Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
-from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
+from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import Preparation, families_sentence, fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
@@ -50,13 +51,15 @@ __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign",
 #: the run began (the CLI prints it on stderr).
 Progress = Callable[[str, float], None]
 
-#: Text columns with more distinct values than this share of rows are treated as
-#: identifiers (names, e-mails) and never profiled.
-_IDENTIFIER_SHARE = 0.5
+#: Text columns with more distinct values than this are not profiled (a table of shares
+#: per value would say nothing); near-unique ones are personal data (segmentkit.personal).
+_MAX_PROFILE_LEVELS = 50
 #: Contact roles of the column mapping that identify a person: never profiled, whatever
 #: their cardinality or type (a phone column read as numbers would otherwise get a mean).
 _CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
+#: Fewest customers per segment on average that a k may ask for (k at most n / 2).
+_MIN_PER_SEGMENT = 2
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -337,10 +340,19 @@ class Segmentation:
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)
         try:
-            return self._fit(con, settings, customers, events,
-                             lambda stage: report(stage, time.perf_counter() - start))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self._fit(con, settings, customers, events,
+                                   lambda stage: report(stage, time.perf_counter() - start))
         finally:
             con.close()
+        # what a library warned about reaches the user as a plain note, never a warning line
+        quality = result.summary.data_quality.model_dump(mode="json")
+        said = [m for m in dict.fromkeys(" ".join(str(w.message).split()) for w in caught) if m not in quality["notes"]]
+        if not said:
+            return result
+        quality["notes"] = quality["notes"] + said
+        return replace(result, summary=build_summary({**result.summary.to_dict(), "data_quality": quality}))
 
     def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
              customers: Source | None, events: Source | None,
@@ -353,6 +365,7 @@ class Segmentation:
 
         feats: FeatureTable | None = None
         ev_table: LoadedTable | None = None
+        event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
         spark_stage = None
         if isinstance(events, SparkEvents):
             # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
@@ -372,8 +385,13 @@ class Segmentation:
                 inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
                 quality.update(joined.to_dict())
             stage("computing features")
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
-                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
+            try:
+                feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                          never_levels=(UNKNOWN,) if settings.products is not None else ())
+            except InputError as exc:  # named by the input's file and column
+                column = getattr(settings.columns, exc.column) if exc.column else None
+                raise InputError(exc.reason, source=ev_table.source, column=column) from None
+            event_ids = _event_customers(con, ev_table.table)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
@@ -381,6 +399,14 @@ class Segmentation:
             quality.update(_duplicates_quality(ev_table))
             if ev_table.duplicates:
                 notes.append(_duplicates_note(ev_table))
+            quality["ids_trimmed"] = ev_table.ids_trimmed
+            quality["non_finite_amounts"] = ev_table.non_finite
+            if ev_table.non_finite:
+                notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
+                             "absurdly large amount or quantity: read as missing")
+            if feats.data_quality.get("events_outside_time_range"):
+                notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
+                             "dated years away from all the others left out (see events_outside_time_range)")
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -390,6 +416,7 @@ class Segmentation:
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
             quality["customers_rows_read"] = cu_table.rows_read
+            quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
             for role, col in (("persona", roles.persona), ("attention", roles.attention)):
                 if col is not None and col not in cust.columns:
                     raise InputError(
@@ -402,7 +429,8 @@ class Segmentation:
         if cust is not None:
             ids = ids.union(pd.Index(cust.index.astype(str)))
         if feats is not None:
-            ids = ids.union(pd.Index(feats.frame.index))
+            ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
+            quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
             if cust is not None:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
@@ -424,7 +452,12 @@ class Segmentation:
         if roles.features:
             if cust is None:
                 raise InputError("--feature-columns needs a customers table")
-            parts.append(_numeric_customer_columns(cust, roles.features, inputs["customers"]["name"]))
+            custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
+            parts.append(custom.where(np.isfinite(custom)))
+            quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
+            if quality["non_finite_features"]:
+                notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
+                             "in the feature columns read as missing")
             specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
         if not parts:
             raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
@@ -434,13 +467,18 @@ class Segmentation:
         else:
             frame = parts[0]
             status_reason = "excluded"
-        frame = frame.sort_index()
+        frame = _value_order(frame)
         n = len(frame)
-        if cl.k is not None and n < cl.k:
-            raise InputError(f"only {n} customers to segment, fewer than k = {cl.k}")
-        if n < max(cl.k_min, 2) + 1:
-            raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
-        k_max = min(cl.k_max, n - 1)
+        # the selection needs two customers per segment at least (its bootstrap halves hold k)
+        most = n // _MIN_PER_SEGMENT
+        if cl.k is not None and cl.k > most:
+            raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+                             f"{_MIN_PER_SEGMENT} customers per segment)")
+        needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+        if n < needed:
+            raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+                             + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
+        k_max = min(cl.k_max, most)
 
         stage("preparing the matrix")
         prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
@@ -449,6 +487,10 @@ class Segmentation:
         X = prep.transform(frame)
         value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
                  else pd.Series(np.ones(n), index=frame.index, name="value"))
+        if not value.sum() > 0:
+            notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
+                         "value shares count customers instead")
+            value = pd.Series(np.ones(n), index=frame.index, name="value")
 
         # with --k the other k are evaluated only when asked (--evidence)
         sweep = cl.k is None or cl.evidence
@@ -491,7 +533,7 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+        attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
             getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
@@ -523,7 +565,7 @@ class Segmentation:
         assigned = pd.Series(labels, index=frame.index).reindex(ids)
         assignments = assignments_frame(
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
-            name_of, status_reason)
+            name_of, status_reason, event_ids)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # control groups per segment, from the history's base rates
@@ -584,6 +626,7 @@ class Segmentation:
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
             "category_levels": feats.category_levels if feats else None,
+            "profile_skipped": profile_skipped,
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
@@ -718,14 +761,15 @@ class _Wording:
 
 
 def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series | None,
-                      names: Mapping[int, str], missing: str) -> pd.DataFrame:
+                      names: Mapping[int, str], missing: str,
+                      event_ids: pd.Index | None = None) -> pd.DataFrame:
     """One row per customer: ``customer_id, segment_id, segment_name, status, confidence``.
 
     ``assigned`` is the segment of every customer, indexed by ``ids`` (NaN: not clustered,
-    status ``missing``; −1: noise); ``confidence`` is indexed by the clustered customers
-    (``None``: 1 for each).
+    status ``missing``, or ``no_usable_events`` for those of ``event_ids``; −1: noise);
+    ``confidence`` is indexed by the clustered customers (``None``: 1 for each).
     """
-    status = np.where(assigned.isna(), missing, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
+    status = _status(assigned, event_ids if event_ids is not None else pd.Index([]), missing)
     seg_id = assigned.fillna(-1).astype(int)
     if confidence is None:
         confidence = pd.Series(1.0, index=assigned.dropna().index)
@@ -800,6 +844,7 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    event_ids = pd.Index([], dtype=object)
     snapshot = snapshot_date
     try:
         parts = []
@@ -811,17 +856,26 @@ def score(
             if "category" in model.levels and "category" not in ev.roles:
                 raise InputError("this model has category features: give the events' category column "
                                  "or the product catalogue (--products)")
+            lacking = {r: f for r, f in roles_needed(model.feature_names).items() if r not in ev.roles}
+            if lacking:
+                role, feats_of = sorted(lacking.items())[0]
+                raise InputError(f"missing column {columns.__dict__[role]!r} (the {role.replace('_', ' ')}), "
+                                 f"which the model's features need ({', '.join(feats_of[:4])}"
+                                 f"{', ...' if len(feats_of) > 4 else ''}); the model cannot be used without it",
+                                 source=ev.source)
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
             snapshot = feats.snapshot_date
             parts.append(feats.frame)
-            ids = ids.union(feats.frame.index)
+            event_ids = _event_customers(con, ev.table)
+            ids = ids.union(feats.frame.index).union(event_ids)
         if customers is not None:
             cu, cust = load_customers(con, customers, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
             if model.feature_columns:
-                parts.append(_numeric_customer_columns(cust, model.feature_columns, cu.source))
+                custom = _numeric_customer_columns(cust, model.feature_columns, cu.source)
+                parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
     finally:
@@ -837,10 +891,40 @@ def score(
     labels, confidence = model.predict(X)
     assignments = assignments_frame(
         ids, pd.Series(labels, index=frame.index).reindex(ids),
-        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason)
+        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason,
+        event_ids)
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
+
+
+def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The customers ordered by their feature values (first column first), not by id.
+
+    Cluster starts, bootstrap samples and map samples are drawn by position, so an order
+    that follows the ids would let a consistent renaming of the ids change the answer;
+    ordered by value, only customers with identical features can trade places, and they are
+    interchangeable. (Missing values sort last.)
+    """
+    values = frame.to_numpy(dtype="float64")
+    order = np.lexsort(values.T[::-1]) if values.size else np.arange(len(frame))
+    return frame.iloc[order]
+
+
+def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:
+    """Every customer id with at least one event row (usable or not)."""
+    ids = con.execute(f"SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL").fetchnumpy()
+    return pd.Index(ids["customer_id"].astype(object), dtype=object)
+
+
+def _status(segment: pd.Series, event_ids: pd.Index, without_features: str) -> np.ndarray:
+    """Each customer's status: ``segmented``, ``noise``, ``no_usable_events`` (events, but
+    none with a time, of a known type, before the snapshot and in the time range), or
+    ``without_features`` (``no_events``; ``excluded`` in a customers-only run)."""
+    missing = segment.isna().to_numpy()
+    unusable = missing & segment.index.isin(event_ids)
+    return np.where(unusable, "no_usable_events", np.where(
+        missing, without_features, np.where(segment.fillna(-1).to_numpy() < 0, "noise", "segmented")))
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
@@ -860,31 +944,38 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
 
 
 def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
-                        exclude: tuple[str, ...] = ()) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention); the
-    ``exclude`` columns (contact details) never."""
+                        exclude: tuple[str, ...] = ()) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    """Customer columns kept for profiling only (demographics, persona, attention), and the
+    columns left out with the reason: the ``exclude`` columns (contact details of the
+    mapping) always; other personal data (see :mod:`segmentkit.personal`) unless listed
+    explicitly in ``roles.profile``; and text with too many values to profile."""
     if cust is None:
-        return None
-    cols = list(roles.profile) if roles.profile is not None else [
-        c for c in cust.columns if c not in roles.features
-    ]
-    cols = [c for c in cols if c not in exclude]
+        return None, {}
+    explicit = tuple(roles.profile or ())
+    cols = list(explicit) if roles.profile is not None else [c for c in cust.columns if c not in roles.features]
+    named = tuple(c for c in (roles.persona, roles.attention) if c is not None)
+    skipped = {c: "a contact column of the mapping (never profiled)" for c in cols if c in exclude}
+    skipped.update(personal_columns(cust[[c for c in cols if c in cust.columns and c not in skipped]],
+                                    allowed=explicit + named))
     keep = []
     for c in cols:
+        if c in skipped or c not in cust.columns:
+            continue
         s = cust[c]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        if (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or c in named
+                or c in explicit):
             keep.append(c)
-        elif c in (roles.persona, roles.attention):
+        elif s.nunique(dropna=True) <= _MAX_PROFILE_LEVELS:
             keep.append(c)
-        elif s.nunique(dropna=True) <= max(20, _IDENTIFIER_SHARE * len(s)) and s.nunique(dropna=True) <= 50:
-            keep.append(c)
+        else:
+            skipped[c] = f"more than {_MAX_PROFILE_LEVELS} distinct values"
     if not keep:
-        return None
+        return None, skipped
     out = cust[keep].reindex(index).copy()
     for c in keep:
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
-    return out
+    return out, skipped
 
 
 def _families(prep: Preparation, X: np.ndarray, labels: np.ndarray, balanced: bool) -> dict[str, Any]:

@@ -35,7 +35,7 @@ SCHEMA_VERSION = 1
 #: The committed JSON Schema of ``summary.json``.
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
-Status = Literal["segmented", "noise", "no_events", "excluded"]
+Status = Literal["segmented", "noise", "no_events", "no_usable_events", "excluded"]
 
 
 class _Typed(BaseModel):
@@ -350,6 +350,11 @@ class DataQuality(_Typed):
     orphan_customers: int | None = None
     orphan_events: int | None = None
     customers_without_events: int | None = None
+    customers_without_usable_events: int | None = None
+    events_outside_time_range: int | None = None
+    ids_trimmed: int | None = None
+    non_finite_amounts: int | None = None
+    non_finite_features: int | None = None
     imputed: dict[str, int]
     dropped_constant_features: list[str]
     notes: list[str]
@@ -510,6 +515,7 @@ class Summary(_Typed):
     features: list[str]
     features_skipped: dict[str, str]
     category_levels: CategoryLevels | None
+    profile_skipped: dict[str, str]
     feature_labels: dict[str, str]
     algorithm_details: dict[str, JsonValue]
     k_selection: KSelection
