@@ -49,7 +49,7 @@ def _check_names(owner: object, single: tuple[str, ...], lists: tuple[str, ...] 
     or lists of text (``lists``)."""
     for name in single:
         value = getattr(owner, name)
-        if value is not None and not (isinstance(value, str) and value.strip()):
+        if value is not None and value != "" and not (isinstance(value, str) and value.strip()):  # "": not read
             raise SettingError(name, f"must be a column name, got {value!r}")
     for name in lists:
         value = getattr(owner, name)

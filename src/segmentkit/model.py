@@ -138,7 +138,7 @@ def validate_model(data: Any) -> None:
     for k, v in data["levels"].items():
         if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             raise InputError("'levels' must map a column role to a list of levels", source="model.json")
-    if not all(isinstance(v, str) for v in data["columns"].values()):
+    if not all(v is None or isinstance(v, str) for v in data["columns"].values()):  # None: a role not read
         raise InputError("'columns' must map roles to column names", source="model.json")
 
 

@@ -378,7 +378,8 @@ class Segmentation:
             ev_table = spark_stage.loaded
         elif events is not None:
             stage("loading events")
-            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates)
+            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
+                                   elsewhere=("category",) if settings.products is not None else ())
             if settings.products is not None:
                 products = load_products(con, settings.products, settings.columns)
                 ev_table, joined = join_catalogue(con, ev_table, products)
@@ -850,18 +851,18 @@ def score(
         parts = []
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
-            ev = load_events(con, events, columns)
+            # the category may come from a catalogue: a missing one is reported below, with that hint
+            ev = load_events(con, events, columns, elsewhere=("category",))
             if products is not None:
                 ev, _ = join_catalogue(con, ev, load_products(con, products, columns))
-            if "category" in model.levels and "category" not in ev.roles:
-                raise InputError("this model has category features: give the events' category column "
-                                 "or the product catalogue (--products)")
             lacking = {r: f for r, f in roles_needed(model.feature_names).items() if r not in ev.roles}
             if lacking:
                 role, feats_of = sorted(lacking.items())[0]
                 raise InputError(f"missing column {columns.__dict__[role]!r} (the {role.replace('_', ' ')}), "
                                  f"which the model's features need ({', '.join(feats_of[:4])}"
-                                 f"{', ...' if len(feats_of) > 4 else ''}); the model cannot be used without it",
+                                 f"{', ...' if len(feats_of) > 4 else ''}); the model cannot be used without it"
+                                 + (" (give the events' category column or the product catalogue, --products)"
+                                    if role == "category" else ""),
                                  source=ev.source)
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})

@@ -440,14 +440,16 @@ def match_columns(columns: Sequence[str], mapping: ColumnMapping, roles: Sequenc
     return found
 
 
-def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
+def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...],
+             elsewhere: tuple[str, ...] = ()) -> dict[str, str]:
     """Map roles to input column names (see :func:`match_columns`). A required role, or one the
     user named (not the default name), that is not found is an error naming the column looked
-    for: a name that is not there is a mistake, never silently ignored."""
+    for: a name that is not there is a mistake, never silently ignored. Roles in ``elsewhere``
+    may be read from another input (the category from a product catalogue)."""
     found = match_columns(list(inp.columns), mapping, roles)
     for role in roles:
         wanted = getattr(mapping, role)
-        if role in found or (not wanted and role not in required):
+        if role in found or role in elsewhere or (not wanted and role not in required):
             continue
         if role in required or wanted != getattr(_DEFAULT_COLUMNS, role):
             ragged = inp.ragged_row()
@@ -864,6 +866,7 @@ def load_events(
     table: str = "events_raw",
     workdir: Path | None = None,
     keep_duplicates: bool = False,
+    elsewhere: tuple[str, ...] = (),
 ) -> LoadedTable:
     """Read an event log into the DuckDB table ``table`` with canonical columns.
 
@@ -883,6 +886,9 @@ def load_events(
         Name of the table to create.
     workdir : Path, optional
         Where a transcoded copy of a cp1252 file may be written (a temporary folder by default).
+    elsewhere : tuple of str
+        Roles that another input may hold (``("category",)`` with a product catalogue): a
+        mapped name missing from the events is then no error.
 
     Raises
     ------
@@ -891,7 +897,8 @@ def load_events(
     """
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
-        found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"))
+        found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"),
+                         elsewhere=elsewhere)
         inp.read_as_text([found[r] for r in ("customer_id", "order_id") if r in found])
         made = _materialize(inp, table, found, [], collapse=True, keep_duplicates=keep_duplicates)
     if made.rows == 0:
