@@ -350,6 +350,7 @@ def assign(
 
 @app.command()
 def readout(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="Output folder of a run made with --holdout.")],
     events: Annotated[Path, typer.Option(help="Events of the campaign period (the run's column names).")],
     from_date: Annotated[Optional[str], typer.Option("--from", help="First day of the campaign window, YYYY-MM-DD (default: the run's snapshot date).")] = None,
@@ -360,7 +361,7 @@ def readout(
     from segmentkit.holdout import readout_run
     from segmentkit.report.readout import write_readout
 
-    try:
+    with _reported(ctx):
         dates = []
         for flag, value in (("--from", from_date), ("--to", to_date)):
             try:
@@ -372,8 +373,6 @@ def readout(
         for seg in result["segments"]:
             _out.print(f"  {seg['verdict']}", soft_wrap=True)
         _out.print(f"Written to {paths['json']} and {paths['html']}")
-    except (InputError, FileNotFoundError) as exc:
-        _fail(str(exc))
 
 
 @app.command("export-audiences")

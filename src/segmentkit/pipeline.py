@@ -683,6 +683,7 @@ class Segmentation:
             if roles.features and cust is not None:
                 frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
+            frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
                 prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
