@@ -85,14 +85,14 @@ def real_row(name: str, events: pd.DataFrame, customers_df: pd.DataFrame | None,
     val = validate(con, "ev", roles, first_event=first, snapshot=snapshot, past_fit=past_fit, personas=personas)
     con.close()
     return {
-        "data": name, "k": a.summary["k"], "k_seed1": b.summary["k"],
+        "data": name, "k": a.summary.k, "k_seed1": b.summary.k,
         "ari_seeds": adjusted_rand_score(seg_a.to_numpy(), seg_b.to_numpy()),
         "eta2_segments": val["segments"]["spend_eta2"] if val["status"] == "done" else None,
         "eta2_rfm": val["rfm"]["spend_eta2"] if val["status"] == "done" else None,
         "eta2_personas": (val.get("personas") or {}).get("spend_eta2"),
         "k_past": val["segments"]["groups"] if val["status"] == "done" else None,
         "seconds": time.perf_counter() - t0,
-        "names": [s["name"] for s in a.summary["segments"] if s["id"] >= 0],
+        "names": [s.name for s in a.summary.segments if s.id >= 0],
     }
 
 

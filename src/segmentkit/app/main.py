@@ -76,16 +76,21 @@ def _columns(path: str | None) -> list[str]:
         return []
 
 
-def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> None:
+def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> tuple:
     """Set each mapping dropdown to the column a run would read by default, whenever the
-    files' columns change (so what the dropdowns show is what runs)."""
+    files' columns change (so what the dropdowns show is what runs).
+
+    Returns the columns' signature. The caller marks it as applied (``mapping_for``) only
+    after the dropdowns are drawn: a click that interrupts this script run (say "Run"
+    pressed right after an upload) reruns it with the browser's old dropdown values, and
+    the prefill must then be applied again rather than be taken as done.
+    """
     signature = tuple((key, tuple(options)) for key, (options, _) in keys.items())
-    if st.session_state.get("mapping_for") == signature:
-        return
-    st.session_state["mapping_for"] = signature
-    for key, (options, default) in keys.items():
-        found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
-        st.session_state[key] = found.get("customer_id", NONE)
+    if st.session_state.get("mapping_for") != signature:
+        for key, (options, default) in keys.items():
+            found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
+            st.session_state[key] = found.get("customer_id", NONE)
+    return signature
 
 
 def _pick(label: str, options: list[str], key: str, help: str | None = None) -> str | None:
@@ -134,7 +139,7 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
              "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
-    _prefill(keys)
+    signature = _prefill(keys)
     mapping: dict[str, str] = {}
     problems: list[str] = []
     with st.sidebar.expander("2. Columns", expanded=False):
@@ -162,6 +167,7 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
         attention = _pick("Marketing attention (customers)", cu_cols, "attention",
                           help="Contacts, touches or spend per customer, to find segments given too much or too little.")
     st.session_state["mapping_problems"] = problems
+    st.session_state["mapping_for"] = signature  # every dropdown is drawn: the prefill is in place
     st.sidebar.header("3. Segments")
     algorithms = list(run_names()) + ["auto"]
     algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
