@@ -185,3 +185,29 @@ def test_structure_strength_reads_silhouette_and_counts_border_customers():
     assert "30.0 % of customers sit near a border" in s["sentence"]
     assert structure_strength(0.75, conf)["reading"].startswith("strong")
     assert structure_strength(0.55, None)["near_border_share"] is None
+
+
+def test_pair_separation_is_the_worst_pairs_best_single_feature_auc():
+    from segmentkit.choose_k import pair_separation
+
+    # column 0: A = 1, 2, 3; B = 2, 4, 5; C = 10, 11, 12. Column 1 is constant (AUC 0.5).
+    # A above B: (3 > 2) once, (2 = 2) half once → 1.5 of 9 pairs, AUC 1/6, i.e. 5/6 the other
+    # way; A or B against C: 1. The worst pair's best feature: 5/6.
+    X = np.array([[1, 7], [2, 7], [3, 7], [2, 7], [4, 7], [5, 7], [10, 7], [11, 7], [12, 7]], dtype=float)
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    assert pair_separation(X, labels) == pytest.approx(5 / 6)
+    assert pair_separation(X, np.zeros(9, dtype=int)) is None
+
+
+def test_a_continuum_gets_the_most_stable_segments_with_traits_up_to_the_business_range():
+    # one elongated Gaussian cloud: no islands (silhouette best at k = 2, below 0.5), but
+    # k-means cuts it into stable slices along its long axis
+    X = np.random.default_rng(0).normal(size=(1500, 3)) * np.array([4.0, 1.0, 1.0])
+    sel = select_k(X, random_state=0)
+    best_silhouette = max(sel.candidates, key=lambda c: c.silhouette)
+    assert best_silhouette.k == 2 and best_silhouette.silhouette < 0.5
+    usable = [c.k for c in sel.candidates if c.eligible and c.stable and c.traits and c.k <= 8]
+    assert sel.recommended_k == max(usable) >= 4
+    assert "continuum" in sel.reason and "stable" in sel.reason
+    capped = select_k(X, random_state=0, constraints=Constraints(max_segments=4))
+    assert capped.recommended_k == 4 and "up to 4" in capped.reason

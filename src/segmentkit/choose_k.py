@@ -14,10 +14,14 @@ computes for every candidate
 * **distinguishability**: cross-validated balanced accuracy of a shallow decision tree
   that predicts the segment from the features (can a strategist tell them apart?).
 
+* **pair separation**: for the least-separated pair of segments, the AUC of the single
+  feature that best tells them apart (a trait a strategist can name).
+
 Candidates that break the business :class:`Constraints` are kept, marked ineligible with a
 reason. The recommendation rule (see :func:`select_k`) keeps the *stable* eligible
-candidates and, among those whose silhouette is within 5 % of the best, takes the most
-segments.
+candidates; when they form islands (silhouette >= 0.5) it takes, among those whose
+silhouette is within 5 % of the best, the most segments; on a continuum it takes the most
+segments (up to 8) that are stable and told apart pair by pair by a trait.
 
 Selection works on a sample of ``sample_size`` customers drawn by hashing row contents, so
 the same customers in any row order give the same selection; the final fit (done by the
@@ -33,6 +37,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+from scipy.stats import rankdata
 from sklearn.tree import DecisionTreeClassifier
 
 from segmentkit import algorithms
@@ -79,6 +84,21 @@ BOOTSTRAP_N_INIT = 3
 #: is given in ``options``).
 AUTO_ALGORITHMS = ("kmeans", "ward", "average", "complete", "gmm", "dbscan", "hdbscan")
 
+
+#: A pair of segments can be told apart in words when some single feature separates them
+#: with at least this AUC (the chance that a member of one segment lies above a member of
+#: the other): 0.714 is Cohen's "large" effect, d = 0.8, on the AUC scale (Rice & Harris
+#: 2005) — a difference a profile can state as a trait ("buys far more often").
+TRAIT_AUC = 0.714
+#: The silhouette from which the structure reads as islands (Kaufman & Rousseeuw's
+#: "reasonable structure"; see :data:`SILHOUETTE_READING`). Below it the segments are regions
+#: of a continuum: the silhouette then cannot tell one cut from another and the choice of k
+#: is a business decision, made on stability, size and traits (see :func:`select_k`).
+ISLANDS_SILHOUETTE = 0.5
+#: Most segments recommended on a continuum unless ``Constraints.max_segments`` says
+#: otherwise: a segment is worth having when a team can brief and run a campaign for it,
+#: and marketing practice keeps to 4-8 such segments.
+CONTINUUM_MAX_SEGMENTS = 8
 
 #: Fewest customers a selection of k is made on: below it, bootstrap halves and silhouette
 #: samples are too small to say anything.
@@ -170,6 +190,9 @@ class Candidate:
         Share of value in the lowest-value segment (when ``value`` is given).
     distinguishability : float or None
         Cross-validated balanced accuracy of a shallow decision tree.
+    pair_separation : float or None
+        The least-separated pair of segments: over pairs, the lowest best single-feature
+        AUC (see :func:`pair_separation`); ``None`` with fewer than two segments.
     eligible : bool
     why_not : str or None
         Plain words on the broken constraints; ``None`` when eligible.
@@ -193,6 +216,7 @@ class Candidate:
     distinguishability: float | None
     eligible: bool
     why_not: str | None
+    pair_separation: float | None = None
 
     @property
     def stable(self) -> bool:
@@ -202,6 +226,11 @@ class Candidate:
         return self.stability >= STABLE_ARI and (
             not self.segment_stability or min(self.segment_stability) >= STABLE_SEGMENT_JACCARD
         )
+
+    @property
+    def traits(self) -> bool:
+        """Every pair of segments differs by a trait: a feature with AUC >= :data:`TRAIT_AUC`."""
+        return self.pair_separation is None or self.pair_separation >= TRAIT_AUC
 
     @property
     def label(self) -> str:
@@ -231,6 +260,7 @@ class Candidate:
             "noise_share": _round(self.noise_share),
             "value_min_share": _round(self.value_min_share),
             "distinguishability": _round(self.distinguishability),
+            "pair_separation": _round(self.pair_separation),
             "stable": bool(self.stable),
             "eligible": bool(self.eligible),
             "why_not": self.why_not,
@@ -481,6 +511,44 @@ def distinguishability(
     return float(np.mean([(pred[y == seg] == seg).mean() for seg in segs]))
 
 
+def pair_separation(
+    X: np.ndarray, labels: np.ndarray, *, size: int = DISTINGUISH_SIZE, random_state: int = 0
+) -> float | None:
+    """How well the least-separated pair of segments is told apart by a single feature.
+
+    For every pair of segments and every column, the AUC of the column between the two
+    (the chance that a member of one lies above a member of the other, ties half; taken
+    as ``max(AUC, 1 - AUC)``); a pair's separation is its best column's; the result is the
+    worst pair's. A value of at least :data:`TRAIT_AUC` means each segment differs from
+    every other in a trait a profile can name. Computed on a stratified sample; noise is
+    left out.
+
+    Returns
+    -------
+    float or None
+        ``None`` with fewer than two segments.
+    """
+    labels = np.asarray(labels, dtype=int)
+    keep = np.flatnonzero(labels != NOISE)
+    lab = labels[keep]
+    segs = np.unique(lab)
+    if segs.size < 2:
+        return None
+    rng = np.random.default_rng(random_state)
+    idx = keep[_stratified(lab, size, rng, max(2, size // (4 * segs.size)))]
+    S = np.asarray(X[idx], dtype=float)
+    y = labels[idx]
+    members = [S[y == seg] for seg in segs]
+    worst = 1.0
+    for a in range(segs.size):  # pairs of segments (at most a few dozen); columns at once
+        for b in range(a + 1, segs.size):
+            n_a, n_b = members[a].shape[0], members[b].shape[0]
+            ranks = rankdata(np.vstack([members[a], members[b]]), axis=0)  # ties: mean rank
+            auc = (ranks[:n_a].sum(axis=0) - n_a * (n_a + 1) / 2.0) / (n_a * n_b)  # Mann-Whitney
+            worst = min(worst, float(np.max(np.maximum(auc, 1.0 - auc))))
+    return worst
+
+
 def _jaccard_best(ref: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
     """For each reference segment ``0..k-1``: Jaccard index of its best match in ``other``."""
     other_segs = np.unique(other[other != NOISE])
@@ -596,6 +664,7 @@ def _evaluate(
         bic = ref_fits[i].details.get("bic")
         stab, seg_stab = stability(lab, [(idx, fits[i].labels) for idx, fits in boots], k)
         dist = distinguishability(M, lab, random_state=random_state) if k >= 2 else None
+        separation = pair_separation(M, lab, random_state=random_state) if k >= 2 else None
         value_min = None
         if v is not None and k >= 1:
             total = float(v.sum())
@@ -622,6 +691,7 @@ def _evaluate(
                 distinguishability=dist,
                 eligible=why is None,
                 why_not=why,
+                pair_separation=separation,
             )
         )
         labels_by_key[(cand_k, tuple(params.items()))] = lab
@@ -668,16 +738,24 @@ def _rank_key(c: Candidate) -> tuple[float, int]:
     return (c.silhouette if c.silhouette is not None else -np.inf, -c.k)
 
 
-def _recommend(cands: Sequence[Candidate]) -> tuple[Candidate, list[Candidate], str]:
+def _recommend(
+    cands: Sequence[Candidate], constraints: Constraints = Constraints()
+) -> tuple[Candidate, list[Candidate], str]:
     """Apply the rule; return the choice, the pool it came from and how the pool was made.
 
     1. Pool: eligible candidates (all, if none is eligible).
     2. Keep the *stable* ones (mean ARI >= 0.75 and every segment's mean Jaccard >= 0.75);
        if none is stable, keep those within 0.05 of the most stable.
-    3. Take the highest silhouette; then, for that algorithm, the most segments whose
+    3. Islands (the best silhouette in the pool reaches :data:`ISLANDS_SILHOUETTE`): take
+       the highest silhouette; then, for that algorithm, the most segments whose
        silhouette is within :data:`SILHOUETTE_TOLERANCE` of it. The silhouette favours
        merging close groups; a stable split that costs (almost) no silhouette is real
        structure, while arbitrary splits were removed in step 2.
+    4. A continuum (the best silhouette below it): every cut is a region, not an island,
+       and the silhouette's differences between k say little. Take the most segments, up
+       to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`), among the
+       stable candidates whose every pair of segments differs by a trait
+       (:attr:`Candidate.traits`); the highest silhouette when none qualifies.
     """
     scored = [c for c in cands if c.silhouette is not None]
     pool = [c for c in scored if c.eligible]
@@ -695,6 +773,11 @@ def _recommend(cands: Sequence[Candidate]) -> tuple[Candidate, list[Candidate], 
         pool = [c for c in pool if c.stability is not None and c.stability >= top - 0.05]
         how = how + ", most stable"
     best = max(pool, key=_rank_key)
+    if best.silhouette < ISLANDS_SILHOUETTE and "none eligible" not in how:
+        most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
+        usable = [c for c in pool if c.traits and c.k <= most and c.stable]
+        if usable:
+            return max(usable, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum"
     near = [
         c
         for c in pool
@@ -733,6 +816,7 @@ def _reason(
     labels: Mapping[str, Mapping[tuple[int, tuple], np.ndarray]],
     fixed_k: int | None,
     evidence: Candidate | None,
+    constraints: Constraints = Constraints(),
 ) -> str:
     def stab(c: Candidate) -> str:
         return f"stability {c.stability:.2f}" if c.stability is not None else "stability not measured"
@@ -740,6 +824,7 @@ def _reason(
     def sil(c: Candidate) -> str:  # None: fewer than two segments found (density algorithms)
         return f"{c.silhouette:.3f}" if c.silhouette is not None else "not measurable"
 
+    most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
     head = f"{chosen.k} segments ({chosen.label})"
     if fixed_k is not None:
         text = f"{head}: set by the user (--k)"
@@ -750,6 +835,14 @@ def _reason(
         return text + "."
     if "none eligible" in how:
         text = f"{head}: no candidate meets the constraints; this is the best of the rest ({chosen.why_not})"
+    elif "continuum" in how:
+        best = max(pool, key=_rank_key)
+        text = (
+            f"{head}: the customers form a continuum, not islands (best silhouette {sil(best)}, below "
+            f"{ISLANDS_SILHOUETTE}), so the number is chosen for use: the most segments, up to {most}, that "
+            f"are stable ({stab(chosen)}, every segment at least {STABLE_SEGMENT_JACCARD}), large enough and "
+            f"each told apart from every other by a trait (weakest pair AUC {chosen.pair_separation:.2f})"
+        )
     elif "stable" in how and "most" not in how:
         best = max(pool, key=_rank_key)
         if best is chosen:
@@ -771,6 +864,10 @@ def _reason(
             note = _split_note(chosen, nxt, labels[chosen.algorithm])
             if not nxt.stable:
                 text += f"; {note} — not stable"
+            elif "continuum" in how and not nxt.traits:
+                text += f"; {note}, but two of its segments differ by no trait (AUC {nxt.pair_separation:.2f})"
+            elif "continuum" in how and nxt.k > most:
+                text += f"; {note}, more than {most}"
             elif nxt.silhouette is not None:
                 text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
     others = {c.algorithm for c in pool} - {chosen.algorithm}
@@ -836,7 +933,10 @@ def select_k(
     -----
     The rule: among the eligible candidates keep the stable ones (mean subsample ARI
     >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 5 % of it.
+    silhouette, and take the most segments whose silhouette is within 5 % of it. When that
+    best silhouette is below :data:`ISLANDS_SILHOUETTE` the data are a continuum and the
+    rule takes the most stable segments told apart by traits instead (see
+    :func:`_recommend`); on real purchase histories the silhouette alone always gives 2.
     The silhouette alone under-splits (merging two close groups usually raises it);
     stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
     a split is accepted when it is reproducible segment by segment and costs almost no
@@ -922,17 +1022,18 @@ def select_k(
             candidates.extend(cands)
             labels[spec.name] = labs
 
-    evidence, pool, how = _recommend(candidates)
+    evidence, pool, how = _recommend(candidates, constraints)
     chosen = evidence
     if fixed_k is not None:
         at_k = [c for c in candidates if c.k == fixed_k and not c.params]
-        chosen, _, _ = _recommend(at_k)
+        chosen, _, _ = _recommend(at_k, constraints)
     knee = None
     if specs and algorithms.get(chosen.algorithm).capabilities.needs_k:
         curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
         if len(curve) >= 3:
             knee = int(curve[knee_index(np.array([y for _, y in curve]))][0])
-    reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None)
+    reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None,
+                     constraints)
     return KSelection(
         candidates=tuple(candidates),
         recommended_k=int(chosen.k),

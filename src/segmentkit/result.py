@@ -192,6 +192,7 @@ class Candidate(_Typed):
     noise_share: float | None
     value_min_share: float | None
     distinguishability: float | None
+    pair_separation: float | None
     stable: bool
     eligible: bool
     why_not: str | None
