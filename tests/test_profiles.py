@@ -344,3 +344,22 @@ def test_many_levels_are_pooled_and_booleans_are_categories(data):
     assert len(zip_stat.levels) == 6 and zip_stat.levels[-1] == "(other)"
     assert sum(zip_stat.shares) == pytest.approx(1.0)
     assert p.get(0).attribute("member").levels == ("False", "True")
+
+
+def test_a_feature_most_members_lack_does_not_describe_the_segment(data):
+    # the lapsed one-time buyers have no spend trend (one order: NaN), except 10 % of them
+    # whose trend is planted strongly negative; the planted trend of the others is neutral
+    df, labels, X, value, attrs = data
+    df = df.copy()
+    lapsed = np.flatnonzero(labels == LAPSED)
+    df.loc[df.index[lapsed], "spend_trend"] = np.nan
+    df.loc[df.index[lapsed[: len(lapsed) // 10]], "spend_trend"] = -0.95
+    app = np.flatnonzero(labels == APP)
+    df.loc[df.index[app[: len(app) * 6 // 10]], "spend_trend"] = 0.9  # 60 % of members: a trait
+    prof = profile_segments(df, labels, X=X, specs=SPECS, value=value)
+
+    def trend(segment: int):
+        return next(f for f in prof.get(segment).features if f.name == "spend_trend")
+
+    assert trend(LAPSED).mean == pytest.approx(-0.95) and not trend(LAPSED).significant
+    assert trend(APP).significant and trend(APP).effect_size > 0

@@ -63,6 +63,13 @@ _TOL = 1e-12
 # ---------------------------------------------------------------------------------------
 
 
+#: A feature describes a segment (is "significant" for it, hence a trait or a top feature)
+#: only when at least this share of its members have a value: gaps, regularity, trend and
+#: seasonality do not exist for one-order customers, and a segment of mostly one-order
+#: customers must not be named by the few who have them.
+MIN_DESCRIBED_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class NumericStat:
     """Profile of one numeric feature or attribute within one segment.
@@ -500,6 +507,7 @@ class _NumericTable:
     overall_median: np.ndarray
     effect: np.ndarray
     p: np.ndarray
+    observed: np.ndarray  # share of each segment's members with a value
 
 
 def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int) -> _NumericTable:
@@ -570,6 +578,7 @@ def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int) -> _Nume
         overall_median=overall_median,
         effect=effect,
         p=np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0),
+        observed=n_seg_obs / np.maximum(np.bincount(codes, minlength=n_seg).astype(float), 1.0)[:, None],
     )
 
 
@@ -1098,7 +1107,8 @@ def profile_segments(
                 effect_size=float(ftab.effect[code, j]),
                 p_value=float(ftab.p[code, j]),
                 p_adjusted=float(f_padj[code, j]),
-                significant=bool(f_padj[code, j] <= alpha),
+                # a feature most members lack (gaps of one-order customers) does not describe them
+                significant=bool(f_padj[code, j] <= alpha and ftab.observed[code, j] >= MIN_DESCRIBED_SHARE),
             )
             for j, c in enumerate(columns)
         )
