@@ -19,7 +19,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+
+from segmentkit.errors import InputError, first_line
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
@@ -559,8 +561,36 @@ class Summary(_Typed):
 
     @classmethod
     def read(cls, path: str | Path) -> Summary:
-        """Read ``summary.json``."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read ``summary.json`` written by a run.
+
+        Raises
+        ------
+        InputError
+            In one line naming the file and the first field that breaks the contract (or
+            that the file is missing or not JSON): a summary written by hand, cut short, or
+            by another version of segmentkit.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("no such file", source=str(path)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid JSON ({first_line(exc)})", source=str(path)) from None
+        try:
+            return cls.from_dict(data)
+        except ValidationError as exc:
+            raise InputError(f"not a summary segmentkit wrote: {_first_problem(exc)}", source=str(path)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first contract break of a validation error, as ``field.path: message``."""
+    errors = exc.errors()
+    if not errors:
+        return first_line(exc)
+    where = ".".join(str(part) for part in errors[0]["loc"]) or "the top level"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {errors[0]['msg']}{more}"
 
 
 def build_summary(parts: Mapping[str, Any]) -> Summary:
