@@ -39,7 +39,7 @@ from typing import Any
 
 from segmentkit.export import json_float
 from segmentkit.features import FeatureSpec
-from segmentkit.profiles import format_value
+from segmentkit.wording import format_value
 
 __all__ = [
     "LIFECYCLE_STATES",

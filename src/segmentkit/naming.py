@@ -40,7 +40,8 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from segmentkit.features import FeatureSpec
-from segmentkit.profiles import NOISE, SegmentProfile, SegmentProfiles, format_value
+from segmentkit.profiles import NOISE, SegmentProfile, SegmentProfiles
+from segmentkit.wording import format_value
 
 __all__ = [
     "PROTECTED_TERMS",

@@ -19,16 +19,27 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
+from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
+from segmentkit.contract import Typed
 from segmentkit.errors import InputError, first_line
+from segmentkit.profiles import (
+    CategoricalStat,
+    Condition,
+    Exemplar,
+    NumericStat,
+    Rule,
+    SegmentProfile,
+    SegmentStats,
+    Trait,
+)
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
     "CategoryLevel", "CategoryLevels", "Condition", "CustomerMap", "DataQuality", "DescriptiveSample", "Exemplar",
     "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
     "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run",
-    "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
+    "Segment", "SegmentStats", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
     "ValidationGroups", "build_summary", "summary_schema",
 ]
 
@@ -40,89 +51,10 @@ SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 Status = Literal["segmented", "noise", "no_events", "no_usable_events", "excluded"]
 
 
-class _Typed(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
-
-
 # ---------------------------------------------------------------------------- segments
 
 
-class Trait(_Typed):
-    """A feature that sets a segment apart (``top_features``), with its sentence."""
-
-    feature: str
-    label: str
-    segment_mean: float | None
-    overall_mean: float | None
-    index: float | None
-    effect_size: float | None
-    direction: Literal["higher", "lower"]
-    sentence: str
-
-
-class Condition(_Typed):
-    """One threshold of a rule: ``feature op threshold``."""
-
-    feature: str
-    op: Literal["<=", ">", ">=", "<"]
-    threshold: float | None
-
-
-class Rule(_Typed):
-    """A readable rule describing (part of) a segment."""
-
-    text: str
-    precision: float | None
-    coverage: float | None
-    support: int
-    conditions: list[Condition]
-
-
-class Exemplar(_Typed):
-    """A typical customer, shown by feature values only: never an identifier."""
-
-    rank: int
-    features: dict[str, float | None]
-    distance: float | None
-    confidence: float | None
-
-
-class NumericStat(_Typed):
-    """A numeric feature or attribute within a segment against all customers."""
-
-    type: Literal["numeric"]
-    mean: float | None
-    median: float | None
-    overall_mean: float | None
-    overall_median: float | None
-    index: float | None
-    effect_size: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-
-
-class CategoricalStat(_Typed):
-    """A categorical attribute: level shares within the segment and overall."""
-
-    type: Literal["categorical"]
-    shares: dict[str, float | None]
-    overall_shares: dict[str, float | None]
-    lift: dict[str, float | None]
-    cramers_v: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-
-
-class SegmentProfile(_Typed):
-    """Every feature and every profile-only attribute of a segment."""
-
-    features: dict[str, NumericStat]
-    attributes: dict[str, NumericStat | CategoricalStat]
-
-
-class BriefNumber(_Typed):
+class BriefNumber(Typed):
     """A number a brief sentence cites (``cited`` false: it ranked the levers, not written)."""
 
     name: str
@@ -132,7 +64,7 @@ class BriefNumber(_Typed):
     cited: bool
 
 
-class BriefSentence(_Typed):
+class BriefSentence(Typed):
     """One sentence of a segment's brief with the numbers it cites."""
 
     topic: Literal["who", "what", "where", "when", "price", "risk", "objective", "move_up"]
@@ -142,7 +74,7 @@ class BriefSentence(_Typed):
     overridden: bool
 
 
-class Brief(_Typed):
+class Brief(Typed):
     """A segment's brief (:mod:`segmentkit.briefs`)."""
 
     lifecycle: Literal["new", "active", "at risk", "lapsed"] | None
@@ -152,29 +84,26 @@ class Brief(_Typed):
     sentences: list[BriefSentence]
 
 
-class Segment(_Typed):
-    """One segment (``id`` −1: the customers left as noise)."""
+class Segment(SegmentProfile):
+    """One segment as the summary holds it: its profile (:class:`~segmentkit.profiles.SegmentProfile`),
+    its name and description, and its brief."""
 
-    id: int
     name: str
     description: str
-    size: int
-    share: float
-    value_share: float | None
-    value_index: float | None
-    value_mean: float | None
-    is_noise: bool
-    top_features: list[Trait]
-    rules: list[Rule]
-    exemplars: list[Exemplar]
-    profile: SegmentProfile
     brief: Brief | None = None
+
+    @model_serializer(mode="wrap")
+    def _named_first(self, handler: SerializerFunctionWrapHandler):  # no return type: the schema stays the fields
+        # summary.json reads id, name, description, then the profile, then the brief
+        data = handler(self)
+        head = {key: data.pop(key) for key in ("id", "name", "description")}
+        return {**head, **data}
 
 
 # --------------------------------------------------------------------------- choosing k
 
 
-class Candidate(_Typed):
+class Candidate(Typed):
     """One (algorithm, k) candidate of the selection with every metric."""
 
     algorithm: str
@@ -199,7 +128,7 @@ class Candidate(_Typed):
     why_not: str | None
 
 
-class Constraints(_Typed):
+class Constraints(Typed):
     """What a usable segmentation must satisfy."""
 
     min_share: float | None
@@ -208,7 +137,7 @@ class Constraints(_Typed):
     max_noise_share: float | None
 
 
-class KSelection(_Typed):
+class KSelection(Typed):
     """The candidates and the recommendation, with its reason in plain words."""
 
     candidates: list[Candidate]
@@ -226,7 +155,7 @@ class KSelection(_Typed):
 # ---------------------------------------------------------------------------- personas
 
 
-class PersonaMatch(_Typed):
+class PersonaMatch(Typed):
     """A persona and a segment of the one-to-one matching."""
 
     persona: str
@@ -237,7 +166,7 @@ class PersonaMatch(_Typed):
     jaccard: float | None
 
 
-class SeparatingFeature(_Typed):
+class SeparatingFeature(Typed):
     """A behavioural feature that differs between the sub-segments of a persona."""
 
     feature: str
@@ -247,7 +176,7 @@ class SeparatingFeature(_Typed):
     sentence: str
 
 
-class PersonaSplit(_Typed):
+class PersonaSplit(Typed):
     """A persona whose members fall into two or more segments."""
 
     persona: str
@@ -260,7 +189,7 @@ class PersonaSplit(_Typed):
     lookalike: bool
 
 
-class PersonaMerge(_Typed):
+class PersonaMerge(Typed):
     """A segment in which two or more personas behave alike."""
 
     segment: int
@@ -270,14 +199,14 @@ class PersonaMerge(_Typed):
     persona_shares: dict[str, float | None]
 
 
-class CrosstabShares(_Typed):
+class CrosstabShares(Typed):
     """The persona × segment table as shares of each persona and of each segment."""
 
     by_persona: dict[str, dict[int, float | None]]
     by_segment: dict[int, dict[str, float | None]]
 
 
-class Personas(_Typed):
+class Personas(Typed):
     """Segments against the client's personas."""
 
     column: str
@@ -306,7 +235,7 @@ class Personas(_Typed):
 # ------------------------------------------------------------------------ opportunities
 
 
-class Opportunity(_Typed):
+class Opportunity(Typed):
     """A segment's value against the marketing attention it gets."""
 
     segment: int
@@ -330,7 +259,7 @@ class Opportunity(_Typed):
 # ---------------------------------------------------------------------- data and the run
 
 
-class DataQuality(_Typed):
+class DataQuality(Typed):
     """Every row dropped or changed, and every warning, counted (``None``: not measured)."""
 
     events_rows_read: int | None = None
@@ -362,7 +291,7 @@ class DataQuality(_Typed):
     notes: list[str]
 
 
-class CategoryLevel(_Typed):
+class CategoryLevel(Typed):
     """A category level kept as a feature: how many customers buy it, its share of spend."""
 
     level: str
@@ -371,7 +300,7 @@ class CategoryLevel(_Typed):
     spend_share: float
 
 
-class CategoryLevels(_Typed):
+class CategoryLevels(Typed):
     """Which category levels became share features and why; the rest fold into ``other``."""
 
     levels_found: int
@@ -381,7 +310,7 @@ class CategoryLevels(_Typed):
     folded_into_other: int
 
 
-class DescriptiveSample(_Typed):
+class DescriptiveSample(Typed):
     """The customers the descriptive fits (rules, surrogate, exemplars, map) used."""
 
     method: str
@@ -392,7 +321,7 @@ class DescriptiveSample(_Typed):
     used_for: list[str]
 
 
-class CustomerMap(_Typed):
+class CustomerMap(Typed):
     """A 2-D map of a sample of customers: ``points`` are ``[x, y, segment id]``."""
 
     method: Literal["pca"]
@@ -400,7 +329,7 @@ class CustomerMap(_Typed):
     points: list[tuple[float, float, int]]
 
 
-class InputInfo(_Typed):
+class InputInfo(Typed):
     """One input table: its name (never a password), SHA-256 of a file, rows read."""
 
     name: str
@@ -408,7 +337,7 @@ class InputInfo(_Typed):
     rows: int | None
 
 
-class Run(_Typed):
+class Run(Typed):
     """How to reproduce the run: the resolved settings, the inputs, the versions."""
 
     parameters: dict[str, JsonValue]
@@ -416,7 +345,7 @@ class Run(_Typed):
     versions: dict[str, str]
 
 
-class HoldoutMetric(_Typed):
+class HoldoutMetric(Typed):
     """What one metric needs for a segment's control group (:mod:`segmentkit.holdout`)."""
 
     metric: Literal["repeat_rate", "spend"]
@@ -428,7 +357,7 @@ class HoldoutMetric(_Typed):
     reason: str
 
 
-class HoldoutSegment(_Typed):
+class HoldoutSegment(Typed):
     """The control group planned for one segment."""
 
     segment_id: int
@@ -440,7 +369,7 @@ class HoldoutSegment(_Typed):
     reason: str
 
 
-class HoldoutPlan(_Typed):
+class HoldoutPlan(Typed):
     """Control groups per segment (``--holdout``)."""
 
     min_lift: float
@@ -451,7 +380,7 @@ class HoldoutPlan(_Typed):
     segments: list[HoldoutSegment]
 
 
-class FeatureFamily(_Typed):
+class FeatureFamily(Typed):
     """One feature family: its columns, their weight and what it contributes."""
 
     columns: list[str]
@@ -460,7 +389,7 @@ class FeatureFamily(_Typed):
     separation_share: float | None
 
 
-class FeatureFamilies(_Typed):
+class FeatureFamilies(Typed):
     """What each feature family contributes (``segmentkit.prepare``)."""
 
     balanced: bool
@@ -468,7 +397,7 @@ class FeatureFamilies(_Typed):
     sentence: str
 
 
-class ValidationGroups(_Typed):
+class ValidationGroups(Typed):
     """Share of next-period behaviour one grouping explains (η², 0..1)."""
 
     groups: int
@@ -477,7 +406,7 @@ class ValidationGroups(_Typed):
     category_mix_eta2: float | None
 
 
-class Validation(_Typed):
+class Validation(Typed):
     """Out-of-time validation (``segmentkit.validation``); ``status`` skipped with a reason."""
 
     status: Literal["done", "skipped"]
@@ -492,7 +421,7 @@ class Validation(_Typed):
     sentence: str | None = None
 
 
-class Structure(_Typed):
+class Structure(Typed):
     """How strong the found structure is (``segmentkit.choose_k.structure_strength``)."""
 
     silhouette: float | None
@@ -502,7 +431,7 @@ class Structure(_Typed):
     sentence: str | None
 
 
-class Summary(_Typed):
+class Summary(Typed):
     """Every number of a run: the content of ``summary.json``."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
