@@ -30,14 +30,15 @@ of ``value`` or ``attention`` count as 0 (no recorded revenue / no recorded touc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 
-from segmentkit.export import json_float as _r
+from segmentkit.contract import Typed
+from segmentkit.wording import percent
 
-__all__ = ["SegmentOpportunity", "Opportunities", "find_opportunities"]
+__all__ = ["Opportunities", "Opportunity", "SegmentOpportunity", "find_opportunities"]
 
 NOISE = -1
 
@@ -47,55 +48,27 @@ def _times(index: float) -> str:
     return f"{index / 100.0:.1f}×"
 
 
-def _pct(share: float) -> str:
-    return f"{100.0 * share:.0f} %"
+class Opportunity(Typed):
+    """A segment's value against the marketing attention it gets.
 
-
-@dataclass(frozen=True)
-class SegmentOpportunity:
-    """Value and attention of one segment.
-
-    Attributes
-    ----------
-    segment : int
-        Segment id.
-    name : str
-        Segment name.
-    size : int
-        Customers in the segment.
-    share : float
-        Share of all customers (noise included).
-    value_per_customer : float
-        Mean net revenue per customer.
-    value_index : float or None
-        ``100 * value_per_customer / average value``; ``None`` when the average value is
-        not positive (an index against a non-positive base is meaningless).
-    value_share : float or None
-        Share of total net revenue; ``None`` when the total is not positive.
-    attention_per_customer, attention_index, attention_share : float or None
-        The same for the attention measure; ``None`` without one.
-    clv_per_customer, clv_index : float or None
-        The same for an optional customer-lifetime-value estimate (reported, not used
-        for the flags).
-    kind : str
-        ``"under-served"``, ``"over-served"`` or ``"balanced"``.
-    gap : float or None
-        ``value_index - attention_index`` in index points: positive when the segment gets
-        less attention than its value, negative when it gets more. ``None`` without
-        attention.
-    attention_to_parity : float or None
-        Total attention (in the attention column's units) the segment would need to gain
-        (positive) or could give up (negative) to receive attention in proportion to its
-        value: ``size * (value_index / 100 * average attention - attention_per_customer)``.
-    reason : str
-        One plain sentence explaining the kind.
+    ``share`` is the segment's share of all customers (noise included);
+    ``value_per_customer`` its mean net revenue; ``value_index`` ``100 *
+    value_per_customer / average value`` (``None`` when the average value is not positive:
+    an index against a non-positive base is meaningless); ``value_share`` its share of total
+    net revenue (``None`` when the total is not positive). ``attention_*`` are the same for
+    the attention measure and ``clv_*`` for an optional customer-lifetime-value estimate
+    (reported, not used for the flags); ``None`` without one. ``gap`` is ``value_index -
+    attention_index`` in index points (positive: less attention than its value).
+    ``attention_to_parity`` is the total attention (in the attention column's units) the
+    segment would need to gain (positive) or could give up (negative) to receive attention
+    in proportion to its value. ``reason`` explains ``kind`` in one plain sentence.
     """
 
     segment: int
     name: str
     size: int
-    share: float
-    value_per_customer: float
+    share: float | None
+    value_per_customer: float | None
     value_index: float | None
     value_share: float | None
     attention_per_customer: float | None
@@ -103,31 +76,10 @@ class SegmentOpportunity:
     attention_share: float | None
     clv_per_customer: float | None
     clv_index: float | None
-    kind: str
+    kind: Literal["under-served", "over-served", "balanced"]
     gap: float | None
     attention_to_parity: float | None
     reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (floats rounded to 6 decimals)."""
-        return {
-            "segment": int(self.segment),
-            "name": self.name,
-            "size": int(self.size),
-            "share": _r(self.share),
-            "value_per_customer": _r(self.value_per_customer),
-            "value_index": _r(self.value_index),
-            "value_share": _r(self.value_share),
-            "attention_per_customer": _r(self.attention_per_customer),
-            "attention_index": _r(self.attention_index),
-            "attention_share": _r(self.attention_share),
-            "clv_per_customer": _r(self.clv_per_customer),
-            "clv_index": _r(self.clv_index),
-            "kind": self.kind,
-            "gap": _r(self.gap),
-            "attention_to_parity": _r(self.attention_to_parity),
-            "reason": self.reason,
-        }
 
     def phrase(self) -> str:
         """A short clause for other narratives, e.g. ``"it holds 31 % of revenue ..."``.
@@ -138,7 +90,7 @@ class SegmentOpportunity:
             return ""
         if self.value_share is not None:
             text = (
-                f"it holds {_pct(self.value_share)} of revenue with {_pct(self.share)} of "
+                f"it holds {percent(self.value_share)} of revenue with {percent(self.share)} of "
                 f"customers (value index {self.value_index:.0f})"
             )
         else:
@@ -147,6 +99,10 @@ class SegmentOpportunity:
             joiner = " yet" if self.kind == "under-served" else " and"
             text += f"{joiner} gets {_times(self.attention_index)} the average marketing attention"
         return text
+
+
+#: The library's earlier name of :class:`Opportunity`.
+SegmentOpportunity = Opportunity
 
 
 @dataclass(frozen=True)
@@ -385,7 +341,7 @@ def _narrative(entries: list[SegmentOpportunity], has_attention: bool, v_avg: fl
     sentences = []
     for s in entries:
         if s.kind == "under-served":
-            share = f"it holds {_pct(s.value_share)} of revenue" if s.value_share is not None else "it is valuable"
+            share = f"it holds {percent(s.value_share)} of revenue" if s.value_share is not None else "it is valuable"
             sentences.append(
                 f"'{s.name}' is under-served: {share} (value index {s.value_index:.0f}) yet gets "
                 f"{_times(s.attention_index or 0.0)} the average marketing attention."

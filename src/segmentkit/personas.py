@@ -74,8 +74,10 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
-from segmentkit.export import json_float as _r
+from segmentkit.contract import Typed
+from segmentkit.export import json_float
 from segmentkit.features import FeatureSpec
+from segmentkit.wording import format_compact, percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from segmentkit.opportunities import Opportunities
@@ -102,10 +104,6 @@ _LOG_KINDS = frozenset({"count", "amount", "ratio"})
 _RARE_CATEGORY = 0.02
 
 
-def _pct(share: float) -> str:
-    return f"{100.0 * share:.0f} %"
-
-
 def _q(name: str) -> str:
     return f"'{name}'"
 
@@ -119,156 +117,73 @@ def _join(items: list[str]) -> str:
 # --------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class SeparatingFeature:
-    """One behavioral feature that differs between the sub-segments of a split.
+class SeparatingFeature(Typed):
+    """A behavioural feature that differs between the sub-segments of a persona.
 
-    Attributes
-    ----------
-    feature : str
-        Column name.
-    label : str
-        Plain words (from the :class:`~segmentkit.features.FeatureSpec`, else the name).
-    values : dict of int to float
-        Mean of the feature among the persona's members in each sub-segment.
-    effect_size : float
-        ``(max mean - min mean) / pooled within-sub-segment SD`` (Cohen's d for two
-        sub-segments), on ``sign(x) log1p(|x|)`` for counts, amounts and ratios.
-    sentence : str
-        E.g. "share of spend on electronics is higher in 'A' (42 %) than in 'B' (11 %)".
+    ``values`` is the feature's mean among the persona's members in each sub-segment;
+    ``effect_size`` is ``(max mean - min mean) / pooled within-sub-segment SD`` (Cohen's d
+    for two sub-segments), on ``sign(x) log1p(|x|)`` for counts, amounts and ratios;
+    ``sentence`` reads e.g. "share of spend on electronics is higher in 'A' (42 %) than in
+    'B' (11 %)".
     """
 
     feature: str
     label: str
-    values: dict[int, float]
-    effect_size: float
+    values: dict[int, float | None]
+    effect_size: float | None
     sentence: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return {
-            "feature": self.feature,
-            "label": self.label,
-            "values": {str(k): _r(v) for k, v in self.values.items()},
-            "effect_size": _r(self.effect_size),
-            "sentence": self.sentence,
-        }
 
+class PersonaSplit(Typed):
+    """A persona whose members fall into two or more segments.
 
-@dataclass(frozen=True)
-class PersonaSplit:
-    """A persona whose members fall into two or more of its own segments.
-
-    Attributes
-    ----------
-    persona : str
-    segments : tuple of int
-        The sub-segments, by decreasing share of the persona.
-    names : tuple of str
-        Their names.
-    shares : dict of int to float
-        Share of the persona's members in each sub-segment.
-    separating_features : tuple of SeparatingFeature
-        Top differing behavioral features, largest effect first.
-    demographic_similarity : float or None
-        ``1 -`` the largest demographic distance between any two sub-segments over all
-        demographic columns; ``None`` without demographics.
-    demographic_by_column : dict of str to float
-        The same per demographic column.
-    lookalike : bool
-        ``demographic_similarity >= lookalike threshold``.
+    ``segments`` are the sub-segments by decreasing share of the persona, ``names`` their
+    names, ``shares`` the share of the persona's members in each. ``separating_features``
+    are the top differing behavioural features, largest effect first.
+    ``demographic_similarity`` is ``1 -`` the largest demographic distance between any two
+    sub-segments over all demographic columns (``None`` without demographics),
+    ``demographic_by_column`` the same per column, and ``lookalike`` whether it reaches the
+    lookalike threshold.
     """
 
     persona: str
     segments: tuple[int, ...]
     names: tuple[str, ...]
-    shares: dict[int, float]
+    shares: dict[int, float | None]
     separating_features: tuple[SeparatingFeature, ...]
     demographic_similarity: float | None
-    demographic_by_column: dict[str, float]
+    demographic_by_column: dict[str, float | None]
     lookalike: bool
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return {
-            "persona": self.persona,
-            "segments": [int(s) for s in self.segments],
-            "names": list(self.names),
-            "shares": {str(k): _r(v) for k, v in self.shares.items()},
-            "separating_features": [f.to_dict() for f in self.separating_features],
-            "demographic_similarity": _r(self.demographic_similarity),
-            "demographic_by_column": {k: _r(v) for k, v in self.demographic_by_column.items()},
-            "lookalike": bool(self.lookalike),
-        }
 
-
-@dataclass(frozen=True)
-class PersonaMerge:
+class PersonaMerge(Typed):
     """A segment in which two or more personas behave alike.
 
-    Attributes
-    ----------
-    segment : int
-    name : str
-    personas : tuple of str
-        By name.
-    shares : dict of str to float
-        Share of the segment drawn from each persona.
-    persona_shares : dict of str to float
-        Share of each persona's members that fall into the segment.
+    ``personas`` by name; ``shares`` the share of the segment drawn from each persona;
+    ``persona_shares`` the share of each persona's members that fall into the segment.
     """
 
     segment: int
     name: str
     personas: tuple[str, ...]
-    shares: dict[str, float]
-    persona_shares: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return {
-            "segment": int(self.segment),
-            "name": self.name,
-            "personas": list(self.personas),
-            "shares": {k: _r(v) for k, v in self.shares.items()},
-            "persona_shares": {k: _r(v) for k, v in self.persona_shares.items()},
-        }
+    shares: dict[str, float | None]
+    persona_shares: dict[str, float | None]
 
 
-@dataclass(frozen=True)
-class PersonaMatch:
-    """A pair of the one-to-one matching.
+class PersonaMatch(Typed):
+    """A persona and a segment of the one-to-one matching.
 
-    Attributes
-    ----------
-    persona : str
-    segment : int
-    name : str
-    persona_share : float
-        Share of the persona's members in the segment.
-    segment_share : float
-        Share of the segment drawn from the persona.
-    jaccard : float
-        ``n / (|P| + |S| - n)``.
+    ``persona_share`` is the share of the persona's members in the segment,
+    ``segment_share`` the share of the segment drawn from the persona, ``jaccard``
+    ``n / (|P| + |S| - n)``.
     """
 
     persona: str
     segment: int
     name: str
-    persona_share: float
-    segment_share: float
-    jaccard: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return {
-            "persona": self.persona,
-            "segment": int(self.segment),
-            "name": self.name,
-            "persona_share": _r(self.persona_share),
-            "segment_share": _r(self.segment_share),
-            "jaccard": _r(self.jaccard),
-        }
+    persona_share: float | None
+    segment_share: float | None
+    jaccard: float | None
 
 
 @dataclass(frozen=True)
@@ -345,11 +260,11 @@ class PersonaComparison:
         by_s = np.divide(counts, cols, out=np.zeros_like(counts), where=cols > 0)
         return {
             "by_persona": {
-                p: {str(s): _r(by_p[i, j]) for j, s in enumerate(self.segments)}
+                p: {str(s): json_float(by_p[i, j]) for j, s in enumerate(self.segments)}
                 for i, p in enumerate(self.personas)
             },
             "by_segment": {
-                str(s): {p: _r(by_s[i, j]) for i, p in enumerate(self.personas)}
+                str(s): {p: json_float(by_s[i, j]) for i, p in enumerate(self.personas)}
                 for j, s in enumerate(self.segments)
             },
         }
@@ -359,10 +274,10 @@ class PersonaComparison:
         counts = self.crosstab.to_numpy()
         return {
             "column": self.column,
-            "ari": _r(self.ari),
-            "ami": _r(self.ami),
-            "nmi": _r(self.nmi),
-            "v_measure": _r(self.v_measure),
+            "ari": json_float(self.ari),
+            "ami": json_float(self.ami),
+            "nmi": json_float(self.nmi),
+            "v_measure": json_float(self.v_measure),
             "n_customers": int(self.n_customers),
             "n_missing_persona": int(self.n_missing_persona),
             "n_noise": int(self.n_noise),
@@ -421,23 +336,6 @@ def _segment_name(names: Mapping[int, str], sid: int) -> str:
     return str(names.get(sid, f"Segment {sid}"))
 
 
-def _fmt_value(v: float, spec: FeatureSpec | None) -> str:
-    kind = spec.kind if spec is not None else None
-    if not math.isfinite(v):
-        return "n/a"
-    if kind == "share":
-        return _pct(v)
-    if kind == "days":
-        return f"{v:.0f} days"
-    if kind == "amount":
-        return f"{v:,.2f}"
-    if kind == "count":
-        return f"{v:.1f}"
-    if kind == "trend":
-        return f"{v:+.2f}"
-    return f"{v:.3g}"
-
-
 def _separating_features(
     frame: pd.DataFrame,
     groups: np.ndarray,
@@ -482,7 +380,8 @@ def _separating_features(
         hi = max(order, key=lambda s: (means.at[s, col], -s))
         lo = min(order, key=lambda s: (means.at[s, col], s))
         hi_n, lo_n = _q(_segment_name(names, hi)), _q(_segment_name(names, lo))
-        hv, lv = _fmt_value(vals[hi], spec), _fmt_value(vals[lo], spec)
+        kind = spec.kind if spec is not None else None
+        hv, lv = format_compact(vals[hi], kind), format_compact(vals[lo], kind)
         if len(order) == 2:
             sentence = f"{label} is higher in {hi_n} ({hv}) than in {lo_n} ({lv})"
         else:
@@ -912,7 +811,7 @@ def _narrative(
             f"segments; agreement is {_ari_words(ari)}{ari_txt}."
         ]
     for sp in splits:
-        parts = [f"{_q(nm)} ({_pct(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
+        parts = [f"{_q(nm)} ({percent(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
         text = f"{_q(sp.persona)} splits into {_join(parts)}"
         diff = ""
         if sp.separating_features:
@@ -939,7 +838,7 @@ def _narrative(
         both = "both" if len(ps) == 2 else "all"
         out.append(
             f"{_join(ps)} behave alike: {both} {verb} into {_q(mg.name)} "
-            f"({_join([_pct(s) for s in shares])} of their members)."
+            f"({_join([percent(s) for s in shares])} of their members)."
         )
     for sid in new_segments:
         j = seg_pos[sid]
@@ -949,7 +848,7 @@ def _narrative(
             text = f"{_q(names[sid])} is a new group no persona captures, drawn from across the personas; {phrase}"
         else:
             text = (
-                f"{_q(names[sid])} is a new group no persona captures ({_pct(s_size[j] / total)} of "
+                f"{_q(names[sid])} is a new group no persona captures ({percent(s_size[j] / total)} of "
                 f"customers, drawn from across the personas)"
             )
         out.append(text + ".")
@@ -960,14 +859,14 @@ def _narrative(
     if clean:
         first = f"{_q(clean[0].persona)} maps cleanly onto {_q(clean[0].name)}"
         rest = [f"{_q(m.persona)} onto {_q(m.name)}" for m in clean[1:]]
-        out.append(_join([first, *rest]) + f" (at least {_pct(CLEAN_SHARE)} each way).")
+        out.append(_join([first, *rest]) + f" (at least {percent(CLEAN_SHARE)} each way).")
     for m in loose:
-        out.append(f"{_q(m.persona)} corresponds to {_q(m.name)}: {_pct(m.persona_share)} of the persona "
-                   f"is in it, and the persona makes up {_pct(m.segment_share)} of it.")
+        out.append(f"{_q(m.persona)} corresponds to {_q(m.name)}: {percent(m.persona_share)} of the persona "
+                   f"is in it, and the persona makes up {percent(m.segment_share)} of it.")
     if len(dissolved) == 1:
         i = pos[dissolved[0]]
         ranked = [j for j in sorted(range(len(seg_ids)), key=lambda j: (-r[i, j], seg_ids[j])) if r[i, j] > 0]
-        spread = [f"{_q(names[seg_ids[j]])} ({_pct(r[i, j])})" for j in ranked[:3]]
+        spread = [f"{_q(names[seg_ids[j]])} ({percent(r[i, j])})" for j in ranked[:3]]
         if len(ranked) > 3:
             spread.append("others")
         out.append(f"{_q(dissolved[0])} has no segment of its own: its members are spread over {_join(spread)}.")

@@ -23,6 +23,8 @@ from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, 
 
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError, first_line
+from segmentkit.opportunities import Opportunity
+from segmentkit.personas import PersonaMatch, PersonaMerge, PersonaSplit, SeparatingFeature
 from segmentkit.profiles import (
     CategoricalStat,
     Condition,
@@ -155,50 +157,6 @@ class KSelection(Typed):
 # ---------------------------------------------------------------------------- personas
 
 
-class PersonaMatch(Typed):
-    """A persona and a segment of the one-to-one matching."""
-
-    persona: str
-    segment: int
-    name: str
-    persona_share: float | None
-    segment_share: float | None
-    jaccard: float | None
-
-
-class SeparatingFeature(Typed):
-    """A behavioural feature that differs between the sub-segments of a persona."""
-
-    feature: str
-    label: str
-    values: dict[int, float | None]
-    effect_size: float | None
-    sentence: str
-
-
-class PersonaSplit(Typed):
-    """A persona whose members fall into two or more segments."""
-
-    persona: str
-    segments: list[int]
-    names: list[str]
-    shares: dict[int, float | None]
-    separating_features: list[SeparatingFeature]
-    demographic_similarity: float | None
-    demographic_by_column: dict[str, float | None]
-    lookalike: bool
-
-
-class PersonaMerge(Typed):
-    """A segment in which two or more personas behave alike."""
-
-    segment: int
-    name: str
-    personas: list[str]
-    shares: dict[str, float | None]
-    persona_shares: dict[str, float | None]
-
-
 class CrosstabShares(Typed):
     """The persona × segment table as shares of each persona and of each segment."""
 
@@ -230,30 +188,6 @@ class Personas(Typed):
     persona_kinds: dict[str, str]
     segment_kinds: dict[int, str]
     narrative: str
-
-
-# ------------------------------------------------------------------------ opportunities
-
-
-class Opportunity(Typed):
-    """A segment's value against the marketing attention it gets."""
-
-    segment: int
-    name: str
-    size: int
-    share: float | None
-    value_per_customer: float | None
-    value_index: float | None
-    value_share: float | None
-    attention_per_customer: float | None
-    attention_index: float | None
-    attention_share: float | None
-    clv_per_customer: float | None
-    clv_index: float | None
-    kind: Literal["under-served", "over-served", "balanced"]
-    gap: float | None
-    attention_to_parity: float | None
-    reason: str
 
 
 # ---------------------------------------------------------------------- data and the run
