@@ -5,12 +5,14 @@ summary is made; the report, ``summary.md``, the CLI tables and the web app read
 fields. ``summary.schema.json`` (next to this module) is generated from these types
 (:func:`summary_schema`) and committed; a test keeps the two equal.
 
-Every model is frozen and forbids unknown fields, so a stage that writes a field the
-contract does not declare fails at once. To add a field: declare it on the right model
-below (in the position it should have in ``summary.json``), fill it in
-:func:`build_summary` or in the stage's ``to_dict``, run
-``python -m segmentkit.result`` to rewrite the schema, and bump :data:`SCHEMA_VERSION` when
-a field is removed or changes meaning (adding a field does not).
+Every model is frozen and forbids unknown fields (:class:`segmentkit.contract.Typed`), so a
+stage that writes a field the contract does not declare fails at once. A stage's own result
+types are declared once, in its module (:mod:`segmentkit.profiles`,
+:mod:`segmentkit.opportunities`, :mod:`segmentkit.personas`) and imported here; the rest of
+the summary is declared below. To add a field: declare it on the right model (in the
+position it should have in ``summary.json``), fill it in :func:`build_summary` or in the
+stage, run ``python -m segmentkit.result`` to rewrite the schema, and bump
+:data:`SCHEMA_VERSION` when a field is removed or changes meaning (adding a field does not).
 """
 
 from __future__ import annotations
