@@ -229,7 +229,7 @@ def test_missing_personas_left_out_and_inputs_untouched():
     before = (personas.copy(), features.copy(), demo.copy(), labels.copy())
     res = run(labels, personas, features, demo)
     assert res.n_missing_persona == 110
-    assert int(res.crosstab.to_numpy().sum()) == labels.size - 110
+    assert int(res.crosstab_frame.to_numpy().sum()) == labels.size - 110
     assert "110 customers without a persona" in res.narrative
     pd.testing.assert_series_equal(personas, before[0])
     pd.testing.assert_frame_equal(features, before[1])

@@ -26,7 +26,7 @@ from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, 
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError, first_line
 from segmentkit.opportunities import Opportunity
-from segmentkit.personas import PersonaMatch, PersonaMerge, PersonaSplit, SeparatingFeature
+from segmentkit.personas import CrosstabShares, PersonaComparison, PersonaMatch, PersonaMerge, PersonaSplit, SeparatingFeature
 from segmentkit.profiles import (
     CategoricalStat,
     Condition,
@@ -40,12 +40,16 @@ from segmentkit.profiles import (
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
-    "CategoryLevel", "CategoryLevels", "Condition", "CustomerMap", "DataQuality", "DescriptiveSample", "Exemplar",
-    "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
-    "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run",
-    "Segment", "SegmentStats", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
-    "ValidationGroups", "build_summary", "summary_schema",
+    "CategoryLevel", "CategoryLevels", "Condition", "CrosstabShares", "CustomerMap", "DataQuality",
+    "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan",
+    "HoldoutSegment", "InputInfo", "KSelection", "NumericStat", "Opportunity", "PersonaComparison",
+    "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment", "SegmentStats",
+    "SeparatingFeature", "Structure", "Summary", "Trait", "Validation", "ValidationGroups", "build_summary",
+    "summary_schema",
 ]
+
+#: The comparison with personas, as ``summary.json`` holds it.
+Personas = PersonaComparison
 
 #: Version of the summary's shape; bumped when a field is removed or changes meaning.
 SCHEMA_VERSION = 1
@@ -154,45 +158,6 @@ class KSelection(Typed):
     sample_size: int
     fixed_k: int | None
     constraints: Constraints
-
-
-# ---------------------------------------------------------------------------- personas
-
-
-class CrosstabShares(Typed):
-    """The persona × segment table as shares of each persona and of each segment."""
-
-    by_persona: dict[str, dict[int, float | None]]
-    by_segment: dict[int, dict[str, float | None]]
-
-
-class Personas(Typed):
-    """Segments against the client's personas."""
-
-    column: str
-    ari: float | None
-    ami: float | None
-    nmi: float | None
-    v_measure: float | None
-    n_customers: int
-    n_missing_persona: int
-    n_noise: int
-    personas: list[str]
-    segment_names: dict[int, str]
-    crosstab: dict[str, dict[int, int]]
-    crosstab_shares: CrosstabShares
-    matching: list[PersonaMatch]
-    matches: list[PersonaMatch]
-    splits: list[PersonaSplit]
-    merges: list[PersonaMerge]
-    new_segments: list[int]
-    dissolved: list[str]
-    persona_kinds: dict[str, str]
-    segment_kinds: dict[int, str]
-    narrative: str
-
-
-# ---------------------------------------------------------------------- data and the run
 
 
 class DataQuality(Typed):
@@ -392,7 +357,7 @@ class Summary(Typed):
     segments: list[Segment]
     surrogate_accuracy: float | None
     descriptive_sample: DescriptiveSample | None
-    personas: Personas | None
+    personas: PersonaComparison | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
     holdout: HoldoutPlan | None = None
