@@ -195,6 +195,56 @@ def _reason(name: str, kind: str, v_idx: float | None, a_idx: float | None, size
     return f"{q} {value_part} and receives {att_part}: attention is broadly in line with value."
 
 
+def _int_labels(labels: np.ndarray) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.ndim != 1:
+        raise ValueError("labels must be one-dimensional")
+    if not (lab.dtype.kind in "iu" or (lab.dtype.kind == "f" and np.all(np.isfinite(lab))
+                                        and np.all(np.mod(lab, 1) == 0))):
+        raise ValueError("labels must be integers (-1 for noise), without missing values")
+    if lab.shape[0] == 0:
+        raise ValueError("no customers")
+    return lab.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """One measure (value, attention or CLV) per segment: its mean, the average over all
+    customers, the index against it and the share of the total (``None`` where the average
+    or the total is not positive: an index against a non-positive base is meaningless)."""
+
+    mean: np.ndarray
+    average: float
+    index: np.ndarray | None
+    share: np.ndarray | None
+
+    @classmethod
+    def of(cls, x: np.ndarray, inverse: np.ndarray, sizes: np.ndarray) -> _Measure:
+        mean = np.bincount(inverse, weights=x, minlength=sizes.size) / sizes
+        average, total = float(x.mean()), float(x.sum())
+        return cls(mean=mean, average=average,
+                   index=100.0 * mean / average if average > 0 else None,
+                   share=mean * sizes / total if total > 0 else None)
+
+    def index_of(self, j: int) -> float | None:
+        return None if self.index is None else float(self.index[j])
+
+    def share_of(self, j: int) -> float | None:
+        return None if self.share is None else float(self.share[j])
+
+
+def _kind(vi: float | None, ai: float | None, big_enough: bool, high: float, low: float) -> str:
+    """``under-served`` (value high, attention low), ``over-served`` (the reverse) or
+    ``balanced`` (also without both indices, or for a segment too small to flag)."""
+    if vi is None or ai is None or not big_enough:
+        return "balanced"
+    if vi >= high and ai <= low:
+        return "under-served"
+    if ai >= high and vi <= low:
+        return "over-served"
+    return "balanced"
+
+
 def find_opportunities(
     labels: np.ndarray,
     value: pd.Series,
@@ -241,89 +291,54 @@ def find_opportunities(
     """
     if not low <= 100.0 <= high:
         raise ValueError(f"need low <= 100 <= high, got low={low}, high={high}")
-    lab = np.asarray(labels)
-    if lab.ndim != 1:
-        raise ValueError("labels must be one-dimensional")
-    if not (lab.dtype.kind in "iu" or (lab.dtype.kind == "f" and np.all(np.isfinite(lab))
-                                        and np.all(np.mod(lab, 1) == 0))):
-        raise ValueError("labels must be integers (-1 for noise), without missing values")
-    lab = lab.astype(np.int64)
+    lab = _int_labels(labels)
     n = lab.shape[0]
-    if n == 0:
-        raise ValueError("no customers")
     names = dict(segment_names or {})
     val = _numeric(value, n, "value")
     att = None if attention is None else _numeric(attention, n, "attention")
     clv_v = None if clv is None else _numeric(clv, n, "clv")
-
     ids, inverse = np.unique(lab, return_inverse=True)
     sizes = np.bincount(inverse, minlength=ids.size)
-    keep = ids != NOISE
-
-    def per_segment(x: np.ndarray) -> tuple[np.ndarray, float, float]:
-        sums = np.bincount(inverse, weights=x, minlength=ids.size)
-        return sums / sizes, float(x.mean()), float(x.sum())
-
-    v_mean, v_avg, v_tot = per_segment(val)
-    v_idx = 100.0 * v_mean / v_avg if v_avg > 0 else None
-    v_share = v_mean * sizes / v_tot if v_tot > 0 else None
-    if att is not None:
-        a_mean, a_avg, a_tot = per_segment(att)
-        a_idx = 100.0 * a_mean / a_avg if a_avg > 0 else None
-        a_share = a_mean * sizes / a_tot if a_tot > 0 else None
-    else:
-        a_mean, a_avg, a_idx, a_share = None, None, None, None
-    if clv_v is not None:
-        c_mean, c_avg, _ = per_segment(clv_v)
-        c_idx = 100.0 * c_mean / c_avg if c_avg > 0 else None
-    else:
-        c_mean, c_idx = None, None
+    v = _Measure.of(val, inverse, sizes)
+    a = None if att is None else _Measure.of(att, inverse, sizes)
+    c = None if clv_v is None else _Measure.of(clv_v, inverse, sizes)
 
     entries: list[SegmentOpportunity] = []
-    for j in np.flatnonzero(keep):
+    for j in np.flatnonzero(ids != NOISE):
         sid = int(ids[j])
         name = str(names.get(sid, f"Segment {sid}"))
         size = int(sizes[j])
-        vi = None if v_idx is None else float(v_idx[j])
-        ai = None if a_idx is None else float(a_idx[j])
-        kind = "balanced"
-        if vi is not None and ai is not None and size >= min_size:
-            if vi >= high and ai <= low:
-                kind = "under-served"
-            elif ai >= high and vi <= low:
-                kind = "over-served"
-        gap = None if (vi is None or ai is None) else vi - ai
-        parity = None
-        if vi is not None and a_mean is not None and a_avg is not None:
-            parity = size * (vi / 100.0 * a_avg - float(a_mean[j]))
+        vi, ai = v.index_of(j), (None if a is None else a.index_of(j))
+        kind = _kind(vi, ai, size >= min_size, high, low)
         entries.append(
             SegmentOpportunity(
                 segment=sid,
                 name=name,
                 size=size,
                 share=size / n,
-                value_per_customer=float(v_mean[j]),
+                value_per_customer=float(v.mean[j]),
                 value_index=vi,
-                value_share=None if v_share is None else float(v_share[j]),
-                attention_per_customer=None if a_mean is None else float(a_mean[j]),
+                value_share=v.share_of(j),
+                attention_per_customer=None if a is None else float(a.mean[j]),
                 attention_index=ai,
-                attention_share=None if a_share is None else float(a_share[j]),
-                clv_per_customer=None if c_mean is None else float(c_mean[j]),
-                clv_index=None if c_idx is None else float(c_idx[j]),
+                attention_share=None if a is None else a.share_of(j),
+                clv_per_customer=None if c is None else float(c.mean[j]),
+                clv_index=None if c is None else c.index_of(j),
                 kind=kind,
-                gap=gap,
-                attention_to_parity=parity,
+                gap=None if (vi is None or ai is None) else vi - ai,
+                attention_to_parity=None if (vi is None or a is None) else size * (vi / 100.0 * a.average
+                                                                                    - float(a.mean[j])),
                 reason=_reason(name, kind, vi, ai, size, min_size, high, low),
             )
         )
     return Opportunities(
         segments=tuple(entries),
         has_attention=att is not None,
-        average_value=v_avg,
-        average_attention=a_avg,
+        average_value=v.average,
+        average_attention=None if a is None else a.average,
         high=float(high),
         low=float(low),
-        narrative=_narrative(entries, att is not None, v_avg),
+        narrative=_narrative(entries, att is not None, v.average),
     )
 
 
