@@ -313,7 +313,7 @@ def test_single_segment_and_constant_and_near_zero_columns():
     )
     X = df[["a"]].to_numpy()
     one = profile_segments(df, np.zeros(6, dtype=int), X=X, specs={})
-    assert one.surrogate_accuracy == 1.0 and one.segments[0].rules == ()
+    assert one.surrogate_accuracy == 1.0 and one.segments[0].rules == []
     assert one.segments[0].feature("a").effect_size == 0.0
     two = profile_segments(df, np.array([0, 0, 0, 1, 1, 1]), X=X, specs={})
     seg = two.get(0)

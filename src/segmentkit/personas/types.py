@@ -39,10 +39,10 @@ class PersonaSplit(Typed):
     """
 
     persona: str
-    segments: tuple[int, ...]
-    names: tuple[str, ...]
+    segments: list[int]
+    names: list[str]
     shares: dict[int, float | None]
-    separating_features: tuple[SeparatingFeature, ...]
+    separating_features: list[SeparatingFeature]
     demographic_similarity: float | None
     demographic_by_column: dict[str, float | None]
     lookalike: bool
@@ -57,7 +57,7 @@ class PersonaMerge(Typed):
 
     segment: int
     name: str
-    personas: tuple[str, ...]
+    personas: list[str]
     shares: dict[str, float | None]
     persona_shares: dict[str, float | None]
 
@@ -105,16 +105,16 @@ class PersonaComparison(Typed):
     n_customers: int
     n_missing_persona: int
     n_noise: int
-    personas: tuple[str, ...]
+    personas: list[str]
     segment_names: dict[int, str]
     crosstab: dict[str, dict[int, int]]
     crosstab_shares: CrosstabShares
-    matching: tuple[PersonaMatch, ...]
-    matches: tuple[PersonaMatch, ...]
-    splits: tuple[PersonaSplit, ...]
-    merges: tuple[PersonaMerge, ...]
-    new_segments: tuple[int, ...]
-    dissolved: tuple[str, ...]
+    matching: list[PersonaMatch]
+    matches: list[PersonaMatch]
+    splits: list[PersonaSplit]
+    merges: list[PersonaMerge]
+    new_segments: list[int]
+    dissolved: list[str]
     persona_kinds: dict[str, str]
     segment_kinds: dict[int, str]
     narrative: str

@@ -56,9 +56,9 @@ class SegmentProfile(Typed):
     value_index: float | None
     value_mean: float | None
     is_noise: bool
-    top_features: tuple[Trait, ...]
-    rules: tuple[Rule, ...]
-    exemplars: tuple[Exemplar, ...]
+    top_features: list[Trait]
+    rules: list[Rule]
+    exemplars: list[Exemplar]
     profile: SegmentStats
 
     @property

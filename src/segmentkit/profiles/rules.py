@@ -54,7 +54,7 @@ class Rule(Typed):
     precision: float | None
     coverage: float | None
     support: int
-    conditions: tuple[Condition, ...]
+    conditions: list[Condition]
 
 
 class RuleData:
