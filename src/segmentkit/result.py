@@ -25,6 +25,7 @@ from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, 
 
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError, first_line
+from segmentkit.holdout import HoldoutMetric, HoldoutPlan, HoldoutSegment
 from segmentkit.opportunities import Opportunity
 from segmentkit.personas import CrosstabShares, PersonaComparison, PersonaMatch, PersonaMerge, PersonaSplit, SeparatingFeature
 from segmentkit.profiles import (
@@ -244,41 +245,6 @@ class Run(Typed):
     parameters: dict[str, JsonValue]
     inputs: dict[str, InputInfo]
     versions: dict[str, str]
-
-
-class HoldoutMetric(Typed):
-    """What one metric needs for a segment's control group (:mod:`segmentkit.holdout`)."""
-
-    metric: Literal["repeat_rate", "spend"]
-    base: float | None
-    expected: float | None
-    spread: float | None
-    holdout_share: float | None
-    detectable_lift_at_max_share: float | None
-    reason: str
-
-
-class HoldoutSegment(Typed):
-    """The control group planned for one segment."""
-
-    segment_id: int
-    size: int
-    holdout_share: float
-    expected_holdout: int
-    testable: bool
-    metrics: list[HoldoutMetric]
-    reason: str
-
-
-class HoldoutPlan(Typed):
-    """Control groups per segment (``--holdout``)."""
-
-    min_lift: float
-    alpha: float
-    power: float
-    seed: int
-    assignment: str
-    segments: list[HoldoutSegment]
 
 
 class FeatureFamily(Typed):
