@@ -90,40 +90,18 @@ def persona_kinds(sh: Shares, cl: Classes, matching: Matching, *, split_share: f
         top = np.argmax(sh.N, axis=0)
         leader[top, np.arange(len(sh.seg_ids))] = sh.s_size > 0
     owns = (leader & cl.over & (sh.r >= split_share - SLACK) & ~cl.is_new[None, :]).any(axis=1)
-    kinds: dict[str, str] = {}
-    for i, p in enumerate(sh.persona_names):
-        if cl.is_split[i]:
-            kinds[p] = "split"
-        elif in_merge[i]:
-            kinds[p] = "merge"
-        elif matching.matched_p[i]:
-            kinds[p] = "match"
-        elif owns[i]:
-            kinds[p] = "partial"
-        else:
-            kinds[p] = "dissolved"
-    return kinds
+    kinds = np.select([cl.is_split, in_merge, matching.matched_p, owns], ["split", "merge", "match", "partial"],
+                      "dissolved")
+    return dict(zip(sh.persona_names, kinds.tolist()))
 
 
 def segment_kinds(sh: Shares, cl: Classes, matching: Matching) -> dict[int, str]:
     """Each non-noise segment's kind: ``merge > new > split > match > other``; ``unknown``
     without any member of known persona."""
     split_part = (cl.target & cl.is_split[:, None]).any(axis=0)
-    kinds: dict[int, str] = {}
-    for j, sid in enumerate(sh.seg_ids):
-        if not sh.s_size[j] > 0:
-            kinds[sid] = "unknown"
-        elif cl.is_merge[j]:
-            kinds[sid] = "merge"
-        elif cl.is_new[j]:
-            kinds[sid] = "new"
-        elif split_part[j]:
-            kinds[sid] = "split"
-        elif matching.matched_s[j]:
-            kinds[sid] = "match"
-        else:
-            kinds[sid] = "other"
-    return kinds
+    kinds = np.select([~(sh.s_size > 0), cl.is_merge, cl.is_new, split_part, matching.matched_s],
+                      ["unknown", "merge", "new", "split", "match"], "other")
+    return dict(zip(sh.seg_ids, kinds.tolist()))
 
 
 def merges(sh: Shares, cl: Classes, names: Mapping[int, str]) -> tuple[PersonaMerge, ...]:
