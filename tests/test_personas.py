@@ -114,9 +114,9 @@ def test_planted_structure_is_recovered(seed, equal_draw):
     assert [s.persona for s in res.splits] == ["A", "B"]
     assert set(res.splits[0].segments) == {0, 1}
     assert set(res.splits[1].segments) == {2, 3}
-    assert [(m.segment, m.personas) for m in res.merges] == [(4, ("C", "D"))]
-    assert res.new_segments == (5,)
-    assert res.dissolved == ("E",)
+    assert [(m.segment, m.personas) for m in res.merges] == [(4, ["C", "D"])]
+    assert res.new_segments == [5]
+    assert res.dissolved == ["E"]
     assert [(m.persona, m.segment) for m in res.matches] == [("F", 6)]
     assert res.persona_kinds == {"A": "split", "B": "split", "C": "merge", "D": "merge", "E": "dissolved", "F": "match"}
     assert res.segment_kinds == {0: "split", 1: "split", 2: "split", 3: "split", 4: "merge", 5: "new", 6: "match"}
@@ -183,9 +183,9 @@ def test_relabelling_segments_permutes_results():
     names = {mapping[k]: v for k, v in NAMES.items()}
     a = run(labels, personas, features, demo)
     b = run(relab, personas, features, demo, names=names)
-    assert [tuple(mapping[s] for s in sp.segments) for sp in a.splits] == [sp.segments for sp in b.splits]
+    assert [[mapping[s] for s in sp.segments] for sp in a.splits] == [sp.segments for sp in b.splits]
     assert [mapping[m.segment] for m in a.merges] == [m.segment for m in b.merges]
-    assert tuple(mapping[s] for s in a.new_segments) == b.new_segments
+    assert [mapping[s] for s in a.new_segments] == b.new_segments
     assert a.dissolved == b.dissolved and a.persona_kinds == b.persona_kinds
     assert {mapping[k]: v for k, v in a.segment_kinds.items()} == b.segment_kinds
     assert a.ari == pytest.approx(b.ari) and a.ami == pytest.approx(b.ami)
@@ -200,7 +200,7 @@ def test_identity_segments_equal_personas():
     labels[rng.random(2000) < 0.05] = -1
     names = {0: "n", 1: "s", 2: "e", 3: "w"}
     res = run(labels, personas, names=names)
-    assert res.splits == () and res.new_segments == () and res.merges == () and res.dissolved == ()
+    assert res.splits == [] and res.new_segments == [] and res.merges == [] and res.dissolved == []
     assert len(res.matches) == 4
     assert res.ari == pytest.approx(1.0) and res.nmi == pytest.approx(1.0)
     assert set(res.persona_kinds.values()) == {"match"}
@@ -229,7 +229,7 @@ def test_missing_personas_left_out_and_inputs_untouched():
     before = (personas.copy(), features.copy(), demo.copy(), labels.copy())
     res = run(labels, personas, features, demo)
     assert res.n_missing_persona == 110
-    assert int(res.crosstab.to_numpy().sum()) == labels.size - 110
+    assert int(res.crosstab_frame.to_numpy().sum()) == labels.size - 110
     assert "110 customers without a persona" in res.narrative
     pd.testing.assert_series_equal(personas, before[0])
     pd.testing.assert_frame_equal(features, before[1])
@@ -242,10 +242,10 @@ def test_numeric_and_categorical_persona_codes():
     codes = rng.integers(1, 4, 600).astype(float)
     codes[:5] = np.nan
     res = compare_personas(np.nan_to_num(codes).astype(int), pd.Series(codes), column="p")
-    assert res.personas == ("1", "2", "3")
+    assert res.personas == ["1", "2", "3"]
     cat = pd.Series(pd.Categorical(np.array(["x", "y"])[rng.integers(0, 2, 600)]))
     res = compare_personas(np.zeros(600, dtype=int), cat, column="p")
-    assert res.personas == ("x", "y") and res.splits == ()
+    assert res.personas == ["x", "y"] and res.splits == []
 
 
 def test_dominant_persona_is_not_mistaken_for_new():
@@ -253,7 +253,7 @@ def test_dominant_persona_is_not_mistaken_for_new():
     persona = pd.Series(np.repeat(np.array(["big", "small"], dtype=object), [800, 200]))
     labels = np.r_[np.zeros(400, int), np.ones(400, int), np.full(200, 2)]
     res = compare_personas(labels, persona, column="p")
-    assert res.new_segments == ()
+    assert res.new_segments == []
     assert [s.persona for s in res.splits] == ["big"]
     assert res.persona_kinds["small"] == "match"
 
@@ -265,8 +265,8 @@ def test_proportional_segment_in_every_persona_is_new_not_split():
     persona = pd.Series(np.array(["p", "q", "r"], dtype=object)[codes])
     labels = np.where(rng.random(3000) < 0.3, 3, codes)
     res = compare_personas(labels, persona, column="p")
-    assert res.new_segments == (3,)
-    assert res.splits == () and res.merges == ()
+    assert res.new_segments == [3]
+    assert res.splits == [] and res.merges == []
     assert len(res.matches) == 3
 
 

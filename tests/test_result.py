@@ -76,3 +76,32 @@ def test_with_names_equals_a_refit_with_the_names(demo_files, monkeypatch):
     assert renamed.summary.segment(0).name == "Sleepers"
     assert "'Sleepers'" in " ".join(o.reason for o in renamed.summary.opportunities)
     assert fitted.summary.segment(0).name != "Sleepers"  # the original result is unchanged
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('{"schema_version": 1, "n_customers": "many"}', "not a summary segmentkit wrote: segmentkit_version: Field required"),
+    ("{not json", "not valid JSON"),
+])
+def test_a_broken_summary_is_one_user_error_not_a_traceback(tmp_path, text, says):
+    from typer.testing import CliRunner
+
+    from segmentkit.cli import app
+    from segmentkit.errors import InputError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"customer_id": ["a"], "segment_id": [0]}).to_parquet(run / "assignments.parquet")
+    broken = run / "summary.json"
+    broken.write_text(text, encoding="utf-8")
+    try:
+        with pytest.raises(InputError, match=f"summary.json: {says}"):
+            Summary.read(broken)
+        customers = tmp_path / "customers.csv"
+        customers.write_text("customer_id,email\na,a@example.com\n", encoding="utf-8")
+        res = CliRunner().invoke(app, ["export-audiences", str(run), "--customers", str(customers),
+                                       "--platform", "meta", "--out", str(tmp_path / "aud")])
+        assert res.exit_code == 2, res.output
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in res.output
+    finally:
+        broken.unlink()  # the suite checks every summary.json a test leaves behind against the schema

@@ -48,7 +48,7 @@ import pandas as pd
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
 from segmentkit.export import excel_safe, to_json
-from segmentkit.result import Summary
+from segmentkit.result import Segment, Summary
 
 __all__ = [
     "PLATFORMS",
@@ -376,6 +376,91 @@ def _usable(keys: pd.DataFrame, platform: str) -> dict[str, pd.Series]:
             "name_zip": keys[f].notna() & keys[l].notna() & keys[z].notna() & keys[c].notna()}
 
 
+def _run_segments(run: Path, segments: Sequence[int] | None,
+                  ) -> tuple[dict[int, Segment], list[int], pd.DataFrame]:
+    """A run's segments by id (noise left out), the ids asked for, and its assignments."""
+    assignments_path, summary_path = run / "assignments.parquet", run / "summary.json"
+    for p in (assignments_path, summary_path):
+        if not p.is_file():
+            raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
+                             source=str(run))
+    summary = Summary.read(summary_path)
+    assignments = pd.read_parquet(assignments_path)
+    known = {s.id: s for s in summary.segments if s.id >= 0}
+    wanted = sorted(known) if not segments else list(dict.fromkeys(int(s) for s in segments))
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise InputError(f"--segments: no segment {', '.join(map(str, unknown))} in this run; "
+                         f"its segments are {', '.join(map(str, sorted(known)))}")
+    return known, wanted, assignments
+
+
+def _contact_keys_of(customers: Any, platform: str, columns: ColumnMapping, country: str | None,
+                     ) -> tuple[dict[str, str], pd.DataFrame, dict[str, int]]:
+    """The contact columns found, the platform's keys per customer id, and the counts of
+    invalid contacts (:func:`contact_keys`)."""
+    from segmentkit.sources import load_customers
+
+    con = duckdb.connect()
+    try:
+        loaded, cust = load_customers(con, customers, columns)
+    finally:
+        con.close()
+    roles_found = {r: getattr(columns, r) for r in CONTACT_ROLES if getattr(columns, r) in cust.columns}
+    defaults = ColumnMapping()
+    for role in CONTACT_ROLES:
+        given = getattr(columns, role)
+        if given != getattr(defaults, role) and given not in cust.columns:
+            raise InputError(f"missing column {given!r} (the {role.replace('_', ' ')} column)",
+                             source=loaded.source)
+    if not {"email", "phone"} & set(roles_found) and not {"first_name", "last_name", "zip"} <= set(roles_found):
+        raise InputError("no contact columns: need an e-mail or phone column, or first name, last name "
+                         "and zip (name them with --email-column etc. or [columns])", source=loaded.source)
+    keys, counts = contact_keys(cust, platform, columns, country)
+    keys.index = keys.index.astype(str)
+    return roles_found, keys, counts
+
+
+def _segment_file(seg: Segment, members: pd.Index, keys: pd.DataFrame, usable: dict[str, pd.Series],
+                  any_key: pd.Series, platform: str, out: Path) -> tuple[Path, dict[str, Any]]:
+    """Write one segment's upload file (members with a usable contact, Excel-safe); its
+    pre-flight row with counts and warnings."""
+    present = members[members.isin(keys.index)]
+    upload = keys.loc[present][any_key.reindex(present, fill_value=False).to_numpy()]
+    path = out / f"audience-{platform}-segment-{seg.id}-{_slug(seg.name)}.csv"
+    safe = upload.copy()
+    for c in safe.columns:
+        safe[c] = excel_safe(safe[c])
+    safe.to_csv(path, index=False, lineterminator="\n")
+    n_rows = int(len(upload))
+    flags = restricted_categories(seg.model_dump())
+    warnings = [
+        f"the segment's name or traits suggest a restricted category ({cat}); ad platforms do "
+        "not allow targeting on it: rename the segment or leave it out of the upload"
+        for cat in flags
+    ]
+    below = {p: m for p, m in PLATFORM_MINIMUMS.items() if n_rows < m}
+    if below:
+        warnings.append(
+            f"{n_rows} customers with a usable contact, below the minimum of "
+            + ", ".join(f"{PLATFORM_NAMES[p]} ({m})" for p, m in below.items())
+            + "; the platform's matched audience will be smaller still")
+    return path, {
+        "id": seg.id,
+        "name": seg.name,
+        "file": path.name,
+        "customers": int(len(members)),
+        "customers_without_contact_row": int(len(members) - len(present)),
+        "with_email": int(usable["email"].reindex(present, fill_value=False).sum()),
+        "with_phone": int(usable["phone"].reindex(present, fill_value=False).sum()),
+        "with_name_zip": int(usable["name_zip"].reindex(present, fill_value=False).sum()),
+        "rows_written": n_rows,
+        "meets_minimum": {p: n_rows >= m for p, m in PLATFORM_MINIMUMS.items()},
+        "restricted_categories": flags,
+        "warnings": warnings,
+    }
+
+
 def export_audiences(
     run_dir: str | Path,
     customers: Any,
@@ -408,91 +493,23 @@ def export_audiences(
     -------
     AudienceExport
     """
-    from segmentkit.sources import load_customers
-
     if platform not in PLATFORMS:
         raise InputError(f"--platform must be one of {', '.join(PLATFORMS)}, got {platform!r}")
-    run = Path(run_dir)
-    assignments_path, summary_path = run / "assignments.parquet", run / "summary.json"
-    for p in (assignments_path, summary_path):
-        if not p.is_file():
-            raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
-                             source=str(run))
-    summary = Summary.read(summary_path)
-    assignments = pd.read_parquet(assignments_path)
-    known = {s.id: s for s in summary.segments if s.id >= 0}
-    wanted = sorted(known) if not segments else list(dict.fromkeys(int(s) for s in segments))
-    unknown = [s for s in wanted if s not in known]
-    if unknown:
-        raise InputError(f"--segments: no segment {', '.join(map(str, unknown))} in this run; "
-                         f"its segments are {', '.join(map(str, sorted(known)))}")
-    con = duckdb.connect()
-    try:
-        loaded, cust = load_customers(con, customers, columns)
-    finally:
-        con.close()
-    roles_found = {r: getattr(columns, r) for r in CONTACT_ROLES if getattr(columns, r) in cust.columns}
-    defaults = ColumnMapping()
-    for role in CONTACT_ROLES:
-        given = getattr(columns, role)
-        if given != getattr(defaults, role) and given not in cust.columns:
-            raise InputError(f"missing column {given!r} (the {role.replace('_', ' ')} column)",
-                             source=loaded.source)
-    if not {"email", "phone"} & set(roles_found) and not {"first_name", "last_name", "zip"} <= set(roles_found):
-        raise InputError("no contact columns: need an e-mail or phone column, or first name, last name "
-                         "and zip (name them with --email-column etc. or [columns])", source=loaded.source)
-    keys, counts = contact_keys(cust, platform, columns, country)
-    keys.index = keys.index.astype(str)
+    known, wanted, assignments = _run_segments(Path(run_dir), segments)
+    roles_found, keys, counts = _contact_keys_of(customers, platform, columns, country)
     usable = _usable(keys, platform)
     any_key = usable["email"] | usable["phone"] | usable["name_zip"]
-
-    seg_of = assignments.loc[assignments["status"] == "segmented"].set_index(
-        assignments.loc[assignments["status"] == "segmented", "customer_id"].astype(str))["segment_id"]
+    segmented = assignments.loc[assignments["status"] == "segmented"]
+    seg_of = segmented.set_index(segmented["customer_id"].astype(str))["segment_id"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[int, Path] = {}
     rows: list[dict[str, Any]] = []
-    in_run = keys.index.isin(assignments["customer_id"].astype(str))
     for sid in wanted:
-        seg = known[sid]
         members = seg_of.index[seg_of.to_numpy() == sid]
-        present = members[members.isin(keys.index)]
-        sel = keys.loc[present]
-        ok = any_key.reindex(present, fill_value=False)
-        upload = sel[ok.to_numpy()]
-        path = out / f"audience-{platform}-segment-{sid}-{_slug(seg.name)}.csv"
-        safe = upload.copy()
-        for c in safe.columns:
-            safe[c] = excel_safe(safe[c])
-        safe.to_csv(path, index=False, lineterminator="\n")
-        files[sid] = path
-        n_rows = int(len(upload))
-        flags = restricted_categories(seg.model_dump())
-        warnings = [
-            f"the segment's name or traits suggest a restricted category ({cat}); ad platforms do "
-            "not allow targeting on it: rename the segment or leave it out of the upload"
-            for cat in flags
-        ]
-        below = {p: m for p, m in PLATFORM_MINIMUMS.items() if n_rows < m}
-        if below:
-            warnings.append(
-                f"{n_rows} customers with a usable contact, below the minimum of "
-                + ", ".join(f"{PLATFORM_NAMES[p]} ({m})" for p, m in below.items())
-                + "; the platform's matched audience will be smaller still")
-        rows.append({
-            "id": sid,
-            "name": seg.name,
-            "file": path.name,
-            "customers": int(len(members)),
-            "customers_without_contact_row": int(len(members) - len(present)),
-            "with_email": int(usable["email"].reindex(present, fill_value=False).sum()),
-            "with_phone": int(usable["phone"].reindex(present, fill_value=False).sum()),
-            "with_name_zip": int(usable["name_zip"].reindex(present, fill_value=False).sum()),
-            "rows_written": n_rows,
-            "meets_minimum": {p: n_rows >= m for p, m in PLATFORM_MINIMUMS.items()},
-            "restricted_categories": flags,
-            "warnings": warnings,
-        })
+        files[sid], row = _segment_file(known[sid], members, keys, usable, any_key, platform, out)
+        rows.append(row)
+    in_run = keys.index.isin(assignments["customer_id"].astype(str))
     preflight = {
         "platform": platform,
         "headers": list(HEADERS[platform]),

@@ -39,7 +39,8 @@ from typing import Any
 
 from segmentkit.export import json_float
 from segmentkit.features import FeatureSpec
-from segmentkit.profiles import format_value
+from segmentkit.profiles.wording import spec_for
+from segmentkit.wording import format_value
 
 __all__ = [
     "LIFECYCLE_STATES",
@@ -199,7 +200,7 @@ def _describe_number(name: str, specs: Mapping[str, FeatureSpec]) -> tuple[str, 
         if name.endswith(suffix) and name[: -len(suffix)] in specs:
             base, note = name[: -len(suffix)], words
             break
-    spec = _spec(base, specs)
+    spec = spec_for(base, specs)
     unit = {"share": "share", "days": "days", "count": "count", "amount": "amount",
             "trend": "trend", "ratio": "ratio"}.get(spec.kind, "number")
     if note.startswith("index"):
@@ -251,14 +252,6 @@ class _Seg:
 
 def _fmt(value: float | None, spec: FeatureSpec) -> str:
     return format_value(value, spec.kind)
-
-
-def _pct(x: float | None) -> str:
-    return format_value(x, "share")
-
-
-def _spec(name: str, specs: Mapping[str, FeatureSpec]) -> FeatureSpec:
-    return specs.get(name) or FeatureSpec(name, "custom", name.replace("__", " ").replace("_", " "))
 
 
 def _level(name: str) -> str:
@@ -314,7 +307,7 @@ def lifecycle_state(recency: float | None, gap: float | None, tenure: float | No
 
 
 def _who(s: _Seg, lifecycle: str | None, gap: float | None, recency: float | None) -> BriefSentence:
-    text = (f"{s.size:,} customers ({_pct(s.share)} of all) bringing {_pct(s.value_share)} of net revenue "
+    text = (f"{s.size:,} customers ({format_value(s.share, 'share')} of all) bringing {format_value(s.value_share, 'share')} of net revenue "
             f"(value index {format_value(s.value_index, 'count')})")
     numbers: dict[str, Any] = {"size": s.size, "share": s.share, "value_share": s.value_share,
                                "value_index": s.value_index}
@@ -339,13 +332,13 @@ def _what(s: _Seg, specs: Mapping[str, FeatureSpec]) -> BriefSentence | None:
     if cats:
         top = [c for c in cats[:2] if c[1] > 0]
         parts.append("spend goes mostly to " + " and ".join(
-            f"{_level(n)} ({_pct(m)} vs {_pct(o)} overall)" for n, m, o in top))
+            f"{_level(n)} ({format_value(m, 'share')} vs {format_value(o, 'share')} overall)" for n, m, o in top))
         numbers.update({n: m for n, m, _ in top})
         numbers.update({f"{n}_overall": o for n, _, o in top})
     per_order = []
     for name in ("basket_size", "avg_order_value"):
         if s.has(name):
-            per_order.append(f"{_fmt(s.stat(name), _spec(name, specs))} {_spec(name, specs).label}")
+            per_order.append(f"{_fmt(s.stat(name), spec_for(name, specs))} {spec_for(name, specs).label}")
             numbers[name] = s.stat(name)
     if per_order:
         parts.append("a typical order: " + ", ".join(per_order) + " (means)")
@@ -360,8 +353,8 @@ def _where(s: _Seg) -> BriefSentence | None:
                     if n.startswith("channel_share__") and s.has(n)), key=lambda t: (-t[1], t[0]))
     if not chans:
         return None
-    text = "Orders come via " + ", ".join(f"{_level(n)} {_pct(m)}" for n, m, _ in chans)
-    text += " (overall: " + ", ".join(f"{_level(n)} {_pct(o)}" for n, _, o in chans) + ")."
+    text = "Orders come via " + ", ".join(f"{_level(n)} {format_value(m, 'share')}" for n, m, _ in chans)
+    text += " (overall: " + ", ".join(f"{_level(n)} {format_value(o, 'share')}" for n, _, o in chans) + ")."
     numbers = {n: m for n, m, _ in chans}
     numbers.update({f"{n}_overall": o for n, _, o in chans})
     return BriefSentence("where", text, numbers)
@@ -386,7 +379,7 @@ def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
         how = ("more seasonal than average" if idx is not None and idx >= SEASONAL_INDEX_HIGH else
                "less seasonal than average" if idx is not None and idx <= SEASONAL_INDEX_LOW else
                "about as seasonal as average")
-        parts.append(f"{_pct(m)} of their spend falls in their peak quarter vs {_pct(o)} overall ({how})")
+        parts.append(f"{format_value(m, 'share')} of their spend falls in their peak quarter vs {format_value(o, 'share')} overall ({how})")
         numbers.update({"peak_quarter_share": m, "peak_quarter_share_overall": o})
     if not parts:
         return None
@@ -402,7 +395,7 @@ def _price(s: _Seg) -> BriefSentence | None:
     how = ("price-sensitive: lead with the offer" if idx is not None and idx >= PRICE_SENSITIVE_INDEX else
            "rarely buy on discount: lead with the product, not the price"
            if idx is not None and idx <= PRICE_INSENSITIVE_INDEX else "average discount use")
-    return BriefSentence("price", f"{_pct(m)} of their orders use a discount vs {_pct(o)} overall "
+    return BriefSentence("price", f"{format_value(m, 'share')} of their orders use a discount vs {format_value(o, 'share')} overall "
                                   f"(index {format_value(idx, 'count')}): {how}.",
                          {"discount_share": m, "discount_share_overall": o, "discount_share_index": idx})
 
@@ -495,9 +488,9 @@ def _move_up(s: _Seg, segs: Sequence[_Seg], specs: Mapping[str, FeatureSpec],
     numbers: dict[str, Any] = {"value_mean": s.value_mean, "target_value_mean": up.value_mean,
                                "target_id": up.id}
     for _, name, a, b, sd in diffs[:N_LEVERS]:
-        spec = _spec(name, specs)
+        spec = spec_for(name, specs)
         if spec.kind == "share":
-            levers.append(f"{spec.label} {_pct(b)} vs {_pct(a)}")
+            levers.append(f"{spec.label} {format_value(b, 'share')} vs {format_value(a, 'share')}")
         else:
             delta = b - a
             shown = (format_value(delta, "trend") if spec.kind == "trend"

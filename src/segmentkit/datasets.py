@@ -205,6 +205,12 @@ _ORPHAN_SHARE = 0.001
 _BULK_SHARE = 0.0005
 _STEADY = (0, 1, 5)
 _DAY = 86_400
+#: Floor of a Dirichlet row's gamma draws.
+_MIN_GAMMA = 1e-12
+#: The activity scale solves for its square root within this range (scale 0.01 to 64).
+_SCALE_ROOT_RANGE = (0.1, 8.0)
+#: No signup before this day.
+_EARLIEST_SIGNUP = "2012-01-01"
 
 
 @dataclass(frozen=True)
@@ -244,7 +250,7 @@ def _dirichlet_rows(rng: np.random.Generator, mean: np.ndarray, concentration: f
                     ) -> np.ndarray:
     """One Dirichlet draw per row of ``mean`` (rows sum to 1)."""
     g = rng.gamma(mean * concentration)
-    g = np.maximum(g, 1e-12)
+    g = np.maximum(g, _MIN_GAMMA)  # a zero draw in every column would divide 0 by 0
     return g / g.sum(axis=1, keepdims=True)
 
 
@@ -329,14 +335,44 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     if events_per_customer is not None and not events_per_customer > 0:
         raise ValueError(f"events_per_customer must be > 0, got {events_per_customer}")
     years = int(years)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # one generator: every step below draws from it in turn
 
     end = np.datetime64(END_DATE, "D") + 1  # exclusive
     start = np.datetime64(f"{END_DATE.year - years}-{END_DATE.month:02d}-{END_DATE.day:02d}",
                           "D") + 1
     span = float((end - start).astype(int))  # window length in days
 
-    # ---------------------------------------------------------------- customers
+    people = _people(rng, n)
+    b = _behaviour(rng, people.segment, people.has_events, _seasons(start, int(span)))
+    scale = 1.0 if events_per_customer is None else _activity_scale(
+        b, people.has_events, span, years, events_per_customer * n)
+    o_cust, o_t = _order_times(rng, b, people.has_events, span, scale, years)
+    orders = _order_attributes(rng, b, o_cust, o_t, n)
+    browsing = _browsing(rng, b, people.has_events, orders, span, scale)
+    returns = _returns(rng, b, orders, span)
+    events, ev_cust, ev_days, cust_ids = _event_table(rng, orders, browsing, returns, n, start, span)
+    customers, truth = _customer_tables(rng, people, ev_cust, ev_days, cust_ids, start, span)
+    last = events["event_time"].max() if len(events) else pd.Timestamp(start)
+    snapshot = (last.normalize() + pd.Timedelta(days=1)).date()
+    return DemoData(customers=customers, events=events, truth=truth, snapshot_date=snapshot)
+
+
+@dataclass(frozen=True)
+class _People:
+    """Who the customers are: persona, planted segment, whether they have events, and
+    their demographics and marketing touches."""
+
+    persona: np.ndarray
+    segment: np.ndarray
+    has_events: np.ndarray
+    age: np.ndarray
+    gender: np.ndarray
+    region: np.ndarray
+    income: np.ndarray
+    touches: np.ndarray
+
+
+def _people(rng: np.random.Generator, n: int) -> _People:
     persona = _pick(rng, np.array([PERSONA_SHARES]), np.zeros(n, dtype=int))
     segment = _pick(rng, np.array(PERSONA_SEGMENT_SHARES), persona)
     has_events = np.ones(n, dtype=bool)
@@ -350,8 +386,37 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     income = _pick(rng, np.array(_INCOME_P), persona)
     touch_rate = np.array(_TOUCHES)[persona] * np.where(segment == 5, _HV_TOUCH_FACTOR, 1.0)
     touches = rng.poisson(touch_rate)
+    return _People(persona, segment, has_events, age, gender, region, income, touches)
 
-    # ---------------------------------------------------------------- per-customer behavior
+
+@dataclass(frozen=True)
+class _Behaviour:
+    """Each customer's habits, drawn around their planted segment's."""
+
+    segment: np.ndarray
+    interval: np.ndarray  # days between orders of steady buyers
+    aov: np.ndarray  # median order value
+    disc_p: np.ndarray  # probability an order uses a discount
+    cat_p: np.ndarray  # category mix, customers x categories
+    chan_p: np.ndarray  # channel mix, customers x channels
+    views_base: np.ndarray  # views not tied to orders
+    cart_base: np.ndarray  # abandoned carts not tied to orders
+    vpo: np.ndarray  # views per order
+    p_cart: np.ndarray  # an online order has a cart event before it
+    apo: np.ndarray  # abandoned carts per order
+    ret_p: np.ndarray  # return probability before the category factor
+    steady: np.ndarray  # buys on a rhythm (segments in _STEADY)
+    seasons: list[tuple[float, float]]
+
+    def of_segment(self, values: tuple[float, ...]) -> np.ndarray:
+        """A per-segment parameter, per customer."""
+        return np.asarray(values, dtype=float)[self.segment]
+
+
+def _behaviour(rng: np.random.Generator, segment: np.ndarray, has_events: np.ndarray,
+               seasons: list[tuple[float, float]]) -> _Behaviour:
+    n = len(segment)
+
     def seg_f(values: tuple[float, ...]) -> np.ndarray:
         return np.asarray(values, dtype=float)[segment]
 
@@ -362,45 +427,46 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     cat_p = _dirichlet_rows(rng, np.array(_CAT_P)[segment], 25.0)
     chan_p = _dirichlet_rows(rng, np.array(_CHAN_P)[segment], 15.0)
     view_spread = np.exp(rng.normal(0.0, 0.35, n))
-    views_base = seg_f(_VIEWS_BASE) * view_spread
-    cart_base = seg_f(_CART_BASE) * view_spread
-    vpo, p_cart = seg_f(_VIEWS_PER_ORDER), seg_f(_P_CART)
-    apo, ret_p = seg_f(_ABANDON_PER_ORDER), seg_f(_RETURN_P)
-    steady = np.isin(segment, _STEADY) & has_events
-    seasons = _seasons(start, int(span))
+    return _Behaviour(
+        segment=segment, interval=interval, aov=aov, disc_p=disc_p, cat_p=cat_p, chan_p=chan_p,
+        views_base=seg_f(_VIEWS_BASE) * view_spread, cart_base=seg_f(_CART_BASE) * view_spread,
+        vpo=seg_f(_VIEWS_PER_ORDER), p_cart=seg_f(_P_CART), apo=seg_f(_ABANDON_PER_ORDER),
+        ret_p=seg_f(_RETURN_P), steady=np.isin(segment, _STEADY) & has_events, seasons=seasons,
+    )
 
-    # ---------------------------------------------------------------- activity scale
-    scale = 1.0
-    if events_per_customer is not None:
-        online = 1.0 - chan_p[:, 2]
-        ret_e = ret_p * (cat_p @ np.array(_CAT_RETURN))
-        per_order = 1.0 + vpo + p_cart * online + apo + ret_e
-        fixed_orders = np.select(
-            [segment == 2, segment == 3, segment == 4],
-            [np.dot(_WS_ORDERS_P, [1, 2, 3]),
-             len(seasons) * _SG_PER_SEASON + _SG_OFF_PER_YEAR * years,
-             np.dot(_LO_ORDERS_P, [1, 2, 3, 4])], 0.0)
-        steady_orders = np.where(steady, span * (1.0 - seg_f(_SKIP)) / interval, 0.0)
-        live = has_events.astype(float)
-        # expected rows: a + b1 * scale + b2 * sqrt(scale); solve for x = sqrt(scale)
-        a = np.sum(live * fixed_orders * per_order)
-        b1 = np.sum(live * steady_orders * per_order)
-        b2 = np.sum(live * (views_base + cart_base))
-        target = events_per_customer * n / (1.0 + _DUPLICATE_SHARE + _ORPHAN_SHARE)
-        c = a - target
-        if b1 > 0:
-            x = (-b2 + np.sqrt(max(b2 * b2 - 4.0 * b1 * c, 0.0))) / (2.0 * b1)
-        else:
-            x = -c / b2 if b2 > 0 else 1.0
-        scale = float(np.clip(x, 0.1, 8.0)) ** 2
-    # views and carts that do not follow orders scale more gently than order rates, so
-    # window shoppers keep browsing a lot when activity is scaled down
-    browse_scale = scale ** 0.5
 
-    # ---------------------------------------------------------------- orders
+def _activity_scale(b: _Behaviour, has_events: np.ndarray, span: float, years: int, target_rows: float) -> float:
+    """The factor on order rates that brings the expected rows to ``target_rows``."""
+    segment = b.segment
+    online = 1.0 - b.chan_p[:, 2]
+    ret_e = b.ret_p * (b.cat_p @ np.array(_CAT_RETURN))
+    per_order = 1.0 + b.vpo + b.p_cart * online + b.apo + ret_e
+    fixed_orders = np.select(
+        [segment == 2, segment == 3, segment == 4],
+        [np.dot(_WS_ORDERS_P, [1, 2, 3]),
+         len(b.seasons) * _SG_PER_SEASON + _SG_OFF_PER_YEAR * years,
+         np.dot(_LO_ORDERS_P, [1, 2, 3, 4])], 0.0)
+    steady_orders = np.where(b.steady, span * (1.0 - b.of_segment(_SKIP)) / b.interval, 0.0)
+    live = has_events.astype(float)
+    # expected rows: a + b1 * scale + b2 * sqrt(scale); solve for x = sqrt(scale)
+    a = np.sum(live * fixed_orders * per_order)
+    b1 = np.sum(live * steady_orders * per_order)
+    b2 = np.sum(live * (b.views_base + b.cart_base))
+    c = a - target_rows / (1.0 + _DUPLICATE_SHARE + _ORPHAN_SHARE)
+    if b1 > 0:
+        x = (-b2 + np.sqrt(max(b2 * b2 - 4.0 * b1 * c, 0.0))) / (2.0 * b1)
+    else:
+        x = -c / b2 if b2 > 0 else 1.0
+    return float(np.clip(x, *_SCALE_ROOT_RANGE)) ** 2
+
+
+def _order_times(rng: np.random.Generator, b: _Behaviour, has_events: np.ndarray, span: float, scale: float,
+                 years: int) -> tuple[np.ndarray, np.ndarray]:
+    """Customer and time (days into the window) of every order, by each segment's rhythm."""
+    segment, seg_f = b.segment, b.of_segment
     # steady buyers: one slot every `interval` days, jittered, some slots skipped
-    idx = np.flatnonzero(steady)
-    d = interval[idx] / scale
+    idx = np.flatnonzero(b.steady)
+    d = b.interval[idx] / scale
     phase = rng.random(len(idx)) * d
     slots = np.floor((span - phase) / d).astype(int) + 1
     o_cust = np.repeat(idx, slots)
@@ -420,7 +486,7 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     # seasonal gift buyers: 1 + Poisson(0.7) orders in every Nov-Dec, skewed towards
     # December, and a few orders at other times
     idx = np.flatnonzero((segment == 3) & has_events)
-    for lo, hi in seasons:
+    for lo, hi in b.seasons:
         cnt = 1 + rng.poisson(_SG_PER_SEASON - 1.0, len(idx))
         parts_c.append(np.repeat(idx, cnt))
         parts_t.append(np.floor(lo + rng.beta(2.2, 1.4, int(cnt.sum())) * (hi - lo - 6)))
@@ -429,56 +495,83 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     parts_t.append(np.floor(rng.random(int(cnt.sum())) * span))
 
     # lapsed: 1-4 orders in the first third of the window, fading out, nothing since
-    lapse_end = np.floor(span / 3.0)
     idx = np.flatnonzero((segment == 4) & has_events)
     cnt = 1 + _pick(rng, np.array([_LO_ORDERS_P]), np.zeros(len(idx), dtype=int))
     parts_c.append(np.repeat(idx, cnt))
-    parts_t.append(np.floor(rng.beta(1.0, 1.6, int(cnt.sum())) * lapse_end))
+    parts_t.append(np.floor(rng.beta(1.0, 1.6, int(cnt.sum())) * _lapse_end(span)))
 
     o_cust = np.concatenate(parts_c)
     o_t = np.concatenate(parts_t)
-    o_t = o_t + _time_of_day(rng, len(o_t))
-    n_orders = np.bincount(o_cust, minlength=n)
+    return o_cust, o_t + _time_of_day(rng, len(o_t))
 
-    # order attributes
-    o_cat = _pick(rng, cat_p, o_cust)
-    o_chan = _pick(rng, chan_p, o_cust)
-    o_disc = rng.random(len(o_cust)) < disc_p[o_cust]
+
+def _lapse_end(span: float) -> float:
+    """Lapsed customers buy only in the first third of the window."""
+    return float(np.floor(span / 3.0))
+
+
+@dataclass(frozen=True)
+class _Orders:
+    cust: np.ndarray
+    t: np.ndarray
+    n_per_customer: np.ndarray
+    cat: np.ndarray
+    chan: np.ndarray
+    disc: np.ndarray
+    qty: np.ndarray
+    amt: np.ndarray
+
+
+def _order_attributes(rng: np.random.Generator, b: _Behaviour, o_cust: np.ndarray, o_t: np.ndarray,
+                      n: int) -> _Orders:
+    """Category, channel, discount, quantity and amount of every order (a few bulk orders)."""
+    o_cat = _pick(rng, b.cat_p, o_cust)
+    o_chan = _pick(rng, b.chan_p, o_cust)
+    o_disc = rng.random(len(o_cust)) < b.disc_p[o_cust]
     o_qty = 1 + rng.poisson(np.array(_CAT_QTY)[o_cat])
-    o_amt = (aov[o_cust] * np.array(_CAT_PRICE)[o_cat]
+    o_amt = (b.aov[o_cust] * np.array(_CAT_PRICE)[o_cat]
              * np.exp(rng.normal(0.0, 0.55, len(o_cust))))
     o_amt = o_amt * np.where(o_disc, 1.0 - rng.uniform(0.10, 0.35, len(o_cust)), 1.0)
     bulk = rng.random(len(o_cust)) < _BULK_SHARE
     o_amt = np.where(bulk, o_amt * rng.uniform(8.0, 20.0, len(o_cust)), o_amt)
     o_qty = np.where(bulk, o_qty * rng.integers(5, 20, len(o_cust)), o_qty)
     o_amt = np.round(np.maximum(o_amt, 0.99), 2)
+    return _Orders(cust=o_cust, t=o_t, n_per_customer=np.bincount(o_cust, minlength=n), cat=o_cat,
+                   chan=o_chan, disc=o_disc, qty=o_qty, amt=o_amt)
 
-    # ---------------------------------------------------------------- views and carts
-    live = has_events
-    n_views = rng.poisson(np.where(live, vpo * n_orders + browse_scale * views_base, 0.0))
-    online_order = o_chan != 2
-    pre_cart = online_order & (rng.random(len(o_cust)) < p_cart[o_cust])
-    n_aband = rng.poisson(np.where(live, apo * n_orders + browse_scale * cart_base, 0.0))
+
+def _browsing(rng: np.random.Generator, b: _Behaviour, live: np.ndarray, o: _Orders, span: float,
+              scale: float) -> dict[str, list[np.ndarray]]:
+    """Views, abandoned carts and the cart event before an online order, as event columns
+    (parts in the order views, abandoned carts, pre-order carts)."""
+    n = len(live)
+    # views and carts that do not follow orders scale more gently than order rates, so
+    # window shoppers keep browsing a lot when activity is scaled down
+    browse_scale = scale ** 0.5
+    n_views = rng.poisson(np.where(live, b.vpo * o.n_per_customer + browse_scale * b.views_base, 0.0))
+    online_order = o.chan != 2
+    pre_cart = online_order & (rng.random(len(o.cust)) < b.p_cart[o.cust])
+    n_aband = rng.poisson(np.where(live, b.apo * o.n_per_customer + browse_scale * b.cart_base, 0.0))
 
     # free-standing views and abandoned carts: 70 % shortly before one of the customer's
     # orders (same category), the rest anywhere in the customer's active window
-    order_rank = np.argsort(o_cust, kind="stable")
-    first_order = np.cumsum(n_orders) - n_orders
-    active_hi = np.where(segment == 4, lapse_end, span)
+    order_rank = np.argsort(o.cust, kind="stable")
+    first_order = np.cumsum(o.n_per_customer) - o.n_per_customer
+    active_hi = np.where(b.segment == 4, _lapse_end(span), span)
 
     def browse(counts: np.ndarray, lag_hours: float) -> tuple[np.ndarray, ...]:
         cust = np.repeat(np.arange(n), counts)
         m = len(cust)
-        has_o = n_orders[cust] > 0
+        has_o = o.n_per_customer[cust] > 0
         near = has_o & (rng.random(m) < 0.7)
-        slot = first_order[cust] + np.floor(rng.random(m) * n_orders[cust]).astype(int)
-        pick = order_rank[np.where(has_o, slot, 0)] if len(o_t) else np.zeros(m, int)
-        t_near = (o_t[pick] if len(o_t) else np.zeros(m)) - rng.exponential(
+        slot = first_order[cust] + np.floor(rng.random(m) * o.n_per_customer[cust]).astype(int)
+        pick = order_rank[np.where(has_o, slot, 0)] if len(o.t) else np.zeros(m, int)
+        t_near = (o.t[pick] if len(o.t) else np.zeros(m)) - rng.exponential(
             lag_hours / 24.0, m)
         t_free = np.floor(rng.random(m) * active_hi[cust]) + _time_of_day(rng, m)
         t = np.where(near, t_near, t_free)
-        cat = np.where(near, o_cat[pick] if len(o_t) else 0, _pick(rng, cat_p, cust))
-        web = chan_p[:, 0] / (chan_p[:, 0] + chan_p[:, 1])
+        cat = np.where(near, o.cat[pick] if len(o.t) else 0, _pick(rng, b.cat_p, cust))
+        web = b.chan_p[:, 0] / (b.chan_p[:, 0] + b.chan_p[:, 1])
         chan = np.where(rng.random(m) < web[cust], 0, 1)
         return cust, t, cat, chan
 
@@ -486,40 +579,55 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
     a_cust, a_t, a_cat, a_chan = browse(n_aband, 3.0)
     a_qty = 1 + rng.poisson(0.3, len(a_cust))
     # the cart event just before an online order
-    pc = np.flatnonzero(pre_cart)
-    c_t = o_t[pc] - rng.exponential(0.25 / 24.0, len(pc))
-
-    # ---------------------------------------------------------------- returns
-    r_p = ret_p[o_cust] * np.array(_CAT_RETURN)[o_cat]
-    r_t = o_t + rng.uniform(2.0, 30.0, len(o_cust))
-    is_ret = (rng.random(len(o_cust)) < r_p) & (r_t < span)
-    ri = np.flatnonzero(is_ret)
-    r_qty = 1 + np.floor(rng.random(len(ri)) * o_qty[ri]).astype(int)
-    r_amt = -np.round(o_amt[ri] * r_qty / o_qty[ri], 2)
-    r_chan = np.where(rng.random(len(ri)) < 0.3, 2, o_chan[ri])
-
-    # order ids in time order
-    order_no = np.empty(len(o_t), dtype=np.int64)
-    order_no[np.lexsort((o_cust, o_t))] = np.arange(1, len(o_t) + 1)
-
-    # ---------------------------------------------------------------- assemble
-    nan = np.nan
-    cols = {
-        "cust": [v_cust, a_cust, o_cust[pc], o_cust, o_cust[ri]],
-        "t": [v_t, a_t, c_t, o_t, r_t[ri]],
-        "type": [np.full(len(v_cust), 0), np.full(len(a_cust), 1), np.full(len(pc), 1),
-                 np.full(len(o_cust), 2), np.full(len(ri), 3)],
-        "order": [np.zeros(len(v_cust), np.int64), np.zeros(len(a_cust), np.int64),
-                  np.zeros(len(pc), np.int64), order_no, order_no[ri]],
-        "amount": [np.full(len(v_cust), nan), np.full(len(a_cust), nan),
-                   np.full(len(pc), nan), o_amt, r_amt],
-        "qty": [np.ones(len(v_cust), np.int64), a_qty, o_qty[pc], o_qty, r_qty],
-        "cat": [v_cat, a_cat, o_cat[pc], o_cat, o_cat[ri]],
-        "chan": [v_chan, a_chan, o_chan[pc], o_chan, r_chan],
-        "disc": [np.zeros(len(v_cust), bool), np.zeros(len(a_cust), bool),
-                 np.zeros(len(pc), bool), o_disc, o_disc[ri]],
+    before = np.flatnonzero(pre_cart)
+    c_t = o.t[before] - rng.exponential(0.25 / 24.0, len(before))
+    nv, na, nc = len(v_cust), len(a_cust), len(before)
+    return {
+        "cust": [v_cust, a_cust, o.cust[before]],
+        "t": [v_t, a_t, c_t],
+        "type": [np.full(nv, 0), np.full(na, 1), np.full(nc, 1)],
+        "order": [np.zeros(nv, np.int64), np.zeros(na, np.int64), np.zeros(nc, np.int64)],
+        "amount": [np.full(nv, np.nan), np.full(na, np.nan), np.full(nc, np.nan)],
+        "qty": [np.ones(nv, np.int64), a_qty, o.qty[before]],
+        "cat": [v_cat, a_cat, o.cat[before]],
+        "chan": [v_chan, a_chan, o.chan[before]],
+        "disc": [np.zeros(nv, bool), np.zeros(na, bool), np.zeros(nc, bool)],
     }
-    ev = {key: np.concatenate(parts) for key, parts in cols.items()}
+
+
+def _returns(rng: np.random.Generator, b: _Behaviour, o: _Orders, span: float) -> dict[str, np.ndarray]:
+    """Returns of part of an order, 2-30 days after it, inside the window; ``rows`` are
+    the returned orders."""
+    r_p = b.ret_p[o.cust] * np.array(_CAT_RETURN)[o.cat]
+    r_t = o.t + rng.uniform(2.0, 30.0, len(o.cust))
+    is_ret = (rng.random(len(o.cust)) < r_p) & (r_t < span)
+    ri = np.flatnonzero(is_ret)
+    r_qty = 1 + np.floor(rng.random(len(ri)) * o.qty[ri]).astype(int)
+    return {"rows": ri, "t": r_t[ri], "qty": r_qty, "amt": -np.round(o.amt[ri] * r_qty / o.qty[ri], 2),
+            "chan": np.where(rng.random(len(ri)) < 0.3, 2, o.chan[ri])}
+
+
+def _event_table(rng: np.random.Generator, o: _Orders, browsing: dict[str, list[np.ndarray]],
+                 r: dict[str, np.ndarray], n: int, start: np.datetime64, span: float,
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, pa.Array]:
+    """The events as an export shows them: in time order, with a few exact duplicates and
+    orphan ids; also each kept event's customer and day (for signup dates) and the id labels."""
+    # order ids in time order
+    order_no = np.empty(len(o.t), dtype=np.int64)
+    order_no[np.lexsort((o.cust, o.t))] = np.arange(1, len(o.t) + 1)
+    ri = r["rows"]
+    own = {
+        "cust": [o.cust, o.cust[ri]],
+        "t": [o.t, r["t"]],
+        "type": [np.full(len(o.cust), 2), np.full(len(ri), 3)],
+        "order": [order_no, order_no[ri]],
+        "amount": [o.amt, r["amt"]],
+        "qty": [o.qty, r["qty"]],
+        "cat": [o.cat, o.cat[ri]],
+        "chan": [o.chan, r["chan"]],
+        "disc": [o.disc, o.disc[ri]],
+    }
+    ev = {key: np.concatenate(browsing[key] + own[key]) for key in own}
     secs = np.floor(ev["t"] * _DAY).astype(np.int64)
     inside = (secs >= 0) & (secs < int(span) * _DAY)
     ev = {key: val[inside] for key, val in ev.items()}
@@ -537,7 +645,7 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
         n_orph_ids, int(round(_ORPHAN_SHARE * n_rows)))), replace=False))
     orph_cust = rng.integers(0, n_orph_ids, len(orph))
     orph_order = np.where(ev["type"][orph] == 2,
-                          len(o_t) + 1 + np.arange(len(orph)), 0)
+                          len(o.t) + 1 + np.arange(len(orph)), 0)
 
     width = max(6, len(str(n + 50 * n_orph_ids)))
     cust_ids = _ids("C", np.concatenate([np.arange(1, n + 1), orph_ids]), width)
@@ -563,38 +671,42 @@ def make_demo(n_customers: int = 5000, *, seed: int = 0, years: int = 2,
         "channel": _strings(CHANNELS, ev["chan"][take]),
         "discount_used": ev["disc"][take].astype(np.int8),
     })
+    return events, ev["cust"], np.floor(ev["t"] / _DAY), cust_ids
 
-    # ---------------------------------------------------------------- signup dates
+
+def _customer_tables(rng: np.random.Generator, people: _People, ev_cust: np.ndarray, ev_days: np.ndarray,
+                     cust_ids: pa.Array, start: np.datetime64, span: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customer table (with signup dates before each customer's first event) and the
+    planted truth."""
+    n = len(people.segment)
     first_day = np.full(n, span)
-    if n_rows:
-        np.minimum.at(first_day, ev["cust"], np.floor(ev["t"] / _DAY))
+    if len(ev_cust):
+        np.minimum.at(first_day, ev_cust, ev_days)
     tenure = rng.gamma(1.6, 320.0, n)
-    signup = np.where(has_events, np.minimum(first_day, 0.0) - np.floor(tenure),
+    signup = np.where(people.has_events, np.minimum(first_day, 0.0) - np.floor(tenure),
                       np.floor(rng.random(n) * span))
-    signup = np.maximum(signup, -float((start - np.datetime64("2012-01-01")).astype(int)))
+    signup = np.maximum(signup, -float((start - np.datetime64(_EARLIEST_SIGNUP)).astype(int)))
     signup_date = (start + signup.astype(np.int64).astype("timedelta64[D]"))
 
     customer_id = _strings(cust_ids, np.arange(n))
     customers = pd.DataFrame({
         "customer_id": customer_id,
-        "age": age.astype(np.int64),
-        "gender": _strings(_GENDERS, gender),
-        "region": _strings(REGIONS, region),
-        "income_band": _strings(_INCOMES, income),
-        "persona": _strings(PERSONAS, persona),
-        "marketing_touches": touches.astype(np.int64),
+        "age": people.age.astype(np.int64),
+        "gender": _strings(_GENDERS, people.gender),
+        "region": _strings(REGIONS, people.region),
+        "income_band": _strings(_INCOMES, people.income),
+        "persona": _strings(PERSONAS, people.persona),
+        "marketing_touches": people.touches.astype(np.int64),
         "signup_date": pd.to_datetime(signup_date.astype("datetime64[s]")).as_unit("us"),
     })
     truth = pd.DataFrame({
         "customer_id": customer_id,
-        "segment": segment.astype(np.int64),
-        "segment_name": _strings(PLANTED_SEGMENTS, segment),
+        "segment": people.segment.astype(np.int64),
+        "segment_name": _strings(PLANTED_SEGMENTS, people.segment),
         "persona": customers["persona"].copy(),
-        "has_events": has_events,
+        "has_events": people.has_events,
     })
-    last = events["event_time"].max() if len(events) else pd.Timestamp(start)
-    snapshot = (last.normalize() + pd.Timedelta(days=1)).date()
-    return DemoData(customers=customers, events=events, truth=truth, snapshot_date=snapshot)
+    return customers, truth
 
 
 def write_demo(directory: str | Path, data: DemoData, *, fmt: str = "csv",

@@ -30,24 +30,26 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from segmentkit.contract import Typed
 from segmentkit.errors import InputError
-from segmentkit.export import json_float, json_safe
+from segmentkit.export import json_safe
 
 __all__ = [
     "ALPHA",
     "BASE_WINDOW_DAYS",
     "MAX_HOLDOUT_SHARE",
     "POWER",
+    "HoldoutMetric",
     "HoldoutPlan",
+    "HoldoutSegment",
     "MetricPlan",
     "SegmentPlan",
     "compare_groups",
@@ -73,6 +75,9 @@ BASE_WINDOW_DAYS = 91
 #: Confidence level of the readout's intervals (matches ALPHA).
 CONFIDENCE = 0.95
 _HASH_DIGITS = 13  # 52 bits of the MD5: exact in a float64
+#: How a customer's group is decided (written into the plan, so the summary says it).
+ASSIGNMENT_RULE = ("holdout when the MD5 of '{seed}:{customer_id}' (first 52 bits, as a fraction) "
+                   "is below the segment's holdout share")
 
 
 def _z_sum(alpha: float, power: float) -> float:
@@ -129,93 +134,57 @@ def smallest_holdout_share(n: int, var_holdout: float, var_target: float, delta:
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MetricPlan:
-    """What one metric needs.
+class HoldoutMetric(Typed):
+    """What one metric needs for a segment's control group.
 
-    Attributes
-    ----------
-    metric : str
-        ``"repeat_rate"`` (share of customers buying again) or ``"spend"`` (per customer).
-    base : float
-        The segment's historical value (a share, or mean net spend).
-    expected : float
-        The value after the minimal lift.
-    spread : float
-        Standard deviation per customer at the base (``sqrt(p (1 - p))`` for a share).
-    holdout_share : float or None
-        Smallest share to hold out (``None``: not detectable with at most half held out).
-    reason : str
-        Why not, when ``holdout_share`` is ``None``.
-    detectable_lift : float or None
-        The smallest relative lift detectable with :data:`MAX_HOLDOUT_SHARE` held out (the
-        spread at the base rate in both groups), to help choose ``min_lift``.
+    ``metric`` is ``"repeat_rate"`` (share of customers buying again) or ``"spend"`` (per
+    customer); ``base`` the segment's historical value (a share, or mean net spend),
+    ``expected`` the value after the minimal lift, ``spread`` the standard deviation per
+    customer at the base (``sqrt(p (1 - p))`` for a share). ``holdout_share`` is the smallest
+    share to hold out (``None``: not detectable with at most half held out, ``reason`` says
+    why); ``detectable_lift_at_max_share`` the smallest relative lift detectable with
+    :data:`MAX_HOLDOUT_SHARE` held out, to help choose ``min_lift``.
     """
 
-    metric: str
-    base: float
-    expected: float
-    spread: float
+    metric: Literal["repeat_rate", "spend"]
+    base: float | None
+    expected: float | None
+    spread: float | None
     holdout_share: float | None
+    detectable_lift_at_max_share: float | None = None
     reason: str = ""
-    detectable_lift: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"metric": self.metric, "base": json_float(self.base), "expected": json_float(self.expected),
-                "spread": json_float(self.spread), "holdout_share": json_float(self.holdout_share),
-                "detectable_lift_at_max_share": json_float(self.detectable_lift), "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class SegmentPlan:
-    """The control group of one segment.
-
-    Attributes
-    ----------
-    segment_id, size : int
-    holdout_share : float
-        Share to hold out (0 when too small to test).
-    testable : bool
-    metrics : tuple of MetricPlan
-    reason : str
-        One plain sentence.
-    """
+class HoldoutSegment(Typed):
+    """The control group planned for one segment (``holdout_share`` 0 when too small to
+    test; ``reason`` in one plain sentence)."""
 
     segment_id: int
     size: int
     holdout_share: float
+    expected_holdout: int
     testable: bool
-    metrics: tuple[MetricPlan, ...]
+    metrics: list[HoldoutMetric]
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"segment_id": self.segment_id, "size": self.size, "holdout_share": json_float(self.holdout_share),
-                "expected_holdout": int(round(self.holdout_share * self.size)), "testable": self.testable,
-                "metrics": [m.to_dict() for m in self.metrics], "reason": self.reason}
 
-
-@dataclass(frozen=True)
-class HoldoutPlan:
-    """Control groups of a run (``summary.json`` → ``holdout``)."""
+class HoldoutPlan(Typed):
+    """Control groups per segment (``--holdout``; ``summary.json`` → ``holdout``)."""
 
     min_lift: float
     alpha: float
     power: float
     seed: int
-    segments: tuple[SegmentPlan, ...]
+    assignment: str = ASSIGNMENT_RULE
+    segments: list[HoldoutSegment]
 
     def share_of(self, segment_id: int) -> float:
         """Share to hold out of a segment (0 for unknown segments and noise)."""
         return next((s.holdout_share for s in self.segments if s.segment_id == segment_id), 0.0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary."""
-        return {"min_lift": json_float(self.min_lift), "alpha": self.alpha, "power": self.power, "seed": self.seed,
-                "assignment": "holdout when the MD5 of '{seed}:{customer_id}' (first 52 bits, as a fraction) "
-                              "is below the segment's holdout share",
-                "segments": [s.to_dict() for s in self.segments]}
+
+#: The library's earlier names of :class:`HoldoutMetric` and :class:`HoldoutSegment`.
+MetricPlan, SegmentPlan = HoldoutMetric, HoldoutSegment
 
 
 def _detectable_lift(n: int, base: float, sd: float, alpha: float, power: float) -> float | None:
@@ -230,7 +199,7 @@ def _about(mde: float | None) -> str:
 
 
 def _metric_plans(n: int, bought: np.ndarray, spend: np.ndarray | None, min_lift: float,
-                  alpha: float, power: float) -> list[MetricPlan]:
+                  alpha: float, power: float) -> list[HoldoutMetric]:
     plans = []
     too_many = f"more than {MAX_HOLDOUT_SHARE:.0%} would have to be held out"
     p = float(np.mean(bought)) if len(bought) else 0.0
@@ -238,23 +207,27 @@ def _metric_plans(n: int, bought: np.ndarray, spend: np.ndarray | None, min_lift
     if p <= 0 or p2 >= 1:
         why = ("no customer of the segment bought in the base window" if p <= 0 else
                f"{p:.1%} already buy in the base window: no room for a {min_lift:.0%} lift")
-        plans.append(MetricPlan("repeat_rate", p, min(p2, 1.0), math.sqrt(p * (1 - p)), None, why))
+        plans.append(HoldoutMetric(metric="repeat_rate", base=p, expected=min(p2, 1.0), spread=math.sqrt(p * (1 - p)),
+                                   holdout_share=None, reason=why))
     else:
         h = smallest_holdout_share(n, p * (1 - p), p2 * (1 - p2), p2 - p, alpha=alpha, power=power)
         sd = math.sqrt(p * (1 - p))
         mde = _detectable_lift(n, p, sd, alpha, power)
-        plans.append(MetricPlan("repeat_rate", p, p2, sd, h, "" if h is not None else too_many + _about(mde), mde))
+        plans.append(HoldoutMetric(metric="repeat_rate", base=p, expected=p2, spread=sd, holdout_share=h,
+                                   detectable_lift_at_max_share=mde,
+                                   reason="" if h is not None else too_many + _about(mde)))
     if spend is not None:
         mean = float(np.mean(spend)) if len(spend) else 0.0
         sd = float(np.std(spend, ddof=1)) if len(spend) > 1 else 0.0
         if mean <= 0 or sd <= 0:
-            plans.append(MetricPlan("spend", mean, mean * (1 + min_lift), sd, None,
-                                    "no positive, varied spend in the base window"))
+            plans.append(HoldoutMetric(metric="spend", base=mean, expected=mean * (1 + min_lift), spread=sd,
+                                       holdout_share=None, reason="no positive, varied spend in the base window"))
         else:
             h = smallest_holdout_share(n, sd**2, sd**2, mean * min_lift, alpha=alpha, power=power)
             mde = _detectable_lift(n, mean, sd, alpha, power)
-            plans.append(MetricPlan("spend", mean, mean * (1 + min_lift), sd, h,
-                                    "" if h is not None else too_many + _about(mde), mde))
+            plans.append(HoldoutMetric(metric="spend", base=mean, expected=mean * (1 + min_lift), spread=sd,
+                                       holdout_share=h, detectable_lift_at_max_share=mde,
+                                       reason="" if h is not None else too_many + _about(mde)))
     return plans
 
 
@@ -305,12 +278,14 @@ def plan_holdout(labels: np.ndarray, bought: np.ndarray, spend: np.ndarray | Non
             missed = [m for m in metrics if m.holdout_share is None]
             if missed:
                 reason += "; not in " + ", ".join(f"{_METRIC_WORDS[m.metric]} ({m.reason})" for m in missed)
-            out.append(SegmentPlan(sid, n, share, True, metrics, reason))
+            out.append(HoldoutSegment(segment_id=sid, size=n, holdout_share=share, expected_holdout=round(share * n),
+                                      testable=True, metrics=metrics, reason=reason))
         else:
             reason = (f"too small to test: {n:,} customers cannot show a {min_lift:.0%} lift at {power:.0%} power ("
                       + "; ".join(f"{_METRIC_WORDS[m.metric]}: {m.reason}" for m in metrics) + ")")
-            out.append(SegmentPlan(sid, n, 0.0, False, metrics, reason))
-    return HoldoutPlan(float(min_lift), alpha, power, int(seed), tuple(out))
+            out.append(HoldoutSegment(segment_id=sid, size=n, holdout_share=0.0, expected_holdout=0, testable=False,
+                                      metrics=metrics, reason=reason))
+    return HoldoutPlan(min_lift=float(min_lift), alpha=alpha, power=power, seed=int(seed), segments=out)
 
 
 def window_outcomes(con: duckdb.DuckDBPyConnection, events_table: str, *, start: dt.date, end: dt.date,

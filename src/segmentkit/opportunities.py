@@ -30,14 +30,15 @@ of ``value`` or ``attention`` count as 0 (no recorded revenue / no recorded touc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 
-from segmentkit.export import json_float as _r
+from segmentkit.contract import Typed
+from segmentkit.wording import percent
 
-__all__ = ["SegmentOpportunity", "Opportunities", "find_opportunities"]
+__all__ = ["Opportunities", "Opportunity", "SegmentOpportunity", "find_opportunities"]
 
 NOISE = -1
 
@@ -47,55 +48,27 @@ def _times(index: float) -> str:
     return f"{index / 100.0:.1f}×"
 
 
-def _pct(share: float) -> str:
-    return f"{100.0 * share:.0f} %"
+class Opportunity(Typed):
+    """A segment's value against the marketing attention it gets.
 
-
-@dataclass(frozen=True)
-class SegmentOpportunity:
-    """Value and attention of one segment.
-
-    Attributes
-    ----------
-    segment : int
-        Segment id.
-    name : str
-        Segment name.
-    size : int
-        Customers in the segment.
-    share : float
-        Share of all customers (noise included).
-    value_per_customer : float
-        Mean net revenue per customer.
-    value_index : float or None
-        ``100 * value_per_customer / average value``; ``None`` when the average value is
-        not positive (an index against a non-positive base is meaningless).
-    value_share : float or None
-        Share of total net revenue; ``None`` when the total is not positive.
-    attention_per_customer, attention_index, attention_share : float or None
-        The same for the attention measure; ``None`` without one.
-    clv_per_customer, clv_index : float or None
-        The same for an optional customer-lifetime-value estimate (reported, not used
-        for the flags).
-    kind : str
-        ``"under-served"``, ``"over-served"`` or ``"balanced"``.
-    gap : float or None
-        ``value_index - attention_index`` in index points: positive when the segment gets
-        less attention than its value, negative when it gets more. ``None`` without
-        attention.
-    attention_to_parity : float or None
-        Total attention (in the attention column's units) the segment would need to gain
-        (positive) or could give up (negative) to receive attention in proportion to its
-        value: ``size * (value_index / 100 * average attention - attention_per_customer)``.
-    reason : str
-        One plain sentence explaining the kind.
+    ``share`` is the segment's share of all customers (noise included);
+    ``value_per_customer`` its mean net revenue; ``value_index`` ``100 *
+    value_per_customer / average value`` (``None`` when the average value is not positive:
+    an index against a non-positive base is meaningless); ``value_share`` its share of total
+    net revenue (``None`` when the total is not positive). ``attention_*`` are the same for
+    the attention measure and ``clv_*`` for an optional customer-lifetime-value estimate
+    (reported, not used for the flags); ``None`` without one. ``gap`` is ``value_index -
+    attention_index`` in index points (positive: less attention than its value).
+    ``attention_to_parity`` is the total attention (in the attention column's units) the
+    segment would need to gain (positive) or could give up (negative) to receive attention
+    in proportion to its value. ``reason`` explains ``kind`` in one plain sentence.
     """
 
     segment: int
     name: str
     size: int
-    share: float
-    value_per_customer: float
+    share: float | None
+    value_per_customer: float | None
     value_index: float | None
     value_share: float | None
     attention_per_customer: float | None
@@ -103,31 +76,10 @@ class SegmentOpportunity:
     attention_share: float | None
     clv_per_customer: float | None
     clv_index: float | None
-    kind: str
+    kind: Literal["under-served", "over-served", "balanced"]
     gap: float | None
     attention_to_parity: float | None
     reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (floats rounded to 6 decimals)."""
-        return {
-            "segment": int(self.segment),
-            "name": self.name,
-            "size": int(self.size),
-            "share": _r(self.share),
-            "value_per_customer": _r(self.value_per_customer),
-            "value_index": _r(self.value_index),
-            "value_share": _r(self.value_share),
-            "attention_per_customer": _r(self.attention_per_customer),
-            "attention_index": _r(self.attention_index),
-            "attention_share": _r(self.attention_share),
-            "clv_per_customer": _r(self.clv_per_customer),
-            "clv_index": _r(self.clv_index),
-            "kind": self.kind,
-            "gap": _r(self.gap),
-            "attention_to_parity": _r(self.attention_to_parity),
-            "reason": self.reason,
-        }
 
     def phrase(self) -> str:
         """A short clause for other narratives, e.g. ``"it holds 31 % of revenue ..."``.
@@ -138,7 +90,7 @@ class SegmentOpportunity:
             return ""
         if self.value_share is not None:
             text = (
-                f"it holds {_pct(self.value_share)} of revenue with {_pct(self.share)} of "
+                f"it holds {percent(self.value_share)} of revenue with {percent(self.share)} of "
                 f"customers (value index {self.value_index:.0f})"
             )
         else:
@@ -147,6 +99,10 @@ class SegmentOpportunity:
             joiner = " yet" if self.kind == "under-served" else " and"
             text += f"{joiner} gets {_times(self.attention_index)} the average marketing attention"
         return text
+
+
+#: The library's earlier name of :class:`Opportunity`.
+SegmentOpportunity = Opportunity
 
 
 @dataclass(frozen=True)
@@ -239,6 +195,56 @@ def _reason(name: str, kind: str, v_idx: float | None, a_idx: float | None, size
     return f"{q} {value_part} and receives {att_part}: attention is broadly in line with value."
 
 
+def _int_labels(labels: np.ndarray) -> np.ndarray:
+    lab = np.asarray(labels)
+    if lab.ndim != 1:
+        raise ValueError("labels must be one-dimensional")
+    if not (lab.dtype.kind in "iu" or (lab.dtype.kind == "f" and np.all(np.isfinite(lab))
+                                        and np.all(np.mod(lab, 1) == 0))):
+        raise ValueError("labels must be integers (-1 for noise), without missing values")
+    if lab.shape[0] == 0:
+        raise ValueError("no customers")
+    return lab.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """One measure (value, attention or CLV) per segment: its mean, the average over all
+    customers, the index against it and the share of the total (``None`` where the average
+    or the total is not positive: an index against a non-positive base is meaningless)."""
+
+    mean: np.ndarray
+    average: float
+    index: np.ndarray | None
+    share: np.ndarray | None
+
+    @classmethod
+    def of(cls, x: np.ndarray, inverse: np.ndarray, sizes: np.ndarray) -> _Measure:
+        mean = np.bincount(inverse, weights=x, minlength=sizes.size) / sizes
+        average, total = float(x.mean()), float(x.sum())
+        return cls(mean=mean, average=average,
+                   index=100.0 * mean / average if average > 0 else None,
+                   share=mean * sizes / total if total > 0 else None)
+
+    def index_of(self, j: int) -> float | None:
+        return None if self.index is None else float(self.index[j])
+
+    def share_of(self, j: int) -> float | None:
+        return None if self.share is None else float(self.share[j])
+
+
+def _kind(vi: float | None, ai: float | None, big_enough: bool, high: float, low: float) -> str:
+    """``under-served`` (value high, attention low), ``over-served`` (the reverse) or
+    ``balanced`` (also without both indices, or for a segment too small to flag)."""
+    if vi is None or ai is None or not big_enough:
+        return "balanced"
+    if vi >= high and ai <= low:
+        return "under-served"
+    if ai >= high and vi <= low:
+        return "over-served"
+    return "balanced"
+
+
 def find_opportunities(
     labels: np.ndarray,
     value: pd.Series,
@@ -285,89 +291,54 @@ def find_opportunities(
     """
     if not low <= 100.0 <= high:
         raise ValueError(f"need low <= 100 <= high, got low={low}, high={high}")
-    lab = np.asarray(labels)
-    if lab.ndim != 1:
-        raise ValueError("labels must be one-dimensional")
-    if not (lab.dtype.kind in "iu" or (lab.dtype.kind == "f" and np.all(np.isfinite(lab))
-                                        and np.all(np.mod(lab, 1) == 0))):
-        raise ValueError("labels must be integers (-1 for noise), without missing values")
-    lab = lab.astype(np.int64)
+    lab = _int_labels(labels)
     n = lab.shape[0]
-    if n == 0:
-        raise ValueError("no customers")
     names = dict(segment_names or {})
     val = _numeric(value, n, "value")
     att = None if attention is None else _numeric(attention, n, "attention")
     clv_v = None if clv is None else _numeric(clv, n, "clv")
-
     ids, inverse = np.unique(lab, return_inverse=True)
     sizes = np.bincount(inverse, minlength=ids.size)
-    keep = ids != NOISE
-
-    def per_segment(x: np.ndarray) -> tuple[np.ndarray, float, float]:
-        sums = np.bincount(inverse, weights=x, minlength=ids.size)
-        return sums / sizes, float(x.mean()), float(x.sum())
-
-    v_mean, v_avg, v_tot = per_segment(val)
-    v_idx = 100.0 * v_mean / v_avg if v_avg > 0 else None
-    v_share = v_mean * sizes / v_tot if v_tot > 0 else None
-    if att is not None:
-        a_mean, a_avg, a_tot = per_segment(att)
-        a_idx = 100.0 * a_mean / a_avg if a_avg > 0 else None
-        a_share = a_mean * sizes / a_tot if a_tot > 0 else None
-    else:
-        a_mean, a_avg, a_idx, a_share = None, None, None, None
-    if clv_v is not None:
-        c_mean, c_avg, _ = per_segment(clv_v)
-        c_idx = 100.0 * c_mean / c_avg if c_avg > 0 else None
-    else:
-        c_mean, c_idx = None, None
+    v = _Measure.of(val, inverse, sizes)
+    a = None if att is None else _Measure.of(att, inverse, sizes)
+    c = None if clv_v is None else _Measure.of(clv_v, inverse, sizes)
 
     entries: list[SegmentOpportunity] = []
-    for j in np.flatnonzero(keep):
+    for j in np.flatnonzero(ids != NOISE):
         sid = int(ids[j])
         name = str(names.get(sid, f"Segment {sid}"))
         size = int(sizes[j])
-        vi = None if v_idx is None else float(v_idx[j])
-        ai = None if a_idx is None else float(a_idx[j])
-        kind = "balanced"
-        if vi is not None and ai is not None and size >= min_size:
-            if vi >= high and ai <= low:
-                kind = "under-served"
-            elif ai >= high and vi <= low:
-                kind = "over-served"
-        gap = None if (vi is None or ai is None) else vi - ai
-        parity = None
-        if vi is not None and a_mean is not None and a_avg is not None:
-            parity = size * (vi / 100.0 * a_avg - float(a_mean[j]))
+        vi, ai = v.index_of(j), (None if a is None else a.index_of(j))
+        kind = _kind(vi, ai, size >= min_size, high, low)
         entries.append(
             SegmentOpportunity(
                 segment=sid,
                 name=name,
                 size=size,
                 share=size / n,
-                value_per_customer=float(v_mean[j]),
+                value_per_customer=float(v.mean[j]),
                 value_index=vi,
-                value_share=None if v_share is None else float(v_share[j]),
-                attention_per_customer=None if a_mean is None else float(a_mean[j]),
+                value_share=v.share_of(j),
+                attention_per_customer=None if a is None else float(a.mean[j]),
                 attention_index=ai,
-                attention_share=None if a_share is None else float(a_share[j]),
-                clv_per_customer=None if c_mean is None else float(c_mean[j]),
-                clv_index=None if c_idx is None else float(c_idx[j]),
+                attention_share=None if a is None else a.share_of(j),
+                clv_per_customer=None if c is None else float(c.mean[j]),
+                clv_index=None if c is None else c.index_of(j),
                 kind=kind,
-                gap=gap,
-                attention_to_parity=parity,
+                gap=None if (vi is None or ai is None) else vi - ai,
+                attention_to_parity=None if (vi is None or a is None) else size * (vi / 100.0 * a.average
+                                                                                    - float(a.mean[j])),
                 reason=_reason(name, kind, vi, ai, size, min_size, high, low),
             )
         )
     return Opportunities(
         segments=tuple(entries),
         has_attention=att is not None,
-        average_value=v_avg,
-        average_attention=a_avg,
+        average_value=v.average,
+        average_attention=None if a is None else a.average,
         high=float(high),
         low=float(low),
-        narrative=_narrative(entries, att is not None, v_avg),
+        narrative=_narrative(entries, att is not None, v.average),
     )
 
 
@@ -385,7 +356,7 @@ def _narrative(entries: list[SegmentOpportunity], has_attention: bool, v_avg: fl
     sentences = []
     for s in entries:
         if s.kind == "under-served":
-            share = f"it holds {_pct(s.value_share)} of revenue" if s.value_share is not None else "it is valuable"
+            share = f"it holds {percent(s.value_share)} of revenue" if s.value_share is not None else "it is valuable"
             sentences.append(
                 f"'{s.name}' is under-served: {share} (value index {s.value_index:.0f}) yet gets "
                 f"{_times(s.attention_index or 0.0)} the average marketing attention."

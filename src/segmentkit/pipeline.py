@@ -30,7 +30,8 @@ from segmentkit.export import json_safe, to_json, write_assignments, write_summa
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
-from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
+from segmentkit.naming import SegmentName, apply_overrides, generate_names
+from segmentkit.refresh import match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas

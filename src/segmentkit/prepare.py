@@ -45,6 +45,11 @@ __all__ = ["FAMILIES", "ColumnTransform", "Preparation", "family_of", "families_
 CLIP = 5.0
 
 _LOG_KINDS = frozenset({"count", "amount", "days", "ratio", "custom"})
+#: The interquartile range of a normal distribution in standard deviations: IQR / 1.349
+#: estimates the standard deviation robustly.
+_IQR_PER_SD = 1.349
+#: A column whose scale is at or below this is constant (up to rounding) and left out.
+_CONSTANT_SCALE = 1e-12
 
 #: Feature → family, for the event features of :mod:`segmentkit.features`; share columns
 #: go by their prefix, customer columns form one family of their own.
@@ -276,8 +281,8 @@ def fit_preparation(
             x = np.sign(x) * np.log1p(np.abs(x))
         centre = float(np.median(x))
         q75, q25 = np.percentile(x, [75, 25])
-        scale = max(float(q75 - q25) / 1.349, float(x.std()))
-        if not scale > 1e-12:
+        scale = max(float(q75 - q25) / _IQR_PER_SD, float(x.std()))
+        if not scale > _CONSTANT_SCALE:
             dropped.append(str(name))
             continue
         columns.append(ColumnTransform(str(name), med, log, centre, scale, evidence, prior,

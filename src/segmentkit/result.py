@@ -5,12 +5,14 @@ summary is made; the report, ``summary.md``, the CLI tables and the web app read
 fields. ``summary.schema.json`` (next to this module) is generated from these types
 (:func:`summary_schema`) and committed; a test keeps the two equal.
 
-Every model is frozen and forbids unknown fields, so a stage that writes a field the
-contract does not declare fails at once. To add a field: declare it on the right model
-below (in the position it should have in ``summary.json``), fill it in
-:func:`build_summary` or in the stage's ``to_dict``, run
-``python -m segmentkit.result`` to rewrite the schema, and bump :data:`SCHEMA_VERSION` when
-a field is removed or changes meaning (adding a field does not).
+Every model is frozen and forbids unknown fields (:class:`segmentkit.contract.Typed`), so a
+stage that writes a field the contract does not declare fails at once. A stage's own result
+types are declared once, in its module (:mod:`segmentkit.profiles`,
+:mod:`segmentkit.opportunities`, :mod:`segmentkit.personas`) and imported here; the rest of
+the summary is declared below. To add a field: declare it on the right model (in the
+position it should have in ``summary.json``), fill it in :func:`build_summary` or in the
+stage, run ``python -m segmentkit.result`` to rewrite the schema, and bump
+:data:`SCHEMA_VERSION` when a field is removed or changes meaning (adding a field does not).
 """
 
 from __future__ import annotations
@@ -19,16 +21,36 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, model_serializer
+
+from segmentkit.contract import Typed
+from segmentkit.errors import InputError, first_line
+from segmentkit.holdout import HoldoutMetric, HoldoutPlan, HoldoutSegment
+from segmentkit.opportunities import Opportunity
+from segmentkit.personas import CrosstabShares, PersonaComparison, PersonaMatch, PersonaMerge, PersonaSplit, SeparatingFeature
+from segmentkit.profiles import (
+    CategoricalStat,
+    Condition,
+    Exemplar,
+    NumericStat,
+    Rule,
+    SegmentProfile,
+    SegmentStats,
+    Trait,
+)
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
-    "CategoryLevel", "CategoryLevels", "Condition", "CustomerMap", "DataQuality", "DescriptiveSample", "Exemplar",
-    "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
-    "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run",
-    "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
-    "ValidationGroups", "build_summary", "summary_schema",
+    "CategoryLevel", "CategoryLevels", "Condition", "CrosstabShares", "CustomerMap", "DataQuality",
+    "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan",
+    "HoldoutSegment", "InputInfo", "KSelection", "NumericStat", "Opportunity", "PersonaComparison",
+    "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment", "SegmentStats",
+    "SeparatingFeature", "Structure", "Summary", "Trait", "Validation", "ValidationGroups", "build_summary",
+    "summary_schema",
 ]
+
+#: The comparison with personas, as ``summary.json`` holds it.
+Personas = PersonaComparison
 
 #: Version of the summary's shape; bumped when a field is removed or changes meaning.
 SCHEMA_VERSION = 1
@@ -38,89 +60,10 @@ SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 Status = Literal["segmented", "noise", "no_events", "no_usable_events", "excluded"]
 
 
-class _Typed(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
-
-
 # ---------------------------------------------------------------------------- segments
 
 
-class Trait(_Typed):
-    """A feature that sets a segment apart (``top_features``), with its sentence."""
-
-    feature: str
-    label: str
-    segment_mean: float | None
-    overall_mean: float | None
-    index: float | None
-    effect_size: float | None
-    direction: Literal["higher", "lower"]
-    sentence: str
-
-
-class Condition(_Typed):
-    """One threshold of a rule: ``feature op threshold``."""
-
-    feature: str
-    op: Literal["<=", ">", ">=", "<"]
-    threshold: float | None
-
-
-class Rule(_Typed):
-    """A readable rule describing (part of) a segment."""
-
-    text: str
-    precision: float | None
-    coverage: float | None
-    support: int
-    conditions: list[Condition]
-
-
-class Exemplar(_Typed):
-    """A typical customer, shown by feature values only: never an identifier."""
-
-    rank: int
-    features: dict[str, float | None]
-    distance: float | None
-    confidence: float | None
-
-
-class NumericStat(_Typed):
-    """A numeric feature or attribute within a segment against all customers."""
-
-    type: Literal["numeric"]
-    mean: float | None
-    median: float | None
-    overall_mean: float | None
-    overall_median: float | None
-    index: float | None
-    effect_size: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-
-
-class CategoricalStat(_Typed):
-    """A categorical attribute: level shares within the segment and overall."""
-
-    type: Literal["categorical"]
-    shares: dict[str, float | None]
-    overall_shares: dict[str, float | None]
-    lift: dict[str, float | None]
-    cramers_v: float | None
-    p_value: float | None
-    p_adjusted: float | None
-    significant: bool
-
-
-class SegmentProfile(_Typed):
-    """Every feature and every profile-only attribute of a segment."""
-
-    features: dict[str, NumericStat]
-    attributes: dict[str, NumericStat | CategoricalStat]
-
-
-class BriefNumber(_Typed):
+class BriefNumber(Typed):
     """A number a brief sentence cites (``cited`` false: it ranked the levers, not written)."""
 
     name: str
@@ -130,7 +73,7 @@ class BriefNumber(_Typed):
     cited: bool
 
 
-class BriefSentence(_Typed):
+class BriefSentence(Typed):
     """One sentence of a segment's brief with the numbers it cites."""
 
     topic: Literal["who", "what", "where", "when", "price", "risk", "objective", "move_up"]
@@ -140,7 +83,7 @@ class BriefSentence(_Typed):
     overridden: bool
 
 
-class Brief(_Typed):
+class Brief(Typed):
     """A segment's brief (:mod:`segmentkit.briefs`)."""
 
     lifecycle: Literal["new", "active", "at risk", "lapsed"] | None
@@ -150,29 +93,26 @@ class Brief(_Typed):
     sentences: list[BriefSentence]
 
 
-class Segment(_Typed):
-    """One segment (``id`` −1: the customers left as noise)."""
+class Segment(SegmentProfile):
+    """One segment as the summary holds it: its profile (:class:`~segmentkit.profiles.SegmentProfile`),
+    its name and description, and its brief."""
 
-    id: int
     name: str
     description: str
-    size: int
-    share: float
-    value_share: float | None
-    value_index: float | None
-    value_mean: float | None
-    is_noise: bool
-    top_features: list[Trait]
-    rules: list[Rule]
-    exemplars: list[Exemplar]
-    profile: SegmentProfile
     brief: Brief | None = None
+
+    @model_serializer(mode="wrap")
+    def _named_first(self, handler: SerializerFunctionWrapHandler):  # no return type: the schema stays the fields
+        # summary.json reads id, name, description, then the profile, then the brief
+        data = handler(self)
+        head = {key: data.pop(key) for key in ("id", "name", "description")}
+        return {**head, **data}
 
 
 # --------------------------------------------------------------------------- choosing k
 
 
-class Candidate(_Typed):
+class Candidate(Typed):
     """One (algorithm, k) candidate of the selection with every metric."""
 
     algorithm: str
@@ -198,7 +138,7 @@ class Candidate(_Typed):
     why_not: str | None
 
 
-class Constraints(_Typed):
+class Constraints(Typed):
     """What a usable segmentation must satisfy."""
 
     min_share: float | None
@@ -207,7 +147,7 @@ class Constraints(_Typed):
     max_noise_share: float | None
 
 
-class KSelection(_Typed):
+class KSelection(Typed):
     """The candidates and the recommendation, with its reason in plain words."""
 
     candidates: list[Candidate]
@@ -222,114 +162,7 @@ class KSelection(_Typed):
     constraints: Constraints
 
 
-# ---------------------------------------------------------------------------- personas
-
-
-class PersonaMatch(_Typed):
-    """A persona and a segment of the one-to-one matching."""
-
-    persona: str
-    segment: int
-    name: str
-    persona_share: float | None
-    segment_share: float | None
-    jaccard: float | None
-
-
-class SeparatingFeature(_Typed):
-    """A behavioural feature that differs between the sub-segments of a persona."""
-
-    feature: str
-    label: str
-    values: dict[int, float | None]
-    effect_size: float | None
-    sentence: str
-
-
-class PersonaSplit(_Typed):
-    """A persona whose members fall into two or more segments."""
-
-    persona: str
-    segments: list[int]
-    names: list[str]
-    shares: dict[int, float | None]
-    separating_features: list[SeparatingFeature]
-    demographic_similarity: float | None
-    demographic_by_column: dict[str, float | None]
-    lookalike: bool
-
-
-class PersonaMerge(_Typed):
-    """A segment in which two or more personas behave alike."""
-
-    segment: int
-    name: str
-    personas: list[str]
-    shares: dict[str, float | None]
-    persona_shares: dict[str, float | None]
-
-
-class CrosstabShares(_Typed):
-    """The persona × segment table as shares of each persona and of each segment."""
-
-    by_persona: dict[str, dict[int, float | None]]
-    by_segment: dict[int, dict[str, float | None]]
-
-
-class Personas(_Typed):
-    """Segments against the client's personas."""
-
-    column: str
-    ari: float | None
-    ami: float | None
-    nmi: float | None
-    v_measure: float | None
-    n_customers: int
-    n_missing_persona: int
-    n_noise: int
-    personas: list[str]
-    segment_names: dict[int, str]
-    crosstab: dict[str, dict[int, int]]
-    crosstab_shares: CrosstabShares
-    matching: list[PersonaMatch]
-    matches: list[PersonaMatch]
-    splits: list[PersonaSplit]
-    merges: list[PersonaMerge]
-    new_segments: list[int]
-    dissolved: list[str]
-    persona_kinds: dict[str, str]
-    segment_kinds: dict[int, str]
-    narrative: str
-
-
-# ------------------------------------------------------------------------ opportunities
-
-
-class Opportunity(_Typed):
-    """A segment's value against the marketing attention it gets."""
-
-    segment: int
-    name: str
-    size: int
-    share: float | None
-    value_per_customer: float | None
-    value_index: float | None
-    value_share: float | None
-    attention_per_customer: float | None
-    attention_index: float | None
-    attention_share: float | None
-    clv_per_customer: float | None
-    clv_index: float | None
-    kind: Literal["under-served", "over-served", "balanced"]
-    gap: float | None
-    attention_to_parity: float | None
-    reason: str
-
-
-# ---------------------------------------------------------------------- data and the run
-
-
-class DataQuality(_Typed):
+class DataQuality(Typed):
     """Every row dropped or changed, and every warning, counted (``None``: not measured)."""
 
     events_rows_read: int | None = None
@@ -361,7 +194,7 @@ class DataQuality(_Typed):
     notes: list[str]
 
 
-class CategoryLevel(_Typed):
+class CategoryLevel(Typed):
     """A category level kept as a feature: how many customers buy it, its share of spend."""
 
     level: str
@@ -370,7 +203,7 @@ class CategoryLevel(_Typed):
     spend_share: float
 
 
-class CategoryLevels(_Typed):
+class CategoryLevels(Typed):
     """Which category levels became share features and why; the rest fold into ``other``."""
 
     levels_found: int
@@ -380,7 +213,7 @@ class CategoryLevels(_Typed):
     folded_into_other: int
 
 
-class DescriptiveSample(_Typed):
+class DescriptiveSample(Typed):
     """The customers the descriptive fits (rules, surrogate, exemplars, map) used."""
 
     method: str
@@ -391,7 +224,7 @@ class DescriptiveSample(_Typed):
     used_for: list[str]
 
 
-class CustomerMap(_Typed):
+class CustomerMap(Typed):
     """A 2-D map of a sample of customers: ``points`` are ``[x, y, segment id]``."""
 
     method: Literal["pca"]
@@ -399,7 +232,7 @@ class CustomerMap(_Typed):
     points: list[tuple[float, float, int]]
 
 
-class InputInfo(_Typed):
+class InputInfo(Typed):
     """One input table: its name (never a password), SHA-256 of a file, rows read."""
 
     name: str
@@ -407,7 +240,7 @@ class InputInfo(_Typed):
     rows: int | None
 
 
-class Run(_Typed):
+class Run(Typed):
     """How to reproduce the run: the resolved settings, the inputs, the versions."""
 
     parameters: dict[str, JsonValue]
@@ -415,42 +248,7 @@ class Run(_Typed):
     versions: dict[str, str]
 
 
-class HoldoutMetric(_Typed):
-    """What one metric needs for a segment's control group (:mod:`segmentkit.holdout`)."""
-
-    metric: Literal["repeat_rate", "spend"]
-    base: float | None
-    expected: float | None
-    spread: float | None
-    holdout_share: float | None
-    detectable_lift_at_max_share: float | None
-    reason: str
-
-
-class HoldoutSegment(_Typed):
-    """The control group planned for one segment."""
-
-    segment_id: int
-    size: int
-    holdout_share: float
-    expected_holdout: int
-    testable: bool
-    metrics: list[HoldoutMetric]
-    reason: str
-
-
-class HoldoutPlan(_Typed):
-    """Control groups per segment (``--holdout``)."""
-
-    min_lift: float
-    alpha: float
-    power: float
-    seed: int
-    assignment: str
-    segments: list[HoldoutSegment]
-
-
-class FeatureFamily(_Typed):
+class FeatureFamily(Typed):
     """One feature family: its columns, their weight and what it contributes."""
 
     columns: list[str]
@@ -459,7 +257,7 @@ class FeatureFamily(_Typed):
     separation_share: float | None
 
 
-class FeatureFamilies(_Typed):
+class FeatureFamilies(Typed):
     """What each feature family contributes (``segmentkit.prepare``)."""
 
     balanced: bool
@@ -467,7 +265,7 @@ class FeatureFamilies(_Typed):
     sentence: str
 
 
-class ValidationGroups(_Typed):
+class ValidationGroups(Typed):
     """Share of next-period behaviour one grouping explains (η², 0..1)."""
 
     groups: int
@@ -476,7 +274,7 @@ class ValidationGroups(_Typed):
     category_mix_eta2: float | None
 
 
-class Validation(_Typed):
+class Validation(Typed):
     """Out-of-time validation (``segmentkit.validation``); ``status`` skipped with a reason."""
 
     status: Literal["done", "skipped"]
@@ -491,7 +289,7 @@ class Validation(_Typed):
     sentence: str | None = None
 
 
-class Structure(_Typed):
+class Structure(Typed):
     """How strong the found structure is (``segmentkit.choose_k.structure_strength``)."""
 
     silhouette: float | None
@@ -501,7 +299,7 @@ class Structure(_Typed):
     sentence: str | None
 
 
-class Summary(_Typed):
+class Summary(Typed):
     """Every number of a run: the content of ``summary.json``."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -526,7 +324,7 @@ class Summary(_Typed):
     segments: list[Segment]
     surrogate_accuracy: float | None
     descriptive_sample: DescriptiveSample | None
-    personas: Personas | None
+    personas: PersonaComparison | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
     holdout: HoldoutPlan | None = None
@@ -560,8 +358,36 @@ class Summary(_Typed):
 
     @classmethod
     def read(cls, path: str | Path) -> Summary:
-        """Read ``summary.json``."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read ``summary.json`` written by a run.
+
+        Raises
+        ------
+        InputError
+            In one line naming the file and the first field that breaks the contract (or
+            that the file is missing or not JSON): a summary written by hand, cut short, or
+            by another version of segmentkit.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("no such file", source=str(path)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid JSON ({first_line(exc)})", source=str(path)) from None
+        try:
+            return cls.from_dict(data)
+        except ValidationError as exc:
+            raise InputError(f"not a summary segmentkit wrote: {_first_problem(exc)}", source=str(path)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first contract break of a validation error, as ``field.path: message``."""
+    errors = exc.errors()
+    if not errors:
+        return first_line(exc)
+    where = ".".join(str(part) for part in errors[0]["loc"]) or "the top level"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {errors[0]['msg']}{more}"
 
 
 def build_summary(parts: Mapping[str, Any]) -> Summary:

@@ -53,6 +53,8 @@ MIN_HISTORY_DAYS = 120
 MIN_CUSTOMERS = 50
 #: RFM scores each of recency, frequency and monetary value in this many quantile steps.
 RFM_STEPS = 5
+#: A total sum of squares at or below this means the outcome does not vary (η² undefined).
+_NO_VARIANCE = 1e-12
 
 
 def horizon_days(first_event: dt.date, snapshot: dt.date) -> tuple[int | None, str | None]:
@@ -85,7 +87,7 @@ def eta_squared(y: np.ndarray, groups: np.ndarray) -> float | None:
     if codes.max(initial=0) < 1:
         return None
     total = float(((y - y.mean(axis=0)) ** 2).sum())
-    if not total > 1e-12:
+    if not total > _NO_VARIANCE:
         return None
     counts = np.bincount(codes).astype(float)
     means = np.vstack([np.bincount(codes, weights=y[:, j]) for j in range(y.shape[1])]).T / counts[:, None]

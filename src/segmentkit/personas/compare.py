@@ -1,0 +1,154 @@
+"""The entry point: :func:`compare_personas` checks its inputs and runs the steps in order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+import numpy as np
+import pandas as pd
+
+from segmentkit.features import FeatureSpec
+from segmentkit.personas.classification import classify, match, merges, persona_kinds, segment_kinds
+from segmentkit.personas.explain import splits
+from segmentkit.personas.narrative import narrative
+from segmentkit.personas.shares import NOISE, agreement, int_labels, persona_codes, shares
+from segmentkit.personas.types import PersonaComparison
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segmentkit.opportunities import Opportunities
+
+__all__ = ["compare_personas"]
+
+
+def compare_personas(
+    labels: np.ndarray,
+    personas: pd.Series,
+    *,
+    column: str,
+    features: pd.DataFrame | None = None,
+    demographics: pd.DataFrame | None = None,
+    segment_names: Mapping[int, str] | None = None,
+    specs: Mapping[str, FeatureSpec] | None = None,
+    split_share: float = 0.20,
+    merge_share: float = 0.25,
+    dominance: float = 0.50,
+    lift: float = 1.5,
+    lookalike: float = 0.80,
+    min_effect: float = 0.5,
+    n_features: int = 3,
+    opportunities: Opportunities | None = None,
+) -> PersonaComparison:
+    """Compare behavioral segments with the client's personas.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of int
+        Segment per customer, ``-1`` for noise.
+    personas : pandas.Series
+        The client's persona per customer, aligned by position; missing or blank values
+        are left out. Integral floats (``1.0``) are shown as ``"1"``.
+    column : str
+        Name of the persona column (for the summary and the narrative).
+    features : pandas.DataFrame, optional
+        Behavioral features per customer, aligned by position; numeric and boolean
+        columns are used to explain splits.
+    demographics : pandas.DataFrame, optional
+        Profile-only columns (numeric or categorical), aligned by position, for the
+        lookalike check.
+    segment_names : mapping of int to str, optional
+        Display names; ``"Segment <id>"`` otherwise.
+    specs : mapping of str to FeatureSpec, optional
+        Feature metadata: labels for sentences, kinds for formatting and for computing
+        effect sizes of counts/amounts/ratios on a log scale.
+    split_share : float, default 0.20
+        Share of a persona a segment must hold to be one of its main destinations.
+    merge_share : float, default 0.25
+        Share of a segment a persona must contribute to take part in a merge.
+    dominance : float, default 0.50
+        Share of a segment its over-represented personas must make up for the segment
+        to be claimed (not new); also both shares a matched pair needs to be a match.
+    lift : float, default 1.5
+        Over-representation factor against the persona's base share (module docstring).
+    lookalike : float, default 0.80
+        Sub-segments of a split are demographic lookalikes when the *largest* distance
+        between any two of them on *any* demographic column is at most ``1 - lookalike``
+        (default 0.2: category mixes differ by at most 20 points of total variation,
+        numeric means by at most half a standard deviation, a "medium" effect). The
+        maximum, not the mean, is used because targeting on any single attribute would
+        otherwise tell the sub-segments apart; the distances are bias-corrected so the
+        check stays stable for sub-segments of ~50 customers.
+    min_effect : float, default 0.5
+        Smallest effect size (standardised difference) for a separating feature.
+    n_features : int, default 3
+        Separating features reported per split.
+    opportunities : Opportunities, optional
+        When given, the narrative adds value and attention to the sentences about new
+        segments.
+
+    Returns
+    -------
+    PersonaComparison
+
+    Notes
+    -----
+    Inputs are aligned by position and never modified. Results are invariant to the row
+    order and equivariant to a renaming of the segment ids (except for exact ties).
+    """
+    if not 0 < split_share <= 0.5:
+        raise ValueError("split_share must be in (0, 0.5]")
+    if not 0 < merge_share <= 0.5:
+        raise ValueError("merge_share must be in (0, 0.5]")
+    if not 0.5 <= dominance <= 1:
+        raise ValueError("dominance must be in [0.5, 1]")
+    lab = np.asarray(labels)
+    if lab.ndim != 1:
+        raise ValueError("labels must be one-dimensional")
+    lab = int_labels(lab)
+    n = lab.shape[0]
+    persona_names, pcode, missing = persona_codes(personas, n)
+    for what, frame in (("features", features), ("demographics", demographics)):
+        if frame is not None and len(frame) != n:
+            raise ValueError(f"{what} has {len(frame)} rows, labels have {n}")
+
+    sh = shares(lab, pcode, persona_names)
+    names = {int(k): str(v) for k, v in (segment_names or {}).items()}
+    for sid in sh.seg_ids:
+        names.setdefault(sid, f"Segment {sid}")
+    ari, ami, nmi, vm = agreement(lab, pcode)
+    cl = classify(sh, lift=lift, dominance=dominance, split_share=split_share, merge_share=merge_share)
+    matching = match(sh, cl, names, dominance=dominance)
+    p_kinds = persona_kinds(sh, cl, matching, split_share=split_share)
+    dissolved = tuple(p for p in persona_names if p_kinds[p] == "dissolved")
+    new_segments = tuple(sid for j, sid in enumerate(sh.seg_ids) if cl.is_new[j])
+    merged = merges(sh, cl, names)
+    split = splits(sh, cl, lab, pcode, names, specs=dict(specs or {}), features=features,
+                   demographics=demographics, min_effect=min_effect, n_features=n_features, lookalike=lookalike)
+    result_names = {sid: names[sid] for sid in sh.seg_ids}
+    return PersonaComparison(
+        column=column,
+        ari=ari,
+        ami=ami,
+        nmi=nmi,
+        v_measure=vm,
+        n_customers=n,
+        n_missing_persona=int(missing.sum()),
+        n_noise=int((lab == NOISE).sum()),
+        personas=persona_names,
+        segment_names=result_names,
+        crosstab=sh.crosstab(),
+        crosstab_shares=sh.both_ways(),
+        matching=matching.pairs,
+        matches=matching.matches,
+        splits=split,
+        merges=merged,
+        new_segments=new_segments,
+        dissolved=dissolved,
+        persona_kinds=p_kinds,
+        segment_kinds=segment_kinds(sh, cl, matching),
+        narrative=narrative(
+            column=column, persona_names=persona_names, seg_ids=sh.seg_ids, names=result_names, ari=ari,
+            splits=split, merges=merged, new_segments=new_segments, matches=matching.matches,
+            dissolved=dissolved, r=sh.r, s_size=sh.s_size, n_missing=int(missing.sum()),
+            opportunities=opportunities,
+        ),
+    )

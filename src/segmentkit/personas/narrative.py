@@ -1,0 +1,170 @@
+"""The comparison in plain words: one paragraph, a sentence per finding."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+
+from segmentkit.personas.types import PersonaMatch, PersonaMerge, PersonaSplit
+from segmentkit.wording import percent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segmentkit.opportunities import Opportunities
+
+__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "narrative", "quoted"]
+
+#: Agreement (adjusted Rand index) below which the personas "explain little" of behaviour:
+#: the narrative says so once and then tells only the splits, merges and new groups.
+WEAK_AGREEMENT = 0.2
+#: A persona "maps cleanly" onto a segment only when at least this share of the persona is
+#: in it and this share of the segment is the persona; below, the shares are given instead.
+CLEAN_SHARE = 0.8
+#: Adjusted Rand index from which agreement reads "strong", then "moderate"; below
+#: :data:`WEAK_AGREEMENT` it reads "very weak".
+_STRONG, _MODERATE = 0.8, 0.5
+#: Sub-segments named when a dissolved persona's members are spread over segments.
+_SPREAD_SHOWN = 3
+
+
+def quoted(name: str) -> str:
+    """A persona or segment name as the narrative quotes it."""
+    return f"'{name}'"
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _ari_words(ari: float | None) -> str:
+    if ari is None:
+        return "cannot be measured"
+    if ari >= _STRONG:
+        return "strong"
+    if ari >= _MODERATE:
+        return "moderate"
+    if ari >= WEAK_AGREEMENT:
+        return "weak"
+    return "very weak"
+
+
+def _opening(column: str, n_personas: int, n_segments: int, ari: float | None, n_dissolved: int) -> str:
+    ari_txt = "" if ari is None else f" (adjusted Rand index {ari:.2f})"
+    if ari is not None and ari < WEAK_AGREEMENT:
+        return (
+            f"The client's {n_personas} personas in '{column}' explain little of how customers "
+            f"behave: agreement with the {n_segments} behavioral segments is {_ari_words(ari)}{ari_txt}"
+            + (f", and {n_dissolved} of the {n_personas} personas have no segment of their own"
+               if n_dissolved else "") + "."
+        )
+    return (f"The client's {n_personas} personas in '{column}' map onto {n_segments} behavioral "
+            f"segments; agreement is {_ari_words(ari)}{ari_txt}.")
+
+
+def _split_sentence(sp: PersonaSplit) -> str:
+    parts = [f"{quoted(nm)} ({percent(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
+    text = f"{quoted(sp.persona)} splits into {_join(parts)}"
+    diff = ""
+    if sp.separating_features:
+        if len(sp.segments) == 2:
+            diff = _join([f.sentence for f in sp.separating_features[:2]])
+        else:
+            diff = "they differ most in " + _join([f.label for f in sp.separating_features[:2]])
+    if sp.demographic_similarity is None:
+        text += f"; {diff}" if diff else ""
+    elif sp.lookalike:
+        text += ", which look alike demographically"
+        text += f" but behave differently: {diff}" if diff else ""
+    else:
+        worst = min(sp.demographic_by_column.items(), key=lambda kv: (kv[1], kv[0]))[0].replace("_", " ")
+        text += f", which also differ demographically (most in {worst})"
+        text += f"; behaviorally, {diff}" if diff else ""
+    return text + "."
+
+
+def _merge_sentence(mg: PersonaMerge) -> str:
+    ps = [quoted(p) for p in mg.personas]
+    shares = [mg.persona_shares[p] for p in mg.personas]
+    verb = "mostly fall" if min(shares) >= 0.5 else "largely fall"
+    both = "both" if len(ps) == 2 else "all"
+    return (f"{_join(ps)} behave alike: {both} {verb} into {quoted(mg.name)} "
+            f"({_join([percent(s) for s in shares])} of their members).")
+
+
+def _new_segment_sentence(name: str, share: float, opportunities: Opportunities | None, sid: int) -> str:
+    entry = opportunities.get(sid) if opportunities is not None else None
+    phrase = entry.phrase() if entry is not None else ""
+    if phrase:
+        return f"{quoted(name)} is a new group no persona captures, drawn from across the personas; {phrase}."
+    return (f"{quoted(name)} is a new group no persona captures ({percent(share)} of "
+            "customers, drawn from across the personas).")
+
+
+def _match_sentences(matches: Sequence[PersonaMatch]) -> list[str]:
+    clean = [m for m in matches if m.persona_share >= CLEAN_SHARE and m.segment_share >= CLEAN_SHARE]
+    out = []
+    if clean:
+        first = f"{quoted(clean[0].persona)} maps cleanly onto {quoted(clean[0].name)}"
+        rest = [f"{quoted(m.persona)} onto {quoted(m.name)}" for m in clean[1:]]
+        out.append(_join([first, *rest]) + f" (at least {percent(CLEAN_SHARE)} each way).")
+    for m in matches:
+        if m not in clean:
+            out.append(f"{quoted(m.persona)} corresponds to {quoted(m.name)}: {percent(m.persona_share)} of the "
+                       f"persona is in it, and the persona makes up {percent(m.segment_share)} of it.")
+    return out
+
+
+def _dissolved_sentences(dissolved: Sequence[str], persona_names: Sequence[str], seg_ids: Sequence[int],
+                         names: Mapping[int, str], r: np.ndarray) -> list[str]:
+    if len(dissolved) == 1:
+        i = list(persona_names).index(dissolved[0])
+        ranked = [j for j in sorted(range(len(seg_ids)), key=lambda j: (-r[i, j], seg_ids[j])) if r[i, j] > 0]
+        spread = [f"{quoted(names[seg_ids[j]])} ({percent(r[i, j])})" for j in ranked[:_SPREAD_SHOWN]]
+        if len(ranked) > _SPREAD_SHOWN:
+            spread.append("others")
+        return [f"{quoted(dissolved[0])} has no segment of its own: its members are spread over {_join(spread)}."]
+    if dissolved:
+        return [f"{_join([quoted(p) for p in dissolved])} have no segment of their own: their members are "
+                "spread over several segments."]
+    return []
+
+
+def narrative(
+    *,
+    column: str,
+    persona_names: tuple[str, ...],
+    seg_ids: tuple[int, ...],
+    names: Mapping[int, str],
+    ari: float | None,
+    splits: Sequence[PersonaSplit],
+    merges: Sequence[PersonaMerge],
+    new_segments: tuple[int, ...],
+    matches: Sequence[PersonaMatch],
+    dissolved: tuple[str, ...],
+    r: np.ndarray,
+    s_size: np.ndarray,
+    n_missing: int,
+    opportunities: Opportunities | None,
+) -> str:
+    """The paragraph: agreement, then splits, merges, new groups, matches, dissolved
+    personas and the customers left out (matches and dissolved personas only when the
+    agreement is not weak: said once at the start)."""
+    if not persona_names or not seg_ids:
+        return f"No customer has both a '{column}' persona and a segment, so the personas cannot be compared."
+    out = [_opening(column, len(persona_names), len(seg_ids), ari, len(dissolved))]
+    out += [_split_sentence(sp) for sp in splits]
+    out += [_merge_sentence(mg) for mg in merges]
+    total = float(s_size.sum())
+    out += [_new_segment_sentence(names[sid], s_size[seg_ids.index(sid)] / total, opportunities, sid)
+            for sid in new_segments]
+    if ari is not None and ari < WEAK_AGREEMENT:
+        matches, dissolved = [], ()
+    out += _match_sentences(matches)
+    out += _dissolved_sentences(dissolved, persona_names, seg_ids, names, r)
+    if not (splits or merges or new_segments or dissolved) and matches:
+        out.append("The segments reproduce the personas.")
+    if n_missing:
+        out.append(f"{n_missing} customers without a persona are left out of this comparison.")
+    return " ".join(out)
