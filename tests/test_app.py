@@ -16,7 +16,7 @@ def app():
     at = AppTest.from_file(str(SCRIPT), default_timeout=TIMEOUT)
     at.run()
     at.number_input(key="demo_n").set_value(500)
-    at.slider(key="k_range").set_value((2, 4))
+    at.number_input(key="k_max").set_value(4)
     at.run()
     return at
 

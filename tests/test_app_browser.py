@@ -6,6 +6,7 @@ Needs ``/usr/bin/chromium`` (``.ci/install-browser``); fails without it unless
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -78,7 +79,14 @@ def _shot(pg, tmp_path: Path, name: str) -> None:
     """A full-page screenshot, kept in ``$SEGMENTKIT_SCREENSHOTS`` when set (for looking at)."""
     folder = Path(os.environ.get("SEGMENTKIT_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    size = pg.viewport_size
+    # the page scrolls inside Streamlit's main area: make the window as tall as its content
+    height = pg.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                         "[data-testid=stSidebarContent]')].map(e => e.scrollHeight))")
+    pg.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 12_000))})
+    pg.wait_for_timeout(1000)
     pg.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    pg.set_viewport_size(size)
 
 
 def _segments_table(pg) -> pd.DataFrame:
@@ -110,6 +118,21 @@ def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_pa
     assignments = pd.read_csv(path, dtype={"customer_id": str})
     assert len(assignments) == n and assignments["customer_id"].is_unique
     assert (assignments["status"] == "segmented").sum() == table["customers"].astype(int).sum()
+    # the report's charts and cards, on the page, with the summary's numbers
+    charts = page.locator("[data-testid=stVegaLiteChart]")
+    charts.nth(5).wait_for(timeout=30_000)  # size/value, heat map, map, personas, opportunities, choosing k
+    _idle(page)
+    for i in range(charts.count()):
+        charts.nth(i).locator("canvas, svg").first.wait_for(timeout=30_000)
+        assert charts.nth(i).bounding_box()["height"] > 100
+    with page.expect_download() as download:
+        page.get_by_role("button", name="summary.json").click()
+    download.value.save_as(tmp_path / "summary.json")
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    first = summary["segments"][0]
+    assert page.get_by_text(f"{first['name']} · {first['size']:,} customers").is_visible()  # its card
+    assert page.get_by_text(summary["validation"]["sentence"], exact=True).is_visible()
+    assert page.get_by_text(summary["k_selection"]["reason"]).first.is_visible()
     _shot(page, tmp_path, "demo_run")
 
 
@@ -166,7 +189,6 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
 
 def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     import gzip
-    import json
 
     # 40 customers; customer i buys product p(i % 5) at 2.00 × (1 + i % 3), and one jam (not
     # in the catalogue) at 1.50; customer 0's first line is exported twice
@@ -217,7 +239,7 @@ def _idle(pg) -> None:
 def _type_name(pg, row: int, text: str) -> None:
     """Type ``text`` into the name cell of ``row`` of the rename editor (a canvas grid)."""
     _idle(pg)
-    editor = pg.locator("[data-testid=stDataFrame]").last
+    editor = pg.locator(".st-key-names_editor [data-testid=stDataFrame]")
     editor.scroll_into_view_if_needed()
     box = editor.bounding_box()
     header = row_height = 35  # px: Streamlit's data editor rows
@@ -262,3 +284,37 @@ def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitt
     error.wait_for(state="detached", timeout=30_000)
     assert runs.inner_text() == before  # renamed, not fitted again
     _shot(page, tmp_path, "rename_ok")
+
+
+def test_settings_round_trip_through_a_downloaded_file(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from segmentkit.config import load_settings
+
+    page.get_by_label("Demo customers").fill("600")
+    page.get_by_label("Demo customers").press("Enter")
+    page.get_by_text("More settings").click()
+    seed = page.get_by_label("Seed", exact=True)
+    seed.fill("7")
+    seed.press("Enter")
+    _idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download settings (TOML)").click()
+    path = tmp_path / "segmentkit.toml"
+    download.value.save_as(path)
+    saved = load_settings(path)  # as `segmentkit run` reads it
+    assert saved.clustering.seed == 7 and saved.columns.customer_id == "customer_id"
+    assert saved.roles.persona == "persona"
+    seed.fill("3")
+    seed.press("Enter")
+    _idle(page)
+    page.locator(".st-key-project input[type=file]").set_input_files(str(path))
+    page.get_by_text("Settings restored.").wait_for(timeout=30_000)
+    expect(seed).to_have_value("7", timeout=30_000)
+    _shot(page, tmp_path, "settings_restored")
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="summary.json").click()
+    download.value.save_as(tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["seed"] == 7
