@@ -89,6 +89,13 @@ def _shot(pg, tmp_path: Path, name: str) -> None:
     pg.set_viewport_size(size)
 
 
+def _upload(pg, key: str, path: Path) -> None:
+    """Give ``path`` to the file uploader ``key`` (once it is drawn)."""
+    upload = pg.locator(f".st-key-{key} input[type=file]")
+    upload.wait_for(state="attached", timeout=30_000)
+    upload.set_input_files(str(path))
+
+
 def _segments_table(pg) -> pd.DataFrame:
     table = pg.locator("[data-testid=stTable] table").first
     table.locator("tbody tr").first.wait_for(timeout=30_000)
@@ -141,17 +148,15 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     bad.write_text("customer_id,event_time,amount\n1,2024-01-01,10\n2,2024-01-02,abc\n", encoding="utf-8")
     files = write_demo(tmp_path / "good", make_demo(800, seed=4))
     page.get_by_text("My files").click()
-    uploads = page.locator("input[type=file]")
-    uploads.first.wait_for(state="attached", timeout=30_000)
-    uploads.nth(0).set_input_files(str(bad))
+    _upload(page, "events", bad)
     page.get_by_text(re.compile(r"^my_events\.csv")).first.wait_for(timeout=30_000)  # uploaded before the run
     page.get_by_role("button", name="Run segmentation").click()
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
     assert "Traceback" not in page.content()
     _shot(page, tmp_path, "bad_file")
-    uploads.nth(0).set_input_files(str(files["events"]))
-    uploads.nth(1).set_input_files(str(files["customers"]))
+    _upload(page, "events", files["events"])
+    _upload(page, "customers", files["customers"])
     page.get_by_text(re.compile(r"^customers\.csv")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Run segmentation").click()
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
@@ -167,9 +172,7 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
     path = tmp_path / "shop_export.csv"
     events.to_csv(path, index=False)
     page.get_by_text("My files").click()
-    upload = page.locator("input[type=file]").first
-    upload.wait_for(state="attached", timeout=30_000)
-    upload.set_input_files(str(path))
+    _upload(page, "events", path)
     preview = page.get_by_text("Your files: the first rows")
     preview.wait_for(timeout=30_000)
     assert page.get_by_text("shop_export.csv").first.is_visible()
@@ -202,11 +205,9 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     products = tmp_path / "products.csv"
     products.write_text("product_id,category\n" + "".join(f"p{j},dept{j % 2}\n" for j in range(5)), encoding="utf-8")
     page.get_by_text("My files").click()
-    uploads = page.locator("input[type=file]")
-    uploads.first.wait_for(state="attached", timeout=30_000)
-    uploads.nth(0).set_input_files(str(events))
+    _upload(page, "events", events)
     page.get_by_text(re.compile(r"^lines\.csv\.gz")).first.wait_for(timeout=30_000)
-    uploads.nth(2).set_input_files(str(products))
+    _upload(page, "products", products)
     page.get_by_text(re.compile(r"^products\.csv")).first.wait_for(timeout=30_000)
     page.get_by_text("2. Columns").click()
     page.get_by_label("Product id (catalogue)").wait_for(timeout=30_000)  # the catalogue is read
@@ -284,6 +285,18 @@ def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitt
     error.wait_for(state="detached", timeout=30_000)
     assert runs.inner_text() == before  # renamed, not fitted again
     _shot(page, tmp_path, "rename_ok")
+    # a refresh from this run: the name is carried over and the movement shown
+    with page.expect_download() as download:
+        page.get_by_role("button", name="model.json").click()
+    download.value.save_as(tmp_path / "model.json")
+    page.get_by_text("More settings").click()
+    _upload(page, "previous", tmp_path / "model.json")
+    page.locator(".st-key-previous [data-testid=stFileChipName]").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text("Since the previous run").wait_for(timeout=SLOW)
+    assert _segments_table(page)["name"].iloc[0] == "Weekend bargain hunters"
+    assert "Traceback" not in page.content()
+    _shot(page, tmp_path, "refresh")
 
 
 def test_settings_round_trip_through_a_downloaded_file(page, tmp_path):
@@ -298,17 +311,22 @@ def test_settings_round_trip_through_a_downloaded_file(page, tmp_path):
     seed.fill("7")
     seed.press("Enter")
     _idle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download settings (TOML)").click()
     path = tmp_path / "segmentkit.toml"
-    download.value.save_as(path)
-    saved = load_settings(path)  # as `segmentkit run` reads it
+    deadline = time.monotonic() + 30
+    while True:  # the file is made on the page's next draw, once the server has the new seed
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download settings (TOML)").click()
+        download.value.save_as(path)
+        saved = load_settings(path)  # as `segmentkit run` reads it
+        if saved.clustering.seed == 7 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
     assert saved.clustering.seed == 7 and saved.columns.customer_id == "customer_id"
     assert saved.roles.persona == "persona"
     seed.fill("3")
     seed.press("Enter")
     _idle(page)
-    page.locator(".st-key-project input[type=file]").set_input_files(str(path))
+    _upload(page, "project", path)
     page.get_by_text("Settings restored.").wait_for(timeout=30_000)
     expect(seed).to_have_value("7", timeout=30_000)
     _shot(page, tmp_path, "settings_restored")
