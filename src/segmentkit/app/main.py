@@ -7,7 +7,7 @@ comes from ``result.summary``; the files offered are those the CLI writes.
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
 import tempfile
 import time
 from dataclasses import replace
@@ -38,6 +38,8 @@ ROLE_LABELS = {
 }
 #: Roles a run cannot do without (the others are left out when set to "(none)").
 REQUIRED_ROLES = ("customer_id", "event_time")
+#: Hex digits of the options' digest in a column dropdown's key (unique enough per page).
+OPTIONS_DIGEST_CHARS = 12
 #: Rows shown of each file, to check it was read as meant.
 PREVIEW_ROWS = 5
 #: One segment holding more than this share of the customers leaves nothing to act on.
@@ -135,25 +137,27 @@ def _columns(path: str | None) -> list[str]:
         return []
 
 
-def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> tuple:
-    """Set each mapping dropdown to the column a run would read by default, whenever the
-    files' columns change (so what the dropdowns show is what runs).
+def _default_column(options: list[str], default: str | None) -> str | None:
+    """The column a run would read for a role by default (the CLI's rules), if any."""
+    found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
+    return found.get("customer_id")
 
-    Returns the columns' signature. The caller marks it as applied (``mapping_for``) only
-    after the dropdowns are drawn: a click that interrupts this script run (say "Run"
-    pressed right after an upload) reruns it with the browser's old dropdown values, and
-    the prefill must then be applied again rather than be taken as done.
+
+def _pick(label: str, options: list[str], key: str, default: str | None = None,
+          help: str | None = None, generation: int = 0) -> str | None:
+    """A column dropdown, pre-set to ``default`` whenever the files' columns change.
+
+    The widget key carries a digest of the options, so new columns make a new dropdown
+    pre-set by name. Writing the default into ``st.session_state`` instead races with
+    the browser: a click that interrupts the script run (say "Run" pressed right after an
+    upload) reruns it with the browser's old "(none)" values, and a run then reads
+    other columns than the page ends up showing. A settings file restored makes a new
+    ``generation`` of dropdowns, pre-set to its columns.
     """
-    signature = tuple((key, tuple(options)) for key, (options, _) in keys.items())
-    if st.session_state.get("mapping_for") != signature:
-        for key, (options, default) in keys.items():
-            found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
-            st.session_state[key] = found.get("customer_id", NONE)
-    return signature
-
-
-def _pick(label: str, options: list[str], key: str, help: str | None = None) -> str | None:
-    value = st.selectbox(label, [NONE] + options, key=key, help=help)
+    choices = [NONE] + options
+    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
+    index = choices.index(default) if default in choices else 0
+    value = st.selectbox(label, choices, index=index, key=f"{key}@{digest}.{generation}", help=help)
     return None if value == NONE else value
 
 
@@ -198,14 +202,24 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
              "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
-    signature = _prefill(keys)
     _restore_project(keys)
+    restored: dict[str, str | None] = st.session_state.get("project_columns", {})
+
+    def pick(label: str, key: str, help: str | None = None) -> str | None:
+        options, default = keys[key]
+        # a settings file's column (or its "no column") unless the files lack it, else the CLI's rules
+        if key in restored and (not restored[key] or restored[key] in options):
+            chosen = restored[key] or None
+        else:
+            chosen = _default_column(options, default)
+        return _pick(label, options, key, chosen, help, st.session_state.get("project_generation", 0))
+
     mapping: dict[str, str] = {}
     problems: list[str] = []
     with st.sidebar.expander("2. Columns", expanded=False):
         st.caption("Pre-filled from the column names; a run reads exactly the columns chosen here.")
         for role, label in ROLE_LABELS.items():
-            chosen = _pick(label, keys[f"col_{role}"][0], f"col_{role}")
+            chosen = pick(label, f"col_{role}")
             # an optional role with no default is None when unused, the others "" (read no column)
             mapping[role] = chosen if chosen is not None else ("" if getattr(defaults, role) else None)
             if chosen is None and role in REQUIRED_ROLES and (ev_cols or (role == "customer_id" and cu_cols)):
@@ -213,19 +227,18 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 st.error(problem)
                 problems.append(problem)
         if ev_cols and cu_cols:
-            chosen = _pick("Customer id (customers table)", cu_cols, "col_customers_id")
+            chosen = pick("Customer id (customers table)", "col_customers_id")
             mapping["customers_id"] = chosen if chosen != mapping["customer_id"] else None
         if pr_cols:
-            chosen = _pick("Product id (catalogue)", pr_cols, "col_products_id")
+            chosen = pick("Product id (catalogue)", "col_products_id")
             mapping["products_id"] = chosen if chosen != mapping["product_id"] else None
         keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
                                       key="keep_duplicates")
-        persona = _pick("Existing persona (customers)", cu_cols, "persona",
-                        help="A column of the customers file with the client's own persona labels, to compare with.")
-        attention = _pick("Marketing attention (customers)", cu_cols, "attention",
-                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+        persona = pick("Existing persona (customers)", "persona",
+                       help="A column of the customers file with the client's own persona labels, to compare with.")
+        attention = pick("Marketing attention (customers)", "attention",
+                         help="Contacts, touches or spend per customer, to find segments given too much or too little.")
     st.session_state["mapping_problems"] = problems
-    st.session_state["mapping_for"] = signature  # every dropdown is drawn: the prefill is in place
     st.sidebar.header("3. Segments")
     for key, value in WIDGET_DEFAULTS.items():  # the defaults, unless set by the user or a settings file
         st.session_state.setdefault(key, value)
@@ -288,25 +301,24 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
     settings: Settings | None = st.session_state.pop("project_pending", None)
     if settings is None:
         return
-    cl, cols, missing = settings.clustering, settings.columns, []
+    cl, cols = settings.clustering, settings.columns
     chosen = {f"col_{role}": getattr(cols, role) for role in ROLE_LABELS}
     chosen |= {"col_customers_id": cols.customers_id or cols.customer_id,
                "col_products_id": cols.products_id or cols.product_id,
                "persona": settings.roles.persona, "attention": settings.roles.attention}
-    for key, column in chosen.items():
-        options = keys[key][0] if key in keys else []
-        if column and options and column not in options:
-            missing.append(column)
-        st.session_state[key] = column if column in options else NONE
+    missing = sorted({column for key, column in chosen.items() if column and keys[key][0]
+                      and column not in keys[key][0]})
+    st.session_state["project_columns"] = chosen
+    st.session_state["project_generation"] = st.session_state.get("project_generation", 0) + 1
     st.session_state.update(
         algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
         max_segments=cl.max_segments, n_bootstrap=cl.n_bootstrap, seed=cl.seed,
         snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates)
     if cl.k is not None:
         st.session_state["k"] = cl.k
-    st.session_state["project_base"] = replace(settings, products=None, columns=ColumnMapping())
+    st.session_state["project_base"] = replace(settings, products=None)
     st.session_state["project_note"] = (
-        "Settings restored." + (f" Not in your files, so not used: {', '.join(map(repr, sorted(set(missing))))}."
+        "Settings restored." + (f" Not in your files, so not used: {', '.join(map(repr, missing))}."
                                 if missing else ""))
 
 
