@@ -76,6 +76,9 @@ SETTING_HELP = {
             "depends on chance.",
     "snapshot_date": "Compute the customers' behaviour as of this day (recency counts back from it; later "
                      "events are ignored). Empty: the day after the last event.",
+    "features": "Numeric columns of the customers file (points, age, a score, ...) used to find segments "
+                "as they are, besides the behaviour in the events; with a customers file only, they are "
+                "all there is to segment on.",
     "previous": "For a refresh: the model.json of an earlier run (in its downloads). Segments that match "
                 "one of that run keep its id and name, and the page shows how customers moved.",
 }
@@ -143,6 +146,13 @@ def _default_column(options: list[str], default: str | None) -> str | None:
     return found.get("customer_id")
 
 
+def _options_key(key: str, options: list[str], generation: int) -> str:
+    """A widget key that changes with the options offered and with each settings file
+    restored (``col_amount@1f…``), so the widget is made anew, pre-set."""
+    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
+    return f"{key}@{digest}.{generation}"
+
+
 def _pick(label: str, options: list[str], key: str, default: str | None = None,
           help: str | None = None, generation: int = 0) -> str | None:
     """A column dropdown, pre-set to ``default`` whenever the files' columns change.
@@ -155,9 +165,8 @@ def _pick(label: str, options: list[str], key: str, default: str | None = None,
     ``generation`` of dropdowns, pre-set to its columns.
     """
     choices = [NONE] + options
-    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
     index = choices.index(default) if default in choices else 0
-    value = st.selectbox(label, choices, index=index, key=f"{key}@{digest}.{generation}", help=help)
+    value = st.selectbox(label, choices, index=index, key=_options_key(key, options, generation), help=help)
     return None if value == NONE else value
 
 
@@ -203,7 +212,7 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
              "col_products_id": (pr_cols, defaults.product_id),
              "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
     _restore_project(keys)
-    restored: dict[str, str | None] = st.session_state.get("project_columns", {})
+    restored: dict[str, Any] = st.session_state.get("project_columns", {})
 
     def pick(label: str, key: str, help: str | None = None) -> str | None:
         options, default = keys[key]
@@ -234,6 +243,7 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
             mapping["products_id"] = chosen if chosen != mapping["product_id"] else None
         keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
                                       key="keep_duplicates")
+        features = _features(cu_cols, restored)
         persona = pick("Existing persona (customers)", "persona",
                        help="A column of the customers file with the client's own persona labels, to compare with.")
         attention = pick("Marketing attention (customers)", "attention",
@@ -246,10 +256,12 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                                      help=SETTING_HELP["algorithm"])
     fixed = st.sidebar.checkbox("Fix the number of segments", key="fixed", help=SETTING_HELP["fixed"])
     k = _whole("Number of segments", "k", st.sidebar) if fixed else None
-    st.sidebar.markdown("Numbers of segments to compare", help=SETTING_HELP["k_min"])
+    st.sidebar.markdown("Numbers of segments to compare")
     low_column, high_column = st.sidebar.columns(2)
-    k_min = int(low_column.number_input("From", *_limits("k_min"), step=1, key="k_min", disabled=fixed))
-    k_max = int(high_column.number_input("To", *_limits("k_max"), step=1, key="k_max", disabled=fixed))
+    k_min = int(low_column.number_input("From", *_limits("k_min"), step=1, key="k_min", disabled=fixed,
+                                        help=SETTING_HELP["k_min"]))
+    k_max = int(high_column.number_input("To", *_limits("k_max"), step=1, key="k_max", disabled=fixed,
+                                         help=SETTING_HELP["k_min"]))
     min_share = st.sidebar.number_input("Smallest usable segment (share of customers)", *_limits("min_share"),
                                         step=0.01, key="min_share", help=SETTING_HELP["min_share"])
     with st.sidebar.expander("More settings"):
@@ -266,7 +278,16 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 products=products, keep_duplicates=keep_duplicates, persona_column=persona,
                 attention_column=attention, algorithm=algorithm, k=k, k_min=k_min, k_max=k_max,
                 min_share=float(min_share), max_segments=None if max_segments is None else int(max_segments),
-                n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous)
+                n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous,
+                feature_columns=features)
+
+
+def _features(options: list[str], restored: dict[str, Any]) -> list[str]:
+    """Numeric customer columns to segment on as they are (a settings file's, when restored)."""
+    chosen = [c for c in restored.get("features", ()) if c in options]
+    return st.multiselect("Customer columns to segment on (numbers)", options, default=chosen,
+                          key=_options_key("features", options, st.session_state.get("project_generation", 0)),
+                          help=SETTING_HELP["features"])
 
 
 def _limits(name: str) -> tuple[Any, Any]:
@@ -306,9 +327,10 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
     chosen |= {"col_customers_id": cols.customers_id or cols.customer_id,
                "col_products_id": cols.products_id or cols.product_id,
                "persona": settings.roles.persona, "attention": settings.roles.attention}
+    missing_features = [c for c in settings.roles.features if keys["persona"][0] and c not in keys["persona"][0]]
     missing = sorted({column for key, column in chosen.items() if column and keys[key][0]
-                      and column not in keys[key][0]})
-    st.session_state["project_columns"] = chosen
+                      and column not in keys[key][0]} | set(missing_features))
+    st.session_state["project_columns"] = chosen | {"features": settings.roles.features}
     st.session_state["project_generation"] = st.session_state.get("project_generation", 0) + 1
     st.session_state.update(
         algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
@@ -439,9 +461,9 @@ def _show(result: SegmentationResult) -> None:
     results.show_data_quality(view)
     if result.migration is not None:
         st.markdown("#### Since the previous run")
-        st.caption("Customers by their segment in the previous run (rows) and in this one (columns); ids and "
-                   "names of matching segments are carried over.")
-        st.dataframe(result.migration, hide_index=True, key="migration")
+        st.caption("Customers by their segment in the previous run (rows; *new*: not in it) and in this one "
+                   "(columns; *gone*: not in this one). Matching segments keep their ids and names.")
+        st.dataframe(result.migration, key="migration")
 
     st.markdown("#### Rename segments")
     edited = st.data_editor(pd.DataFrame({"segment": [seg.id for seg in s.segments],
