@@ -175,7 +175,7 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
     _upload(page, "events", path)
     preview = page.get_by_text("Your files: the first rows")
     preview.wait_for(timeout=30_000)
-    assert page.get_by_text("shop_export.csv").first.is_visible()
+    page.get_by_text("shop_export.csv").first.wait_for(timeout=30_000)  # the demo's preview shows until then
     grid = page.locator("[data-testid=stDataFrame]").first
     grid.wait_for(timeout=30_000)
     expect(grid).to_contain_text("EVENT_TIME", timeout=30_000)
