@@ -130,8 +130,12 @@ def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_pa
     charts.nth(5).wait_for(timeout=30_000)  # size/value, heat map, map, personas, opportunities, choosing k
     _idle(page)
     for i in range(charts.count()):
-        charts.nth(i).locator("canvas, svg").first.wait_for(timeout=30_000)
-        assert charts.nth(i).bounding_box()["height"] > 100
+        drawn = charts.nth(i).locator("canvas, svg").first
+        drawn.wait_for(timeout=30_000)
+        deadline = time.monotonic() + 30
+        while not ((box := drawn.bounding_box()) and box["height"] > 100):  # None while being redrawn
+            assert time.monotonic() < deadline, f"chart {i} is not drawn"
+            page.wait_for_timeout(300)
     with page.expect_download() as download:
         page.get_by_role("button", name="summary.json").click()
     download.value.save_as(tmp_path / "summary.json")
