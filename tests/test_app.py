@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -16,7 +18,7 @@ def app():
     at = AppTest.from_file(str(SCRIPT), default_timeout=TIMEOUT)
     at.run()
     at.number_input(key="demo_n").set_value(500)
-    at.slider(key="k_range").set_value((2, 4))
+    at.number_input(key="k_max").set_value(4)
     at.run()
     return at
 
@@ -48,3 +50,30 @@ def test_every_algorithm_in_the_menu_runs_without_an_error(app):
         assert not app.exception, (name, app.exception)
         assert not app.error, (name, [e.value for e in app.error])
         assert app.session_state["result"].summary.k >= 1  # density algorithms may find one
+
+
+def test_settings_take_the_library_ranges_and_explain_themselves(app):
+    from segmentkit.config import SETTING_RANGES
+
+    for key in ("k_min", "k_max", "min_share", "max_segments", "n_bootstrap", "seed"):
+        proto = app.number_input(key=key).proto
+        _, low, high = SETTING_RANGES[key]
+        assert (proto.min, proto.max) == (low, high), key
+        assert len(proto.help) > 40, key
+    assert "*stable*" in app.number_input(key="k_min").proto.help  # what stable means
+    assert "bigger share gives fewer, larger segments" in app.number_input(key="min_share").proto.help
+    assert "kmeans" in app.selectbox(key="algorithm").proto.help
+
+
+def test_customer_columns_as_features(app):
+    features = next(m for m in app.multiselect if m.key.startswith("features@"))
+    features.set_value(["age"])
+    app.button(key="run").click()
+    app.run()
+    assert not app.exception and not app.error
+    assert "age" in app.session_state["result"].summary.features
+    # the diagnostics say what their words mean, on hover
+    helps = {name: column.get("help", "") for d in app.dataframe
+             for name, column in json.loads(d.proto.columns or "{}").items()}
+    assert "**Stable** means" in helps["stability"]
+    assert "**Distinguishable** means" in helps["distinguishable"]

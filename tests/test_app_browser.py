@@ -6,6 +6,7 @@ Needs ``/usr/bin/chromium`` (``.ci/install-browser``); fails without it unless
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -78,7 +79,21 @@ def _shot(pg, tmp_path: Path, name: str) -> None:
     """A full-page screenshot, kept in ``$SEGMENTKIT_SCREENSHOTS`` when set (for looking at)."""
     folder = Path(os.environ.get("SEGMENTKIT_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    size = pg.viewport_size
+    # the page scrolls inside Streamlit's main area: make the window as tall as its content
+    height = pg.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                         "[data-testid=stSidebarContent]')].map(e => e.scrollHeight))")
+    pg.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 12_000))})
+    pg.wait_for_timeout(1000)
     pg.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    pg.set_viewport_size(size)
+
+
+def _upload(pg, key: str, path: Path) -> None:
+    """Give ``path`` to the file uploader ``key`` (once it is drawn)."""
+    upload = pg.locator(f".st-key-{key} input[type=file]")
+    upload.wait_for(state="attached", timeout=30_000)
+    upload.set_input_files(str(path))
 
 
 def _segments_table(pg) -> pd.DataFrame:
@@ -110,6 +125,25 @@ def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_pa
     assignments = pd.read_csv(path, dtype={"customer_id": str})
     assert len(assignments) == n and assignments["customer_id"].is_unique
     assert (assignments["status"] == "segmented").sum() == table["customers"].astype(int).sum()
+    # the report's charts and cards, on the page, with the summary's numbers
+    charts = page.locator("[data-testid=stVegaLiteChart]")
+    charts.nth(5).wait_for(timeout=30_000)  # size/value, heat map, map, personas, opportunities, choosing k
+    _idle(page)
+    for i in range(charts.count()):
+        drawn = charts.nth(i).locator("canvas, svg").first
+        drawn.wait_for(timeout=30_000)
+        deadline = time.monotonic() + 30
+        while not ((box := drawn.bounding_box()) and box["height"] > 100):  # None while being redrawn
+            assert time.monotonic() < deadline, f"chart {i} is not drawn"
+            page.wait_for_timeout(300)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="summary.json").click()
+    download.value.save_as(tmp_path / "summary.json")
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    first = summary["segments"][0]
+    assert page.get_by_text(f"{first['name']} · {first['size']:,} customers").is_visible()  # its card
+    assert page.get_by_text(summary["validation"]["sentence"], exact=True).is_visible()
+    assert page.get_by_text(summary["k_selection"]["reason"]).first.is_visible()
     _shot(page, tmp_path, "demo_run")
 
 
@@ -118,17 +152,15 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     bad.write_text("customer_id,event_time,amount\n1,2024-01-01,10\n2,2024-01-02,abc\n", encoding="utf-8")
     files = write_demo(tmp_path / "good", make_demo(800, seed=4))
     page.get_by_text("My files").click()
-    uploads = page.locator("input[type=file]")
-    uploads.first.wait_for(state="attached", timeout=30_000)
-    uploads.nth(0).set_input_files(str(bad))
+    _upload(page, "events", bad)
     page.get_by_text(re.compile(r"^my_events\.csv")).first.wait_for(timeout=30_000)  # uploaded before the run
     page.get_by_role("button", name="Run segmentation").click()
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
     assert "Traceback" not in page.content()
     _shot(page, tmp_path, "bad_file")
-    uploads.nth(0).set_input_files(str(files["events"]))
-    uploads.nth(1).set_input_files(str(files["customers"]))
+    _upload(page, "events", files["events"])
+    _upload(page, "customers", files["customers"])
     page.get_by_text(re.compile(r"^customers\.csv")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Run segmentation").click()
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
@@ -144,12 +176,10 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
     path = tmp_path / "shop_export.csv"
     events.to_csv(path, index=False)
     page.get_by_text("My files").click()
-    upload = page.locator("input[type=file]").first
-    upload.wait_for(state="attached", timeout=30_000)
-    upload.set_input_files(str(path))
+    _upload(page, "events", path)
     preview = page.get_by_text("Your files: the first rows")
     preview.wait_for(timeout=30_000)
-    assert page.get_by_text("shop_export.csv").first.is_visible()
+    page.get_by_text("shop_export.csv").first.wait_for(timeout=30_000)  # the demo's preview shows until then
     grid = page.locator("[data-testid=stDataFrame]").first
     grid.wait_for(timeout=30_000)
     expect(grid).to_contain_text("EVENT_TIME", timeout=30_000)
@@ -166,7 +196,6 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
 
 def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     import gzip
-    import json
 
     from playwright.sync_api import expect
 
@@ -182,11 +211,9 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     products = tmp_path / "products.csv"
     products.write_text("product_id,category\n" + "".join(f"p{j},dept{j % 2}\n" for j in range(5)), encoding="utf-8")
     page.get_by_text("My files").click()
-    uploads = page.locator("input[type=file]")
-    uploads.first.wait_for(state="attached", timeout=30_000)
-    uploads.nth(0).set_input_files(str(events))
+    _upload(page, "events", events)
     page.get_by_text(re.compile(r"^lines\.csv\.gz")).first.wait_for(timeout=30_000)
-    uploads.nth(2).set_input_files(str(products))
+    _upload(page, "products", products)
     page.get_by_text(re.compile(r"^products\.csv")).first.wait_for(timeout=30_000)
     page.get_by_text("2. Columns").click()
     page.get_by_label("Product id (catalogue)").wait_for(timeout=30_000)  # the catalogue is read
@@ -220,7 +247,7 @@ def _idle(pg) -> None:
 def _type_name(pg, row: int, text: str) -> None:
     """Type ``text`` into the name cell of ``row`` of the rename editor (a canvas grid)."""
     _idle(pg)
-    editor = pg.locator("[data-testid=stDataFrame]").last
+    editor = pg.locator(".st-key-names_editor [data-testid=stDataFrame]")
     editor.scroll_into_view_if_needed()
     box = editor.bounding_box()
     header = row_height = 35  # px: Streamlit's data editor rows
@@ -265,3 +292,54 @@ def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitt
     error.wait_for(state="detached", timeout=30_000)
     assert runs.inner_text() == before  # renamed, not fitted again
     _shot(page, tmp_path, "rename_ok")
+    # a refresh from this run: the name is carried over and the movement shown
+    with page.expect_download() as download:
+        page.get_by_role("button", name="model.json").click()
+    download.value.save_as(tmp_path / "model.json")
+    page.get_by_text("More settings").click()
+    _upload(page, "previous", tmp_path / "model.json")
+    page.locator(".st-key-previous [data-testid=stFileChipName]").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text("Since the previous run").wait_for(timeout=SLOW)
+    assert _segments_table(page)["name"].iloc[0] == "Weekend bargain hunters"
+    assert "Traceback" not in page.content()
+    _shot(page, tmp_path, "refresh")
+
+
+def test_settings_round_trip_through_a_downloaded_file(page, tmp_path):
+    from playwright.sync_api import expect
+
+    from segmentkit.config import load_settings
+
+    page.get_by_label("Demo customers").fill("600")
+    page.get_by_label("Demo customers").press("Enter")
+    page.get_by_text("More settings").click()
+    seed = page.get_by_label("Seed", exact=True)
+    seed.fill("7")
+    seed.press("Enter")
+    _idle(page)
+    path = tmp_path / "segmentkit.toml"
+    deadline = time.monotonic() + 30
+    while True:  # the file is made on the page's next draw, once the server has the new seed
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download settings (TOML)").click()
+        download.value.save_as(path)
+        saved = load_settings(path)  # as `segmentkit run` reads it
+        if saved.clustering.seed == 7 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(500)
+    assert saved.clustering.seed == 7 and saved.columns.customer_id == "customer_id"
+    assert saved.roles.persona == "persona"
+    seed.fill("3")
+    seed.press("Enter")
+    _idle(page)
+    _upload(page, "project", path)
+    page.get_by_text("Settings restored.").wait_for(timeout=30_000)
+    expect(seed).to_have_value("7", timeout=30_000)
+    _shot(page, tmp_path, "settings_restored")
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="summary.json").click()
+    download.value.save_as(tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["seed"] == 7

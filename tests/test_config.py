@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from segmentkit.config import load_settings
@@ -55,3 +57,23 @@ def test_one_range_for_file_flags_and_library(tmp_path, name, value, allowed):
     keyword = "random_state" if name == "seed" else name
     with pytest.raises(InputError, match=rf"^{name} must be {allowed}, got {value}$"):
         Segmentation(**{keyword: value}).resolved_settings()
+
+
+def test_settings_written_as_toml_read_back_the_same(tmp_path):
+    from segmentkit.config import (ClusteringSettings, ColumnMapping, HoldoutSettings, Roles, Settings,
+                                   format_settings)
+
+    settings = Settings(
+        columns=ColumnMapping(customer_id='Kunden "Nr"', channel="", customers_id="id", price="unit price"),
+        roles=Roles(persona="persona", features=("age", "income")),
+        clustering=ClusteringSettings(algorithm="ward", k=4, k_min=3, k_max=7, seed=2**32 - 1, min_share=0.07,
+                                      min_value_share=1e-05, n_bootstrap=0, validate=False),
+        snapshot_date=dt.date(2024, 2, 29), keep_duplicates=True, holdout=HoldoutSettings(enabled=True),
+    )
+    path = tmp_path / "project.toml"
+    path.write_text(format_settings(settings), encoding="utf-8")
+    assert load_settings(path) == settings
+    text = format_settings(Settings())
+    assert "[database]" not in text and "[holdout]" not in text and "k = " not in text  # defaults, None left out
+    path.write_text(text, encoding="utf-8")
+    assert load_settings(path) == Settings()

@@ -437,15 +437,10 @@ def web_app(
     port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
 ) -> None:
     """Start the web app on http://localhost:PORT (Ctrl+C stops it)."""
-    import subprocess
-
-    from segmentkit.app import streamlit_command
+    from segmentkit.app import serve
 
     _err.print(f"segmentkit app on http://localhost:{port}")
-    try:
-        raise SystemExit(subprocess.call(streamlit_command(sys.executable, port)))
-    except KeyboardInterrupt:
-        raise SystemExit(0) from None
+    raise SystemExit(serve(sys.executable, port))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ the TOML file, then the default here. The TOML file has the sections ``[columns]
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any, Mapping
 from segmentkit.errors import InputError, SettingError
 
 __all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings", "Settings",
-           "load_settings", "SETTING_RANGES"]
+           "load_settings", "format_settings", "SETTING_RANGES"]
 
 #: The allowed range of each numeric clustering setting, declared once: the settings file,
 #: the CLI flags, the Python API and the library all check through
@@ -418,3 +419,46 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
                     database=database, output=output, keep_duplicates=keep, products=products,
                     holdout=holdout)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # the ranges keep out inf and nan, which TOML spells otherwise
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def format_settings(settings: Settings) -> str:
+    """The settings as a TOML file that :func:`load_settings` (and ``--config``) reads back.
+
+    Every section is written in full except ``[database]``, ``[output]`` and ``[holdout]``,
+    which are left out when they hold their defaults. Unset values (``None``) are left out,
+    as TOML has no null; the product catalogue is written only when it is a file path.
+
+    Parameters
+    ----------
+    settings : Settings
+
+    Returns
+    -------
+    str
+        ``load_settings`` of this text gives ``settings`` back.
+    """
+    data = {"snapshot_date": settings.snapshot_date, "keep_duplicates": settings.keep_duplicates,
+            "products": str(settings.products) if isinstance(settings.products, (str, Path)) else None}
+    sections: list[tuple[str, Any]] = [("columns", settings.columns), ("roles", settings.roles),
+                                       ("clustering", settings.clustering)]
+    sections += [(name, value) for name, value in (("database", settings.database), ("output", settings.output),
+                                                    ("holdout", settings.holdout))
+                 if value != type(value)()]
+    lines = ["# segmentkit settings: segmentkit run THIS_FILE ..., or upload it in the web app"]
+    for name, values in [*((n, {f.name: getattr(v, f.name) for f in fields(v)}) for n, v in sections),
+                         ("data", data)]:
+        lines += ["", f"[{name}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items() if value is not None]
+    return "\n".join(lines) + "\n"

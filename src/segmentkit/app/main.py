@@ -10,18 +10,22 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from segmentkit.algorithms import run_names
-from segmentkit.config import ColumnMapping
+from segmentkit import algorithms
+from segmentkit.app import results
+from segmentkit.choose_k import STABLE_ARI, STABLE_SEGMENT_JACCARD, SUBSAMPLE_FRACTION
+from segmentkit.config import SETTING_RANGES, ClusteringSettings, ColumnMapping, Settings, format_settings, load_settings
 from segmentkit.datasets import make_demo, write_demo
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, SettingError
 from segmentkit.naming import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
+from segmentkit.report import build_view
 from segmentkit.sources import input_columns, match_columns, preview_rows
 
 FILE_TYPES = ["csv", "tsv", "txt", "gz", "zst", "parquet", "xlsx", "xlsm", "xls", "ods"]
@@ -43,6 +47,63 @@ DEGENERATE_SHARE = 0.95
 #: How each customer status reads in the headline counts (every status, so they add up).
 STATUS_WORDS = {"segmented": "in segments", "noise": "close to no segment", "no_events": "with no events",
                 "excluded": "left out (no usable features)"}
+#: The settings' widgets as a page opens: the library's defaults (and a number of segments
+#: to start from when it is fixed).
+WIDGET_DEFAULTS = {"algorithm": ClusteringSettings.algorithm, "fixed": False, "k": 5,
+                   "k_min": ClusteringSettings.k_min, "k_max": ClusteringSettings.k_max,
+                   "min_share": ClusteringSettings.min_share, "max_segments": ClusteringSettings.max_segments,
+                   "n_bootstrap": ClusteringSettings.n_bootstrap, "seed": ClusteringSettings.seed,
+                   "snapshot_date": None}
+#: Plain words for the settings, shown on hover.
+SETTING_HELP = {
+    "algorithm": "How segments are found. " + " ".join(
+        f"**{name}**: {algorithms.get(name).description}." for name in algorithms.run_names())
+        + " **auto**: tries several and keeps the best by the diagnostics.",
+    "fixed": "Off: the app compares several numbers of segments and recommends one. "
+             "On: it makes exactly the number you give.",
+    "k": "How many segments to make.",
+    "k_min": "The numbers of segments compared. The recommendation keeps the *stable* ones (the same "
+               "segments come back when the customers are resampled) and, among those about as well "
+               "separated as the best, takes the most segments.",
+    "min_share": "A number of segments is not recommended when one of its segments holds less than this "
+                 "share of the customers (0.05 = 5 %). A bigger share gives fewer, larger segments; "
+                 "0 allows segments of any size.",
+    "max_segments": "The most segments your team can act on: more are not recommended. Empty: no limit.",
+    "n_bootstrap": f"How many times each candidate is refitted on {SUBSAMPLE_FRACTION:.0%} of the customers to "
+                   "check it is *stable* (the refits find the same segments). More checks: surer but slower; "
+                   "0 skips the check.",
+    "seed": "The same data and seed always give the same segments. Change it to see whether a result "
+            "depends on chance.",
+    "snapshot_date": "Compute the customers' behaviour as of this day (recency counts back from it; later "
+                     "events are ignored). Empty: the day after the last event.",
+    "features": "Numeric columns of the customers file (points, age, a score, ...) used to find segments "
+                "as they are, besides the behaviour in the events; with a customers file only, they are "
+                "all there is to segment on.",
+    "previous": "For a refresh: the model.json of an earlier run (in its downloads). Segments that match "
+                "one of that run keep its id and name, and the page shows how customers moved.",
+}
+#: The page's label of each setting, for messages about it.
+SETTING_LABELS = {"k": "Number of segments", "k_min": "Numbers of segments to compare",
+                  "k_max": "Numbers of segments to compare", "min_share": "Smallest usable segment",
+                  "max_segments": "Most segments you can act on", "n_bootstrap": "Stability checks",
+                  "seed": "Seed", "algorithm": "Algorithm"}
+#: Plain words for the diagnostics of each candidate number of segments, shown on hover.
+DIAGNOSTIC_HELP = {
+    "silhouette": "How much closer customers are to their own segment than to the next one, from -1 to 1: "
+                  "higher is better; above 0.5 the segments are islands, below 0.25 regions of a continuum.",
+    "Calinski-Harabasz": "Spread between segments relative to the spread within them: higher is better "
+                         "(compare numbers of segments with it, not data sets).",
+    "Davies-Bouldin": "How much each segment overlaps its most similar one: lower is better.",
+    "stability": f"**Stable** means the same segments come back when the customers are resampled: the mean "
+                 f"agreement of the refits (adjusted Rand index, 1 = identical). Stable from {STABLE_ARI:g}, "
+                 f"with every segment recovered at {STABLE_SEGMENT_JACCARD:g} or more.",
+    "smallest share": "The share of customers in the smallest segment: one below the smallest usable share "
+                      "makes the candidate unusable.",
+    "distinguishable": "**Distinguishable** means a few simple rules on the features tell the segments apart: "
+                       "the balanced accuracy of a shallow decision tree predicting the segment (1 = always right, "
+                       "1 / number of segments = chance).",
+    "usable": "Whether this candidate meets the limits set (smallest share, most segments), and why not.",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -85,20 +146,27 @@ def _default_column(options: list[str], default: str | None) -> str | None:
     return found.get("customer_id")
 
 
+def _options_key(key: str, options: list[str], generation: int) -> str:
+    """A widget key that changes with the options offered and with each settings file
+    restored (``col_amount@1f…``), so the widget is made anew, pre-set."""
+    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
+    return f"{key}@{digest}.{generation}"
+
+
 def _pick(label: str, options: list[str], key: str, default: str | None = None,
-          help: str | None = None) -> str | None:
+          help: str | None = None, generation: int = 0) -> str | None:
     """A column dropdown, pre-set to ``default`` whenever the files' columns change.
 
     The widget key carries a digest of the options, so new columns make a new dropdown
     pre-set by name. Writing the default into ``st.session_state`` instead races with
     the browser: a click that interrupts the script run (say "Run" pressed right after an
     upload) reruns it with the browser's old "(none)" values, and a run then reads
-    other columns than the page ends up showing.
+    other columns than the page ends up showing. A settings file restored makes a new
+    ``generation`` of dropdowns, pre-set to its columns.
     """
     choices = [NONE] + options
-    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
     index = choices.index(default) if default in choices else 0
-    value = st.selectbox(label, choices, index=index, key=f"{key}@{digest}", help=help)
+    value = st.selectbox(label, choices, index=index, key=_options_key(key, options, generation), help=help)
     return None if value == NONE else value
 
 
@@ -143,10 +211,17 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
              "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+    _restore_project(keys)
+    restored: dict[str, Any] = st.session_state.get("project_columns", {})
 
     def pick(label: str, key: str, help: str | None = None) -> str | None:
         options, default = keys[key]
-        return _pick(label, options, key, _default_column(options, default), help)
+        # a settings file's column (or its "no column") unless the files lack it, else the CLI's rules
+        if key in restored and (not restored[key] or restored[key] in options):
+            chosen = restored[key] or None
+        else:
+            chosen = _default_column(options, default)
+        return _pick(label, options, key, chosen, help, st.session_state.get("project_generation", 0))
 
     mapping: dict[str, str] = {}
     problems: list[str] = []
@@ -162,30 +237,140 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 problems.append(problem)
         if ev_cols and cu_cols:
             chosen = pick("Customer id (customers table)", "col_customers_id")
-            if chosen is not None and chosen != mapping["customer_id"]:
-                mapping["customers_id"] = chosen
+            mapping["customers_id"] = chosen if chosen != mapping["customer_id"] else None
         if pr_cols:
             chosen = pick("Product id (catalogue)", "col_products_id")
-            if chosen is not None and chosen != mapping["product_id"]:
-                mapping["products_id"] = chosen
+            mapping["products_id"] = chosen if chosen != mapping["product_id"] else None
         keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
                                       key="keep_duplicates")
+        features = _features(cu_cols, restored)
         persona = pick("Existing persona (customers)", "persona",
                        help="A column of the customers file with the client's own persona labels, to compare with.")
         attention = pick("Marketing attention (customers)", "attention",
                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
     st.session_state["mapping_problems"] = problems
     st.sidebar.header("3. Segments")
-    algorithms = list(run_names()) + ["auto"]
-    algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
-    fixed = st.sidebar.checkbox("Fix the number of segments", key="fixed")
-    k = int(st.sidebar.number_input("Segments", 2, 20, 5, key="k")) if fixed else None
-    k_min, k_max = st.sidebar.slider("Range to consider", 2, 15, (2, 10), key="k_range", disabled=fixed)
-    min_share = st.sidebar.number_input("Smallest usable segment (share)", 0.0, 0.5, 0.03, step=0.01, key="min_share")
-    seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0, key="seed"))
-    return dict(columns=ColumnMapping(**mapping), products=products, keep_duplicates=keep_duplicates,
-                persona_column=persona, attention_column=attention, algorithm=algorithm, k=k,
-                k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
+    for key, value in WIDGET_DEFAULTS.items():  # the defaults, unless set by the user or a settings file
+        st.session_state.setdefault(key, value)
+    algorithm = st.sidebar.selectbox("Algorithm", list(algorithms.run_names()) + ["auto"], key="algorithm",
+                                     help=SETTING_HELP["algorithm"])
+    fixed = st.sidebar.checkbox("Fix the number of segments", key="fixed", help=SETTING_HELP["fixed"])
+    k = _whole("Number of segments", "k", st.sidebar) if fixed else None
+    st.sidebar.markdown("Numbers of segments to compare")
+    low_column, high_column = st.sidebar.columns(2)
+    k_min = int(low_column.number_input("From", *_limits("k_min"), step=1, key="k_min", disabled=fixed,
+                                        help=SETTING_HELP["k_min"]))
+    k_max = int(high_column.number_input("To", *_limits("k_max"), step=1, key="k_max", disabled=fixed,
+                                         help=SETTING_HELP["k_min"]))
+    min_share = st.sidebar.number_input("Smallest usable segment (share of customers)", *_limits("min_share"),
+                                        step=0.01, key="min_share", help=SETTING_HELP["min_share"])
+    with st.sidebar.expander("More settings"):
+        max_segments = st.number_input("Most segments you can act on", *_limits("max_segments"), step=1,
+                                       key="max_segments", help=SETTING_HELP["max_segments"])
+        n_bootstrap = _whole("Stability checks", "n_bootstrap", st)
+        seed = _whole("Seed", "seed", st)
+        snapshot = st.date_input("Behaviour as of (snapshot date)", key="snapshot_date",
+                                 help=SETTING_HELP["snapshot_date"])
+        previous = _saved(st.file_uploader("Previous run (its model.json)", type=["json"], key="previous",
+                                           help=SETTING_HELP["previous"]), "previous")
+    base: Settings | None = st.session_state.get("project_base")
+    return dict(settings=base, columns=replace(base.columns if base else ColumnMapping(), **mapping),
+                products=products, keep_duplicates=keep_duplicates, persona_column=persona,
+                attention_column=attention, algorithm=algorithm, k=k, k_min=k_min, k_max=k_max,
+                min_share=float(min_share), max_segments=None if max_segments is None else int(max_segments),
+                n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous,
+                feature_columns=features)
+
+
+def _features(options: list[str], restored: dict[str, Any]) -> list[str]:
+    """Numeric customer columns to segment on as they are (a settings file's, when restored)."""
+    chosen = [c for c in restored.get("features", ()) if c in options]
+    return st.multiselect("Customer columns to segment on (numbers)", options, default=chosen,
+                          key=_options_key("features", options, st.session_state.get("project_generation", 0)),
+                          help=SETTING_HELP["features"])
+
+
+def _limits(name: str) -> tuple[Any, Any]:
+    """A setting's allowed range, as the library declares it."""
+    kind, low, high = SETTING_RANGES[name]
+    return kind(low), kind(high)
+
+
+def _whole(label: str, name: str, where: Any) -> int:
+    """A whole-number setting, limited to its declared range."""
+    return int(where.number_input(label, *_limits(name), step=1, key=name, help=SETTING_HELP[name]))
+
+
+def _project_uploaded() -> None:
+    """Read an uploaded settings file; its values are put in the widgets on the next draw
+    (:func:`_restore_project`), before they are drawn."""
+    upload = st.session_state.get("project")
+    if upload is None:
+        return
+    try:
+        settings = load_settings(_saved(upload, "project"))
+    except InputError as exc:
+        st.session_state["project_error"] = str(exc)
+        return
+    st.session_state.pop("project_error", None)
+    st.session_state["project_pending"] = settings
+
+
+def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
+    """Set every widget to the uploaded settings file's value; settings without a widget
+    (feature columns, ...) are kept as the base of the run."""
+    settings: Settings | None = st.session_state.pop("project_pending", None)
+    if settings is None:
+        return
+    cl, cols = settings.clustering, settings.columns
+    chosen = {f"col_{role}": getattr(cols, role) for role in ROLE_LABELS}
+    chosen |= {"col_customers_id": cols.customers_id or cols.customer_id,
+               "col_products_id": cols.products_id or cols.product_id,
+               "persona": settings.roles.persona, "attention": settings.roles.attention}
+    missing_features = [c for c in settings.roles.features if keys["persona"][0] and c not in keys["persona"][0]]
+    missing = sorted({column for key, column in chosen.items() if column and keys[key][0]
+                      and column not in keys[key][0]} | set(missing_features))
+    st.session_state["project_columns"] = chosen | {"features": settings.roles.features}
+    st.session_state["project_generation"] = st.session_state.get("project_generation", 0) + 1
+    st.session_state.update(
+        algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
+        max_segments=cl.max_segments, n_bootstrap=cl.n_bootstrap, seed=cl.seed,
+        snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates)
+    if cl.k is not None:
+        st.session_state["k"] = cl.k
+    st.session_state["project_base"] = replace(settings, products=None)
+    st.session_state["project_note"] = (
+        "Settings restored." + (f" Not in your files, so not used: {', '.join(map(repr, missing))}."
+                                if missing else ""))
+
+
+def _project(settings: dict[str, Any]) -> None:
+    """Download the settings and mapping as a settings file (the one ``segmentkit run``
+    reads), or upload one to restore them."""
+    st.sidebar.header("4. Project")
+    try:
+        resolved = Segmentation(**settings).resolved_settings()
+    except InputError as exc:
+        st.sidebar.error(_in_words(exc))
+    else:
+        text = format_settings(replace(resolved, products=None))
+        st.sidebar.download_button("Download settings (TOML)", text.encode("utf-8"), "segmentkit.toml",
+                                   "application/toml", key="project_download",
+                                   help="The settings and the column mapping, as the file `segmentkit run` "
+                                        "reads; upload it here later to carry on where you left off.")
+    st.sidebar.file_uploader("Restore settings from a file", type=["toml"], key="project",
+                             on_change=_project_uploaded)
+    if "project_error" in st.session_state:
+        st.sidebar.error(st.session_state["project_error"])
+    elif "project_note" in st.session_state:
+        st.sidebar.success(st.session_state["project_note"])
+
+
+def _in_words(exc: InputError) -> str:
+    """A library error with a setting's name replaced by its label on this page."""
+    if isinstance(exc, SettingError) and exc.setting in SETTING_LABELS:
+        return f"{SETTING_LABELS[exc.setting]}: {exc.requirement}."
+    return str(exc)
 
 
 def _inputs_signature(events: str | None, customers: str | None, settings: dict[str, Any]) -> tuple:
@@ -207,7 +392,7 @@ def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) ->
     except (InputError, ValueError) as exc:
         status.update(label="The run stopped", state="error", expanded=False)
         st.session_state.pop("result", None)
-        st.session_state["error"] = str(exc)
+        st.session_state["error"] = _in_words(exc) if isinstance(exc, InputError) else str(exc)
         return
     status.update(label=f"Done in {time.perf_counter() - start:.0f} s", state="complete", expanded=False)
     st.session_state.pop("error", None)
@@ -220,6 +405,7 @@ def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) ->
 def _keep(result: SegmentationResult) -> None:
     """Keep a result and make the files offered once (the page is redrawn on every click)."""
     st.session_state["result"] = result
+    st.session_state["view"] = build_view(result.summary)  # what the report shows, for the page
     out = _workdir() / "out"
     paths = result.write(out)
     st.session_state["downloads"] = {
@@ -227,6 +413,7 @@ def _keep(result: SegmentationResult) -> None:
         "report.html": (paths["report"].read_bytes(), "text/html"),
         "summary.json": (paths["summary"].read_bytes(), "application/json"),
         "segment_names.toml": (format_name_overrides(result.segment_names).encode("utf-8"), "text/plain"),
+        "model.json": (paths["model"].read_bytes(), "application/json"),
     }
 
 
@@ -248,28 +435,35 @@ def _show(result: SegmentationResult) -> None:
         st.warning(f"Segment {largest.id} holds {largest.share:.1%} of the customers: this result does not "
                    "split them in a useful way. Try another algorithm or a larger smallest-segment share.")
     st.markdown(f"**Why {s.k}:** {ks.reason}")
+    view = st.session_state["view"]
+    for line in view["ctx"]["headline"]["evidence"]:  # structure, out-of-time validation, what separates
+        st.markdown(line)
     st.table(pd.DataFrame([{
         "segment": str(seg.id), "name": seg.name, "customers": seg.size,
         "share": f"{seg.share:.1%}",
         "value share": "" if seg.value_share is None else f"{seg.value_share:.1%}",
         "what sets it apart": seg.description,
     } for seg in s.segments]))
-
-    with st.expander("How many segments: the diagnostics", expanded=False):
-        st.table(pd.DataFrame([{
-            "k": str(c.k), "algorithm": c.algorithm, "silhouette": c.silhouette,
-            "Calinski-Harabasz": c.calinski_harabasz, "Davies-Bouldin": c.davies_bouldin,
-            "stability": c.stability, "smallest share": c.min_share,
-            "usable": "yes" if c.eligible else f"no: {c.why_not}" if c.why_not else "no",
-        } for c in ks.candidates]))
-    if s.personas is not None:
-        st.markdown("#### Against the client's personas")
-        st.write(s.personas.narrative)
-    flagged = [o for o in s.opportunities if o.kind != "balanced"]
-    if flagged:
-        st.markdown("#### Value and marketing attention")
-        for o in flagged:
-            st.markdown(f"- **{o.kind}**: {o.reason}")
+    results.show_charts(view)
+    results.show_cards(view)
+    results.show_personas(view)
+    results.show_opportunities(view)
+    st.markdown("#### Choosing the number of segments")
+    results.show_k_charts(view)
+    st.dataframe(pd.DataFrame([{
+        "segments": str(c.k), "algorithm": c.algorithm, "silhouette": c.silhouette,
+        "Calinski-Harabasz": c.calinski_harabasz, "Davies-Bouldin": c.davies_bouldin,
+        "stability": c.stability, "smallest share": c.min_share, "distinguishable": c.distinguishability,
+        "usable": "yes" if c.eligible else f"no: {c.why_not}" if c.why_not else "no",
+    } for c in ks.candidates]), hide_index=True, key="diagnostics",
+        column_config={name: st.column_config.Column(help=text, width="large" if name == "usable" else None)
+                       for name, text in DIAGNOSTIC_HELP.items()})
+    results.show_data_quality(view)
+    if result.migration is not None:
+        st.markdown("#### Since the previous run")
+        st.caption("Customers by their segment in the previous run (rows; *new*: not in it) and in this one "
+                   "(columns; *gone*: not in this one). Matching segments keep their ids and names.")
+        st.dataframe(result.migration, key="migration")
 
     st.markdown("#### Rename segments")
     edited = st.data_editor(pd.DataFrame({"segment": [seg.id for seg in s.segments],
@@ -300,8 +494,10 @@ def main() -> None:
     st.title("segmentkit: behavioral segments")
     events, customers, products = _inputs()
     settings = _settings(events, customers, products)
+    run = st.sidebar.button("Run segmentation", type="primary", key="run")
+    _project(settings)
     _preview(events, customers, products)
-    if st.sidebar.button("Run segmentation", type="primary", key="run"):
+    if run:
         if events is None and customers is None:
             st.session_state["error"] = "upload an event log, a customer table, or both"
         elif st.session_state["mapping_problems"]:

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from segmentkit.report._view import build_view
 from segmentkit.report.html import render_html
 from segmentkit.report.markdown import render_markdown
 from segmentkit.result import Summary
 
-__all__ = ["render_html", "render_markdown", "write_report"]
+__all__ = ["build_view", "render_html", "render_markdown", "write_report"]
 
 
 def write_report(summary: Summary, out_dir: Path, *,
