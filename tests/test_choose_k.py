@@ -169,8 +169,14 @@ def test_parameters_are_validated(kwargs, message):
 
 
 def test_constraints_are_validated():
-    with pytest.raises(ValueError, match="min_share must be a number in"):
+    with pytest.raises(ValueError, match="min_share must be a number from 0 to 0.5"):
         Constraints(min_share=0.7)
+    # the library takes every value the settings' declared range takes
+    from segmentkit.config import SETTING_RANGES
+
+    for name in ("min_share", "min_value_share"):
+        _, low, high = SETTING_RANGES[name]
+        Constraints(**{name: low}), Constraints(**{name: high})
     with pytest.raises(ValueError, match="max_segments must be an integer >= 2 or None, got 1"):
         Constraints(max_segments=1)
 

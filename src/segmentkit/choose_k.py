@@ -133,15 +133,16 @@ class Constraints:
     max_noise_share: float = 0.25
 
     def __post_init__(self) -> None:
-        if not _is_number(self.min_share) or not 0.0 <= self.min_share < 0.5:
-            raise ValueError(f"min_share must be a number in [0, 0.5), got {self.min_share!r}")
+        # the same range as config.SETTING_RANGES (0.5: two segments of exactly half each)
+        if not _is_number(self.min_share) or not 0.0 <= self.min_share <= 0.5:
+            raise ValueError(f"min_share must be a number from 0 to 0.5, got {self.min_share!r}")
         if self.max_segments is not None and (not _is_int(self.max_segments) or self.max_segments < 2):
             raise ValueError(f"max_segments must be an integer >= 2 or None, got {self.max_segments!r}")
         if self.min_value_share is not None and (
-            not _is_number(self.min_value_share) or not 0.0 <= self.min_value_share < 0.5
+            not _is_number(self.min_value_share) or not 0.0 <= self.min_value_share <= 0.5
         ):
             raise ValueError(
-                f"min_value_share must be a number in [0, 0.5) or None, got {self.min_value_share!r}"
+                f"min_value_share must be a number from 0 to 0.5 or None, got {self.min_value_share!r}"
             )
         if not _is_number(self.max_noise_share) or not 0.0 <= self.max_noise_share <= 1.0:
             raise ValueError(f"max_noise_share must be a number in [0, 1], got {self.max_noise_share!r}")
