@@ -756,7 +756,11 @@ def _recommend(
        and the silhouette's differences between k say little. Take the most segments, up
        to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`), among the
        stable candidates whose every pair of segments differs by a trait
-       (:attr:`Candidate.traits`); the highest silhouette when none qualifies.
+       (:attr:`Candidate.traits`) and, among those, at a peak of the silhouette over k
+       (at least its value with one segment fewer and one more: a cut where the regions
+       are better apart than with a neighbouring number; a planted group split in two
+       makes no peak); the most of them when the silhouette has no such peak, the highest
+       silhouette when none qualifies.
     """
     scored = [c for c in cands if c.silhouette is not None]
     pool = [c for c in scored if c.eligible]
@@ -777,6 +781,9 @@ def _recommend(
     if best.silhouette < ISLANDS_SILHOUETTE and "none eligible" not in how:
         most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
         usable = [c for c in pool if c.traits and c.k <= most and c.stable]
+        peaks = [c for c in usable if _silhouette_peak(c, scored)]
+        if peaks:
+            return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum, peak"
         if usable:
             return max(usable, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum"
     near = [
@@ -786,6 +793,14 @@ def _recommend(
     ]
     choice = max(near, key=lambda c: (c.k, c.silhouette))
     return choice, pool, how
+
+
+def _silhouette_peak(c: Candidate, scored: Sequence[Candidate]) -> bool:
+    """The candidate's silhouette is at least that of its algorithm with one segment fewer
+    and with one more (both swept)."""
+    around = {o.k: o.silhouette for o in scored if o.algorithm == c.algorithm and not o.params}
+    fewer, more = around.get(c.k - 1), around.get(c.k + 1)
+    return fewer is not None and more is not None and c.silhouette >= max(fewer, more)
 
 
 def _split_note(
@@ -843,6 +858,8 @@ def _reason(
             f"{ISLANDS_SILHOUETTE}), so the number is chosen for use: the most segments, up to {most}, that "
             f"are stable ({stab(chosen)}, every segment at least {STABLE_SEGMENT_JACCARD}), large enough and "
             f"each told apart from every other by a trait (weakest pair AUC {chosen.pair_separation:.2f})"
+            + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
+               if "peak" in how else "")
         )
     elif "stable" in how and "most" not in how:
         best = max(pool, key=_rank_key)
