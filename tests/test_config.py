@@ -32,3 +32,16 @@ def test_unknown_setting_named(tmp_path):
 def test_invalid_k_message():
     with pytest.raises(InputError, match="k must be an integer >= 2, got 1"):
         load_settings(clustering={"k": 1})
+
+
+def test_spark_section_with_dotted_settings(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[spark]\nmaster = "yarn"\n[spark.config]\nspark.executor.memory = "8g"\n'
+                 '"spark.sql.shuffle.partitions" = 400\nspark.ui.enabled = false\n')
+    s = load_settings(p).spark
+    assert (s.master, s.app_name) == ("yarn", "segmentkit")
+    assert s.config == {"spark.executor.memory": "8g", "spark.sql.shuffle.partitions": "400",
+                        "spark.ui.enabled": "false"}
+    p.write_text('[spark.config]\nexecutor.memory = "8g"\n')
+    with pytest.raises(InputError, match=r"\[spark.config\] 'executor.memory' is not a Spark setting"):
+        load_settings(p)

@@ -3,10 +3,18 @@ quality and segments as the DuckDB path, and clear errors."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
@@ -90,3 +98,53 @@ def test_bad_values_and_missing_columns_are_named(spark, tmp_path):
         load_events_spark(SparkEvents(str(p), spark=spark), view="bad")
     with pytest.raises(InputError, match=r"missing column 'ts' \(the event time\); found: customer_id, event_time, amount"):
         load_events_spark(SparkEvents(str(p), spark=spark), ColumnMapping(event_time="ts"), view="bad2")
+
+
+def _cli(*args):
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _ari(a, b):
+    from sklearn.metrics import adjusted_rand_score
+
+    return adjusted_rand_score(a, b)
+
+
+def test_cli_run_with_the_spark_engine_gives_the_duckdb_partition(spark, demo, tmp_path):
+    files = demo[0]
+    settings = tmp_path / "settings.toml"  # the test session is active: getOrCreate() reuses it
+    settings.write_text('[spark]\napp_name = "segmentkit-tests"\n[spark.config]\nspark.sql.shuffle.partitions = 4\n')
+    common = ["--customers", files["customers"], "--persona-column", "persona", "--k", 4, "--seed", 0]
+    _cli("run", settings, "--engine", "spark", "--events", files["events"], *common, "--out", tmp_path / "s")
+    _cli("run", "--events", files["events"], *common, "--out", tmp_path / "d")
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    d = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert s["run"]["inputs"]["events"]["name"] == "events.csv (Spark)"
+    assert s["data_quality"] == d["data_quality"] and d["data_quality"]["duplicate_events_dropped"] > 0
+    a = pd.read_csv(tmp_path / "s" / "assignments.csv", dtype={"customer_id": str})
+    b = pd.read_csv(tmp_path / "d" / "assignments.csv", dtype={"customer_id": str})
+    assert a["customer_id"].tolist() == b["customer_id"].tolist() and len(a) == 700 + s["data_quality"]["orphan_customers"]
+    assert _ari(a["segment_id"], b["segment_id"]) >= 0.99
+
+
+def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):
+    files = demo[0]
+    from segmentkit.spark.customers import SparkCustomers, driver_copy
+
+    with driver_copy(SparkCustomers(files["customers"].as_uri(), spark=spark)) as local:
+        assert local.name == "customers.csv" and local.read_bytes() == files["customers"].read_bytes()
+    with pytest.raises(InputError, match=r"^nope.csv: cannot be read \("):
+        with driver_copy(SparkCustomers(files["customers"].with_name("nope.csv").as_uri(), spark=spark)):
+            pass
+
+
+def test_without_pyspark_one_line_names_the_extra(tmp_path):
+    # pyspark made unimportable in a fresh interpreter (None in sys.modules stops an import)
+    code = ("import sys; sys.modules['pyspark'] = None; from segmentkit.cli import main; "
+            f"sys.argv = ['segmentkit', 'run', '--engine', 'spark', '--events', {str(tmp_path / 'e.csv')!r}]; main()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 2
+    assert res.stderr.strip() == "error: the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from segmentkit.errors import InputError
@@ -34,8 +36,20 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (same seed, same result).")]
 
 
+class Engine(str, Enum):
+    """Where the events are read and turned into features."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[Engine, typer.Option(
+    help="duckdb (this machine) or spark: events (and remote customers) read by Apache Spark, from any "
+         "path or URL it reads, e.g. s3a://bucket/events/*.parquet; [spark] in the settings file.")]
+
+
 def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # a message may hold [brackets]
     raise typer.Exit(code=2)
 
 
@@ -113,7 +127,7 @@ def demo(
         _fail(str(exc))
 
 
-def _sources(events: Optional[Path], customers: Optional[Path], database: Optional[str],
+def _sources(events: Optional[str], customers: Optional[str], database: Optional[str],
              events_query: Optional[str], customers_query: Optional[str]) -> tuple[Any, Any]:
     """Files, or tables/queries of ``--database`` (or the file's ``[database]``), as inputs."""
     from segmentkit.database import SqlQuery
@@ -132,9 +146,10 @@ def _sources(events: Optional[Path], customers: Optional[Path], database: Option
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database]).")] = None,
-    events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
-    customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [spark]).")] = None,
+    events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
+    engine: EngineOpt = Engine.duckdb,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
@@ -196,6 +211,12 @@ def run(
                                      customers_query or (None if customers else db.customers))
         if events is None and customers is None:
             raise InputError("give --events, --customers, or both")
+        if engine is Engine.spark:
+            from segmentkit.spark.engine import spark_inputs
+
+            if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
+                raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
+            events, customers = spark_inputs(settings.spark, events, customers)
         overrides = load_name_overrides(names) if names else None
         seg = Segmentation(settings, name_overrides=overrides, previous=previous)
         _run(seg, customers, events, out, show_ids=show_ids)

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "Settings", "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "SparkSettings", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,49 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """Where and how Spark runs, for ``--engine spark`` (``[spark]``).
+
+    Attributes
+    ----------
+    master : str or None
+        ``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://...``. ``None``: what
+        ``spark-submit`` set, else local mode with every core.
+    app_name : str
+        The application's name in the cluster's UI.
+    config : dict
+        Extra ``spark.*`` settings (``[spark.config]``; dotted keys may be written unquoted,
+        ``spark.executor.memory = "8g"``).
+    """
+
+    master: str | None = None
+    app_name: str = "segmentkit"
+    config: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.config, dict):
+            raise InputError(f"[spark] config must be a table of spark.* settings, got {self.config!r}")
+        flat = _flatten(self.config)
+        for key in flat:
+            if not key.startswith("spark."):
+                raise InputError(f"[spark.config] {key!r} is not a Spark setting (they start with 'spark.')")
+        object.__setattr__(self, "config", flat)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"spark": {"executor": {"memory": "8g"}}}`` → ``{"spark.executor.memory": "8g"}``
+    (TOML reads unquoted dotted keys as nested tables); values as Spark's text."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of one run."""
 
@@ -113,6 +156,7 @@ class Settings:
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
 
 def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
@@ -124,6 +168,8 @@ def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
             source=where,
         )
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+    if cls is SparkSettings:  # its one table-valued setting stays a table
+        values = dict(data)
     return cls(**values)
 
 
@@ -133,8 +179,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     Parameters
     ----------
     path : str or Path, optional
-        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``
-        sections.
+        TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
+        ``[spark]`` sections.
     **overrides
         ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
         whose value is ``None`` are ignored (a flag that was not given).
@@ -153,13 +199,14 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "spark"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where)
     roles = _section(Roles, data.get("roles", {}), where)
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
     database = _section(DatabaseSettings, data.get("database", {}), where)
+    spark = _section(SparkSettings, data.get("spark", {}), where)
     snapshot = data.get("data", {}).get("snapshot_date")
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
@@ -182,4 +229,4 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database)
+                    database=database, spark=spark)

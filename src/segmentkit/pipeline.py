@@ -7,6 +7,7 @@ returns a :class:`SegmentationResult` holding exactly what the output files hold
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
+from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
@@ -209,8 +211,8 @@ class Segmentation:
 
         Parameters
         ----------
-        customers : path, DataFrame or SqlQuery, optional
-            One row per customer.
+        customers : path, DataFrame, SqlQuery or SparkCustomers, optional
+            One row per customer (``SparkCustomers``: fetched by Spark from where it is).
         events : path, DataFrame, SqlQuery or SparkEvents, optional
             One row per event (``SparkEvents``: read and turned into features by Spark).
             At least one of the two is needed.
@@ -262,7 +264,8 @@ class Segmentation:
 
         cust: pd.DataFrame | None = None
         if customers is not None:
-            cu_table, cust = load_customers(con, customers, settings.columns)
+            with _on_driver(customers) as local:
+                cu_table, cust = load_customers(con, local, settings.columns)
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
             quality["customers_rows_read"] = cu_table.rows_read
@@ -528,7 +531,8 @@ def score(
             parts.append(feats.frame)
             ids = ids.union(feats.frame.index)
         if customers is not None:
-            cu, cust = load_customers(con, customers, columns)
+            with _on_driver(customers) as local:
+                cu, cust = load_customers(con, local, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
             if model.feature_columns:
                 parts.append(_numeric_customer_columns(cust, model.feature_columns, cu.source))
@@ -560,6 +564,11 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift)
+
+
+def _on_driver(customers: Source | SparkCustomers) -> contextlib.AbstractContextManager:
+    """The customer source as :func:`load_customers` reads it (fetched by Spark if it is remote)."""
+    return driver_copy(customers) if isinstance(customers, SparkCustomers) else contextlib.nullcontext(customers)
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
