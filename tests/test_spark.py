@@ -148,3 +148,43 @@ def test_without_pyspark_one_line_names_the_extra(tmp_path):
                          env={**os.environ, "COLUMNS": "200"})
     assert res.returncode == 2
     assert res.stderr.strip() == "error: the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"
+
+
+def test_assign_with_the_spark_engine_matches_duckdb_customer_for_customer(spark, demo, tmp_path):
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--customers", files["customers"], "--k", 4, "--out", tmp_path / "run")
+    events = pd.read_csv(files["events"], dtype={"customer_id": str})
+    new = events[events["customer_id"].isin(sorted(events["customer_id"].unique())[::3])].copy()
+    risky = new[new["customer_id"] == new["customer_id"].iloc[0]].assign(customer_id="=HYPERLINK(1)")
+    pd.concat([new, risky]).to_csv(tmp_path / "new.csv", index=False)
+    customers = pd.read_csv(files["customers"], dtype={"customer_id": str}).iloc[100:300]
+    customers.to_csv(tmp_path / "cust.csv", index=False)
+    args = ["--events", tmp_path / "new.csv", "--customers", tmp_path / "cust.csv"]
+    _cli("assign", tmp_path / "run", *args, "--out", tmp_path / "d")
+    _cli("assign", tmp_path / "run", "--engine", "spark", *args, "--out", (tmp_path / "s").as_uri())  # a URL
+    d = pd.read_parquet(tmp_path / "d" / "assignments.parquet")
+    s = pd.read_parquet(tmp_path / "s" / "assignments.parquet")  # Spark's folder of part files
+    assert len(s) == len(d) > len(new["customer_id"].unique()) and s["status"].eq("no_events").any()
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
+    assert (json.loads((tmp_path / "s" / "drift.json").read_text())
+            == json.loads((tmp_path / "d" / "drift.json").read_text()))
+    parts = sorted((tmp_path / "s" / "assignments.csv").glob("part-*.csv"))
+    csv = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
+    ref = pd.read_csv(tmp_path / "d" / "assignments.csv", dtype=str, keep_default_na=False)
+    text = ["customer_id", "segment_id", "segment_name", "status"]
+    pd.testing.assert_frame_equal(csv[text], ref[text])
+    assert "'=HYPERLINK(1)" in csv["customer_id"].tolist()
+
+
+def test_assign_with_spark_refuses_a_rule_it_cannot_write(spark, demo, tmp_path):
+    from dataclasses import replace
+
+    from segmentkit.pipeline import load_model
+    from segmentkit.spark.assign import score_spark
+
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--k", 3, "--out", tmp_path / "run")
+    model = replace(load_model(tmp_path / "run"), algorithm="gmm")
+    with pytest.raises(InputError, match="this model is gmm: use --engine duckdb"):
+        score_spark(model, SparkEvents(str(files["events"]), spark=spark), str(tmp_path / "out"))

@@ -227,10 +227,12 @@ def run(
 @app.command()
 def assign(
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
-    events: Annotated[Optional[Path], typer.Option(help="Event log of the customers to assign.")] = None,
-    customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
-    out: OutOpt = Path("segmentkit-assigned"),
+    events: Annotated[Optional[str], typer.Option(help="Event log of the customers to assign.")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table of the customers to assign.")] = None,
+    out: Annotated[str, typer.Option("--out", help="Output folder (with --engine spark also a URL Spark writes to).")] = "segmentkit-assigned",
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+    engine: EngineOpt = Engine.duckdb,
+    settings: Annotated[Optional[Path], typer.Option(help="TOML settings file whose [spark] section starts Spark (--engine spark).")] = None,
 ) -> None:
     """Assign new customers to the segments of a saved run, and measure drift from it."""
     from segmentkit.export import to_json, write_assignments
@@ -238,19 +240,35 @@ def assign(
 
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
-        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
-        frame = scored.assignments
-        write_assignments(frame, out)
-        if scored.drift:
-            (out / "drift.json").write_text(to_json(scored.drift), encoding="utf-8")
-        counts = frame["status"].value_counts().sort_index()
-        _out.print(f"{len(frame):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        seg = frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size()
-        for (sid, name), n in seg.items():
+        if engine is Engine.spark:
+            from segmentkit.config import load_settings
+            from segmentkit.pipeline import load_model
+            from segmentkit.spark.assign import score_spark
+            from segmentkit.spark.engine import spark_inputs
+
+            if events is None:
+                raise InputError("assign --engine spark needs --events")
+            source, _ = spark_inputs(load_settings(settings).spark, events, None)
+            done = score_spark(load_model(model_dir), source, out, customers, snapshot_date=snap)
+            drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
+            written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
+        else:
+            scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
+            frame = scored.assignments
+            write_assignments(frame, Path(out))
+            if scored.drift:
+                (Path(out) / "drift.json").write_text(to_json(scored.drift), encoding="utf-8")
+            drift = scored.drift
+            counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
+            per_segment = {(int(sid), str(name)): int(n) for (sid, name), n in
+                           frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size().items()}
+            written = f"{out}/assignments.csv and .parquet"
+        _out.print(f"{sum(counts.values()):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        for (sid, name), n in per_segment.items():
             _out.print(f"  {sid:>3}  {name}: {n:,}")
-        if scored.drift:
-            _out.print(f"Drift: {scored.drift['verdict']}")
-        _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
+        if drift:
+            _out.print(f"Drift: {drift['verdict']}")
+        _out.print(f"Written to {written}" + (", drift.json" if drift else ""))
     except ValueError as exc:
         _fail(str(exc))
 

@@ -44,7 +44,8 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.sqltext import literal
 
-__all__ = ["DuckDBEngine", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features"]
+__all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
+           "feature_query"]
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,32 @@ def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class FeatureQuery:
+    """The feature SQL for one event table, and what is known before it runs.
+
+    Attributes
+    ----------
+    sql : str
+        One ``SELECT``: ``customer_id`` and a column per spec, one row per customer with
+        events, unordered and unrounded.
+    specs, skipped, snapshot_date, levels
+        As in :class:`FeatureTable`.
+    data_quality : dict
+        As in :class:`FeatureTable`, without ``customers_with_events`` (known once it ran).
+    value_column : str
+        The feature that is a customer's value (``monetary``, or ``orders`` without amounts).
+    """
+
+    sql: str
+    specs: tuple[FeatureSpec, ...]
+    skipped: dict[str, str]
+    snapshot_date: dt.date
+    levels: dict[str, tuple[str, ...]]
+    data_quality: dict[str, Any]
+    value_column: str
+
+
 def customer_features(
     con: duckdb.DuckDBPyConnection | SqlEngine,
     events: str,
@@ -343,6 +370,40 @@ def customer_features(
     FeatureTable
     """
     engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+    query = feature_query(engine, events, roles, snapshot_date=snapshot_date, levels=levels,
+                          max_levels=max_levels)
+    frame = engine.frame(query.sql + " ORDER BY customer_id").set_index("customer_id")
+    frame.index = frame.index.astype(str)
+    names = [s.name for s in query.specs]
+    # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
+    # last bit between runs; rounding to 9 significant digits makes the features (and so
+    # everything after them) identical run to run.
+    frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
+                         index=frame.index, columns=names)
+    quality = dict(query.data_quality, customers_with_events=int(len(frame)))
+    return FeatureTable(
+        frame=frame,
+        specs=query.specs,
+        skipped=query.skipped,
+        snapshot_date=query.snapshot_date,
+        value=frame[query.value_column].rename("value"),
+        levels=query.levels,
+        data_quality=quality,
+    )
+
+
+def feature_query(
+    engine: SqlEngine,
+    events: str,
+    roles: Sequence[str],
+    *,
+    snapshot_date: dt.date | None = None,
+    levels: dict[str, Sequence[str]] | None = None,
+    max_levels: int = 8,
+) -> FeatureQuery:
+    """The feature SQL of :func:`customer_features` (same parameters), not yet run: the
+    counts over the events and the levels are taken, the per-customer rows are not. For an
+    engine whose result stays where it is (Spark, in :mod:`segmentkit.spark.assign`)."""
     roles = tuple(roles)
     has = set(roles)
     usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
@@ -503,24 +564,7 @@ def customer_features(
         {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
         {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
     FROM act LEFT JOIN ord USING (customer_id)
-    ORDER BY act.customer_id
     """
-    frame = engine.frame(sql).set_index("customer_id")
-    frame.index = frame.index.astype(str)
-    names = [s.name for s in specs]
-    # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
-    # last bit between runs; rounding to 9 significant digits makes the features (and so
-    # everything after them) identical run to run.
-    frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
-                         index=frame.index, columns=names)
-    value = frame["monetary" if has_amount else "orders"].rename("value")
-    quality["customers_with_events"] = int(len(frame))
-    return FeatureTable(
-        frame=frame,
-        specs=tuple(specs),
-        skipped=skipped,
-        snapshot_date=snapshot_date,
-        value=value,
-        levels=level_map,
-        data_quality=quality,
-    )
+    return FeatureQuery(sql=sql, specs=tuple(specs), skipped=skipped, snapshot_date=snapshot_date,
+                        levels=level_map, data_quality=quality,
+                        value_column="monetary" if has_amount else "orders")

@@ -36,7 +36,7 @@ from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "score"]
+__all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "load_model", "score"]
 
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
@@ -653,11 +653,16 @@ def _versions() -> dict[str, str]:
     }
 
 
+def load_model(path: str | Path) -> SegmentationModel:
+    """The saved model of a run, from its output folder or its ``model/`` folder."""
+    p = Path(path)
+    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
+
+
 def _load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
     if previous is None or isinstance(previous, SegmentationModel):
         return previous
-    p = Path(previous)
-    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
+    return load_model(previous)
 
 
 def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:

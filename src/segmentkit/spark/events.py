@@ -24,7 +24,7 @@ from segmentkit.features import FeatureTable, customer_features
 from segmentkit.sources import EVENT_ROLES, EVENT_TYPE_SYNONYMS, LoadedTable, detect_time_format, discount_flag
 from segmentkit.sqltext import literal, spark_identifier
 
-__all__ = ["SparkEvents", "SparkStage", "load_events_spark", "spark_event_stage"]
+__all__ = ["SparkEvents", "SparkStage", "load_events_spark", "read_table", "spark_event_stage"]
 
 #: strptime directives and the Spark (java.time) pattern letters that parse them.
 _JAVA = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%b": "MMM", "%B": "MMMM"}
@@ -73,7 +73,8 @@ def _java_pattern(fmt: str) -> str:
     return "".join(out)
 
 
-def _read(spark: Any, events: SparkEvents) -> Any:
+def read_table(spark: Any, events: SparkEvents) -> Any:
+    """The raw Spark DataFrame of a source: its files (CSV with a header, or Parquet) or itself."""
     if not isinstance(events.source, (str, Path, list)):
         return events.source
     paths = [str(p) for p in events.source] if isinstance(events.source, list) else [str(events.source)]
@@ -171,7 +172,7 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
 
     spark = events.spark or local_session()
     SparkEngine(spark)  # sets the session's time zone to UTC before any timestamp is read
-    raw = _read(spark, events)
+    raw = read_table(spark, events)
     lower = {c.lower(): c for c in raw.columns}
     found: dict[str, str] = {}
     for role in EVENT_ROLES:
