@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -81,3 +82,17 @@ def test_run_with_mapping_flags_writes_contract(tmp_path, demo_files):
     assert s["k"] == 6 and "monetary" in s["features"]
     assert (out / "model" / "model.json").is_file()
     assert (out / "report.html").is_file()
+
+
+def test_progress_one_plain_line_per_stage_on_stderr(tmp_path, demo_files):
+    _, paths = demo_files
+    args = ["run", "--events", paths["events"], "--k", "4", "--out", tmp_path / "out"]
+    res = _run_cli(*args, "--progress")
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert all(re.fullmatch(r"\[ *\d+\.\d s\] [a-z].*", ln) for ln in lines), lines
+    stages = [ln.split("] ", 1)[1] for ln in lines]
+    assert stages[:2] == ["loading events", "computing features"]
+    assert stages[-3:] == ["writing outputs", "writing the report", "done"]
+    quiet = _run_cli(*args)  # stderr is not a terminal here: no progress unless asked
+    assert quiet.returncode == 0 and quiet.stderr.strip() == ""

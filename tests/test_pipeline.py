@@ -104,3 +104,30 @@ def test_summary_json_contract(demo_files):
         assert key in seg
     assert to_json(s)  # serialisable, no NaN
     assert "features_skipped" in s
+
+
+def test_fixed_k_evaluates_only_that_k_unless_evidence_is_asked(demo_files):
+    _, paths = demo_files
+    stages = []
+    fixed = Segmentation(k=5, n_bootstrap=2, progress=lambda stage, t: stages.append((stage, t))).fit(
+        events=paths["events"])
+    sel = fixed.summary["k_selection"]
+    assert [c["k"] for c in sel["candidates"]] == [5]
+    assert "Other k were not evaluated" in sel["reason"]
+    assert [s for s, _ in stages] == [
+        "loading events", "computing features", "preparing the matrix", "checking k = 5",
+        f"fitting kmeans on {fixed.summary['n_segmented']:,} customers", "profiling segments",
+        "opportunities and personas", "assignments and model"]
+    assert all(a <= b for (_, a), (_, b) in zip(stages, stages[1:]))
+    swept = Segmentation(k=5, evidence=True, k_min=3, k_max=6, n_bootstrap=2).fit(events=paths["events"])
+    assert [c["k"] for c in swept.summary["k_selection"]["candidates"]] == [3, 4, 5, 6]
+    assert swept.summary["k"] == 5
+
+
+def test_summary_says_what_the_descriptive_fits_used(demo_files):
+    _, paths = demo_files
+    result = Segmentation(k=4, n_bootstrap=2).fit(events=paths["events"])
+    sample = result.summary["descriptive_sample"]
+    n = result.summary["n_segmented"]
+    assert sample["size"] == sample["of"] == n and sample["method"] == "all customers"
+    assert sample["used_for"] == ["rules", "surrogate_accuracy", "exemplars", "customer_map"]

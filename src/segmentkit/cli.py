@@ -96,13 +96,30 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
     _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
 
 
+def _stage_printer(enabled: bool) -> Any:
+    """A progress callback printing one plain line per stage on stderr, or ``None``."""
+    if not enabled:
+        return None
+
+    def show(stage: str, elapsed: float) -> None:
+        print(f"[{elapsed:7.1f} s] {stage}", file=sys.stderr, flush=True)
+    return show
+
+
 def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False) -> None:
+    """Fit, write, report; ``seg.progress`` (if any) also hears of the writing stages."""
+    import time
+
     from segmentkit.report import write_report
 
-    with _err.status("segmenting…"):
-        result = seg.fit(customers=customers, events=events)
+    show = seg.progress or (lambda stage, elapsed: None)
+    start = time.perf_counter()
+    result = seg.fit(customers=customers, events=events)
+    show("writing outputs", time.perf_counter() - start)
     result.write(out)
+    show("writing the report", time.perf_counter() - start)
     write_report(result.summary, out, show_ids=show_ids)
+    show("done", time.perf_counter() - start)
     _print_result(result.summary, out)
 
 
@@ -157,7 +174,8 @@ def run(
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
     algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection; other k are not evaluated).")] = None,
+    evidence: Annotated[bool, typer.Option(help="With --k: also evaluate k-min..k-max and say what the evidence alone suggests.")] = False,
     k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
     k_max: Annotated[Optional[int], typer.Option(help="Largest k considered.")] = None,
     seed: SeedOpt = None,
@@ -179,6 +197,7 @@ def run(
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
+    progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
@@ -200,7 +219,7 @@ def run(
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
-            clustering={"algorithm": algorithm, "k": k, "k_min": k_min, "k_max": k_max, "seed": seed,
+            clustering={"algorithm": algorithm, "k": k, "evidence": evidence or None, "k_min": k_min, "k_max": k_max, "seed": seed,
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
@@ -218,7 +237,8 @@ def run(
                 raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
             events, customers = spark_inputs(settings.spark, events, customers)
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous,
+                           progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         _run(seg, customers, events, out, show_ids=show_ids)
     except InputError as exc:
         _fail(str(exc))
@@ -270,6 +290,58 @@ def assign(
             _out.print(f"Drift: {drift['verdict']}")
         _out.print(f"Written to {written}" + (", drift.json" if drift else ""))
     except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command("export-audiences")
+def export_audiences(
+    run_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
+    customers: Annotated[Path, typer.Option(help="Customer table with the contact columns (CSV, Parquet or Excel).")],
+    platform: Annotated[str, typer.Option(help="google (Customer Match), meta (Custom Audiences) or tiktok.")],
+    out: OutOpt = Path("segmentkit-audiences"),
+    segments: Annotated[Optional[str], typer.Option(help="Comma-separated segment ids (default: all).")] = None,
+    country: Annotated[Optional[str], typer.Option(help="ISO country code (GB, US) of phones written without one.")] = None,
+    settings: Annotated[Optional[Path], typer.Option(help="TOML settings file; its [columns] names the contact columns.")] = None,
+    id_column: Annotated[Optional[str], typer.Option(help="Customer id column.")] = None,
+    email_column: Annotated[Optional[str], typer.Option(help="E-mail column (default email).")] = None,
+    phone_column: Annotated[Optional[str], typer.Option(help="Phone column (default phone).")] = None,
+    first_name_column: Annotated[Optional[str], typer.Option(help="First name column (default first_name).")] = None,
+    last_name_column: Annotated[Optional[str], typer.Option(help="Last name column (default last_name).")] = None,
+    country_column: Annotated[Optional[str], typer.Option(help="Country column, ISO alpha-2 (default country).")] = None,
+    zip_column: Annotated[Optional[str], typer.Option(help="Zip / postcode column (default zip).")] = None,
+    city_column: Annotated[Optional[str], typer.Option(help="City column, Meta only (default city).")] = None,
+    state_column: Annotated[Optional[str], typer.Option(help="State column, Meta only (default state).")] = None,
+) -> None:
+    """Write one hashed upload file per segment for an ad platform, and audiences.json."""
+    from segmentkit.audiences import export_audiences as export
+    from segmentkit.config import load_settings
+
+    try:
+        ids = None
+        if segments:
+            try:
+                ids = [int(s) for s in segments.split(",") if s.strip()]
+            except ValueError:
+                raise InputError(f"--segments must be comma-separated segment ids, got {segments!r}") from None
+        resolved = load_settings(settings, columns={
+            "customer_id": id_column, "email": email_column, "phone": phone_column,
+            "first_name": first_name_column, "last_name": last_name_column, "country": country_column,
+            "zip": zip_column, "city": city_column, "state": state_column})
+        result = export(run_dir, customers, platform.lower(), out, segments=ids, columns=resolved.columns,
+                        country=country)
+        pre = result.preflight
+        c = pre["counts"]
+        _out.print(f"{platform} audiences of {c['customers_in_run']:,} customers: "
+                   f"{c['invalid_emails']:,} invalid e-mails and {c['invalid_phones']:,} invalid phones left out, "
+                   f"{c['without_usable_contact']:,} without a usable contact")
+        for seg in pre["segments"]:
+            _out.print(f"  {seg['id']:>3}  {seg['name']}: {seg['rows_written']:,} rows "
+                       f"(e-mail {seg['with_email']:,}, phone {seg['with_phone']:,}, "
+                       f"name+zip {seg['with_name_zip']:,}) → {seg['file']}", soft_wrap=True)
+            for w in seg["warnings"]:
+                _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
+        _out.print(f"Written to {out}/ with audiences.json")
+    except InputError as exc:
         _fail(str(exc))
 
 

@@ -36,6 +36,16 @@ class ColumnMapping:
     discount: str = "discount_used"
     order_id: str = "order_id"
     product_id: str = "product_id"
+    # contact details of the customer table: used only for ad-platform audience files
+    # (segmentkit.audiences), hashed there, never profiled or shown
+    email: str = "email"
+    phone: str = "phone"
+    first_name: str = "first_name"
+    last_name: str = "last_name"
+    country: str = "country"
+    zip: str = "zip"
+    city: str = "city"
+    state: str = "state"
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class ClusteringSettings:
     min_value_share: float | None = None
     n_bootstrap: int = 10
     assign_noise: bool = False
+    evidence: bool = False
 
     def __post_init__(self) -> None:
         if self.k is not None and (not isinstance(self.k, int) or self.k < 2):

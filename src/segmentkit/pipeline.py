@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import platform
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import duckdb
 import numpy as np
@@ -31,12 +32,18 @@ from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
+from segmentkit.sampling import stratified_sample
 from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "load_model", "score"]
+__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "load_model",
+           "score"]
+
+#: Called at the start of every stage of a run with the stage's name and the seconds since
+#: the run began (the CLI prints it on stderr).
+Progress = Callable[[str, float], None]
 
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
@@ -123,7 +130,10 @@ class Segmentation:
     algorithm : str
         ``"kmeans"``, ``"ward"``, ``"hdbscan"``, ... or ``"auto"`` to compare algorithms.
     k : int, optional
-        Fixed number of segments (overrides the selection).
+        Fixed number of segments (overrides the selection). Other k are then not evaluated
+        unless ``evidence`` is true.
+    evidence : bool, optional
+        With ``k``: also evaluate ``k_min..k_max`` and say what the evidence alone suggests.
     k_min, k_max : int
         Range of k considered by the selection.
     random_state : int
@@ -140,6 +150,8 @@ class Segmentation:
         Segment id → name chosen by the user.
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    progress : callable, optional
+        ``progress(stage, elapsed_seconds)`` at the start of every stage.
     """
 
     def __init__(
@@ -148,6 +160,7 @@ class Segmentation:
         *,
         algorithm: str | None = None,
         k: int | None = None,
+        evidence: bool | None = None,
         k_min: int | None = None,
         k_max: int | None = None,
         random_state: int | None = None,
@@ -163,10 +176,12 @@ class Segmentation:
         assign_noise: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
         previous: SegmentationModel | str | Path | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.algorithm = algorithm
         self.k = k
+        self.evidence = evidence
         self.k_min = k_min
         self.k_max = k_max
         self.random_state = random_state
@@ -182,13 +197,15 @@ class Segmentation:
         self.assign_noise = assign_noise
         self.name_overrides = name_overrides
         self.previous = previous
+        self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
     def resolved_settings(self) -> Settings:
         """Keyword arguments on top of ``settings`` on top of the defaults."""
         s = self.settings or Settings()
         cl = {
-            "algorithm": self.algorithm, "k": self.k, "k_min": self.k_min, "k_max": self.k_max,
+            "algorithm": self.algorithm, "k": self.k, "evidence": self.evidence,
+            "k_min": self.k_min, "k_max": self.k_max,
             "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
             "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
             "assign_noise": self.assign_noise,
@@ -230,13 +247,17 @@ class Segmentation:
         if customers is None and events is None:
             raise InputError("give an events table, a customers table, or both")
         con = duckdb.connect()
+        start = time.perf_counter()
+        report = self.progress or (lambda stage, elapsed: None)
         try:
-            return self._fit(con, settings, customers, events)
+            return self._fit(con, settings, customers, events,
+                             lambda stage: report(stage, time.perf_counter() - start))
         finally:
             con.close()
 
     def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
-             customers: Source | None, events: Source | None) -> SegmentationResult:
+             customers: Source | None, events: Source | None,
+             stage: Callable[[str], None]) -> SegmentationResult:
         cl = settings.clustering
         roles = settings.roles
         quality: dict[str, Any] = {}
@@ -253,7 +274,9 @@ class Segmentation:
             spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
             ev_table = spark_stage.loaded
         elif events is not None:
+            stage("loading events")
             ev_table = load_events(con, events, settings.columns)
+            stage("computing features")
             feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
@@ -264,6 +287,7 @@ class Segmentation:
 
         cust: pd.DataFrame | None = None
         if customers is not None:
+            stage("loading customers")
             with _on_driver(customers) as local:
                 cu_table, cust = load_customers(con, local, settings.columns)
             notes += cu_table.notes
@@ -321,6 +345,7 @@ class Segmentation:
             raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
         k_max = min(cl.k_max, n - 1)
 
+        stage("preparing the matrix")
         prep = fit_preparation(frame, specs)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
@@ -328,10 +353,13 @@ class Segmentation:
         value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
                  else pd.Series(np.ones(n), index=frame.index, name="value"))
 
+        # with --k the other k are evaluated only when asked (--evidence)
+        sweep = cl.k is None or cl.evidence
+        stage("choosing k" if sweep else f"checking k = {cl.k}")
         selection = select_k(
             X,
             algorithm=cl.algorithm,
-            k_values=list(range(cl.k_min, k_max + 1)),
+            k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
             fixed_k=cl.k,
             constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
                                     min_value_share=cl.min_value_share),
@@ -342,6 +370,10 @@ class Segmentation:
         algo_name = selection.recommended_algorithm
         spec = algorithms.get(algo_name)
         params = dict(getattr(selection, "recommended_params", {}) or {})
+        if not sweep:
+            selection = replace(selection, reason=selection.reason + " Other k were not evaluated "
+                                "(--evidence compares them).")
+        stage(f"fitting {algo_name} on {n:,} customers")
         with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
             fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
                               random_state=cl.seed, **params)
@@ -361,6 +393,7 @@ class Segmentation:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
+        stage("profiling segments")
         attributes = _profile_attributes(cust, frame.index, roles)
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
@@ -386,6 +419,7 @@ class Segmentation:
         name_of = {s["id"]: s["name"] for s in segments}
 
         # opportunities, then personas (whose narrative cites the under-served segments)
+        stage("opportunities and personas")
         attention = None
         if roles.attention is not None and cust is not None:
             attention = pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
@@ -404,6 +438,7 @@ class Segmentation:
         opportunities = opps.to_dict()
 
         # assignments: every customer exactly once
+        stage("assignments and model")
         seg_of = pd.Series(labels, index=frame.index)
         assigned = seg_of.reindex(ids)
         status = np.where(assigned.isna(), status_reason, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
@@ -456,6 +491,9 @@ class Segmentation:
             "k_selection": selection.to_dict(),
             "segments": segments,
             "surrogate_accuracy": prof_dict.get("surrogate_accuracy"),
+            "descriptive_sample": {**profiles.sample.to_dict(),
+                                   "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
+            if profiles.sample is not None else None,
             "personas": personas_dict,
             "opportunities": opportunities,
             "data_quality": quality,
@@ -613,13 +651,17 @@ def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles
 
 
 def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:
-    """A 2-D PCA map of a sample of customers, for the report."""
+    """A 2-D PCA map of a sample of customers, for the report.
+
+    The projection is fitted on the same bounded stratified sample as the profiles' rules.
+    """
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(seed)
     n = X.shape[0]
     take = np.sort(rng.choice(n, size=min(n, _MAP_POINTS), replace=False))
-    pca = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit(X)
+    fit_rows = stratified_sample(labels, random_state=seed).rows
+    pca = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit(X[fit_rows])
     xy = pca.transform(X[take])
     if xy.shape[1] == 1:
         xy = np.column_stack([xy, np.zeros(len(xy))])
