@@ -35,7 +35,8 @@ def local_session(app_name: str = "segmentkit") -> Any:
 
 def spark_session(settings: SparkSettings = SparkSettings()) -> Any:
     """The Spark session of ``[spark]``: its master (else what ``spark-submit`` set, else
-    local mode), application name and extra ``spark.*`` settings; or the active session.
+    local mode), application name and extra ``spark.*`` settings (console progress bars off
+    unless they say otherwise); or the active session.
 
     Raises
     ------
@@ -45,7 +46,8 @@ def spark_session(settings: SparkSettings = SparkSettings()) -> Any:
     builder = _session_builder().appName(settings.app_name)
     if settings.master:
         builder = builder.master(settings.master)
-    for key, value in settings.config.items():
+    # Spark's console progress bars would garble the CLI's own progress lines on stderr
+    for key, value in {"spark.ui.showConsoleProgress": "false", **settings.config}.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
