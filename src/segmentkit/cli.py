@@ -34,6 +34,10 @@ _out = Console(highlight=False, width=120)
 # shared options, defined once
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder.")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (same seed, same result).")]
+WriteDbOpt = Annotated[Optional[str], typer.Option(
+    help="Also write the assignments to postgresql://user@host/db or sqlite:///path.db.")]
+WriteTableOpt = Annotated[Optional[str], typer.Option(help="With --write-db: schema.table (or table) to write.")]
+WriteModeOpt = Annotated[Optional[str], typer.Option(help="With --write-db: replace (default) or append.")]
 
 
 class Engine(str, Enum):
@@ -96,6 +100,27 @@ def _print_result(summary: dict[str, Any], out: Path) -> None:
     _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
 
 
+def _write_back(assignments: Any, target: Any, snapshot_date: Any) -> None:
+    """Write assignments to the database of ``--write-db`` (when given) and say so."""
+    if target is None:
+        return
+    from segmentkit.writeback import write_assignments_db
+
+    rows = write_assignments_db(assignments, target, snapshot_date=snapshot_date)
+    _out.print(f"Wrote {rows:,} assignments to {target.name} ({target.mode})", soft_wrap=True)
+
+
+def _target(url: Optional[str], table: Optional[str], mode: Optional[str]) -> Any:
+    """The ``--write-db`` target, checked before any work is done; ``None`` without one."""
+    if url is None and table is None:
+        return None
+    if url is None or table is None:
+        raise InputError("--write-db and --write-table go together (or database and table in [output])")
+    from segmentkit.writeback import DatabaseTarget
+
+    return DatabaseTarget(url, table, mode or "replace")
+
+
 def _stage_printer(enabled: bool) -> Any:
     """A progress callback printing one plain line per stage on stderr, or ``None``."""
     if not enabled:
@@ -106,7 +131,8 @@ def _stage_printer(enabled: bool) -> Any:
     return show
 
 
-def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False) -> None:
+def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False,
+         target: Any = None) -> None:
     """Fit, write, report; ``seg.progress`` (if any) also hears of the writing stages."""
     import time
 
@@ -121,6 +147,7 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = Fals
     write_report(result.summary, out, show_ids=show_ids)
     show("done", time.perf_counter() - start)
     _print_result(result.summary, out)
+    _write_back(result.assignments, target, result.summary.get("snapshot_date"))
 
 
 @app.command()
@@ -163,7 +190,7 @@ def _sources(events: Optional[str], customers: Optional[str], database: Optional
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [spark]).")] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output], [spark]).")] = None,
     events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
     customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
     engine: EngineOpt = Engine.duckdb,
@@ -198,6 +225,9 @@ def run(
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
+    write_db: WriteDbOpt = None,
+    write_table: WriteTableOpt = None,
+    write_mode: WriteModeOpt = None,
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
@@ -239,7 +269,9 @@ def run(
         overrides = load_name_overrides(names) if names else None
         seg = Segmentation(settings, name_overrides=overrides, previous=previous,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
-        _run(seg, customers, events, out, show_ids=show_ids)
+        output = settings.output  # flags win over the file's [output] section
+        target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
+        _run(seg, customers, events, out, show_ids=show_ids, target=target)
     except InputError as exc:
         _fail(str(exc))
 
@@ -253,6 +285,9 @@ def assign(
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
     engine: EngineOpt = Engine.duckdb,
     settings: Annotated[Optional[Path], typer.Option(help="TOML settings file whose [spark] section starts Spark (--engine spark).")] = None,
+    write_db: WriteDbOpt = None,
+    write_table: WriteTableOpt = None,
+    write_mode: WriteModeOpt = None,
 ) -> None:
     """Assign new customers to the segments of a saved run, and measure drift from it."""
     from segmentkit.export import to_json, write_assignments
@@ -260,6 +295,7 @@ def assign(
 
     try:
         snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+        target = _target(write_db, write_table, write_mode)
         if engine is Engine.spark:
             from segmentkit.config import load_settings
             from segmentkit.pipeline import load_model
@@ -268,6 +304,9 @@ def assign(
 
             if events is None:
                 raise InputError("assign --engine spark needs --events")
+            if target is not None:
+                raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
+                                 "stay in Spark: write them from assignments.parquet/ instead")
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
             done = score_spark(load_model(model_dir), source, out, customers, snapshot_date=snap)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
@@ -289,6 +328,8 @@ def assign(
         if drift:
             _out.print(f"Drift: {drift['verdict']}")
         _out.print(f"Written to {written}" + (", drift.json" if drift else ""))
+        if engine is Engine.duckdb:
+            _write_back(frame, target, scored.snapshot_date)
     except ValueError as exc:
         _fail(str(exc))
 

@@ -2,7 +2,7 @@
 
 Resolution order is flags → file → defaults: a flag that is given wins, then the value in
 the TOML file, then the default here. The TOML file has the sections ``[columns]``,
-``[roles]``, ``[clustering]`` and ``[data]``; see ``README.md`` for an example.
+``[roles]``, ``[clustering]``, ``[data]``, ``[database]`` and ``[output]``; see ``README.md`` for an example.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "SparkSettings", "Settings", "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "OutputSettings", "SparkSettings", "Settings",
+           "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,25 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
+class OutputSettings:
+    """Where the assignments are written back (``[output]``), besides the output folder.
+
+    Attributes
+    ----------
+    database : str or None
+        ``postgresql://user@host:port/database`` or ``sqlite:///path/to.db``.
+    table : str or None
+        ``schema.table`` (PostgreSQL) or ``table``.
+    mode : str
+        ``replace`` (the table holds this run only) or ``append`` (add this run's rows).
+    """
+
+    database: str | None = None
+    table: str | None = None
+    mode: str = "replace"
+
+
+@dataclass(frozen=True)
 class SparkSettings:
     """Where and how Spark runs, for ``--engine spark`` (``[spark]``).
 
@@ -167,6 +187,7 @@ class Settings:
     clustering: ClusteringSettings = field(default_factory=ClusteringSettings)
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
 
 
@@ -191,7 +212,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     ----------
     path : str or Path, optional
         TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
-        ``[spark]`` sections.
+        ``[output]``, ``[spark]`` sections.
     **overrides
         ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
         whose value is ``None`` are ignored (a flag that was not given).
@@ -210,13 +231,14 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "spark"})
+    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "output", "spark"})
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
     columns = _section(ColumnMapping, data.get("columns", {}), where)
     roles = _section(Roles, data.get("roles", {}), where)
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
     database = _section(DatabaseSettings, data.get("database", {}), where)
+    output = _section(OutputSettings, data.get("output", {}), where)
     spark = _section(SparkSettings, data.get("spark", {}), where)
     snapshot = data.get("data", {}).get("snapshot_date")
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
@@ -240,4 +262,4 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database, spark=spark)
+                    database=database, output=output, spark=spark)

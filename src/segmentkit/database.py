@@ -22,10 +22,18 @@ import pyarrow as pa
 
 from segmentkit.errors import InputError, first_line
 
-__all__ = ["SqlQuery", "read_query"]
+__all__ = ["SqlQuery", "read_query", "safe_url"]
 
 _SCHEMES = ("postgresql", "postgres")
 _TABLE_NAME = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$")
+
+
+def safe_url(url: str) -> str:
+    """``url`` as shown in messages and records: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,8 @@ class SqlQuery:
     @property
     def name(self) -> str:
         """How the input is named in messages and in the run's record: no password."""
-        parts = urlsplit(self.url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
         what = self.query.strip() if _TABLE_NAME.match(self.query.strip()) else "query"
-        return f"{urlunsplit(parts._replace(netloc=netloc))} ({what})"
+        return f"{safe_url(self.url)} ({what})"
 
     @property
     def select(self) -> str:

@@ -121,6 +121,8 @@ class FeatureTable:
         so new customers get the same columns.
     data_quality : dict
         Counts of what was dropped, excluded or odd, and what was done with it.
+    sql : str
+        The SELECT that computed ``frame`` from the events table (for ``segments.sql``).
     """
 
     frame: pd.DataFrame
@@ -130,6 +132,7 @@ class FeatureTable:
     value: pd.Series
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_quality: dict[str, Any] = field(default_factory=dict)
+    sql: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -372,7 +375,8 @@ def customer_features(
     engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     query = feature_query(engine, events, roles, snapshot_date=snapshot_date, levels=levels,
                           max_levels=max_levels)
-    frame = engine.frame(query.sql + " ORDER BY customer_id").set_index("customer_id")
+    sql = query.sql + "    ORDER BY customer_id\n"
+    frame = engine.frame(sql).set_index("customer_id")
     frame.index = frame.index.astype(str)
     names = [s.name for s in query.specs]
     # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
@@ -389,6 +393,7 @@ def customer_features(
         value=frame[query.value_column].rename("value"),
         levels=query.levels,
         data_quality=quality,
+        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
     )
 
 

@@ -33,6 +33,7 @@ from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
 from segmentkit.profiles import profile_segments
 from segmentkit.sampling import stratified_sample
+from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.customers import SparkCustomers, driver_copy
@@ -92,6 +93,8 @@ class SegmentationResult:
         For assigning new customers.
     migration : pandas.DataFrame or None
         Customers moving between segments since the previous run (when one was given).
+    segments_sql : str
+        The text of ``segments.sql``: the feature SQL and each segment's rules as SQL.
     """
 
     assignments: pd.DataFrame
@@ -101,6 +104,7 @@ class SegmentationResult:
     labels: np.ndarray
     model: SegmentationModel
     migration: pd.DataFrame | None = None
+    segments_sql: str = ""
 
     @property
     def segment_names(self) -> dict[int, str]:
@@ -117,6 +121,10 @@ class SegmentationResult:
             mig = out / "migration.csv"
             self.migration.to_csv(mig, index=False, lineterminator="\n")
             paths["migration"] = mig
+        if self.segments_sql:
+            sql = out / "segments.sql"
+            sql.write_text(self.segments_sql, encoding="utf-8")
+            paths["segments_sql"] = sql
         return paths
 
 
@@ -504,9 +512,16 @@ class Segmentation:
                 "versions": _versions(),
             },
         }
+        summary = json_safe(summary)
+        # the rules read a missing value as the column's median (see profile_segments)
+        rules_sql = segments_sql(
+            summary, {c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+            feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+            events_table=ev_table.table if ev_table is not None else "events",
+            customer_columns=tuple(roles.features))
         return SegmentationResult(
-            assignments=assignments, summary=json_safe(summary), features=feats, matrix=X,
-            labels=labels, model=model, migration=migration,
+            assignments=assignments, summary=summary, features=feats, matrix=X,
+            labels=labels, model=model, migration=migration, segments_sql=rules_sql,
         )
 
 
@@ -521,10 +536,13 @@ class Scored:
     drift : dict
         How far these customers have moved from the run (:func:`segmentkit.drift.drift_report`);
         empty for a model saved without a baseline.
+    snapshot_date : datetime.date or None
+        The day the features describe (``None`` for a customers-only model without one).
     """
 
     assignments: pd.DataFrame
     drift: dict[str, Any]
+    snapshot_date: dt.date | None = None
 
 
 def assign(
@@ -558,6 +576,7 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    snapshot = snapshot_date
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -566,6 +585,7 @@ def score(
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
+            snapshot = feats.snapshot_date
             parts.append(feats.frame)
             ids = ids.union(feats.frame.index)
         if customers is not None:
@@ -601,7 +621,7 @@ def score(
     })
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
-    return Scored(assignments=assignments, drift=drift)
+    return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
 
 
 def _on_driver(customers: Source | SparkCustomers) -> contextlib.AbstractContextManager:

@@ -1,0 +1,142 @@
+"""Segment definitions others can run: ``segments.sql``.
+
+The readable rules of each segment (:class:`segmentkit.profiles.Rule`) become SQL over the
+feature table's columns, so a warehouse or CDP can re-create and refresh the segments
+natively, next to the feature SQL that builds that table from the canonical events.
+
+The file holds, in order:
+
+1. the feature SQL (DuckDB's dialect) as ``CREATE TABLE customer_features AS ...`` over the
+   canonical event table, when the run had events;
+2. ``segment_rules``: one boolean column per rule, ``segment_<id>_rule_<n>``, each with
+   its precision, coverage and support in a comment;
+3. ``customer_segments``: a ``CASE`` that gives each customer the segment of the first
+   matching rule, most precise rules first (customers no rule matches get ``NULL``).
+
+Rules are measured with a missing feature value read as the column's median (as the
+rules were fitted), so each condition reads ``coalesce(column, median) <op> threshold``.
+The rules describe the segments; they do not reproduce the clustering exactly: their
+precision and coverage say how far each one goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from segmentkit.sqltext import identifier, literal
+
+__all__ = ["FEATURES_TABLE", "segments_sql"]
+
+#: Name of the feature table in segments.sql.
+FEATURES_TABLE = "customer_features"
+
+
+def _number(x: float) -> str:
+    """A number as an SQL literal: shortest repr that reads back exactly."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+
+
+def _condition(cond: Mapping[str, Any], medians: Mapping[str, float]) -> str:
+    feature = cond["feature"]
+    col = identifier(feature)
+    median = medians.get(feature)
+    value = f"coalesce({col}, {_number(median)})" if median is not None else col
+    return f"{value} {cond['op']} {_number(cond['threshold'])}"
+
+
+def _comment(text: str) -> str:
+    """Text safe inside a ``--`` comment (one line)."""
+    return " ".join(str(text).split())
+
+
+def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], feature_sql: str | None,
+                 *, events_table: str = "events", customer_columns: tuple[str, ...] = ()) -> str:
+    """The text of ``segments.sql`` for a run.
+
+    Parameters
+    ----------
+    summary : mapping
+        The run's summary (segments with their rules).
+    medians : mapping of str to float
+        Per feature, the median that stands for a missing value (as in the rules' fit).
+    feature_sql : str or None
+        The SELECT that builds the feature table from the canonical events (``None`` for a
+        run on customer columns only).
+    events_table : str
+        The table of canonical events that ``feature_sql`` reads.
+    customer_columns : tuple of str
+        Numeric customer columns used as features as they are (joined from the customer
+        table; not built by the feature SQL).
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        "-- segments.sql, written by segmentkit: the run's segments as SQL over its feature table.",
+        f"-- Snapshot date {summary.get('snapshot_date')}, {summary.get('k')} segments, "
+        f"algorithm {summary.get('algorithm')}.",
+        "-- The rules describe the segments; precision = share of matching customers in the segment,",
+        "-- coverage = share of the segment's customers matching. A missing value reads as the median.",
+    ]
+    sample = summary.get("descriptive_sample")
+    if sample:
+        lines.append("-- The rules were measured on a stratified sample of the customers, weighted back to all "
+                     "(summary.json: descriptive_sample): over the whole table the figures differ by sampling error.")
+    lines.append("")
+    if feature_sql:
+        lines += [
+            f"-- 1. The feature table, from a table {events_table!r} with the canonical columns",
+            "--    customer_id, event_time, event_type ('purchase', 'view', 'cart', 'return'), amount,",
+            "--    quantity, category, channel, discount (0/1), order_id (those the run had). DuckDB SQL;",
+            "--    the snapshot date, the window and the category/channel levels are literals in it.",
+        ]
+        if customer_columns:
+            lines.append("--    Join the customer columns " + ", ".join(customer_columns)
+                         + " onto it from the customer table.")
+        lines += [f"CREATE OR REPLACE TABLE {FEATURES_TABLE} AS", feature_sql.strip().rstrip(";") + ";", ""]
+    else:
+        lines += [f"-- 1. The feature table {FEATURES_TABLE!r}: customer_id and the customer columns "
+                  + ", ".join(customer_columns) + " as they are.", ""]
+    rule_cols: list[str] = []
+    order: list[tuple[float, int, int, str]] = []
+    names: dict[int, str] = {}
+    for seg in summary.get("segments", []):
+        sid = int(seg["id"])
+        if sid < 0:
+            continue
+        names[sid] = seg["name"]
+        for n, rule in enumerate(seg.get("rules") or [], start=1):
+            col = f"segment_{sid}_rule_{n}"
+            cond = " AND ".join(_condition(c, medians) for c in rule["conditions"]) or "TRUE"
+            rule_cols.append(
+                f"    -- segment {sid} ({_comment(seg['name'])}), rule {n}: {_comment(rule['text'])}\n"
+                f"    -- precision {rule['precision']}, coverage {rule['coverage']}, support {rule['support']}\n"
+                f"    ({cond}) AS {col}")
+            order.append((-float(rule["precision"]), sid, n, col))
+    lines += ["-- 2. One column per rule: does the customer match it?",
+              "CREATE OR REPLACE VIEW segment_rules AS", "SELECT customer_id" + ("," if rule_cols else "")]
+    lines.append(",\n".join(rule_cols))
+    lines += [f"FROM {FEATURES_TABLE};", ""]
+    whens = [f"        WHEN {col} THEN {sid}" for _, sid, _, col in sorted(order)] or ["        WHEN FALSE THEN 0"]
+    name_whens = [f"        WHEN {sid} THEN {literal(name)}" for sid, name in sorted(names.items())] or \
+        ["        WHEN NULL THEN ''"]
+    lines += [
+        "-- 3. Each customer's segment: the first matching rule, most precise first.",
+        "CREATE OR REPLACE VIEW customer_segments AS",
+        "SELECT customer_id, segment_id,",
+        "    CASE segment_id",
+        *name_whens,
+        "    END AS segment_name",
+        "FROM (",
+        "    SELECT customer_id,",
+        "    CASE",
+        *whens,
+        "        ELSE NULL",
+        "    END AS segment_id",
+        "    FROM segment_rules",
+        ") AS matched;",
+        "",
+    ]
+    return "\n".join(lines)
