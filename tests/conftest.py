@@ -1,10 +1,18 @@
-"""Shared fixtures: demo data written to disk once per session."""
+"""Shared fixtures: demo data written to disk once per session, real small runs for the
+consumers' tests, and a check that every ``summary.json`` a test writes follows the schema."""
 
 from __future__ import annotations
 
+import json
+import time
+
+import jsonschema
 import pytest
 
+from hostile import HOSTILE
 from segmentkit.datasets import make_demo, write_demo
+from segmentkit.pipeline import Segmentation
+from segmentkit.result import SCHEMA_PATH
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +21,44 @@ def demo_files(tmp_path_factory):
     data = make_demo(3000, seed=0)
     paths = write_demo(tmp_path_factory.mktemp("demo"), data)
     return data, paths
+
+
+@pytest.fixture(scope="session")
+def demo_result(demo_files):
+    """A real run on the demo data, with personas and marketing attention."""
+    _, paths = demo_files
+    return Segmentation(k_min=4, k_max=7, n_bootstrap=2, persona_column="persona",
+                        attention_column="marketing_touches", random_state=0).fit(
+        customers=paths["customers"], events=paths["events"])
+
+
+@pytest.fixture(scope="session")
+def hostile_result():
+    """A real density run (so with noise) whose categories, personas and names are hostile."""
+    data = make_demo(800, seed=1)
+    cats = sorted(data.events["category"].dropna().unique())
+    events = data.events.assign(category=data.events["category"].replace({cats[0]: HOSTILE[0], cats[1]: HOSTILE[1]}))
+    pers = sorted(data.customers["persona"].dropna().unique())
+    customers = data.customers.assign(
+        persona=data.customers["persona"].replace({pers[0]: HOSTILE[2], pers[1]: HOSTILE[3]}))
+    return Segmentation(algorithm="hdbscan", n_bootstrap=2, persona_column="persona",
+                        attention_column="marketing_touches",
+                        name_overrides={0: HOSTILE[0], 1: HOSTILE[3]}).fit(customers=customers, events=events)
+
+
+@pytest.fixture(scope="session")
+def _summary_validator():
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(autouse=True)
+def _summaries_follow_the_schema(tmp_path_factory, _summary_validator):
+    """Every ``summary.json`` written during a test (by the library or the CLI) validates
+    against the committed ``summary.schema.json``."""
+    start = time.time() - 1
+    yield
+    for path in tmp_path_factory.getbasetemp().rglob("summary.json"):
+        if path.stat().st_mtime >= start:
+            errors = sorted(_summary_validator.iter_errors(json.loads(path.read_text(encoding="utf-8"))),
+                            key=str)
+            assert not errors, f"{path} breaks summary.schema.json: {errors[0].message}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -29,6 +30,8 @@ from segmentkit.audiences import (
 )
 from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
+from segmentkit.export import write_summary
+from segmentkit.pipeline import Segmentation
 
 # normalised string -> SHA-256, by hashlib on the literal
 DIGEST = {
@@ -203,12 +206,10 @@ def _run_dir(tmp_path: Path) -> tuple[Path, Path]:
     pd.DataFrame({"customer_id": ids, "segment_id": seg,
                   "segment_name": ["Loyal"] * 130 + ["Pharmacy regulars"] * 20 + [""] * 5,
                   "status": status, "confidence": 1.0}).to_parquet(run / "assignments.parquet")
-    summary = {"segments": [
-        {"id": 0, "name": "Loyal", "description": "buys often", "top_features": []},
-        {"id": 1, "name": "Pharmacy regulars", "description": "", "top_features": []},
-        {"id": -1, "name": "Unassigned", "description": "", "top_features": []},
-    ]}
-    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    # the summary of a real run of these customers (130 and 25 apart on one feature), renamed
+    spend = pd.DataFrame({"customer_id": ids, "spend": [1.0 + i % 7 for i in range(130)] + [90.0 + i for i in range(25)]})
+    result = Segmentation(k=2, feature_columns=("spend",), n_bootstrap=2).fit(customers=spend)
+    write_summary(result.with_names({0: "Loyal", 1: "Pharmacy regulars"}).summary.to_dict(), run)
     n = 130
     cust = pd.DataFrame({
         "cid": ids[:n] + ids[130:135],
@@ -250,7 +251,7 @@ def test_export_writes_one_file_per_segment_with_preflight(tmp_path):
     assert (s1["customers"], s1["customers_without_contact_row"], s1["rows_written"]) == (20, 15, 0)
     assert s1["restricted_categories"] == ["health"]
     assert any("restricted category (health)" in w for w in s1["warnings"])
-    assert any("below the minimum of Meta (100), Linkedin (300)" in w for w in s1["warnings"])
+    assert any("below the minimum of Meta (100), LinkedIn (300)" in w for w in s1["warnings"])
     assert pre["counts"]["invalid_phones"] == 5 and pre["counts"]["without_usable_contact"] == 5
     assert pd.read_csv(res.files[1]).empty and tuple(pd.read_csv(res.files[1]).columns) == HEADERS["google"]
 
@@ -302,3 +303,68 @@ def test_help_of_export_audiences():
     assert res.exit_code == 0
     for flag in ("--platform", "--segments", "--country", "--email-column", "--zip-column"):
         assert flag in res.output
+
+
+def test_preflight_section_in_a_real_runs_report(tmp_path):
+    from segmentkit.datasets import make_demo, write_demo
+    from segmentkit.pipeline import Segmentation
+    from segmentkit.report import write_report
+
+    data = make_demo(400, seed=2)
+    paths = write_demo(tmp_path / "data", data)
+    run = tmp_path / "run"
+    result = Segmentation(k=3, random_state=0, n_bootstrap=2).fit(events=paths["events"])
+    result.write(run)
+    write_report(result.summary, run)
+    ids = result.assignments["customer_id"].tolist()
+    contacts = pd.DataFrame({"customer_id": ids,
+                             "email": [f"Canary.{i}@Example.net" for i in range(len(ids))],
+                             "phone": [f"+44 20 7946 {i:04d}" for i in range(len(ids))]})
+    cpath = tmp_path / "contacts.csv"
+    contacts.to_csv(cpath, index=False)
+    res = CliRunner().invoke(app, ["export-audiences", str(run), "--customers", str(cpath), "--platform", "meta",
+                                   "--out", str(tmp_path / "aud")])
+    assert res.exit_code == 0, res.output
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "Ad-platform audiences (Meta)" in html and 'href="#audiences"' in html
+    pre = json.loads((tmp_path / "aud" / "audiences.json").read_text())
+    for seg in pre["segments"]:
+        assert f"{seg['id']} · {seg['name']}" in html
+        assert seg["with_email"] == seg["customers"] - seg["customers_without_contact_row"]
+    written = "\n".join([html, res.output] + [p.read_text() for p in (tmp_path / "aud").iterdir()]).lower()
+    assert "canary." not in written and "example.net" not in written and "7946" not in html
+
+
+def test_contact_columns_are_never_profiled(tmp_path):
+    """A customer table with contact columns: the run's summary and report hold none of them,
+    even when they look like low-cardinality text or numbers."""
+    from segmentkit.datasets import make_demo, write_demo
+    from segmentkit.pipeline import Segmentation
+    from segmentkit.report import write_report
+
+    data = make_demo(300, seed=4)
+    cust = data.customers.copy()
+    n = len(cust)
+    cust["first_name"] = [f"Canaryname{i % 5}" for i in range(n)]  # 5 values: would pass as a category
+    cust["e_mail"] = [f"canary{i % 7}@example.org" for i in range(n)]
+    cust["phone"] = [447700900000 + i % 3 for i in range(n)]  # numbers: would get a mean
+    paths = write_demo(tmp_path / "data", data)
+    cust.to_csv(paths["customers"], index=False)
+    result = Segmentation(k=3, random_state=0, n_bootstrap=2, columns=ColumnMapping(email="e_mail")).fit(
+        customers=paths["customers"], events=paths["events"])
+    write_report(result.summary, tmp_path / "out")
+    text = json.dumps(result.summary.to_dict()) + (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for seg in result.summary.segments:
+        names = set(seg.profile.attributes)
+        assert not names & {"first_name", "e_mail", "phone"}
+        assert {"age", "region"} <= names  # the other customer columns still are
+    assert "canaryname" not in text.lower() and "@example.org" not in text and "4477009" not in text
+
+
+def test_a_phone_column_read_as_numbers():
+    contacts = pd.DataFrame({"phone": [6577770000.0, np.nan], "email": [None, "Jane.Doe@Gmail.com"]},
+                            index=pd.Index(["a", "b"], name="customer_id"))
+    keys, counts = contact_keys(contacts, "google", country="US")
+    assert keys.loc["a", "Phone"] == DIGEST["+16577770000"] and keys.loc["b", "Phone"] is None
+    assert keys.loc["b", "Email"] == sha256_hex("janedoe@gmail.com") and keys.loc["a", "Email"] is None
+    assert counts == {"invalid_emails": 0, "invalid_phones": 0, "already_hashed": 0}

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segmentkit.cli import app
+from segmentkit.datasets import make_demo, write_demo
 
 runner = CliRunner()
 
@@ -82,6 +83,61 @@ def test_run_with_mapping_flags_writes_contract(tmp_path, demo_files):
     assert s["k"] == 6 and "monetary" in s["features"]
     assert (out / "model" / "model.json").is_file()
     assert (out / "report.html").is_file()
+
+
+def test_run_help_keeps_bracketed_text():
+    res = runner.invoke(app, ["run", "--help"], terminal_width=200)
+    assert res.exit_code == 0
+    assert "([columns], [roles], [clustering], [data], [database]" in res.output
+
+
+def test_ruled_out_candidates_say_why_in_words(tmp_path):
+    data = make_demo(600, seed=2)
+    paths = write_demo(tmp_path / "data", data)
+    res = runner.invoke(app, ["run", "--events", str(paths["events"]), "--customers", str(paths["customers"]),
+                              "--k-max", "8", "--min-share", "0.12", "--out", str(tmp_path / "out")],
+                        terminal_width=400)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    why = [c["why_not"] for c in summary["k_selection"]["candidates"] if not c["eligible"]]
+    assert why and all(why)
+    assert "s; m; a" not in res.output
+    table = " ".join(res.output.replace("│", " ").split())  # cells wrap over several lines
+    for reason in why:
+        assert f"no: {reason}" in table
+
+
+def test_kprototypes_is_not_offered_to_runs(tmp_path, demo_files):
+    _, paths = demo_files
+    assert "kprototypes" not in runner.invoke(app, ["run", "--help"], terminal_width=200).output
+    res = _run_cli("run", "--events", paths["events"], "--algorithm", "kprototypes", "--out", tmp_path / "out")
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "algorithm must be one of" in lines[0] and "kprototypes" in lines[0]
+    assert "KeyError" not in res.stderr
+
+
+def test_no_show_ids_flag_and_no_ids_in_the_outputs_meant_to_be_shared(tmp_path, demo_files):
+    _, paths = demo_files
+    res = _run_cli("run", "--events", paths["events"], "--show-ids", "--out", tmp_path / "x")
+    assert res.returncode == 2 and "--show-ids" in res.stderr
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["run", "--events", str(paths["events"]), "--k", "4", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    ids = pd.read_csv(out / "assignments.csv", dtype={"customer_id": str})["customer_id"]
+    shared = " ".join((out / name).read_text(encoding="utf-8") for name in ("report.html", "summary.md"))
+    assert not any(cid in shared for cid in ids if len(cid) >= 6)
+
+
+def test_assign_writes_drift(tmp_path, demo_files):
+    _, paths = demo_files
+    assert runner.invoke(app, ["run", "--events", str(paths["events"]), "--k", "4",
+                               "--out", str(tmp_path / "run")]).exit_code == 0
+    res = runner.invoke(app, ["assign", str(tmp_path / "run"), "--events", str(paths["events"]),
+                              "--out", str(tmp_path / "assigned")])
+    assert res.exit_code == 0, res.output
+    drift = json.loads((tmp_path / "assigned" / "drift.json").read_text())
+    assert f"Drift: {drift['verdict']}" in " ".join(res.output.split())
 
 
 def test_progress_one_plain_line_per_stage_on_stderr(tmp_path, demo_files):

@@ -54,9 +54,9 @@ def test_segments_from_postgres_equal_those_from_files(crm):
     assert len(a) >= 600 and a["customer_id"].tolist() == b["customer_id"].tolist()
     assert a["segment_id"].tolist() == b["segment_id"].tolist()
     assert a["status"].tolist() == b["status"].tolist()
-    assert from_db.summary["data_quality"]["events_rows_read"] == from_files.summary["data_quality"]["events_rows_read"]
-    inputs = from_db.summary["run"]["inputs"]
-    assert inputs["events"]["name"].endswith("(query)") and "crm.customers" in inputs["customers"]["name"]
+    assert from_db.summary.data_quality.events_rows_read == from_files.summary.data_quality.events_rows_read
+    inputs = from_db.summary.run.inputs
+    assert inputs["events"].name.endswith("(query)") and "crm.customers" in inputs["customers"].name
 
 
 def test_postgres_types_numeric_timestamptz_and_integer_ids(crm):

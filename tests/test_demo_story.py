@@ -30,12 +30,12 @@ def story(request, tmp_path_factory):
 
 def test_selection_finds_the_six_planted_segments(story):
     _, result = story
-    assert result.summary["k"] == len(PLANTED_SEGMENTS)
+    assert result.summary.k == len(PLANTED_SEGMENTS)
 
 
 def test_exactly_the_planted_splits(story):
     _, result = story
-    splits = sorted(s["persona"] for s in result.summary["personas"]["splits"])
+    splits = sorted(s.persona for s in result.summary.personas.splits)
     assert splits == ["Suburban Families", "Urban Millennials"]
 
 
@@ -44,32 +44,32 @@ def test_high_value_is_new_and_the_only_under_served(story):
     planted = planted_of(result, data.truth)
     hv = [sid for sid, p in planted.items() if p == HV]
     assert len(hv) == 1
-    personas = result.summary["personas"]
-    assert personas["new_segments"] == hv
-    under = [o["segment"] for o in result.summary["opportunities"] if o["kind"] == "under-served"]
+    personas = result.summary.personas
+    assert personas.new_segments == hv
+    under = [o.segment for o in result.summary.opportunities if o.kind == "under-served"]
     assert under == hv
     hv_name = result.segment_names[hv[0]]
-    assert hv_name in personas["narrative"]
+    assert hv_name in personas.narrative
     for persona in ("Urban Millennials", "Suburban Families"):
-        assert persona in personas["narrative"]
+        assert persona in personas.narrative
 
 
 def test_discount_segment_named_and_ranked_by_discounts(story):
     data, result = story
     planted = planted_of(result, data.truth)
     dh = [sid for sid, p in planted.items() if p == DH][0]
-    seg = next(s for s in result.summary["segments"] if s["id"] == dh)
-    assert seg["top_features"][0]["feature"] == "discount_share"
-    assert "discount" in seg["name"].lower()
+    seg = result.summary.segment(dh)
+    assert seg.top_features[0].feature == "discount_share"
+    assert "discount" in seg.name.lower()
 
 
 def test_each_planted_segment_has_a_precise_rule(story):
     _, result = story
-    for seg in result.summary["segments"]:
-        if seg["id"] < 0:
+    for seg in result.summary.segments:
+        if seg.id < 0:
             continue
-        best = max(r["precision"] for r in seg["rules"])
-        assert best >= 0.8, (seg["name"], seg["rules"])
+        best = max(r.precision for r in seg.rules)
+        assert best >= 0.8, (seg.name, seg.rules)
 
 
 def test_segments_equal_to_personas_give_no_split_or_new(tmp_path):
@@ -81,6 +81,6 @@ def test_segments_equal_to_personas_give_no_split_or_new(tmp_path):
     customers.to_csv(paths["customers"], index=False)
     result = Segmentation(k=6, n_bootstrap=2, persona_column="persona").fit(
         customers=paths["customers"], events=paths["events"])
-    p = result.summary["personas"]
-    assert p["splits"] == [] and p["new_segments"] == []
-    assert len(p["matches"]) == 6
+    p = result.summary.personas
+    assert p.splits == [] and p.new_segments == []
+    assert len(p.matches) == 6

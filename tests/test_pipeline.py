@@ -39,11 +39,11 @@ def test_every_customer_exactly_once(demo_files):
     no_events = set(data.customers["customer_id"]) - set(data.events["customer_id"])
     assert set(a.loc[a["status"] == "no_events", "customer_id"]) == no_events
     assert (a.loc[a["status"] == "no_events", "segment_id"] == -1).all()
-    assert result.summary["n_customers"] == len(expected)
-    dq = result.summary["data_quality"]
-    assert dq["customers_without_events"] == len(no_events)
-    assert dq["orphan_customers"] == len(set(data.events["customer_id"]) - set(data.customers["customer_id"]))
-    assert dq["duplicate_events_dropped"] == int(data.events.duplicated().sum())
+    assert result.summary.n_customers == len(expected)
+    dq = result.summary.data_quality
+    assert dq.customers_without_events == len(no_events)
+    assert dq.orphan_customers == len(set(data.events["customer_id"]) - set(data.customers["customer_id"]))
+    assert dq.duplicate_events_dropped == int(data.events.duplicated().sum())
 
 
 def test_summary_is_byte_identical_on_rerun(demo_files, tmp_path):
@@ -60,9 +60,9 @@ def test_summary_is_byte_identical_on_rerun(demo_files, tmp_path):
 def test_segment_ids_canonical_largest_first(demo_files):
     _, paths = demo_files
     r = Segmentation(k=6, n_bootstrap=2).fit(customers=paths["customers"], events=paths["events"])
-    sizes = [s["size"] for s in r.summary["segments"] if s["id"] >= 0]
+    sizes = [s.size for s in r.summary.segments if s.id >= 0]
     assert sizes == sorted(sizes, reverse=True)
-    assert [s["id"] for s in r.summary["segments"] if s["id"] >= 0] == list(range(6))
+    assert [s.id for s in r.summary.segments if s.id >= 0] == list(range(6))
 
 
 def test_saved_model_assigns_the_same_segments(demo_files, tmp_path):
@@ -86,16 +86,16 @@ def test_customers_only_with_feature_columns(tmp_path):
     r = Segmentation(k=3, feature_columns=("a", "b"), n_bootstrap=2).fit(customers=df)
     a = r.assignments.set_index("customer_id").loc[df["customer_id"]]
     assert adjusted_rand_score(truth, a["segment_id"]) > 0.9
-    assert r.summary["features"] == ["a", "b"]
+    assert r.summary.features == ["a", "b"]
 
 
 def test_summary_json_contract(demo_files):
     _, paths = demo_files
     r = Segmentation(k=6, n_bootstrap=2, persona_column="persona", attention_column="marketing_touches").fit(
         customers=paths["customers"], events=paths["events"])
-    s = r.summary
-    for key in ("n_customers", "snapshot_date", "algorithm", "k", "seed", "features", "k_selection",
-                "segments", "data_quality", "personas", "opportunities"):
+    s = r.summary.to_dict()
+    for key in ("schema_version", "n_customers", "snapshot_date", "algorithm", "k", "seed", "features",
+                "k_selection", "segments", "data_quality", "personas", "opportunities", "features_skipped"):
         assert key in s
     for key in ("candidates", "recommended_k", "reason"):
         assert key in s["k_selection"]
@@ -103,7 +103,6 @@ def test_summary_json_contract(demo_files):
     for key in ("id", "name", "size", "share", "value_share", "top_features"):
         assert key in seg
     assert to_json(s)  # serialisable, no NaN
-    assert "features_skipped" in s
 
 
 def test_fixed_k_evaluates_only_that_k_unless_evidence_is_asked(demo_files):
@@ -111,23 +110,23 @@ def test_fixed_k_evaluates_only_that_k_unless_evidence_is_asked(demo_files):
     stages = []
     fixed = Segmentation(k=5, n_bootstrap=2, progress=lambda stage, t: stages.append((stage, t))).fit(
         events=paths["events"])
-    sel = fixed.summary["k_selection"]
-    assert [c["k"] for c in sel["candidates"]] == [5]
-    assert "Other k were not evaluated" in sel["reason"]
+    sel = fixed.summary.k_selection
+    assert [c.k for c in sel.candidates] == [5]
+    assert "Other k were not evaluated" in sel.reason
     assert [s for s, _ in stages] == [
         "loading events", "computing features", "preparing the matrix", "checking k = 5",
-        f"fitting kmeans on {fixed.summary['n_segmented']:,} customers", "profiling segments",
+        f"fitting kmeans on {fixed.summary.n_segmented:,} customers", "profiling segments",
         "opportunities and personas", "assignments and model"]
     assert all(a <= b for (_, a), (_, b) in zip(stages, stages[1:]))
     swept = Segmentation(k=5, evidence=True, k_min=3, k_max=6, n_bootstrap=2).fit(events=paths["events"])
-    assert [c["k"] for c in swept.summary["k_selection"]["candidates"]] == [3, 4, 5, 6]
-    assert swept.summary["k"] == 5
+    assert [c.k for c in swept.summary.k_selection.candidates] == [3, 4, 5, 6]
+    assert swept.summary.k == 5
 
 
 def test_summary_says_what_the_descriptive_fits_used(demo_files):
     _, paths = demo_files
     result = Segmentation(k=4, n_bootstrap=2).fit(events=paths["events"])
-    sample = result.summary["descriptive_sample"]
-    n = result.summary["n_segmented"]
-    assert sample["size"] == sample["of"] == n and sample["method"] == "all customers"
-    assert sample["used_for"] == ["rules", "surrogate_accuracy", "exemplars", "customer_map"]
+    sample = result.summary.descriptive_sample
+    n = result.summary.n_segmented
+    assert sample.size == sample.of == n and sample.method == "all customers"
+    assert sample.used_for == ["rules", "surrogate_accuracy", "exemplars", "customer_map"]

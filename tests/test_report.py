@@ -1,18 +1,23 @@
-"""The HTML report and the Markdown summary, rendered from a summary dict."""
+"""The HTML report and the Markdown summary, rendered from real runs' summaries."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
+from hostile import HOSTILE
+from segmentkit.datasets import make_demo
+from segmentkit.export import to_json
+from segmentkit.pipeline import Segmentation
 from segmentkit.report import render_html, render_markdown, write_report
 from segmentkit.report._format import fmt_date, fmt_index, fmt_int, fmt_num, fmt_pct, safe_json
 from segmentkit.report._view import MAX_MAP_POINTS
-from summary_fixture import HOSTILE, build_summary
+from segmentkit.report.markdown import escape_markdown
+from segmentkit.result import Summary
 
 SECTIONS = ("headline", "glance", "segments", "map", "choosing-k", "personas", "opportunities", "method")
 ECHARTS_MARKER = "Apache Software Foundation"
@@ -33,12 +38,12 @@ def _without_library(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict:
-    return build_summary()
+def summary(demo_result) -> Summary:
+    return demo_result.summary
 
 
 @pytest.fixture(scope="module")
-def html(summary: dict) -> str:
+def html(summary: Summary) -> str:
     return render_html(summary)
 
 
@@ -65,22 +70,33 @@ def test_safe_json_round_trips_and_cannot_close_a_script() -> None:
     assert back["n"] is None and back["i"] == 3
 
 
-def test_every_section_and_segment_card_is_there(summary: dict, html: str) -> None:
+def test_every_section_and_segment_card_is_there(summary: Summary, html: str) -> None:
     assert html.startswith("<!DOCTYPE html>")
     for section in SECTIONS:
         assert f'<section id="{section}"' in html
         assert f'href="#{section}"' in html
-    for seg in summary["segments"]:
-        assert f'data-segment-card="{seg["id"]}"' in html
-        assert seg["name"] in html
-        for trait in seg["top_features"]:
-            assert trait["sentence"] in html
-        for rule in seg["rules"]:
-            assert rule["text"].replace(">", "&gt;").replace("<", "&lt;") in html
-    assert "48,213 customers" in html and "1 July 2026" in html
-    assert summary["personas"]["narrative"].replace("'", "&#39;") in html
-    assert summary["run"]["inputs"]["events"]["sha256"] in html
-    assert "scikit-learn" in html and "1.7.2" in html
+    for seg in summary.segments:
+        assert f'data-segment-card="{seg.id}"' in html
+        assert seg.name in html
+        for trait in seg.top_features:
+            assert escape(trait.sentence) in html
+        for rule in seg.rules:
+            assert escape(rule.text) in html
+    assert f"{summary.n_customers:,} customers" in html and "1 July 2026" in html
+    assert escape(summary.personas.narrative) in html
+    assert summary.run.inputs["events"].sha256 in html
+    assert "scikit-learn" in html and summary.run.versions["scikit-learn"] in html
+
+
+def test_why_a_candidate_was_ruled_out_is_said(tmp_path) -> None:
+    data = make_demo(600, seed=2)
+    result = Segmentation(k_min=2, k_max=8, n_bootstrap=2, min_share=0.12).fit(
+        customers=data.customers, events=data.events)
+    ruled_out = [c for c in result.summary.k_selection.candidates if not c.eligible]
+    assert ruled_out and all(c.why_not for c in ruled_out)
+    html = render_html(result.summary)
+    for c in ruled_out:
+        assert escape(c.why_not) in html
 
 
 def test_self_contained_with_the_chart_library_inlined_once(html: str) -> None:
@@ -96,27 +112,27 @@ def test_self_contained_with_the_chart_library_inlined_once(html: str) -> None:
         assert f'data-chart="{kind}"' in html
 
 
-def test_chart_data_comes_from_the_summary(summary: dict, html: str) -> None:
+def test_chart_data_comes_from_the_summary(summary: Summary, html: str) -> None:
     data = _chart_data(html)
-    assert [s["name"] for s in data["segments"]] == [s["name"] for s in summary["segments"]]
-    assert [s["share"] for s in data["segments"]] == [s["share"] for s in summary["segments"]]
+    assert [s["name"] for s in data["segments"]] == [s.name for s in summary.segments]
+    assert [s["share"] for s in data["segments"]] == [s.share for s in summary.segments]
     n_points = sum(len(s["points"]) for s in data["map"]["series"])
-    assert n_points == len(summary["customer_map"]["points"])
+    assert n_points == len(summary.customer_map.points)
     k_values = {p[0] for m in data["k"]["metrics"] for s in m["series"] for p in s["points"]}
-    assert k_values == {c["k"] for c in summary["k_selection"]["candidates"]}
-    total = sum(v for row in summary["personas"]["crosstab"].values() for v in row.values())
+    assert k_values == {c.k for c in summary.k_selection.candidates}
+    total = sum(v for row in summary.personas.crosstab.values() for v in row.values())
     assert sum(link["value"] for link in data["personas"]["links"]) == total
 
 
-def test_report_does_not_change_the_summary(summary: dict) -> None:
-    before = copy.deepcopy(summary)
-    render_html(summary)
-    render_markdown(summary)
-    assert summary == before
+def test_persona_split_shares_are_shown(summary: Summary, html: str) -> None:
+    assert summary.personas.splits
+    for split in summary.personas.splits:
+        for seg_id in split.segments:
+            assert f"{summary.segment(seg_id).name} ({fmt_pct(split.shares[seg_id])})" in html
 
 
-def test_hostile_names_are_escaped_everywhere() -> None:
-    summary = build_summary(hostile=True, noise=True)
+def test_hostile_names_are_escaped_everywhere(hostile_result) -> None:
+    summary = hostile_result.summary
     html = render_html(summary)
     assert html.count("<script") == 3
     assert html.count("</script>") == 3
@@ -127,77 +143,71 @@ def test_hostile_names_are_escaped_everywhere() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html  # inside the chart JSON
     data = _chart_data(html)
-    assert HOSTILE[0] in data["personas"]["personas"]
-    assert HOSTILE[0] in data["segments"][0]["name"]
-    assert HOSTILE[1] in data["heatmap"]["features"]
+    assert HOSTILE[2] in data["personas"]["personas"]
+    assert HOSTILE[0] == data["segments"][0]["name"]
+    assert any("script" in f for f in data["heatmap"]["features"])
     md = render_markdown(summary)
     prose = re.sub(r"`[^`]*`", "", md)  # code spans (rules) are shown literally anyway
     assert not re.search(r"(?<!\\)[<>]", prose)  # every other angle bracket is escaped
     assert "\\<script\\>alert(1)\\</script\\>" in md
 
 
-def test_ids_only_with_show_ids() -> None:
-    summary = build_summary(with_ids=True)
-    assert "CUST-SECRET-" in json.dumps(summary)
-    hidden = render_html(summary)
-    assert "CUST-SECRET-" not in hidden
-    assert "CUST-SECRET-" not in render_markdown(summary)
-    shown = render_html(summary, show_ids=True)
-    assert "CUST-SECRET-0-0001" in shown
+def test_no_customer_identifier_in_the_report(hostile_result, tmp_path) -> None:
+    paths = hostile_result.write(tmp_path)
+    ids = hostile_result.assignments["customer_id"]
+    html = paths["report"].read_text(encoding="utf-8")
+    md = paths["summary_md"].read_text(encoding="utf-8")
+    summary = paths["summary"].read_text(encoding="utf-8")
+    for cid in ids[ids.str.len() >= 6]:
+        assert cid not in html and cid not in md and cid not in summary
 
 
-def test_noise_segment_and_density_algorithm() -> None:
-    summary = build_summary(noise=True, k=4)
-    html = render_html(summary)
+def test_noise_segment_and_density_algorithm(hostile_result) -> None:
+    html = render_html(hostile_result.summary)
     assert 'data-segment-card="-1"' in html and 'id="segment-noise"' in html
     assert "not a segment" in html
     assert "#b0b0b0" in html  # noise drawn grey
-    md = render_markdown(summary)
-    assert "## Noise (not a segment)" in md
+    md = render_markdown(hostile_result.summary)
+    assert "## Unassigned customers (not a segment)" in md
 
 
-def test_optional_sections_may_be_missing() -> None:
-    summary = build_summary(personas=False, attention=False)
-    for key in ("customer_map", "k_selection", "data_quality", "run", "feature_labels"):
-        summary[key] = None
+def test_optional_sections_may_be_missing(demo_files) -> None:
+    _, paths = demo_files
+    summary = Segmentation(k=3, n_bootstrap=2).fit(events=paths["events"]).summary
+    assert summary.personas is None
     html = render_html(summary)
     for section in SECTIONS:
         assert f'<section id="{section}"' in html
     assert "No persona column was given" in html
     assert "No attention data was given" in html
-    assert "No customer map" in html
-    assert 'data-chart="sankey"' not in html and 'data-chart="map"' not in html
+    assert 'data-chart="sankey"' not in html
     render_markdown(summary)
-    bare = {"n_customers": 10, "segments": [{"id": 0, "size": 10, "share": 1.0}]}
-    assert 'data-segment-card="0"' in render_html(bare)
-    assert "Segment 0" in render_markdown(bare)
-    assert "No segments" in render_html({})
 
 
-def test_size_is_bounded_for_the_demo_and_for_a_million_customers(summary: dict, html: str) -> None:
+def test_size_is_bounded_for_a_million_customers(summary: Summary, html: str) -> None:
     assert len(html.encode()) < 5_000_000
-    big = build_summary(n_customers=1_000_000)
+    big = summary.model_copy(update={"n_customers": 1_000_000})
     big_html = render_html(big)
     assert "1,000,000 customers" in big_html
     # only the sampled map is per-customer: the size does not grow with n_customers
     assert abs(len(big_html) - len(html)) < 20_000
-    assert len(big_html.encode()) < 2_000_000
     # and a summary with far too many map points is thinned to a bounded sample
-    huge = build_summary(n_customers=1_000_000, n_map_points=40_000)
+    points = summary.customer_map.points * (40_000 // len(summary.customer_map.points) + 1)
+    huge = summary.model_copy(update={"customer_map": summary.customer_map.model_copy(update={"points": points})})
     data = _chart_data(render_html(huge))
     assert sum(len(s["points"]) for s in data["map"]["series"]) == MAX_MAP_POINTS
 
 
-def test_markdown_has_headline_narrative_and_one_section_per_segment(summary: dict) -> None:
+def test_markdown_has_headline_narrative_and_one_section_per_segment(summary: Summary) -> None:
     md = render_markdown(summary)
-    assert md.startswith("# 5 segments among 48,213 customers, as of 1 July 2026.")
-    assert "The 4 personas map onto 5 behavioural segments" in md
-    assert md.count("\n## ") == len(summary["segments"]) + 1  # + opportunities
-    for seg in summary["segments"]:
-        assert f"## {seg['name']}" in md
+    assert md.startswith(f"# {summary.k} segments among {summary.n_customers:,} customers, as of 1 July 2026.")
+    assert escape_markdown(summary.personas.narrative) in md
+    assert md.count("\n## ") == len(summary.segments) + 1  # + opportunities
+    for seg in summary.segments:
+        assert f"## {escape_markdown(seg.name)}" in md
 
 
-def test_write_report_writes_both_files(summary: dict, tmp_path: Path) -> None:
+def test_write_report_writes_both_files(summary: Summary, tmp_path: Path) -> None:
     paths = write_report(summary, tmp_path / "out")
     assert set(paths) == {"html", "markdown"}
     assert paths["html"] == tmp_path / "out" / "report.html"
@@ -206,6 +216,6 @@ def test_write_report_writes_both_files(summary: dict, tmp_path: Path) -> None:
     assert paths["markdown"].read_text(encoding="utf-8").startswith("# ")
 
 
-def test_renders_from_a_json_round_trip(summary: dict) -> None:
-    loaded = json.loads(json.dumps(summary))
-    assert render_html(loaded) == render_html(summary)
+def test_renders_from_a_json_round_trip(summary: Summary, tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(to_json(summary.to_dict()), encoding="utf-8")
+    assert render_html(Summary.read(tmp_path / "summary.json")) == render_html(summary)

@@ -1,4 +1,4 @@
-"""Open the report in a real headless Chromium (Debian's ``chromium``), offline.
+"""Open the report of real runs in a real headless Chromium (Debian's ``chromium``), offline.
 
 Needs ``/usr/bin/chromium``: run ``.ci/install-browser``. The tests fail (not skip)
 without it, unless ``SEGMENTKIT_SKIP_BROWSER=1``.
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from segmentkit.report import write_report
-from summary_fixture import HOSTILE, build_summary
+from hostile import HOSTILE
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (
@@ -124,8 +124,8 @@ class _Page:
         self.context.close()
 
 
-def test_report_renders_offline_in_chromium(browser: Any, tmp_path: Path) -> None:
-    summary = build_summary()
+def test_report_renders_offline_in_chromium(browser: Any, tmp_path: Path, demo_result) -> None:
+    summary = demo_result.summary
     paths = write_report(summary, tmp_path)
     page = _Page(browser, paths["html"])
     try:
@@ -145,10 +145,10 @@ def test_report_renders_offline_in_chromium(browser: Any, tmp_path: Path) -> Non
         for section in SECTIONS:
             assert p.locator(f"section#{section}").is_visible(), section
             assert p.locator(f"nav.toc a[href='#{section}']").count() == 1, section
-        for seg in summary["segments"]:
-            card = p.locator(f"[data-segment-card='{seg['id']}']")
+        for seg in summary.segments:
+            card = p.locator(f"[data-segment-card='{seg.id}']")
             assert card.count() == 1
-            assert seg["name"] in card.locator("h3").inner_text()
+            assert seg.name in card.locator("h3").inner_text()
         assert page.console_errors == []
         assert page.page_errors == []
         assert page.foreign_requests() == [] and page.blocked == []
@@ -172,8 +172,8 @@ def test_report_renders_offline_in_chromium(browser: Any, tmp_path: Path) -> Non
         page.close()
 
 
-def test_hostile_names_stay_text_in_chromium(browser: Any, tmp_path: Path) -> None:
-    summary = build_summary(hostile=True, noise=True, k=4)
+def test_hostile_names_stay_text_in_chromium(browser: Any, tmp_path: Path, hostile_result) -> None:
+    summary = hostile_result.summary
     paths = write_report(summary, tmp_path)
     page = _Page(browser, paths["html"])
     try:
@@ -205,7 +205,7 @@ def test_hostile_names_stay_text_in_chromium(browser: Any, tmp_path: Path) -> No
         assert p.locator("script").count() == 3
         body = p.locator("body").inner_text()
         assert HOSTILE[0] in body  # shown as text
-        assert "onerror=\"window.__xss=1\"" in body
+        assert "onerror=\"window.__xss=1\"" in body  # a category name, in the heat map's labels
         card = p.locator("[data-segment-card='0'] h3").inner_text()
         assert HOSTILE[0] in card
         assert p.locator("[data-segment-card='-1']").count() == 1

@@ -43,27 +43,27 @@ def test_rules_reproduce_their_stated_coverage(fitted):
     con.register("assigned", a)
     con.execute(_statements(text)[1])
     n_rules = 0
-    for seg in result.summary["segments"]:
-        sid = seg["id"]
+    for seg in result.summary.segments:
+        sid = seg.id
         if sid < 0:
             continue
         size = con.execute("SELECT count(*) FROM customer_features JOIN assigned USING (customer_id) "
                            f"WHERE segment_id = {sid}").fetchone()[0]
-        for n, rule in enumerate(seg["rules"], start=1):
+        for n, rule in enumerate(seg.rules, start=1):
             col = f"segment_{sid}_rule_{n}"
-            assert f"precision {rule['precision']}, coverage {rule['coverage']}" in text
+            assert f"precision {rule.precision}, coverage {rule.coverage}" in text
             support, hits = con.execute(
                 f"SELECT count(*) FILTER (WHERE {col}), count(*) FILTER (WHERE {col} AND segment_id = {sid}) "
                 "FROM segment_rules JOIN assigned USING (customer_id)").fetchone()
-            assert support == rule["support"]
-            assert hits / size == pytest.approx(rule["coverage"], abs=1e-6)
-            assert hits / support == pytest.approx(rule["precision"], abs=1e-6)
+            assert support == rule.support
+            assert hits / size == pytest.approx(rule.coverage, abs=1e-6)
+            assert hits / support == pytest.approx(rule.precision, abs=1e-6)
             n_rules += 1
     assert n_rules >= 4
     # the CASE puts each customer matching a rule into a segment, named as in the run
     got = con.execute("SELECT segment_id, segment_name, count(*) FROM customer_segments "
                       "GROUP BY ALL ORDER BY segment_id NULLS LAST").fetchall()
-    names = {s["id"]: s["name"] for s in result.summary["segments"]}
+    names = result.summary.segment_names
     assert all(sid is None or names[sid] == name for sid, name, _ in got)
     agree = con.execute("SELECT avg(CAST(c.segment_id = a.segment_id AS DOUBLE)) FROM customer_segments c "
                         "JOIN assigned a USING (customer_id) WHERE c.segment_id IS NOT NULL").fetchone()[0]

@@ -68,8 +68,8 @@ def test_segments_with_spark_events_equal_those_without(spark, demo):
     a = Segmentation(**kwargs).fit(customers=files["customers"], events=SparkEvents(str(files["events"]), spark=spark))
     b = Segmentation(**kwargs).fit(customers=files["customers"], events=files["events"])
     assert a.assignments["segment_id"].tolist() == b.assignments["segment_id"].tolist()
-    assert a.summary["data_quality"]["orphan_events"] == b.summary["data_quality"]["orphan_events"] > 0
-    assert [s["name"] for s in a.summary["segments"]] == [s["name"] for s in b.summary["segments"]]
+    assert a.summary.data_quality.orphan_events == b.summary.data_quality.orphan_events > 0
+    assert [s.name for s in a.summary.segments] == [s.name for s in b.summary.segments]
 
 
 def test_messy_input_is_made_canonical_as_duckdb_does(spark, tmp_path):

@@ -28,6 +28,7 @@ _EXPORTS = {
     "score": "segmentkit.pipeline",
     "Scored": "segmentkit.pipeline",
     "SqlQuery": "segmentkit.database",
+    "Summary": "segmentkit.result",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -48,10 +48,12 @@ import pandas as pd
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
 from segmentkit.export import excel_safe, to_json
+from segmentkit.result import Summary
 
 __all__ = [
     "PLATFORMS",
     "PLATFORM_MINIMUMS",
+    "PLATFORM_NAMES",
     "AudienceExport",
     "CONTACT_ROLES",
     "contact_keys",
@@ -64,6 +66,8 @@ __all__ = [
 ]
 
 PLATFORMS = ("google", "meta", "tiktok")
+#: How the platforms spell their names, for messages and the report.
+PLATFORM_NAMES = {"google": "Google", "meta": "Meta", "tiktok": "TikTok", "linkedin": "LinkedIn"}
 
 #: Smallest list each platform accepts or advises, with where it says so. Meta's Business
 #: Help ("How to format a customer list") advises against lists of fewer than 100 people;
@@ -94,6 +98,8 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 _ALPHA2 = re.compile(r"^[a-z]{2}$")
+#: joins a value and its row's country into one key (a control character no cell holds)
+_PAIR = "\x1f"
 
 
 #: Roles of :class:`~segmentkit.config.ColumnMapping` that hold contact details.
@@ -115,11 +121,6 @@ def _text(value: Any) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
-
-
-def _prehashed(value: Any) -> str | None:
-    text = _text(value).strip().lower()
-    return text if _SHA256_HEX.match(text) else None
 
 
 def normalise_email(value: Any, platform: str) -> str | None:
@@ -215,28 +216,47 @@ class _Keys:
     counts: dict[str, int]
 
 
-def _hash_column(values: pd.Series, normalise: Any) -> tuple[pd.Series, int, int]:
-    """Hash ``normalise(value)`` per distinct value; pass SHA-256 digests through.
+def _as_text(values: pd.Series) -> pd.Series:
+    """Cells as trimmed text, ``<NA>`` when empty; whole numbers (a phone column read as
+    numbers) without ``.0``."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        num = pd.to_numeric(values, errors="coerce")
+        known = num.dropna()
+        whole = bool((known == np.floor(known)).all()) and bool((known.abs() < 2.0 ** 53).all())
+        text = num.round().astype("Int64").astype("string") if whole else num.astype("string")
+    else:
+        text = values.astype("string")
+    text = text.str.strip()
+    return text.mask(text.eq("").fillna(False))
 
-    Returns the hashes (``None`` where empty or invalid), how many non-empty values were
-    invalid, and how many already were digests.
+
+def _hash_column(text: pd.Series, normalise: Any) -> tuple[pd.Series, int, int]:
+    """Hash ``normalise(value)`` once per distinct value; pass SHA-256 digests through.
+
+    ``text`` is trimmed text (``<NA>`` when empty); a value may carry its row's country
+    after :data:`_PAIR`. Returns the hashes (``None`` where empty or invalid), how many
+    non-empty values were invalid, and how many already were digests.
     """
-    present = values.map(lambda v: not _blank(v))
-    uniq = pd.unique(values[present])
-    lookup: dict[Any, str | None] = {}
-    prehashed = set()
-    for v in uniq:  # per distinct value, not per customer
-        digest = _prehashed(v)
-        if digest is not None:
-            lookup[v] = digest
+    present = text.notna()
+    lookup: dict[str, str | None] = {}
+    prehashed: set[str] = set()
+    for v in text[present].unique():  # per distinct value, not per customer
+        own = v.split(_PAIR, 1)[0].lower()
+        if _SHA256_HEX.match(own):
+            lookup[v] = own
             prehashed.add(v)
             continue
         norm = normalise(v)
         lookup[v] = sha256_hex(norm) if norm is not None else None
-    hashed = values.where(present).map(lambda v: lookup.get(v) if not _blank(v) else None)
+    hashed = text.map(lookup).astype(object)
+    hashed = hashed.where(hashed.notna(), None)
     invalid = int((present & hashed.isna()).sum())
-    n_prehashed = int(values[present].isin(prehashed).sum())
-    return hashed.astype(object).where(hashed.notna(), None), invalid, n_prehashed
+    return hashed, invalid, int(text[present].isin(prehashed).sum())
+
+
+def _paired(values: pd.Series, country: pd.Series) -> pd.Series:
+    """Each value with its row's country (for phones and Meta's zip), ``<NA>`` when empty."""
+    return values + _PAIR + country.fillna("")
 
 
 def contact_keys(contacts: pd.DataFrame, platform: str, columns: ColumnMapping = ColumnMapping(),
@@ -270,39 +290,39 @@ def contact_keys(contacts: pd.DataFrame, platform: str, columns: ColumnMapping =
     def col(role: str) -> pd.Series:
         name = getattr(columns, role)
         if name in contacts.columns:
-            return contacts[name].astype(object)
-        return pd.Series([None] * len(contacts), index=contacts.index, dtype=object)
+            return _as_text(contacts[name])
+        return pd.Series(pd.NA, index=contacts.index, dtype="string")
 
-    own = col("country").map(_normalise_country)
-    ctry = own.where(own.notna(), default).astype(object)
+    own = col("country").str.lower()
+    own = own.where(own.str.fullmatch(_ALPHA2.pattern.strip("^$")).fillna(False))
+    ctry = own.fillna(default) if default else own
     counts = {"invalid_emails": 0, "invalid_phones": 0, "already_hashed": 0}
     email, bad, pre = _hash_column(col("email"), lambda v: normalise_email(v, platform))
     counts["invalid_emails"] += bad
     counts["already_hashed"] += pre
-    # a phone's region comes from its own row: hash (phone, country) pairs
-    phone_in = pd.Series(
-        [None if _blank(p) else (_text(p).strip(), c) for p, c in zip(col("phone"), ctry)],
-        index=contacts.index, dtype=object)
-    phone, bad, pre = _hash_column(
-        phone_in.map(lambda pc: None if pc is None else pc[0] if _prehashed(pc[0]) else pc),
-        lambda pc: normalise_phone(pc[0], platform, pc[1]))
+    # a phone's region comes from its own row
+    phone, bad, pre = _hash_column(_paired(col("phone"), ctry), lambda v: normalise_phone(
+        v.split(_PAIR)[0], platform, v.split(_PAIR)[1] or None))
     counts["invalid_phones"] += bad
     counts["already_hashed"] += pre
     fn, _, pre_fn = _hash_column(col("first_name"), lambda v: normalise_name(v, platform))
     ln, _, pre_ln = _hash_column(col("last_name"), lambda v: normalise_name(v, platform))
     counts["already_hashed"] += pre_fn + pre_ln
+
+    def plain(values: pd.Series) -> pd.Series:
+        out = values.astype(object)
+        return out.where(values.notna(), None)
+
     if platform == "tiktok":
         frame = pd.DataFrame({"Email_SHA256": email, "Phone_SHA256": phone})
     elif platform == "google":
-        zips = col("zip").map(lambda v: _normalise_zip(v, None, platform))
         frame = pd.DataFrame({"Email": email, "Phone": phone, "First Name": fn, "Last Name": ln,
-                              "Country": ctry.map(lambda c: c.upper() if c else None), "Zip": zips})
+                              "Country": plain(ctry.str.upper()), "Zip": plain(col("zip"))})
     else:
         ct, _, _ = _hash_column(col("city"), lambda v: normalise_name(v, "meta"))
         st, _, _ = _hash_column(col("state"), _normalise_state)
-        zip_pairs = pd.Series([None if _blank(z) else (_text(z), c) for z, c in zip(col("zip"), ctry)],
-                              index=contacts.index, dtype=object)
-        zp, _, _ = _hash_column(zip_pairs, lambda zc: _normalise_zip(zc[0], zc[1], "meta"))
+        zp, _, _ = _hash_column(_paired(col("zip"), ctry), lambda v: _normalise_zip(
+            v.split(_PAIR)[0], v.split(_PAIR)[1] or None, "meta"))
         cn, _, _ = _hash_column(ctry, lambda c: c)
         frame = pd.DataFrame({"email": email, "phone": phone, "fn": fn, "ln": ln, "ct": ct, "st": st,
                               "zip": zp, "country": cn})
@@ -398,9 +418,9 @@ def export_audiences(
         if not p.is_file():
             raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
                              source=str(run))
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary = Summary.read(summary_path)
     assignments = pd.read_parquet(assignments_path)
-    known = {int(s["id"]): s for s in summary.get("segments", []) if int(s["id"]) >= 0}
+    known = {s.id: s for s in summary.segments if s.id >= 0}
     wanted = sorted(known) if not segments else list(dict.fromkeys(int(s) for s in segments))
     unknown = [s for s in wanted if s not in known]
     if unknown:
@@ -440,14 +460,14 @@ def export_audiences(
         sel = keys.loc[present]
         ok = any_key.reindex(present, fill_value=False)
         upload = sel[ok.to_numpy()]
-        path = out / f"audience-{platform}-segment-{sid}-{_slug(seg['name'])}.csv"
+        path = out / f"audience-{platform}-segment-{sid}-{_slug(seg.name)}.csv"
         safe = upload.copy()
         for c in safe.columns:
             safe[c] = excel_safe(safe[c])
         safe.to_csv(path, index=False, lineterminator="\n")
         files[sid] = path
         n_rows = int(len(upload))
-        flags = restricted_categories(seg)
+        flags = restricted_categories(seg.model_dump())
         warnings = [
             f"the segment's name or traits suggest a restricted category ({cat}); ad platforms do "
             "not allow targeting on it: rename the segment or leave it out of the upload"
@@ -457,11 +477,11 @@ def export_audiences(
         if below:
             warnings.append(
                 f"{n_rows} customers with a usable contact, below the minimum of "
-                + ", ".join(f"{p.capitalize()} ({m})" for p, m in below.items())
+                + ", ".join(f"{PLATFORM_NAMES[p]} ({m})" for p, m in below.items())
                 + "; the platform's matched audience will be smaller still")
         rows.append({
             "id": sid,
-            "name": seg["name"],
+            "name": seg.name,
             "file": path.name,
             "customers": int(len(members)),
             "customers_without_contact_row": int(len(members) - len(present)),

@@ -14,10 +14,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from segmentkit.errors import InputError
+from segmentkit.result import Candidate, Summary
 
 __all__ = ["app", "main"]
 
@@ -26,8 +27,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[columns]" must not be read as markup
 )
 
+# markup off: names, reasons and messages come from the data and may hold "[...]"
 _err = Console(stderr=True, highlight=False)
 _out = Console(highlight=False, width=120)
 
@@ -53,51 +56,56 @@ EngineOpt = Annotated[Engine, typer.Option(
 
 
 def _fail(message: str) -> None:
-    _err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)  # a message may hold [brackets]
+    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(code=2)
 
 
-def _print_result(summary: dict[str, Any], out: Path) -> None:
-    sel = summary.get("k_selection") or {}
-    if sel.get("candidates"):
-        t = Table(title="Candidates (number of segments)", title_justify="left")
-        cols = ["algorithm", "k", "silhouette", "davies_bouldin", "calinski_harabasz", "stability",
-                "min_share", "distinguishability", "eligible"]
-        for c in cols:
-            t.add_column(c.replace("_", " "), justify="right" if c not in ("algorithm", "eligible") else "left")
-        for cand in sel["candidates"]:
-            row = []
-            for c in cols:
-                v = cand.get(c)
-                if isinstance(v, float):
-                    row.append(f"{v:.3f}" if c != "calinski_harabasz" else f"{v:,.0f}")
-                elif isinstance(v, bool):
-                    row.append("yes" if v else "no: " + "; ".join(cand.get("why_not") or []))
-                else:
-                    row.append("" if v is None else str(v))
-            t.add_row(*row)
-        _out.print(t)
-        _out.print(f"[bold]Chosen:[/] {sel.get('reason', '')}\n", soft_wrap=True)
-    t = Table(title=f"{summary['k']} segments of {summary['n_customers']:,} customers "
-                    f"(snapshot {summary.get('snapshot_date')}, {summary['algorithm']})", title_justify="left")
+def _candidates_table(summary: Summary) -> Table:
+    sel = summary.k_selection
+    t = Table(title="Candidates (number of segments)", title_justify="left")
+    for c in ("algorithm", "k", "silhouette", "davies bouldin", "calinski harabasz", "stability",
+              "min share", "distinguishability", "eligible"):
+        t.add_column(c, justify="left" if c in ("algorithm", "eligible") else "right")
+    for c in sel.candidates:
+        t.add_row(c.algorithm, str(c.k), _num(c.silhouette), _num(c.davies_bouldin),
+                  _num(c.calinski_harabasz, "{:,.0f}"), _num(c.stability), _num(c.min_share),
+                  _num(c.distinguishability), _verdict(c))
+    return t
+
+
+def _verdict(c: Candidate) -> str:
+    if c.eligible:
+        return "yes"
+    return f"no: {c.why_not}" if c.why_not else "no"
+
+
+def _num(x: float | None, form: str = "{:.3f}") -> str:
+    return "" if x is None else form.format(x)
+
+
+def _print_result(summary: Summary, out: Path, paths: dict[str, Path]) -> None:
+    sel = summary.k_selection
+    if sel.candidates:
+        _out.print(_candidates_table(summary))
+        _out.print(f"Chosen: {sel.reason}\n", soft_wrap=True)
+    t = Table(title=f"{summary.k} segments of {summary.n_customers:,} customers "
+                    f"(snapshot {summary.snapshot_date}, {summary.algorithm})", title_justify="left")
     for c in ("id", "name", "size", "share", "value share", "top traits"):
         t.add_column(c, justify="right" if c in ("id", "size", "share", "value share") else "left")
-    for seg in summary["segments"]:
-        traits = "; ".join(f.get("sentence") or f["feature"] for f in (seg.get("top_features") or [])[:3])
-        t.add_row(str(seg["id"]), seg["name"], f"{seg['size']:,}", f"{seg['share']:.1%}",
-                  f"{(seg.get('value_share') or 0):.1%}", traits)
+    for seg in summary.segments:
+        traits = "; ".join(f.sentence for f in seg.top_features[:3])
+        t.add_row(str(seg.id), seg.name, f"{seg.size:,}", f"{seg.share:.1%}",
+                  _num(seg.value_share, "{:.1%}"), traits)
     _out.print(t)
-    personas = summary.get("personas")
-    if personas:
-        _out.print(f"\n[bold]Personas ({personas['column']}):[/] {personas.get('narrative', '')}", soft_wrap=True)
-    opps = [o for o in summary.get("opportunities") or [] if o.get("kind") in ("under-served", "over-served")]
-    if opps:
-        _out.print("\n[bold]Opportunities:[/]")
-        for o in opps:
-            _out.print(f"  - {o['kind']}: {o.get('reason', '')}", soft_wrap=True)
-    counts = summary.get("status_counts", {})
-    _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    _out.print(f"Outputs in {out}/: assignments.csv, assignments.parquet, summary.json, report.html, model/")
+    if summary.personas is not None:
+        _out.print(f"\nPersonas ({summary.personas.column}): {summary.personas.narrative}", soft_wrap=True)
+    flagged = [o for o in summary.opportunities if o.kind != "balanced"]
+    if flagged:
+        _out.print("\nOpportunities:")
+        for o in flagged:
+            _out.print(f"  - {o.kind}: {o.reason}", soft_wrap=True)
+    _out.print("\nCustomers: " + ", ".join(f"{k} {v:,}" for k, v in summary.status_counts.items()))
+    _out.print(f"Outputs in {out}/: " + ", ".join(sorted(str(p.relative_to(out)) for p in paths.values())))
 
 
 def _write_back(assignments: Any, target: Any, snapshot_date: Any) -> None:
@@ -131,23 +139,18 @@ def _stage_printer(enabled: bool) -> Any:
     return show
 
 
-def _run(seg: Any, customers: Any, events: Any, out: Path, show_ids: bool = False,
-         target: Any = None) -> None:
-    """Fit, write, report; ``seg.progress`` (if any) also hears of the writing stages."""
+def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -> None:
+    """Fit, write, write back; ``seg.progress`` (if any) also hears of the writing stages."""
     import time
-
-    from segmentkit.report import write_report
 
     show = seg.progress or (lambda stage, elapsed: None)
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
     show("writing outputs", time.perf_counter() - start)
-    result.write(out)
-    show("writing the report", time.perf_counter() - start)
-    write_report(result.summary, out, show_ids=show_ids)
+    paths = result.write(out, progress=lambda stage: show(stage, time.perf_counter() - start))
     show("done", time.perf_counter() - start)
-    _print_result(result.summary, out)
-    _write_back(result.assignments, target, result.summary.get("snapshot_date"))
+    _print_result(result.summary, out, paths)
+    _write_back(result.assignments, target, result.summary.snapshot_date)
 
 
 @app.command()
@@ -171,23 +174,6 @@ def demo(
         _fail(str(exc))
 
 
-def _sources(events: Optional[str], customers: Optional[str], database: Optional[str],
-             events_query: Optional[str], customers_query: Optional[str]) -> tuple[Any, Any]:
-    """Files, or tables/queries of ``--database`` (or the file's ``[database]``), as inputs."""
-    from segmentkit.database import SqlQuery
-
-    if not (events_query or customers_query):
-        if database is not None and events is None and customers is None:
-            raise InputError("with --database, give --events-query, --customers-query, or both")
-        return events, customers
-    if database is None:
-        raise InputError("--events-query and --customers-query need --database")
-    if (events_query and events) or (customers_query and customers):
-        raise InputError("give each table once: as a file or as a --database query")
-    return (SqlQuery(database, events_query) if events_query else events,
-            SqlQuery(database, customers_query) if customers_query else customers)
-
-
 @app.command()
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output], [spark]).")] = None,
@@ -200,7 +186,7 @@ def run(
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
-    algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm, kprototypes or auto.")] = None,
+    algorithm: Annotated[Optional[str], typer.Option(help="kmeans, ward, average, complete, dbscan, hdbscan, gmm or auto.")] = None,
     k: Annotated[Optional[int], typer.Option("--k", help="Fixed number of segments (overrides the selection; other k are not evaluated).")] = None,
     evidence: Annotated[bool, typer.Option(help="With --k: also evaluate k-min..k-max and say what the evidence alone suggests.")] = False,
     k_min: Annotated[Optional[int], typer.Option(help="Smallest k considered.")] = None,
@@ -223,7 +209,6 @@ def run(
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
-    show_ids: Annotated[bool, typer.Option(help="Show customer ids in the report.")] = False,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -254,12 +239,8 @@ def run(
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None},
             snapshot_date=snap,
         )
-        db = settings.database  # flags win over the file's [database] section
-        events, customers = _sources(events, customers, database or db.url,
-                                     events_query or (None if events else db.events),
-                                     customers_query or (None if customers else db.customers))
-        if events is None and customers is None:
-            raise InputError("give --events, --customers, or both")
+        events, customers = settings.sources(events, customers, database=database, events_query=events_query,
+                                             customers_query=customers_query)
         if engine is Engine.spark:
             from segmentkit.spark.engine import spark_inputs
 
@@ -271,7 +252,7 @@ def run(
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
-        _run(seg, customers, events, out, show_ids=show_ids, target=target)
+        _run(seg, customers, events, out, target=target)
     except InputError as exc:
         _fail(str(exc))
 
@@ -290,7 +271,6 @@ def assign(
     write_mode: WriteModeOpt = None,
 ) -> None:
     """Assign new customers to the segments of a saved run, and measure drift from it."""
-    from segmentkit.export import to_json, write_assignments
     from segmentkit.pipeline import score
 
     try:
@@ -314,9 +294,7 @@ def assign(
         else:
             scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
             frame = scored.assignments
-            write_assignments(frame, Path(out))
-            if scored.drift:
-                (Path(out) / "drift.json").write_text(to_json(scored.drift), encoding="utf-8")
+            scored.write(out)
             drift = scored.drift
             counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
             per_segment = {(int(sid), str(name)): int(n) for (sid, name), n in
@@ -380,8 +358,14 @@ def export_audiences(
                        f"(e-mail {seg['with_email']:,}, phone {seg['with_phone']:,}, "
                        f"name+zip {seg['with_name_zip']:,}) → {seg['file']}", soft_wrap=True)
             for w in seg["warnings"]:
-                _err.print(f"[yellow]warning:[/] segment {seg['id']} ({seg['name']}): {w}", soft_wrap=True)
+                _err.print(Text.assemble(("warning:", "yellow"), f" segment {seg['id']} ({seg['name']}): {w}"),
+                           soft_wrap=True)
         _out.print(f"Written to {out}/ with audiences.json")
+        if (run_dir / "report.html").is_file():  # the pre-flight as a section of the run's report
+            from segmentkit.report import write_report
+
+            write_report(Summary.read(run_dir / "summary.json"), run_dir, audiences=pre)
+            _out.print(f"Pre-flight added to {run_dir}/report.html (section Ad-platform audiences)")
     except InputError as exc:
         _fail(str(exc))
 

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "OutputSettings", "SparkSettings", "Settings",
-           "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "OutputSettings", "SparkSettings",
+           "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ class ClusteringSettings:
     evidence: bool = False
 
     def __post_init__(self) -> None:
+        from segmentkit.algorithms import run_names
+
+        if self.algorithm not in (*run_names(), "auto"):
+            raise InputError(f"algorithm must be one of {', '.join(run_names())} or auto, got {self.algorithm!r}"
+                             + (" (it needs categorical features, which a run does not build)"
+                                if self.algorithm == "kprototypes" else ""))
         if self.k is not None and (not isinstance(self.k, int) or self.k < 2):
             raise InputError(f"k must be an integer >= 2, got {self.k!r}")
         if not isinstance(self.k_min, int) or self.k_min < 2:
@@ -189,6 +195,57 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
+
+    def sources(
+        self,
+        events: str | Path | None = None,
+        customers: str | Path | None = None,
+        *,
+        database: str | None = None,
+        events_query: str | None = None,
+        customers_query: str | None = None,
+    ) -> tuple[Any, Any]:
+        """The events and customers inputs, from files or database tables.
+
+        Flags win over the settings file: ``database`` over ``[database] url``, a file or a
+        query given for a table over that table's query in ``[database]``.
+
+        Parameters
+        ----------
+        events, customers : path, optional
+            Files (``--events``, ``--customers``).
+        database : str, optional
+            ``--database`` URL.
+        events_query, customers_query : str, optional
+            Table names or ``SELECT`` statements (``--events-query``, ``--customers-query``).
+
+        Returns
+        -------
+        (events, customers)
+            Each a path, a :class:`segmentkit.database.SqlQuery` or ``None``.
+
+        Raises
+        ------
+        InputError
+            A query without a database, a table given twice, or no input at all.
+        """
+        from segmentkit.database import SqlQuery
+
+        if (events_query and events is not None) or (customers_query and customers is not None):
+            raise InputError("give each table once: as a file or as a --database query")
+        url = database or self.database.url
+        events_query = events_query or (None if events is not None else self.database.events)
+        customers_query = customers_query or (None if customers is not None else self.database.customers)
+        if events_query or customers_query:
+            if url is None:
+                raise InputError("--events-query and --customers-query need --database")
+            events = SqlQuery(url, events_query) if events_query else events
+            customers = SqlQuery(url, customers_query) if customers_query else customers
+        elif url is not None and events is None and customers is None:
+            raise InputError("with --database, give --events-query, --customers-query, or both")
+        if events is None and customers is None:
+            raise InputError("give --events, --customers, or both")
+        return events, customers
 
 
 def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:

@@ -55,7 +55,6 @@ __all__ = [
     "parse_name_overrides",
     "relabel",
     "segment_overlap",
-    "segment_summaries",
     "trait_lines",
     "trait_phrase",
 ]
@@ -388,38 +387,6 @@ def generate_names(
         used.add(name.casefold())
         final[s.id] = name
     return {s.id: SegmentName(name=final[s.id], description=_describe(s)) for s in profiles.segments}
-
-
-def segment_summaries(profiles: SegmentProfiles, names: Mapping[int, SegmentName]) -> dict[str, Any]:
-    """The ``summary.json`` part for segments: profiles with their names merged in.
-
-    Returns
-    -------
-    dict
-        ``{"segments": [{"id", "name", "description", "name_overridden", "generated_name",
-        "size", "share", ..., "profile"}], "surrogate_accuracy": ...}``, JSON-safe, in
-        profile order (noise last).
-
-    Raises
-    ------
-    KeyError
-        A segment has no name.
-    """
-    data = profiles.to_dict()
-    merged = []
-    for seg in data["segments"]:
-        name = names[seg["id"]]
-        merged.append(
-            {
-                "id": seg["id"],
-                "name": name.name,
-                "description": name.description,
-                "name_overridden": bool(name.overridden),
-                "generated_name": name.auto_name,
-                **{k: v for k, v in seg.items() if k != "id"},
-            }
-        )
-    return {"segments": merged, "surrogate_accuracy": data["surrogate_accuracy"]}
 
 
 def trait_lines(

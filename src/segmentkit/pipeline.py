@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import platform
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -24,23 +24,24 @@ from segmentkit import __version__, algorithms
 from segmentkit.choose_k import Constraints, select_k
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
-from segmentkit.export import json_safe, write_assignments, write_summary
+from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features
 from segmentkit.model import SegmentationModel
-from segmentkit.naming import apply_overrides, generate_names, match_segments, migration_table
+from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import fit_preparation
-from segmentkit.profiles import profile_segments
+from segmentkit.profiles import SegmentProfiles, profile_segments
 from segmentkit.sampling import stratified_sample
 from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
+from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "canonical_labels", "load_model",
-           "score"]
+__all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
+           "canonical_labels", "load_model", "score"]
 
 #: Called at the start of every stage of a run with the stage's name and the seconds since
 #: the run began (the CLI prints it on stderr).
@@ -49,6 +50,9 @@ Progress = Callable[[str, float], None]
 #: Text columns with more distinct values than this share of rows are treated as
 #: identifiers (names, e-mails) and never profiled.
 _IDENTIFIER_SHARE = 0.5
+#: Contact roles of the column mapping that identify a person: never profiled, whatever
+#: their cardinality or type (a phone column read as numbers would otherwise get a mean).
+_CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 
 
@@ -81,8 +85,8 @@ class SegmentationResult:
     assignments : pandas.DataFrame
         One row per input customer: ``customer_id, segment_id, segment_name, status,
         confidence``.
-    summary : dict
-        The content of ``summary.json`` (JSON-safe).
+    summary : Summary
+        The content of ``summary.json``, typed (:mod:`segmentkit.result`).
     features : FeatureTable or None
         Event features (``None`` for a customers-only run).
     matrix : numpy.ndarray
@@ -98,24 +102,56 @@ class SegmentationResult:
     """
 
     assignments: pd.DataFrame
-    summary: dict[str, Any]
+    summary: Summary
     features: FeatureTable | None
     matrix: np.ndarray
     labels: np.ndarray
     model: SegmentationModel
     migration: pd.DataFrame | None = None
     segments_sql: str = ""
+    wording: _Wording | None = field(default=None, repr=False)
 
     @property
     def segment_names(self) -> dict[int, str]:
         """Segment id → name."""
-        return {int(s["id"]): s["name"] for s in self.summary["segments"]}
+        return self.summary.segment_names
 
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write assignments, ``summary.json`` and ``model/`` into ``out_dir``."""
+    def with_names(self, names: Mapping[int, str]) -> SegmentationResult:
+        """The same segmentation with segments renamed, without refitting.
+
+        ``names`` (segment id → name) go on top of the run's own overrides; the texts that
+        cite segment names (descriptions, personas, opportunities), the assignments and the
+        model follow. Equal to fitting again with ``name_overrides``.
+        """
+        if self.wording is None:
+            raise ValueError("this result keeps no naming inputs; fit again with name_overrides")
+        overrides = {**self.model.overrides, **{int(k): str(v) for k, v in names.items()}}
+        named, parts = self.wording.describe(overrides)
+        summary = build_summary({**self.summary.to_dict(), **json_safe(parts)})
+        name_of = summary.segment_names
+        segmented = self.assignments["status"] == "segmented"
+        assignments = self.assignments.assign(
+            segment_name=np.where(segmented, self.assignments["segment_id"].map(name_of).fillna(""), ""))
+        model = replace(self.model, names={k: v for k, v in name_of.items() if k >= 0}, overrides=overrides)
+        return replace(self, summary=summary, assignments=assignments, model=model,
+                       segments_sql=self.wording.rules_sql(summary))
+
+    def write(self, out_dir: str | Path, *, progress: Callable[[str], None] | None = None) -> dict[str, Path]:
+        """Write everything the CLI writes into ``out_dir``.
+
+        ``assignments.csv`` / ``.parquet``, ``summary.json``, ``report.html``,
+        ``summary.md``, ``model/`` and, after a ``previous`` run, ``migration.csv``.
+        ``progress(stage)`` hears when the report is being written.
+        """
+        from segmentkit.report import write_report
+
         out = Path(out_dir)
         paths = write_assignments(self.assignments, out)
-        paths["summary"] = write_summary(self.summary, out)
+        paths["summary"] = write_summary(self.summary.to_dict(), out)
+        if progress is not None:
+            progress("writing the report")
+        report = write_report(self.summary, out)
+        paths["report"], paths["summary_md"] = report["html"], report["markdown"]
         paths["model"] = self.model.save(out / "model")
         if self.migration is not None:
             mig = out / "migration.csv"
@@ -402,63 +438,38 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes = _profile_attributes(cust, frame.index, roles)
+        attributes = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+            getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
             attributes=attributes, confidence=confidence, random_state=cl.seed,
         )
         # generated names of matched segments are carried over; overrides (this run's on top
         # of the previous run's) are applied last, so they survive refreshes too
-        names = generate_names(profiles, specs, previous=previous.generated_names if previous else None)
+        generated = generate_names(profiles, specs, previous=previous.generated_names if previous else None)
         overrides = dict(previous.overrides) if previous is not None else {}
         overrides.update({int(k): str(v) for k, v in (self.name_overrides or {}).items()})
-        if overrides:
-            names = apply_overrides(names, overrides)
-
-        prof_dict = profiles.to_dict()
-        segments = []
-        for seg in prof_dict["segments"]:
-            sid = int(seg["id"])
-            nm = names.get(sid)
-            entry = {"id": sid, "name": nm.name if nm else ("Unassigned" if sid < 0 else f"Segment {sid}"),
-                     "description": nm.description if nm else ""}
-            entry.update({k: v for k, v in seg.items() if k != "id"})
-            segments.append(entry)
-        name_of = {s["id"]: s["name"] for s in segments}
-
-        # opportunities, then personas (whose narrative cites the under-served segments)
+        wording = _Wording(
+            frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
+            attention=(pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
+                       if roles.attention is not None and cust is not None else None),
+            persona=(cust[roles.persona].reindex(frame.index)
+                     if roles.persona is not None and cust is not None else None),
+            persona_column=roles.persona,
+            demographics=(attributes.drop(columns=[c for c in (roles.persona, roles.attention)
+                                                   if c is not None and c in attributes.columns])
+                          if attributes is not None else None),
+        )
         stage("opportunities and personas")
-        attention = None
-        if roles.attention is not None and cust is not None:
-            attention = pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
-        opps = find_opportunities(labels, value, attention, segment_names=name_of)
-        personas_dict = None
-        if roles.persona is not None and cust is not None:
-            persona = cust[roles.persona].reindex(frame.index)
-            demo = None
-            if attributes is not None:
-                demo = attributes.drop(columns=[c for c in (roles.persona, roles.attention)
-                                                if c is not None and c in attributes.columns])
-            personas_dict = compare_personas(
-                labels, persona, column=roles.persona, features=frame, demographics=demo,
-                segment_names=name_of, specs=specs, opportunities=opps,
-            ).to_dict()
-        opportunities = opps.to_dict()
+        names, named = wording.describe(overrides)
+        name_of = {s["id"]: s["name"] for s in named["segments"]}
 
         # assignments: every customer exactly once
         stage("assignments and model")
-        seg_of = pd.Series(labels, index=frame.index)
-        assigned = seg_of.reindex(ids)
-        status = np.where(assigned.isna(), status_reason, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
-        seg_id = assigned.fillna(-1).astype(int)
-        conf = pd.Series(confidence if confidence is not None else np.ones(n), index=frame.index).reindex(ids)
-        assignments = pd.DataFrame({
-            "customer_id": ids.astype(str),
-            "segment_id": seg_id.to_numpy(),
-            "segment_name": np.where(status == "segmented", seg_id.map(name_of).fillna("").to_numpy(), ""),
-            "status": status,
-            "confidence": conf.round(6).to_numpy(),
-        })
+        assigned = pd.Series(labels, index=frame.index).reindex(ids)
+        assignments = assignments_frame(
+            ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
+            name_of, status_reason)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # the migration table (customers moving between segments since the previous run)
@@ -482,7 +493,7 @@ class Segmentation:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
-        summary = {
+        summary = build_summary(json_safe({
             "segmentkit_version": __version__,
             "n_customers": int(len(ids)),
             "n_segmented": int(status_counts.get("segmented", 0)),
@@ -495,15 +506,12 @@ class Segmentation:
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
             "feature_labels": {name: specs[name].label for name in prep.names},
-            "algorithm_details": json_safe(fitted.details),
+            "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
-            "segments": segments,
-            "surrogate_accuracy": prof_dict.get("surrogate_accuracy"),
+            **named,
             "descriptive_sample": {**profiles.sample.to_dict(),
                                    "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
             if profiles.sample is not None else None,
-            "personas": personas_dict,
-            "opportunities": opportunities,
             "data_quality": quality,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
@@ -511,18 +519,94 @@ class Segmentation:
                 "inputs": inputs,
                 "versions": _versions(),
             },
-        }
-        summary = json_safe(summary)
+        }))
         # the rules read a missing value as the column's median (see profile_segments)
-        rules_sql = segments_sql(
-            summary, {c: float(v) for c, v in frame.median().items() if pd.notna(v)},
-            feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+        wording = replace(wording, sql_inputs=dict(
+            medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+            feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
             events_table=ev_table.table if ev_table is not None else "events",
-            customer_columns=tuple(roles.features))
+            customer_columns=tuple(roles.features)))
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
-            labels=labels, model=model, migration=migration, segments_sql=rules_sql,
+            labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
+            wording=wording,
         )
+
+
+@dataclass(frozen=True, eq=False)
+class _Wording:
+    """What naming and the name-citing texts (personas, opportunities) need, kept with a
+    result so that :meth:`SegmentationResult.with_names` rewords without refitting."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray
+    value: pd.Series
+    specs: Mapping[str, FeatureSpec]
+    profiles: SegmentProfiles
+    generated: Mapping[int, SegmentName]
+    attention: pd.Series | None
+    persona: pd.Series | None
+    persona_column: str | None
+    demographics: pd.DataFrame | None
+    sql_inputs: Mapping[str, Any] = field(default_factory=dict)
+
+    def rules_sql(self, summary: Summary) -> str:
+        """The text of ``segments.sql`` (it cites the segments' names)."""
+        return segments_sql(summary.to_dict(), **self.sql_inputs)
+
+    def describe(self, overrides: Mapping[int, str]) -> tuple[dict[int, SegmentName], dict[str, Any]]:
+        """Names after ``overrides``, and the summary parts that cite them.
+
+        Returns the names and ``segments``, ``surrogate_accuracy``, ``opportunities`` and
+        ``personas`` (JSON-safe, in the summary's shape).
+        """
+        names = apply_overrides(self.generated, overrides) if overrides else dict(self.generated)
+        prof = self.profiles.to_dict()
+        segments = []
+        for seg in prof["segments"]:
+            sid = int(seg["id"])
+            nm = names.get(sid)
+            entry = {"id": sid, "name": nm.name if nm else ("Unassigned" if sid < 0 else f"Segment {sid}"),
+                     "description": nm.description if nm else ""}
+            entry.update({k: v for k, v in seg.items() if k != "id"})
+            segments.append(entry)
+        name_of = {s["id"]: s["name"] for s in segments}
+        # opportunities, then personas (whose narrative cites the under-served segments)
+        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
+        personas = None
+        if self.persona is not None and self.persona_column is not None:
+            personas = compare_personas(
+                self.labels, self.persona, column=self.persona_column, features=self.frame,
+                demographics=self.demographics, segment_names=name_of, specs=self.specs,
+                opportunities=opps,
+            ).to_dict()
+        return names, {
+            "segments": segments,
+            "surrogate_accuracy": prof.get("surrogate_accuracy"),
+            "personas": personas,
+            "opportunities": opps.to_dict(),
+        }
+
+
+def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series | None,
+                      names: Mapping[int, str], missing: str) -> pd.DataFrame:
+    """One row per customer: ``customer_id, segment_id, segment_name, status, confidence``.
+
+    ``assigned`` is the segment of every customer, indexed by ``ids`` (NaN: not clustered,
+    status ``missing``; −1: noise); ``confidence`` is indexed by the clustered customers
+    (``None``: 1 for each).
+    """
+    status = np.where(assigned.isna(), missing, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
+    seg_id = assigned.fillna(-1).astype(int)
+    if confidence is None:
+        confidence = pd.Series(1.0, index=assigned.dropna().index)
+    return pd.DataFrame({
+        "customer_id": ids.astype(str),
+        "segment_id": seg_id.to_numpy(),
+        "segment_name": np.where(status == "segmented", seg_id.map(names).fillna("").to_numpy(), ""),
+        "status": status,
+        "confidence": confidence.reindex(ids).round(6).to_numpy(),
+    })
 
 
 @dataclass(frozen=True)
@@ -543,6 +627,15 @@ class Scored:
     assignments: pd.DataFrame
     drift: dict[str, Any]
     snapshot_date: dt.date | None = None
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``assignments.csv`` / ``.parquet`` and (with a baseline) ``drift.json``."""
+        out = Path(out_dir)
+        paths = write_assignments(self.assignments, out)
+        if self.drift:
+            paths["drift"] = out / "drift.json"
+            paths["drift"].write_text(to_json(self.drift), encoding="utf-8")
+        return paths
 
 
 def assign(
@@ -607,18 +700,9 @@ def score(
         reason = "excluded"
     X = model.preparation.transform(frame)
     labels, confidence = model.predict(X)
-    seg = pd.Series(labels, index=frame.index).reindex(ids)
-    status = np.where(seg.isna(), reason, np.where(seg.fillna(-1) < 0, "noise", "segmented"))
-    seg_id = seg.fillna(-1).astype(int).to_numpy()
-    names = pd.Series(seg_id).map(model.names).fillna("").to_numpy()
-    conf = pd.Series(confidence if confidence is not None else np.ones(len(frame)), index=frame.index)
-    assignments = pd.DataFrame({
-        "customer_id": ids.astype(str),
-        "segment_id": seg_id,
-        "segment_name": np.where(status == "segmented", names, ""),
-        "status": status,
-        "confidence": conf.reindex(ids).round(6).to_numpy(),
-    })
+    assignments = assignments_frame(
+        ids, pd.Series(labels, index=frame.index).reindex(ids),
+        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason)
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
@@ -645,13 +729,16 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
     return pd.DataFrame(out, index=cust.index.astype(str))
 
 
-def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention)."""
+def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
+                        exclude: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """Customer columns kept for profiling only (demographics, persona, attention); the
+    ``exclude`` columns (contact details) never."""
     if cust is None:
         return None
     cols = list(roles.profile) if roles.profile is not None else [
         c for c in cust.columns if c not in roles.features
     ]
+    cols = [c for c in cols if c not in exclude]
     keep = []
     for c in cols:
         s = cust[c]

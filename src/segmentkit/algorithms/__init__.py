@@ -20,7 +20,7 @@ from segmentkit.algorithms._base import (
     nearest_centre,
 )
 
-__all__ = ["AlgorithmSpec", "Capabilities", "Fitted", "NOISE", "get", "names", "nearest_centre"]
+__all__ = ["AlgorithmSpec", "Capabilities", "Fitted", "NOISE", "get", "names", "nearest_centre", "run_names"]
 
 
 @cache
@@ -39,6 +39,15 @@ def _specs() -> dict[str, AlgorithmSpec]:
 def names() -> tuple[str, ...]:
     """Names of every registered algorithm, sorted."""
     return tuple(_specs())
+
+
+def run_names() -> tuple[str, ...]:
+    """Algorithms a segmentation run can use (``algorithm=`` of a run), sorted.
+
+    A run builds numeric features only, so algorithms that need categorical columns
+    (kprototypes) are left out; call them through :func:`get` on a matrix of your own.
+    """
+    return tuple(name for name, spec in _specs().items() if not spec.capabilities.categorical)
 
 
 def get(name: str) -> AlgorithmSpec:

@@ -14,14 +14,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentkit.algorithms import names as algorithm_names
+from segmentkit.algorithms import run_names
 from segmentkit.config import ColumnMapping
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
-from segmentkit.export import to_json
 from segmentkit.naming import format_name_overrides
-from segmentkit.pipeline import Segmentation
-from segmentkit.report import render_html
+from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.sources import input_columns
 
 FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "xlsm", "xls", "ods"]
@@ -99,7 +97,7 @@ def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
         persona = _pick("Existing persona (customers)", cu_cols, "persona", "persona")
         attention = _pick("Marketing attention (customers)", cu_cols, "marketing_touches", "attention")
     st.sidebar.header("3. Segments")
-    algorithms = list(algorithm_names()) + ["auto"]
+    algorithms = list(run_names()) + ["auto"]
     algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
     fixed = st.sidebar.checkbox("Fix the number of segments", key="fixed")
     k = int(st.sidebar.number_input("Segments", 2, 20, 5, key="k")) if fixed else None
@@ -111,63 +109,68 @@ def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
 
-def _fit(events: str | None, customers: str | None, settings: dict[str, Any],
-         names: dict[int, str] | None = None) -> None:
+def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) -> None:
     try:
         with st.spinner("Segmenting…"):
-            result = Segmentation(**settings, name_overrides=names).fit(customers=customers, events=events)
+            result = Segmentation(**settings).fit(customers=customers, events=events)
     except (InputError, ValueError) as exc:
         st.session_state.pop("result", None)
         st.session_state["error"] = str(exc)
         return
     st.session_state.pop("error", None)
+    _keep(result)
+
+
+def _keep(result: SegmentationResult) -> None:
+    """Keep a result and make the files offered once (the page is redrawn on every click)."""
     st.session_state["result"] = result
-    st.session_state["last_run"] = (events, customers, settings)
-    # the files offered, made once per run (the page is redrawn on every click)
     out = _workdir() / "out"
-    result.write(out)
+    paths = result.write(out)
     st.session_state["downloads"] = {
-        "assignments.csv": ((out / "assignments.csv").read_bytes(), "text/csv"),
-        "report.html": (render_html(result.summary).encode("utf-8"), "text/html"),
-        "summary.json": (to_json(result.summary).encode("utf-8"), "application/json"),
+        "assignments.csv": (paths["assignments_csv"].read_bytes(), "text/csv"),
+        "report.html": (paths["report"].read_bytes(), "text/html"),
+        "summary.json": (paths["summary"].read_bytes(), "application/json"),
         "segment_names.toml": (format_name_overrides(result.segment_names).encode("utf-8"), "text/plain"),
     }
 
 
-def _show(result: Any) -> None:
+def _show(result: SegmentationResult) -> None:
     s = result.summary
-    ks = s["k_selection"]
-    st.subheader(f"{s['k']} segments of {s['n_customers']:,} customers")
-    st.markdown(f"**Why {s['k']}:** {ks['reason']}")
+    ks = s.k_selection
+    st.subheader(f"{s.k} segments of {s.n_customers:,} customers")
+    st.markdown(f"**Why {s.k}:** {ks.reason}")
     st.table(pd.DataFrame([{
-        "segment": str(seg["id"]), "name": seg["name"], "customers": seg["size"],
-        "share": f"{seg['share']:.1%}", "value share": f"{seg['value_share']:.1%}",
-        "what sets it apart": seg["description"],
-    } for seg in s["segments"]]))
+        "segment": str(seg.id), "name": seg.name, "customers": seg.size,
+        "share": f"{seg.share:.1%}",
+        "value share": "" if seg.value_share is None else f"{seg.value_share:.1%}",
+        "what sets it apart": seg.description,
+    } for seg in s.segments]))
 
     with st.expander("How many segments: the diagnostics", expanded=False):
         st.table(pd.DataFrame([{
-            "k": str(c["k"]), "algorithm": c["algorithm"], "silhouette": c["silhouette"],
-            "Calinski-Harabasz": c["calinski_harabasz"], "Davies-Bouldin": c["davies_bouldin"],
-            "stability": c["stability"], "smallest share": c["min_share"],
-            "usable": "yes" if c["eligible"] else c["why_not"],
-        } for c in ks["candidates"]]))
-    if s.get("personas"):
+            "k": str(c.k), "algorithm": c.algorithm, "silhouette": c.silhouette,
+            "Calinski-Harabasz": c.calinski_harabasz, "Davies-Bouldin": c.davies_bouldin,
+            "stability": c.stability, "smallest share": c.min_share,
+            "usable": "yes" if c.eligible else f"no: {c.why_not}" if c.why_not else "no",
+        } for c in ks.candidates]))
+    if s.personas is not None:
         st.markdown("#### Against the client's personas")
-        st.write(s["personas"]["narrative"])
-    if s.get("opportunities"):
+        st.write(s.personas.narrative)
+    flagged = [o for o in s.opportunities if o.kind != "balanced"]
+    if flagged:
         st.markdown("#### Value and marketing attention")
-        for o in s["opportunities"]:
-            if o["kind"] != "balanced":
-                st.markdown(f"- **{o['kind']}**: {o['reason']}")
+        for o in flagged:
+            st.markdown(f"- **{o.kind}**: {o.reason}")
 
     st.markdown("#### Rename segments")
-    edited = st.data_editor(pd.DataFrame({"segment": [seg["id"] for seg in s["segments"]],
-                                          "name": [seg["name"] for seg in s["segments"]]}),
+    edited = st.data_editor(pd.DataFrame({"segment": [seg.id for seg in s.segments],
+                                          "name": [seg.name for seg in s.segments]}),
                             disabled=["segment"], hide_index=True, key="names_editor")
     if st.button("Apply names", key="apply_names"):
-        events, customers, settings = st.session_state["last_run"]
-        _fit(events, customers, settings, names=dict(zip(edited["segment"].astype(int), edited["name"].astype(str))))
+        try:  # renaming rewords the result; nothing is fitted again
+            _keep(result.with_names(dict(zip(edited["segment"].astype(int), edited["name"].astype(str)))))
+        except ValueError as exc:
+            st.session_state["error"] = str(exc)
         st.rerun()
 
     st.markdown("#### Downloads")

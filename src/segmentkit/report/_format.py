@@ -22,7 +22,6 @@ __all__ = [
     "fmt_pct",
     "fmt_ratio",
     "fmt_value",
-    "get",
     "plain",
     "safe_json",
 ]
@@ -36,29 +35,6 @@ _JSON_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-
-
-def get(mapping: Any, key: str, default: Any = None) -> Any:
-    """Return ``mapping[key]``, or ``default`` when it is missing or ``None``.
-
-    Parameters
-    ----------
-    mapping : Any
-        A mapping, or anything else (then ``default`` is returned).
-    key : str
-        The key to look up.
-    default : Any, optional
-        What to return for a missing, ``None`` or non-mapping input.
-
-    Returns
-    -------
-    Any
-        The value or the default.
-    """
-    if not isinstance(mapping, Mapping):
-        return default
-    value = mapping.get(key)
-    return default if value is None else value
 
 
 def _is_number(x: Any) -> bool:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from segmentkit.report._format import fmt_int, safe_json
 from segmentkit.report._view import build_view
+from segmentkit.result import Summary
 
 __all__ = ["render_html"]
 
@@ -38,7 +39,32 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(summary: Mapping[str, Any], *, show_ids: bool = False) -> str:
+def _audiences_view(preflight: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The pre-flight of ``export-audiences`` (``audiences.json``) as table rows."""
+    if not preflight:
+        return None
+    from segmentkit.audiences import PLATFORM_NAMES
+
+    minimums = [(p, fmt_int(m)) for p, m in (preflight.get("minimums") or {}).items()]
+    segments, warnings = [], []
+    for s in preflight.get("segments") or []:
+        row = {k: fmt_int(s.get(k)) for k in ("customers", "with_email", "with_phone", "with_name_zip",
+                                             "rows_written")}
+        row.update(id=s.get("id"), name=s.get("name"),
+                   meets=[bool((s.get("meets_minimum") or {}).get(p)) for p, _ in minimums])
+        segments.append(row)
+        warnings += [f"Segment {s.get('id')} ({s.get('name')}): {w}" for w in s.get("warnings") or []]
+    c = preflight.get("counts") or {}
+    counts = (f"{fmt_int(c.get('invalid_emails'))} invalid e-mails and {fmt_int(c.get('invalid_phones'))} "
+              f"invalid phones left out; {fmt_int(c.get('without_usable_contact'))} customers without a "
+              "usable contact.")
+    minimums = [(PLATFORM_NAMES.get(p, p), m) for p, m in minimums]
+    return {"platform": PLATFORM_NAMES.get(preflight.get("platform"), preflight.get("platform")),
+            "minimums": minimums, "segments": segments,
+            "warnings": warnings, "counts": counts}
+
+
+def render_html(summary: Summary, *, audiences: Mapping[str, Any] | None = None) -> str:
     """Render the strategist's report as one self-contained HTML page.
 
     The page inlines its styles, its data and the ECharts library (once), and makes no
@@ -48,20 +74,20 @@ def render_html(summary: Mapping[str, Any], *, show_ids: bool = False) -> str:
 
     Parameters
     ----------
-    summary : Mapping[str, Any]
-        The run summary (the ``summary.json`` dict). Optional sections may be missing
-        or ``None``.
-    show_ids : bool, optional
-        Show customer identifiers where the summary has them (``--show-ids``). Off by
-        default: the report then holds no customer identifier.
+    summary : Summary
+        The run summary (typed; :meth:`Summary.read` reads a ``summary.json``). The
+        report holds no customer identifier: exemplars are shown by feature values.
+    audiences : Mapping[str, Any], optional
+        The pre-flight of ``export-audiences`` (``audiences.json``): adds its section.
 
     Returns
     -------
     str
         The HTML document.
     """
-    view = build_view(summary, show_ids=show_ids)
+    view = build_view(summary)
     ctx = dict(view["ctx"])
+    ctx["audiences"] = _audiences_view(audiences)
     heatmap = view["charts"]["heatmap"]
     ctx["heatmap_height"] = 110 + 26 * len(heatmap["features"]) if heatmap else 0
     ctx["chart_json"] = Markup(safe_json(view["charts"]))  # noqa: S704 - escaped by safe_json

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from segmentkit.report._view import build_view
+from segmentkit.result import Summary
 
 __all__ = ["escape_markdown", "render_markdown"]
 
@@ -38,20 +38,20 @@ def escape_markdown(text: Any) -> str:
     return _LINE_START.sub(_escape_start, value)
 
 
-def render_markdown(summary: Mapping[str, Any]) -> str:
+def render_markdown(summary: Summary) -> str:
     """Render the headline, the narrative and one short section per segment.
 
     Parameters
     ----------
-    summary : Mapping[str, Any]
-        The run summary (the ``summary.json`` dict); optional sections may be missing.
+    summary : Summary
+        The run summary (typed).
 
     Returns
     -------
     str
         Markdown text; summary strings are escaped, and no customer identifier appears.
     """
-    ctx = build_view(summary, show_ids=False)["ctx"]
+    ctx = build_view(summary)["ctx"]
     head = ctx["headline"]
     e = escape_markdown
     lines = [f"# {e(head['lead'])}", ""]
