@@ -175,3 +175,15 @@ def test_constraints_are_validated():
         Constraints(min_share=0.7)
     with pytest.raises(ValueError, match="max_segments must be an integer >= 2 or None, got 1"):
         Constraints(max_segments=1)
+
+
+def test_structure_strength_reads_silhouette_and_counts_border_customers():
+    from segmentkit.choose_k import structure_strength
+
+    conf = np.array([0.05, 0.1, 0.5, 0.9, 0.15, 0.3, 0.8, 0.95, 0.6, 0.7])  # 3 of 10 below 0.2
+    s = structure_strength(0.18, conf)
+    assert s["reading"].startswith("no substantial structure") and "continuum" in s["reading"]
+    assert s["near_border_share"] == pytest.approx(0.3)
+    assert "30.0 % of customers sit near a border" in s["sentence"]
+    assert structure_strength(0.75, conf)["reading"].startswith("strong")
+    assert structure_strength(0.55, None)["near_border_share"] is None

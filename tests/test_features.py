@@ -89,10 +89,12 @@ def test_returned_order_nets_to_zero(table):
     assert r.monetary == pytest.approx(0)
     assert r.return_rate == pytest.approx(1.0)
     assert r.recency_days == pytest.approx(10)
-    assert r.gap_mean_days == pytest.approx(10)  # one order: the tenure (censored gap)
+    # one order: no gap, regularity, trend or seasonality exists (missing, not extreme)
+    assert math.isnan(r.gap_mean_days)
     assert math.isnan(r.gap_cv)
+    assert math.isnan(r.spend_trend)
+    assert math.isnan(r.peak_quarter_share)
     assert r.discount_share == 1.0
-    assert r.spend_trend == 1.0
     assert table.value.loc["c02"] == pytest.approx(0)
 
 

@@ -116,7 +116,7 @@ def test_fixed_k_evaluates_only_that_k_unless_evidence_is_asked(demo_files):
     assert [s for s, _ in stages] == [
         "loading events", "computing features", "preparing the matrix", "checking k = 5",
         f"fitting kmeans on {fixed.summary.n_segmented:,} customers", "profiling segments",
-        "opportunities and personas", "assignments and model"]
+        "opportunities and personas", "assignments and model", "out-of-time validation"]
     assert all(a <= b for (_, a), (_, b) in zip(stages, stages[1:]))
     swept = Segmentation(k=5, evidence=True, k_min=3, k_max=6, n_bootstrap=2).fit(events=paths["events"])
     assert [c.k for c in swept.summary.k_selection.candidates] == [3, 4, 5, 6]

@@ -80,3 +80,63 @@ def test_new_data_missing_a_column_is_taken_as_zero(frame):
     prep = fit_preparation(frame, SPECS)
     X = prep.transform(frame.drop(columns=["discount_share"]))
     assert np.isfinite(X).all()
+
+
+def _engagement_swamps_discount(n: int = 1200, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Five engagement columns measuring one continuous axis (a continuum, no groups) and
+    one discount column with two planted groups: deal seekers and full-price buyers."""
+    rng = np.random.default_rng(seed)
+    axis = rng.normal(0, 1, n)
+    cols = {name: axis + rng.normal(0, 0.25, n)
+            for name in ("recency_days", "orders", "tenure_days", "active_months", "spend_trend")}
+    group = (rng.random(n) < 0.4).astype(int)
+    cols["discount_share"] = np.where(group == 1, 0.8, 0.1) + rng.normal(0, 0.05, n)
+    return pd.DataFrame(cols), group
+
+
+def test_family_weights_count_what_a_family_measures():
+    frame, _ = _engagement_swamps_discount()
+    specs = {c: FeatureSpec(c, "custom", c) for c in frame.columns}
+    prep = fit_preparation(frame, specs, balance_families=True)
+    w = {c.name: c.weight for c in prep.columns}
+    assert w["discount_share"] == 1.0  # a family of one column keeps its weight
+    # five noisy copies of one axis, pairwise correlation r = 1 / (1 + 0.25²) = 0.941:
+    # eigenvalues 1 + 4r and 4 × (1 - r), participation ratio 25 / ((1 + 4r)² + 4(1 - r)²)
+    # = 1.100 effective dimensions, so each column weighs sqrt(1.100 / 5) = 0.469
+    assert w["orders"] == pytest.approx(0.469, abs=0.02)
+    assert fit_preparation(frame, specs).columns[0].weight == 1.0  # the switch: off weighs 1
+    fam = prep.families(prep.transform(frame))
+    plain = fit_preparation(frame, specs)
+    before = plain.families(plain.transform(frame))["engagement"]["variance_share"]
+    # unbalanced, five unit-variance columns against one: engagement holds ~90 % of the
+    # variance; balanced, ~1.1 effective dimensions against the discount column's one
+    assert before > 0.85
+    assert fam["engagement"]["variance_share"] < 0.75
+    assert fam["price & returns"]["columns"] == ["discount_share"]
+
+
+def test_balanced_families_let_one_discount_feature_through():
+    from sklearn.cluster import KMeans
+
+    frame, group = _engagement_swamps_discount()
+    specs = {c: FeatureSpec(c, "custom", c) for c in frame.columns}
+    purity, separation = {}, {}
+    for balance in (False, True):
+        prep = fit_preparation(frame, specs, balance_families=balance)
+        X = prep.transform(frame)
+        labels = KMeans(4, n_init=10, random_state=0).fit_predict(X)
+        # share of customers whose segment's majority is their own discount group
+        table = np.zeros((4, 2))
+        np.add.at(table, (labels, group), 1)
+        purity[balance] = table.max(axis=1).sum() / len(group)
+        separation[balance] = prep.families(X, labels)["price & returns"]["separation_share"]
+    # unbalanced: four slices of the engagement continuum, deal seekers in every one
+    assert purity[False] < 0.75 and separation[False] < 0.05
+    # balanced: the deal seekers are segments of their own
+    assert purity[True] > 0.95 and separation[True] > 0.2
+
+
+def test_weights_round_trip(frame):
+    prep = fit_preparation(frame, SPECS, balance_families=True)
+    again = Preparation.from_dict(json.loads(json.dumps(prep.to_dict())))
+    np.testing.assert_array_equal(again.transform(frame), prep.transform(frame))

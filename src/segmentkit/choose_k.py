@@ -939,3 +939,49 @@ def select_k(
         constraints=constraints,
     )
 
+
+
+# --------------------------------------------------------------------------- strength of structure
+
+#: Kaufman & Rousseeuw's reading of the average silhouette (Finding Groups in Data, 1990):
+#: above 0.7 strong structure, above 0.5 reasonable, above 0.25 weak (possibly artificial),
+#: below that no substantial structure.
+SILHOUETTE_READING: tuple[tuple[float, str], ...] = (
+    (0.7, "strong: well-separated groups"),
+    (0.5, "reasonable: distinct groups with some overlap"),
+    (0.25, "weak: the segments are regions of a continuum, not islands"),
+    (-1.0, "no substantial structure: the segments are cuts through a continuum"),
+)
+#: A customer whose confidence is below this sits near a border between two segments.
+NEAR_BORDER = 0.2
+
+
+def structure_strength(silhouette: float | None, confidence: np.ndarray | None) -> dict[str, Any]:
+    """How strong the found structure is, in numbers and words.
+
+    Returns
+    -------
+    dict
+        ``{"silhouette", "reading", "near_border_share", "near_border_threshold",
+        "sentence"}``; ``near_border_share`` is the share of customers whose confidence is
+        below :data:`NEAR_BORDER` (``None`` without confidences).
+    """
+    reading = None
+    if silhouette is not None:
+        reading = next(words for floor, words in SILHOUETTE_READING if silhouette >= floor)
+    near = None
+    if confidence is not None and len(confidence):
+        near = float(np.mean(np.asarray(confidence, dtype=float) < NEAR_BORDER))
+    text = ""
+    if reading is not None:
+        text = f"Structure is {reading} (silhouette {silhouette:.2f})."
+    if near is not None:
+        text += (f" {_pct(near)} of customers sit near a border between two segments "
+                 f"(confidence below {NEAR_BORDER:.1f}).")
+    return {
+        "silhouette": _round(silhouette),
+        "reading": reading,
+        "near_border_share": _round(near),
+        "near_border_threshold": NEAR_BORDER,
+        "sentence": text.strip() or None,
+    }

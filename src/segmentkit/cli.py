@@ -197,6 +197,8 @@ def run(
     max_segments: Annotated[Optional[int], typer.Option(help="Most segments the business can use.")] = None,
     min_value_share: Annotated[Optional[float], typer.Option(help="Smallest value share a segment must hold.")] = None,
     assign_noise: Annotated[bool, typer.Option(help="Put density-noise customers into their nearest segment.")] = False,
+    balance_families: Annotated[Optional[bool], typer.Option("--balance-families/--no-balance-families", help="Weigh each feature family (engagement, value, category mix, ...) by what it independently measures, not its column count (default off).")] = None,
+    validate: Annotated[Optional[bool], typer.Option("--validate/--no-validate", help="Out-of-time validation: fit on all but the last quarter (<= 90 days), measure the quarter after (default on).")] = None,
     id_column: Annotated[Optional[str], typer.Option(help="Customer id column (both tables).")] = None,
     time_column: Annotated[Optional[str], typer.Option(help="Event time column.")] = None,
     type_column: Annotated[Optional[str], typer.Option(help="Event type column (purchase/view/cart/return).")] = None,
@@ -236,7 +238,8 @@ def run(
                    if feature_columns else None},
             clustering={"algorithm": algorithm, "k": k, "evidence": evidence or None, "k_min": k_min, "k_max": k_max, "seed": seed,
                         "min_share": min_share, "max_segments": max_segments,
-                        "min_value_share": min_value_share, "assign_noise": assign_noise or None},
+                        "min_value_share": min_value_share, "assign_noise": assign_noise or None,
+                        "balance_families": balance_families, "validate": validate},
             snapshot_date=snap,
         )
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,

@@ -86,6 +86,11 @@ class ClusteringSettings:
     n_bootstrap: int = 10
     assign_noise: bool = False
     evidence: bool = False
+    #: weigh feature families by what they independently measure (see segmentkit.prepare);
+    #: off by default until it keeps the demo's planted segments (it splits them further)
+    balance_families: bool = False
+    #: out-of-time validation when the history is long enough (see segmentkit.validation)
+    validate: bool = True
 
     def __post_init__(self) -> None:
         from segmentkit.algorithms import run_names

@@ -13,11 +13,13 @@ monetary              purchase amounts minus returned amounts (net revenue)
 avg_order_value       purchase amount per order (0 without orders)
 basket_size           quantity per order
 tenure_days           days from the first event of any type to the snapshot
-gap_mean_days         mean days between consecutive orders; < 2 orders: the tenure (censored gap)
+gap_mean_days         mean days between consecutive orders (needs 2+ orders)
 gap_cv                coefficient of variation of those gaps (regularity; needs 3+ orders)
-spend_trend           (spend in recent half − spend in earlier half) / total, halves of the window
+spend_trend           (spend in recent half − spend in earlier half) / total, halves of the
+                      window (needs 2+ orders)
 active_months         distinct calendar months with an order
-peak_quarter_share    share of spend in the customer's busiest quarter of the year (seasonality)
+peak_quarter_share    share of spend in the customer's busiest quarter of the year
+                      (seasonality; needs 2+ orders)
 discount_share        share of orders that used a discount
 return_rate           returned amount / purchased amount (counts without amounts)
 views_per_order       product views per order (browse-to-buy; orders floored at 1)
@@ -25,6 +27,11 @@ cart_abandonment      share of cart events not followed by as many orders
 cat_share__<level>    share of spend per category (top levels; the rest as ``other``)
 channel_share__<lvl>  share of orders per channel
 ====================  =========================================================================
+
+Gaps, regularity, trend and seasonality do not exist for a customer with too few orders:
+they are missing (NULL), not 0 or the tenure — one order is not "99 % of spend in the peak
+quarter". Preparation fills them with the column's median (a neutral position, counted in
+``data_quality.imputed``) and profiles describe segments by the customers who have them.
 
 Without an ``amount`` column, spend-based features use order counts; features whose input
 columns are absent are left out and listed in :attr:`FeatureTable.skipped` with the reason.
@@ -555,11 +562,11 @@ def feature_query(
         coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
         CAST(coalesce(ord.qty / nullif(ord.n_orders, 0), 0) AS DOUBLE) AS basket_size,
         {days(snap, "act.first_t")} AS tenure_days,
-        coalesce(ord.gap_mean, {days(snap, "act.first_t")}) AS gap_mean_days,
+        ord.gap_mean AS gap_mean_days,
         CASE WHEN ord.n_orders >= 3 THEN coalesce(ord.gap_sd / nullif(ord.gap_mean, 0), 0) END AS gap_cv,
-        coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) AS spend_trend,
+        CASE WHEN ord.n_orders >= 2 THEN coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) END AS spend_trend,
         CAST(coalesce(ord.active_months, 0) AS DOUBLE) AS active_months,
-        coalesce(ord.peak / nullif(ord.gross, 0), 0) AS peak_quarter_share,
+        CASE WHEN ord.n_orders >= 2 THEN coalesce(ord.peak / nullif(ord.gross, 0), 0) END AS peak_quarter_share,
         CAST(coalesce(ord.disc, 0) AS DOUBLE) AS discount_share,
         coalesce({"act.ret_amt / nullif(ord.gross, 0)" if has_amount else "act.ret_n / nullif(ord.n_orders, 0)"}, 0) AS return_rate,
         act.n_views / CAST(greatest(coalesce(ord.n_orders, 0), 1) AS DOUBLE) AS views_per_order,

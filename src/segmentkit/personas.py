@@ -90,6 +90,12 @@ __all__ = [
 ]
 
 NOISE = -1
+#: Agreement (adjusted Rand index) below which the personas "explain little" of behaviour:
+#: the narrative says so once and then tells only the splits, merges and new groups.
+WEAK_AGREEMENT = 0.2
+#: A persona "maps cleanly" onto a segment only when at least this share of the persona is
+#: in it and this share of the segment is the persona; below, the shares are given instead.
+CLEAN_SHARE = 0.8
 #: Feature kinds whose effect sizes are computed on ``sign(x) * log1p(|x|)`` (heavy tails).
 _LOG_KINDS = frozenset({"count", "amount", "ratio"})
 #: Demographic categories rarer than this (within the compared customers) are pooled.
@@ -892,10 +898,19 @@ def _narrative(
     if not persona_names or not seg_ids:
         return f"No customer has both a '{column}' persona and a segment, so the personas cannot be compared."
     ari_txt = "" if ari is None else f" (adjusted Rand index {ari:.2f})"
-    out = [
-        f"The client's {len(persona_names)} personas in '{column}' map onto {len(seg_ids)} behavioral "
-        f"segments; agreement is {_ari_words(ari)}{ari_txt}."
-    ]
+    weak = ari is not None and ari < WEAK_AGREEMENT
+    if weak:
+        out = [
+            f"The client's {len(persona_names)} personas in '{column}' explain little of how customers "
+            f"behave: agreement with the {len(seg_ids)} behavioral segments is {_ari_words(ari)}{ari_txt}"
+            + (f", and {len(dissolved)} of the {len(persona_names)} personas have no segment of their own"
+               if dissolved else "") + "."
+        ]
+    else:
+        out = [
+            f"The client's {len(persona_names)} personas in '{column}' map onto {len(seg_ids)} behavioral "
+            f"segments; agreement is {_ari_words(ari)}{ari_txt}."
+        ]
     for sp in splits:
         parts = [f"{_q(nm)} ({_pct(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
         text = f"{_q(sp.persona)} splits into {_join(parts)}"
@@ -938,17 +953,27 @@ def _narrative(
                 f"customers, drawn from across the personas)"
             )
         out.append(text + ".")
-    if matches:
-        first = f"{_q(matches[0].persona)} maps cleanly onto {_q(matches[0].name)}"
-        rest = [f"{_q(m.persona)} onto {_q(m.name)}" for m in matches[1:]]
-        out.append(_join([first, *rest]) + ".")
-    for p in dissolved:
-        i = pos[p]
+    if weak:  # said once above; matches and scattered personas are not worth a brief
+        matches, dissolved = [], ()
+    clean = [m for m in matches if m.persona_share >= CLEAN_SHARE and m.segment_share >= CLEAN_SHARE]
+    loose = [m for m in matches if m not in clean]
+    if clean:
+        first = f"{_q(clean[0].persona)} maps cleanly onto {_q(clean[0].name)}"
+        rest = [f"{_q(m.persona)} onto {_q(m.name)}" for m in clean[1:]]
+        out.append(_join([first, *rest]) + f" (at least {_pct(CLEAN_SHARE)} each way).")
+    for m in loose:
+        out.append(f"{_q(m.persona)} corresponds to {_q(m.name)}: {_pct(m.persona_share)} of the persona "
+                   f"is in it, and the persona makes up {_pct(m.segment_share)} of it.")
+    if len(dissolved) == 1:
+        i = pos[dissolved[0]]
         ranked = [j for j in sorted(range(len(seg_ids)), key=lambda j: (-r[i, j], seg_ids[j])) if r[i, j] > 0]
         spread = [f"{_q(names[seg_ids[j]])} ({_pct(r[i, j])})" for j in ranked[:3]]
         if len(ranked) > 3:
             spread.append("others")
-        out.append(f"{_q(p)} has no segment of its own: its members are spread over {_join(spread)}.")
+        out.append(f"{_q(dissolved[0])} has no segment of its own: its members are spread over {_join(spread)}.")
+    elif dissolved:
+        out.append(f"{_join([_q(p) for p in dissolved])} have no segment of their own: their members are "
+                   "spread over several segments.")
     if not (splits or merges or new_segments or dissolved) and matches:
         out.append("The segments reproduce the personas.")
     if n_missing:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import platform
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -21,7 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.choose_k import Constraints, select_k
+from segmentkit.choose_k import Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
@@ -30,7 +31,7 @@ from segmentkit.model import SegmentationModel
 from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personas import compare_personas
-from segmentkit.prepare import fit_preparation
+from segmentkit.prepare import Preparation, families_sentence, fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
 from segmentkit.sampling import stratified_sample
 from segmentkit.segment_sql import segments_sql
@@ -38,6 +39,7 @@ from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events
 from segmentkit.spark.customers import SparkCustomers, driver_copy
+from segmentkit.validation import validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
@@ -194,6 +196,11 @@ class Segmentation:
         Segment id → name chosen by the user.
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    balance_families : bool, optional
+        Weigh feature families by what they independently measure (default False; see
+        :mod:`segmentkit.prepare`).
+    validate : bool, optional
+        Out-of-time validation (default True; see :mod:`segmentkit.validation`).
     progress : callable, optional
         ``progress(stage, elapsed_seconds)`` at the start of every stage.
     """
@@ -218,6 +225,8 @@ class Segmentation:
         min_value_share: float | None = None,
         n_bootstrap: int | None = None,
         assign_noise: bool | None = None,
+        balance_families: bool | None = None,
+        validate: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
         previous: SegmentationModel | str | Path | None = None,
         progress: Progress | None = None,
@@ -239,6 +248,8 @@ class Segmentation:
         self.min_value_share = min_value_share
         self.n_bootstrap = n_bootstrap
         self.assign_noise = assign_noise
+        self.balance_families = balance_families
+        self.validate = validate
         self.name_overrides = name_overrides
         self.previous = previous
         self.progress = progress
@@ -252,7 +263,8 @@ class Segmentation:
             "k_min": self.k_min, "k_max": self.k_max,
             "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
             "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
-            "assign_noise": self.assign_noise,
+            "assign_noise": self.assign_noise, "balance_families": self.balance_families,
+            "validate": self.validate,
         }
         clustering = replace(s.clustering, **{k: v for k, v in cl.items() if v is not None})
         roles = s.roles
@@ -390,7 +402,7 @@ class Segmentation:
         k_max = min(cl.k_max, n - 1)
 
         stage("preparing the matrix")
-        prep = fit_preparation(frame, specs)
+        prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
         X = prep.transform(frame)
@@ -493,6 +505,9 @@ class Segmentation:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
+        stage("out-of-time validation")
+        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
+                                      selection.recommended_k, params)
         summary = build_summary(json_safe({
             "segmentkit_version": __version__,
             "n_customers": int(len(ids)),
@@ -508,6 +523,10 @@ class Segmentation:
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
+            "feature_families": _families(prep, X, labels, cl.balance_families),
+            "validation": validation,
+            "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
+                c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
             **named,
             "descriptive_sample": {**profiles.sample.to_dict(),
                                    "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
@@ -531,6 +550,45 @@ class Segmentation:
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
             wording=wording,
         )
+
+    def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
+                    spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
+                    algo_name: str, k: int, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
+        algorithm and number of segments fitted on the history up to the cutoff."""
+        cl, roles = settings.clustering, settings.roles
+        if not cl.validate:
+            return {"status": "skipped", "reason": "turned off (--no-validate)"}
+        if ev_table is None or feats is None:
+            return {"status": "skipped", "reason": "no events: nothing happens after a cutoff to measure"}
+        if spark_stage is not None:
+            return {"status": "skipped", "reason": "events read by Spark are not kept for a second fit"}
+        first = con.execute(f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
+                            f"AND event_time < TIMESTAMP '{feats.snapshot_date.isoformat()}'").fetchall()[0][0]
+        spec = algorithms.get(algo_name)
+
+        def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
+            past = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff)
+            frame = past.frame
+            specs = {s.name: s for s in past.specs}
+            if roles.features and cust is not None:
+                frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
+                specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
+            with warnings.catch_warnings():  # the past's constant columns are not the run's news
+                warnings.simplefilter("ignore", UserWarning)
+                prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
+            X = prep.transform(frame)
+            if spec.capabilities.needs_k and X.shape[0] <= k:
+                return pd.Series([], dtype=int), frame
+            with threadpool_limits(limits=1):
+                fitted = spec.fit(X, k=k if spec.capabilities.needs_k else None, random_state=cl.seed, **params)
+            return pd.Series(fitted.labels, index=frame.index), frame
+
+        personas = None
+        if roles.persona is not None and cust is not None:
+            personas = cust[roles.persona].set_axis(cust.index.astype(str))
+        return validate(con, ev_table.table, ev_table.roles, first_event=pd.Timestamp(first).date(),
+                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas)
 
 
 @dataclass(frozen=True, eq=False)
@@ -755,6 +813,12 @@ def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
     return out
+
+
+def _families(prep: Preparation, X: np.ndarray, labels: np.ndarray, balanced: bool) -> dict[str, Any]:
+    """Each feature family's columns, weight and share of what separates the segments."""
+    families = prep.families(X, labels)
+    return {"balanced": bool(balanced), "families": families, "sentence": families_sentence(families)}
 
 
 def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any]:

@@ -11,7 +11,15 @@ Per feature column, in order:
    ``skew_threshold``) with a signed ``log1p``, so a few big spenders do not own a segment;
 3. **robust scaling**: subtract the median, divide by the inter-quartile range (the standard
    deviation when the IQR is 0, as for mostly-zero shares);
-4. **drop** constant columns, with a warning.
+4. **drop** constant columns, with a warning;
+5. **balance feature families** (optional, ``balance_families=True``): every column belongs to a family — engagement,
+   value, basket, timing, price & returns, browsing, category mix, channel, customer
+   columns (:func:`family_of`) — and is multiplied by ``sqrt(e / p)``, ``p`` the family's
+   columns and ``e`` their effective number of dimensions (participation ratio of the
+   eigenvalues of their correlations): a family weighs what it independently measures, not
+   how many columns spell it. Without it, the five engagement columns (recency, orders,
+   tenure, active months, trend), which largely measure one axis, outweigh the single
+   discount column several to one and the clustering finds little but recency.
 
 Everything fitted is plain numbers, so a :class:`Preparation` round-trips through JSON and
 new customers are transformed exactly like the ones it was fitted on.
@@ -19,8 +27,9 @@ new customers are transformed exactly like the ones it was fitted on.
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,13 +38,37 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.features import FeatureSpec
 
-__all__ = ["ColumnTransform", "Preparation", "fit_preparation"]
+__all__ = ["FAMILIES", "ColumnTransform", "Preparation", "family_of", "families_sentence", "fit_preparation"]
 
 #: scaled values are clipped to ±CLIP (winsorising), so a handful of extreme customers
 #: cannot pull a centre of their own
 CLIP = 5.0
 
 _LOG_KINDS = frozenset({"count", "amount", "days", "ratio", "custom"})
+
+#: Feature → family, for the event features of :mod:`segmentkit.features`; share columns
+#: go by their prefix, customer columns form one family of their own.
+FAMILIES: dict[str, str] = {
+    "recency_days": "engagement", "orders": "engagement", "tenure_days": "engagement",
+    "active_months": "engagement", "spend_trend": "engagement",
+    "monetary": "value", "avg_order_value": "value",
+    "basket_size": "basket",
+    "gap_mean_days": "timing", "gap_cv": "timing", "peak_quarter_share": "timing",
+    "discount_share": "price & returns", "return_rate": "price & returns",
+    "views_per_order": "browsing", "cart_abandonment": "browsing",
+}
+_PREFIX_FAMILIES = {"cat_share__": "category mix", "channel_share__": "channel"}
+
+
+def family_of(name: str) -> str:
+    """The family of a feature column (``"customer columns"`` for anything not an event
+    feature)."""
+    if name in FAMILIES:
+        return FAMILIES[name]
+    for prefix, family in _PREFIX_FAMILIES.items():
+        if name.startswith(prefix):
+            return family
+    return "customer columns"
 
 
 @dataclass(frozen=True)
@@ -50,6 +83,7 @@ class ColumnTransform:
     evidence: str | None = None
     prior: float = 0.0
     prior_weight: float = 0.0
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +128,46 @@ class Preparation:
                 n = np.nan_to_num(frame[c.evidence].to_numpy(dtype=float), nan=0.0)
                 raw[:, j] = (n * raw[:, j] + c.prior_weight * c.prior) / (n + c.prior_weight)
         raw[:, logs] = np.sign(raw[:, logs]) * np.log1p(np.abs(raw[:, logs]))
-        return np.clip((raw - centre) / scale, -CLIP, CLIP)
+        weight = np.array([c.weight for c in self.columns])
+        return np.clip((raw - centre) / scale, -CLIP, CLIP) * weight
+
+    def families(self, X: np.ndarray, labels: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+        """What each feature family contributes to the matrix ``X`` (as made by :meth:`transform`).
+
+        Returns
+        -------
+        dict
+            Family → ``{"columns": [...], "weight": per-column weight, "variance_share":
+            share of the total variance of X, "separation_share": share of the
+            between-segment sum of squares (with ``labels``; noise left out)}``.
+        """
+        X = np.asarray(X, dtype=float)
+        var = X.var(axis=0)
+        between = None
+        if labels is not None:
+            lab = np.asarray(labels, dtype=int)
+            keep = lab >= 0
+            Xk, lk = X[keep], lab[keep]
+            counts = np.bincount(lk).astype(float)
+            present = counts > 0
+            means = np.vstack([np.bincount(lk, weights=Xk[:, j]) for j in range(X.shape[1])]).T
+            means = means[present] / counts[present, None]
+            between = (counts[present, None] * (means - Xk.mean(axis=0)) ** 2).sum(axis=0)
+        out: dict[str, dict[str, Any]] = {}
+        for j, c in enumerate(self.columns):
+            fam = out.setdefault(family_of(c.name), {"columns": [], "weight": round(c.weight, 6),
+                                                      "variance": 0.0, "between": 0.0})
+            fam["columns"].append(c.name)
+            fam["variance"] += float(var[j])
+            fam["between"] += float(between[j]) if between is not None else 0.0
+        tot_v = sum(f["variance"] for f in out.values()) or 1.0
+        tot_b = sum(f["between"] for f in out.values()) or 1.0
+        for f in out.values():
+            f["variance_share"] = round(f.pop("variance") / tot_v, 6)
+            b = f.pop("between")
+            f["separation_share"] = round(b / tot_b, 6) if between is not None else None
+        return dict(sorted(out.items()))
+
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (for the saved model)."""
@@ -115,12 +188,35 @@ class Preparation:
         )
 
 
+def _family_weights(X: np.ndarray, families: list[str]) -> list[float]:
+    """Per column: ``sqrt(effective dimensions of its family / its columns)``.
+
+    A family's effective number of dimensions is the participation ratio of the eigenvalues
+    of its columns' correlation matrix, ``(Σλ)² / Σλ²``: 1 for columns that all measure one
+    thing, the number of columns for unrelated ones. Weighting each column so the family's
+    total variance equals that number counts redundant columns once, while families of
+    genuinely different columns (category shares) keep their say.
+    """
+    weights = [1.0] * len(families)
+    for fam in sorted(set(families)):
+        idx = [j for j, f in enumerate(families) if f == fam]
+        if len(idx) < 2:
+            continue
+        corr = np.corrcoef(X[:, idx], rowvar=False)
+        lam = np.clip(np.linalg.eigvalsh(np.nan_to_num(corr)), 0.0, None)
+        effective = float(lam.sum() ** 2 / (lam ** 2).sum()) if (lam ** 2).sum() > 0 else 1.0
+        for j in idx:
+            weights[j] = round(math.sqrt(effective / len(idx)), 9)
+    return weights
+
+
 def fit_preparation(
     frame: pd.DataFrame,
     specs: Mapping[str, FeatureSpec],
     *,
     skew_threshold: float = 1.0,
     prior_weight: float = 2.0,
+    balance_families: bool = False,
 ) -> Preparation:
     """Fit the preprocessing on a feature frame.
 
@@ -135,6 +231,9 @@ def fit_preparation(
         Skewness above which a count/amount/days/ratio column is log-transformed.
     prior_weight : float
         How many orders the overall mean is worth when shrinking per-order shares.
+    balance_families : bool, default False
+        Weight each column by ``sqrt(effective dimensions / columns)`` of its family (see
+        the module docstring); ``False`` weights every column 1.
 
     Returns
     -------
@@ -191,4 +290,15 @@ def fit_preparation(
         )
     if not columns:
         raise InputError("no feature varies between customers; nothing to segment on")
+    if balance_families:
+        weights = _family_weights(Preparation(columns=tuple(columns)).transform(frame),
+                                  [family_of(c.name) for c in columns])
+        columns = [replace(c, weight=w) for c, w in zip(columns, weights)]
     return Preparation(columns=tuple(columns), dropped_constant=tuple(dropped), imputed=imputed)
+
+
+def families_sentence(families: Mapping[str, Mapping[str, Any]]) -> str:
+    """What separates the segments, by feature family, in one sentence (largest first)."""
+    parts = sorted(((f["separation_share"] or 0.0, name) for name, f in families.items()), reverse=True)
+    return "What separates the segments, by feature family: " + ", ".join(
+        f"{name} {100 * share:.0f} %" for share, name in parts) + "."

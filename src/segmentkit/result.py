@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Candidate", "CategoricalStat", "Condition", "CustomerMap",
-    "DataQuality", "DescriptiveSample", "Exemplar", "InputInfo", "KSelection", "NumericStat", "Opportunity",
-    "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment",
-    "SegmentProfile", "SeparatingFeature", "Summary", "Trait", "build_summary", "summary_schema",
+    "DataQuality", "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "InputInfo",
+    "KSelection", "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas",
+    "Rule", "Run", "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait",
+    "Validation", "ValidationGroups", "build_summary", "summary_schema",
 ]
 
 #: Version of the summary's shape; bumped when a field is removed or changes meaning.
@@ -352,6 +353,57 @@ class Run(_Typed):
     versions: dict[str, str]
 
 
+class FeatureFamily(_Typed):
+    """One feature family: its columns, their weight and what it contributes."""
+
+    columns: list[str]
+    weight: float
+    variance_share: float
+    separation_share: float | None
+
+
+class FeatureFamilies(_Typed):
+    """What each feature family contributes (``segmentkit.prepare``)."""
+
+    balanced: bool
+    families: dict[str, FeatureFamily]
+    sentence: str
+
+
+class ValidationGroups(_Typed):
+    """Share of next-period behaviour one grouping explains (η², 0..1)."""
+
+    groups: int
+    spend_eta2: float | None
+    buy_again_eta2: float | None
+    category_mix_eta2: float | None
+
+
+class Validation(_Typed):
+    """Out-of-time validation (``segmentkit.validation``); ``status`` skipped with a reason."""
+
+    status: Literal["done", "skipped"]
+    reason: str | None
+    horizon_days: int | None = None
+    cutoff: str | None = None
+    n_customers: int | None = None
+    buyers_share: float | None = None
+    segments: ValidationGroups | None = None
+    rfm: ValidationGroups | None = None
+    personas: ValidationGroups | None = None
+    sentence: str | None = None
+
+
+class Structure(_Typed):
+    """How strong the found structure is (``segmentkit.choose_k.structure_strength``)."""
+
+    silhouette: float | None
+    reading: str | None
+    near_border_share: float | None
+    near_border_threshold: float
+    sentence: str | None
+
+
 class Summary(_Typed):
     """Every number of a run: the content of ``summary.json``."""
 
@@ -369,6 +421,9 @@ class Summary(_Typed):
     feature_labels: dict[str, str]
     algorithm_details: dict[str, JsonValue]
     k_selection: KSelection
+    feature_families: FeatureFamilies
+    validation: Validation
+    structure: Structure
     segments: list[Segment]
     surrogate_accuracy: float | None
     descriptive_sample: DescriptiveSample | None

@@ -59,6 +59,8 @@ def render_markdown(summary: Summary) -> str:
         lines += [e(head["narrative"]), ""]
     if head["reason"]:
         lines += [f"*Why this number of segments:* {e(head['reason'])}", ""]
+    for line in head["evidence"]:
+        lines += [e(line), ""]
     stats = " · ".join(f"{e(label)}: **{e(value)}**" for label, value in head["stats"])
     lines += [stats, ""]
     for seg in ctx["segments"]:
