@@ -110,6 +110,7 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     uploads = page.locator("input[type=file]")
     uploads.first.wait_for(state="attached", timeout=30_000)
     uploads.nth(0).set_input_files(str(bad))
+    page.get_by_text(re.compile(r"^my_events\.csv")).first.wait_for(timeout=30_000)  # uploaded before the run
     page.get_by_role("button", name="Run segmentation").click()
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
@@ -120,3 +121,47 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     page.get_by_role("button", name="Run segmentation").click()
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     assert not error.is_visible()
+
+
+def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
+    import gzip
+    import json
+
+    # 40 customers; customer i buys product p(i % 5) at 2.00 × (1 + i % 3), and one jam (not
+    # in the catalogue) at 1.50; customer 0's first line is exported twice
+    lines = ["customer_id,event_time,order_id,product_id,unit_price,quantity"]
+    for i in range(40):
+        lines.append(f"k{i:02d},2024-0{1 + i % 6}-1{i % 9} 10:00,o{i},p{i % 5},2.00,{1 + i % 3}")
+        lines.append(f"k{i:02d},2024-0{1 + i % 6}-1{i % 9} 10:00,o{i},jam,1.50,1")
+    lines.insert(2, lines[1])
+    events = tmp_path / "lines.csv.gz"
+    events.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    products = tmp_path / "products.csv"
+    products.write_text("product_id,category\n" + "".join(f"p{j},dept{j % 2}\n" for j in range(5)), encoding="utf-8")
+    page.get_by_text("My files").click()
+    uploads = page.locator("input[type=file]")
+    uploads.first.wait_for(state="attached", timeout=30_000)
+    uploads.nth(0).set_input_files(str(events))
+    page.get_by_text(re.compile(r"^lines\.csv\.gz")).first.wait_for(timeout=30_000)
+    uploads.nth(2).set_input_files(str(products))
+    page.get_by_text(re.compile(r"^products\.csv")).first.wait_for(timeout=30_000)
+    page.get_by_text("2. Columns").click()
+    page.get_by_label("Product id (catalogue)").wait_for(timeout=30_000)  # the catalogue is read
+    price = page.get_by_label(re.compile("^Unit price"))
+    price.scroll_into_view_if_needed()
+    price.click()
+    page.get_by_role("option", name="unit_price", exact=True).click()
+    page.wait_for_function("e => e.value === 'unit_price'", arg=price.element_handle(), timeout=30_000)
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="summary.json").click()
+    path = tmp_path / "summary.json"
+    download.value.save_as(path)
+    summary = json.loads(path.read_text())
+    dq = summary["data_quality"]
+    # the repeated line: 2.00 × 1; the 40 jam lines are missing from the catalogue
+    assert (dq["duplicate_events_dropped"], dq["duplicate_events_amount"]) == (1, 2.0)
+    assert dq["catalogue_lines_unknown_product"] == 40
+    assert summary["run"]["inputs"]["products"]["name"] == "products.csv"
+    assert any("'unit_price' × 'quantity'" in n for n in dq["notes"])

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from segmentkit.cli import app
 from segmentkit.database import SqlQuery
 from segmentkit.datasets import make_demo, write_demo
+from segmentkit.catalogue import join_catalogue
+from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
 from segmentkit.features import customer_features
 from segmentkit.pipeline import Segmentation
-from segmentkit.sources import load_events
+from segmentkit.sources import load_events, load_products
 
 from postgres_server import postgres_server
 
@@ -116,3 +118,30 @@ def test_database_section_of_the_settings_file(crm, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["inputs"]["events"]["name"] == "events.csv"
+
+
+def test_product_catalogue_from_the_database(crm, tmp_path):
+    url, _ = crm
+    with pg.connect(url) as conn:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE catalogue (code text, dept text)")
+        cur.execute("INSERT INTO catalogue VALUES ('milk', 'dairy'), ('bread', 'bakery')")
+        conn.commit()
+    events = tmp_path / "lines.csv"
+    events.write_text("card,time,sku,amount\nc1,2024-01-01,milk,2.00\nc1,2024-01-01,bread,3.00\n"
+                      "c2,2024-01-02,jam,4.00\n", encoding="utf-8")
+    columns = ColumnMapping(customer_id="card", event_time="time", product_id="sku", products_id="code",
+                            category="dept")
+    con = duckdb.connect()
+    ev, joined = join_catalogue(con, load_events(con, str(events), columns),
+                                load_products(con, SqlQuery(url, "catalogue"), columns))
+    got = sorted(con.execute(f"SELECT customer_id, category, amount FROM {ev.table}").fetchall())
+    assert got == [("c1", "bakery", 3.0), ("c1", "dairy", 2.0), ("c2", "unknown", 4.0)]
+    assert joined.lines_unknown == 1
+    # the same from the command line: --products-query with --database
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", "--events", str(events), "--database", url, "--products-query", "catalogue",
+                                   "--id-column", "card", "--time-column", "time", "--product-column", "sku",
+                                   "--products-id-column", "kode", "--category-column", "dept", "--out", str(out)])
+    # the catalogue query is read: its columns are named in the error
+    assert res.exit_code == 2 and "missing column 'kode' (the product id); found: code, dept" in res.output, res.output

@@ -147,6 +147,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
     show("writing outputs", time.perf_counter() - start)
+    for note in result.summary.data_quality.notes:
+        _err.print(f"note: {note}", soft_wrap=True, markup=False)
     paths = result.write(out, progress=lambda stage: show(stage, time.perf_counter() - start))
     show("done", time.perf_counter() - start)
     _print_result(result.summary, out, paths)
@@ -183,6 +185,7 @@ def run(
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
+    products_query: Annotated[Optional[str], typer.Option(help="With --database: product catalogue table name or SELECT.")] = None,
     out: OutOpt = Path("segmentkit-output"),
     persona_column: Annotated[Optional[str], typer.Option(help="Customer column with the existing persona.")] = None,
     attention_column: Annotated[Optional[str], typer.Option(help="Customer column with marketing touches/spend.")] = None,
@@ -208,6 +211,12 @@ def run(
     channel_column: Annotated[Optional[str], typer.Option(help="Channel column.")] = None,
     discount_column: Annotated[Optional[str], typer.Option(help="Discount used (yes/no, 0/1) or discount amount column.")] = None,
     order_column: Annotated[Optional[str], typer.Option(help="Order id column.")] = None,
+    price_column: Annotated[Optional[str], typer.Option(help="Unit price column: line value = price × quantity (an amount column wins).")] = None,
+    product_column: Annotated[Optional[str], typer.Option(help="Product id column (events; also the catalogue's unless --products-id-column).")] = None,
+    customers_id_column: Annotated[Optional[str], typer.Option(help="Customer id column of the customers table, when it differs from the events'.")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue (CSV, Parquet, Excel, .gz/.zst): categories by product id.")] = None,
+    products_id_column: Annotated[Optional[str], typer.Option(help="Product id column of the catalogue, when it differs from the events'.")] = None,
+    keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
@@ -232,7 +241,9 @@ def run(
             config,
             columns={"customer_id": id_column, "event_time": time_column, "event_type": type_column,
                      "amount": amount_column, "quantity": quantity_column, "category": category_column,
-                     "channel": channel_column, "discount": discount_column, "order_id": order_column},
+                     "channel": channel_column, "discount": discount_column, "order_id": order_column,
+                     "price": price_column, "product_id": product_column,
+                     "customers_id": customers_id_column, "products_id": products_id_column},
             roles={"persona": persona_column, "attention": attention_column,
                    "features": tuple(c.strip() for c in feature_columns.split(",") if c.strip())
                    if feature_columns else None},
@@ -241,6 +252,8 @@ def run(
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None,
                         "balance_families": balance_families, "validate": validate},
             snapshot_date=snap,
+            keep_duplicates=keep_duplicates or None,
+            products=products,
         )
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
@@ -251,7 +264,8 @@ def run(
                 raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
             events, customers = spark_inputs(settings.spark, events, customers)
         overrides = load_name_overrides(names) if names else None
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous,
+        catalogue = settings.catalogue(database=database, products_query=products_query)
+        seg = Segmentation(settings, name_overrides=overrides, previous=previous, products=catalogue,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
@@ -269,6 +283,7 @@ def assign(
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
     engine: EngineOpt = Engine.duckdb,
     settings: Annotated[Optional[Path], typer.Option(help="TOML settings file whose [spark] section starts Spark (--engine spark).")] = None,
+    products: Annotated[Optional[Path], typer.Option(help="Product catalogue, when the run's categories came from one.")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
     write_mode: WriteModeOpt = None,
@@ -287,6 +302,8 @@ def assign(
 
             if events is None:
                 raise InputError("assign --engine spark needs --events")
+            if products is not None:
+                raise InputError("--products with --engine spark: the catalogue join runs on DuckDB; use --engine duckdb")
             if target is not None:
                 raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
                                  "stay in Spark: write them from assignments.parquet/ instead")
@@ -295,7 +312,7 @@ def assign(
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:
-            scored = score(model_dir, customers=customers, events=events, snapshot_date=snap)
+            scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
             frame = scored.assignments
             scored.write(out)
             drift = scored.drift

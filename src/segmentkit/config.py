@@ -37,6 +37,13 @@ class ColumnMapping:
     discount: str = "discount_used"
     order_id: str = "order_id"
     product_id: str = "product_id"
+    #: unit price: the line value is price × quantity (used only when named, and only
+    #: when there is no amount column)
+    price: str | None = None
+    #: the customers table's id column, when it is not named as the events' one
+    customers_id: str | None = None
+    #: the product catalogue's product id column, when it is not named as the events' one
+    products_id: str | None = None
     # contact details of the customer table: used only for ad-platform audience files
     # (segmentkit.audiences), hashed there, never profiled or shown
     email: str = "email"
@@ -118,13 +125,14 @@ class DatabaseSettings:
     url : str or None
         ``postgresql://user@host:port/database`` (leave the password to ``PGPASSWORD`` or
         ``~/.pgpass`` rather than writing it in a file).
-    events, customers : str or None
-        A table name or a ``SELECT`` statement each.
+    events, customers, products : str or None
+        A table name or a ``SELECT`` statement each (``products``: the product catalogue).
     """
 
     url: str | None = None
     events: str | None = None
     customers: str | None = None
+    products: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +208,10 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     spark: SparkSettings = field(default_factory=SparkSettings)
+    #: keep event rows equal in every column to another row (default: drop them, counted)
+    keep_duplicates: bool = False
+    #: product catalogue (a file path; a table is given as a SqlQuery through the Python API)
+    products: Any = None
 
     def sources(
         self,
@@ -252,6 +264,29 @@ class Settings:
             raise InputError("give --events, --customers, or both")
         return events, customers
 
+    def catalogue(self, *, database: str | None = None, products_query: str | None = None) -> Any:
+        """The product catalogue input: ``products_query`` (``--products-query``) or
+        ``[database] products`` as a table of the database, else the ``products`` file.
+
+        Raises
+        ------
+        InputError
+            A catalogue query without a database.
+        """
+        from segmentkit.database import SqlQuery
+
+        query = products_query or (None if self.products is not None else self.database.products)
+        if not query:
+            return self.products
+        url = database or self.database.url
+        if url is None:
+            raise InputError("--products-query needs --database")
+        return SqlQuery(url, query)
+
+
+#: Keys of the ``[data]`` section.
+DATA_KEYS = ("snapshot_date", "keep_duplicates", "products")
+
 
 def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
     known = {f.name for f in fields(cls)}
@@ -276,8 +311,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
         ``[output]``, ``[spark]`` sections.
     **overrides
-        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``; keys
-        whose value is ``None`` are ignored (a flag that was not given).
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``,
+        ``keep_duplicates=bool``, ``products=path``; keys whose value is ``None`` are ignored
+        (a flag that was not given).
 
     Returns
     -------
@@ -303,6 +339,17 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     output = _section(OutputSettings, data.get("output", {}), where)
     spark = _section(SparkSettings, data.get("spark", {}), where)
     snapshot = data.get("data", {}).get("snapshot_date")
+    data_section = data.get("data", {})
+    unknown = sorted(set(data_section) - set(DATA_KEYS))
+    if unknown:
+        raise InputError(f"unknown setting(s) {', '.join(unknown)} in [data]; known: {', '.join(DATA_KEYS)}",
+                         source=where)
+    snapshot = data_section.get("snapshot_date")
+    keep = overrides.get("keep_duplicates")
+    keep = bool(data_section.get("keep_duplicates", False)) if keep is None else bool(keep)
+    products = overrides.get("products") or data_section.get("products")
+    if isinstance(products, str) and path is not None and not Path(products).is_absolute():
+        products = str(Path(path).parent / products)  # relative to the settings file
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
         if given:
@@ -324,4 +371,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except ValueError:
             raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
-                    database=database, output=output, spark=spark)
+                    database=database, output=output, keep_duplicates=keep, products=products,
+                    spark=spark)

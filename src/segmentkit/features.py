@@ -9,7 +9,8 @@ feature               definition
 ====================  =========================================================================
 recency_days          days from the last purchase to the snapshot; never bought: the whole window
 orders                distinct orders (``order_id``; without it, every purchase row is an order)
-monetary              purchase amounts minus returned amounts (net revenue)
+monetary              purchase amounts minus returned amounts (net revenue); a return is a
+                      ``return`` event or a line with a negative amount or quantity
 avg_order_value       purchase amount per order (0 without orders)
 basket_size           quantity per order
 tenure_days           days from the first event of any type to the snapshot
@@ -24,7 +25,8 @@ discount_share        share of orders that used a discount
 return_rate           returned amount / purchased amount (counts without amounts)
 views_per_order       product views per order (browse-to-buy; orders floored at 1)
 cart_abandonment      share of cart events not followed by as many orders
-cat_share__<level>    share of spend per category (top levels; the rest as ``other``)
+cat_share__<level>    share of spend per category (the levels bought by the most customers, never
+                      a fee such as postage; the rest as ``other``)
 channel_share__<lvl>  share of orders per channel
 ====================  =========================================================================
 
@@ -126,6 +128,9 @@ class FeatureTable:
     levels : dict
         ``{"category": (...), "channel": (...)}``: the levels turned into share columns, kept
         so new customers get the same columns.
+    category_levels : dict or None
+        How the category levels were chosen: levels found, those kept with their buying
+        customers and share of spend, fee levels left out, how many fold into ``other``.
     data_quality : dict
         Counts of what was dropped, excluded or odd, and what was done with it.
     sql : str
@@ -139,6 +144,7 @@ class FeatureTable:
     value: pd.Series
     levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     data_quality: dict[str, Any] = field(default_factory=dict)
+    category_levels: dict[str, Any] | None = None
     sql: str = ""
 
     @property
@@ -281,28 +287,74 @@ def _slug(text: str) -> str:
     return s or "blank"
 
 
-def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
-            purchase: str, max_levels: int) -> dict[str, tuple[tuple[str, ...], int]]:
-    """The ``max_levels`` largest levels (by spend) of each role, and how many there are.
+#: Words that mark a category level as a fee rather than goods (whole words, any case): postage,
+#: carriage and bank-charge lines are bought by many customers but say nothing about taste, so
+#: they never become a category feature (their spend counts under ``other``).
+FEE_WORDS = ("postage", "carriage", "shipping", "delivery", "freight", "fee", "fees", "charge", "charges",
+             "surcharge", "handling", "deposit")
+_FEE = re.compile(r"\b(" + "|".join(FEE_WORDS) + r")\b", re.IGNORECASE)
 
-    One scan: the roles are grouped together as grouping sets.
+#: Candidate levels fetched per role: enough that fee levels never crowd out the goods.
+_LEVEL_CANDIDATES = 200
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """The levels of one role turned into share columns, how many there are, and (for
+    categories) why each was kept."""
+
+    chosen: tuple[str, ...]
+    n_all: int
+    choice: dict[str, Any] | None = None
+
+
+def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
+            purchase: str, max_levels: int, never: Sequence[str] = ()) -> dict[str, _Levels]:
+    """The levels of each role that become share columns, in one scan (grouping sets).
+
+    Channels: the ``max_levels`` largest by spend. Categories describe what customers buy,
+    so the levels bought by the most customers are kept (ties: the larger share of spend),
+    never a fee level (:data:`FEE_WORDS`) nor one of ``never`` (e.g. the catalogue's
+    ``unknown``); the rest fold into ``other``. The choice and its reasons are returned.
     """
     if not roles:
         return {}
-    sets = ", ".join(f"({r})" for r in roles)
-    role = "CASE " + " ".join(f"WHEN grouping({r}) = 0 THEN '{r}'" for r in roles) + " END"
+    sets = ", ".join(f"({r})" for r in roles) + ", ()"
+    role = "CASE " + " ".join(f"WHEN grouping({r}) = 0 THEN '{r}'" for r in roles) + " ELSE 'all' END"
     level = "coalesce(" + ", ".join(f"CAST({r} AS {engine.text_type})" for r in roles) + ")"
+    rank = "CASE WHEN role = 'category' THEN buyers ELSE 0 END DESC, w DESC, level"
     rows = engine.rows(
-        f"WITH {ev_cte}, g AS (SELECT {role} AS role, {level} AS level, sum({weight}) AS w FROM ev "
-        f"WHERE {purchase} GROUP BY GROUPING SETS ({sets})) "
-        f"SELECT role, level, w, n FROM (SELECT role, level, w, count(*) OVER (PARTITION BY role) AS n, "
-        f"row_number() OVER (PARTITION BY role ORDER BY w DESC, level) AS rn FROM g WHERE level IS NOT NULL) AS r "
-        f"WHERE rn <= {int(max_levels)}"
+        f"WITH {ev_cte}, g AS (SELECT {role} AS role, {level} AS level, sum({weight}) AS w, "
+        f"count(DISTINCT customer_id) AS buyers FROM ev WHERE {purchase} GROUP BY GROUPING SETS ({sets})) "
+        f"SELECT role, level, w, buyers, n FROM (SELECT role, level, w, buyers, "
+        f"count(*) OVER (PARTITION BY role) AS n, row_number() OVER (PARTITION BY role ORDER BY {rank}) AS rn "
+        f"FROM g WHERE level IS NOT NULL OR role = 'all') AS r WHERE rn <= {_LEVEL_CANDIDATES}"
     )
-    out: dict[str, tuple[tuple[str, ...], int]] = {}
+    everyone = [row for row in rows if row[0] == "all"]
+    total_w, total_buyers = (float(everyone[0][2] or 0), int(everyone[0][3] or 0)) if everyone else (0.0, 0)
+    out: dict[str, _Levels] = {}
     for r in roles:
         mine = [row for row in rows if row[0] == r]
-        out[r] = (tuple(sorted(str(row[1]) for row in mine)), int(mine[0][3]) if mine else 0)
+        n_all = int(mine[0][4]) if mine else 0
+        if r != "category":
+            out[r] = _Levels(tuple(sorted(str(row[1]) for row in mine[:max_levels])), n_all)
+            continue
+        fees = [str(row[1]) for row in mine if _FEE.search(str(row[1]))]
+        goods = [row for row in mine if str(row[1]) not in fees and str(row[1]) not in never]
+        kept = goods[:max_levels]
+        why = "all levels kept" if n_all <= max_levels and not fees else (
+            f"the {len(kept)} levels bought by the most customers (ties: the larger share of spend)")
+        choice = {
+            "levels_found": n_all,
+            "rule": why,
+            "kept": [{"level": str(row[1]), "customers": int(row[3]),
+                      "customer_share": round(int(row[3]) / total_buyers, 6) if total_buyers else 0.0,
+                      "spend_share": round(float(row[2] or 0) / total_w, 6) if total_w else 0.0}
+                     for row in kept],
+            "left_out_as_fees": sorted(fees),
+            "folded_into_other": n_all - len(kept),
+        }
+        out[r] = _Levels(tuple(sorted(str(row[1]) for row in kept)), n_all, choice)
     return out
 
 
@@ -345,6 +397,7 @@ class FeatureQuery:
     levels: dict[str, tuple[str, ...]]
     data_quality: dict[str, Any]
     value_column: str
+    category_levels: dict[str, Any] | None = None
 
 
 def customer_features(
@@ -355,6 +408,7 @@ def customer_features(
     snapshot_date: dt.date | None = None,
     levels: dict[str, Sequence[str]] | None = None,
     max_levels: int = 8,
+    never_levels: Sequence[str] = (),
 ) -> FeatureTable:
     """Engineer behavioral features per customer from a canonical event table.
 
@@ -374,6 +428,8 @@ def customer_features(
         largest by spend in these events, the rest pooled as ``other``.
     max_levels : int
         Maximum number of category and channel share columns each.
+    never_levels : sequence of str
+        Category levels never made a column of their own (e.g. the catalogue's ``unknown``).
 
     Returns
     -------
@@ -381,7 +437,7 @@ def customer_features(
     """
     engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     query = feature_query(engine, events, roles, snapshot_date=snapshot_date, levels=levels,
-                          max_levels=max_levels)
+                          max_levels=max_levels, never_levels=never_levels)
     sql = query.sql + "    ORDER BY customer_id\n"
     frame = engine.frame(sql).set_index("customer_id")
     frame.index = frame.index.astype(str)
@@ -400,6 +456,7 @@ def customer_features(
         value=frame[query.value_column].rename("value"),
         levels=query.levels,
         data_quality=quality,
+        category_levels=query.category_levels,
         sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
     )
 
@@ -412,6 +469,7 @@ def feature_query(
     snapshot_date: dt.date | None = None,
     levels: dict[str, Sequence[str]] | None = None,
     max_levels: int = 8,
+    never_levels: Sequence[str] = (),
 ) -> FeatureQuery:
     """The feature SQL of :func:`customer_features` (same parameters), not yet run: the
     counts over the events and the levels are taken, the per-customer rows are not. For an
@@ -427,16 +485,20 @@ def feature_query(
     snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
     has_amount = "amount" in has
     w = "coalesce(amount, 0)" if has_amount else "1.0"
-    is_return = "(event_type = 'return'" + (" OR amount < 0)" if has_amount else ")")
-    is_purchase = "(event_type = 'purchase'" + (" AND coalesce(amount, 0) >= 0)" if has_amount else ")")
+    # a line with a negative amount or a negative quantity (a cancellation) is a return
+    negative = [f"{r} < 0" for r in ("amount", "quantity") if r in has]
+    is_return = "(" + " OR ".join(["event_type = 'return'"] + negative) + ")"
+    is_purchase = "(" + " AND ".join(["event_type = 'purchase'"] + [f"coalesce({r}, 0) >= 0" for r in
+                                                                   ("amount", "quantity") if r in has]) + ")"
     type_col = "" if "event_type" in has else ", 'purchase' AS event_type"
     # the events the features see: usable, before the snapshot, of a known type
     in_window = f"{usable} AND event_time < {snap}"
     if "event_type" in has:
         in_window += " AND event_type IN ('purchase', 'view', 'cart', 'return')"
     ev_cte = f"ev AS {engine.cte_hint}(SELECT *{type_col} FROM {events} WHERE {in_window})"
-    raw_return = is_return if "event_type" in has else ("amount < 0" if has_amount else "false")
-    raw_purchase = is_purchase if "event_type" in has else ("coalesce(amount, 0) >= 0" if has_amount else "true")
+    raw_return = is_return if "event_type" in has else ("(" + " OR ".join(negative) + ")" if negative else "false")
+    raw_purchase = is_purchase if "event_type" in has else (
+        " AND ".join(f"coalesce({r}, 0) >= 0" for r in ("amount", "quantity") if r in has) or "true")
     scan = _scan_events(engine, events, roles, usable, in_window, snap, raw_return, raw_purchase)
     quality, window_start = scan.quality, scan.window_start
     if scan.n_usable == 0:
@@ -455,12 +517,17 @@ def feature_query(
     level_map: dict[str, tuple[str, ...]] = {}
     level_cols: dict[str, list[tuple[str, str]]] = {}
     found_levels = _levels(engine, ev_cte, [r for r in ("category", "channel") if r in has and not
-                                         (levels and r in levels)], w, is_purchase, max_levels)
+                                         (levels and r in levels)], w, is_purchase, max_levels,
+                           never=never_levels)
+    level_choice = found_levels["category"].choice if "category" in found_levels else None
     for role, prefix, what in (("category", "cat_share", "spend"), ("channel", "channel_share", "orders")):
         if role not in has:
             skipped[f"{prefix}__*"] = f"no {role} column in the events"
             continue
-        chosen, n_all = (tuple(levels[role]), 0) if levels and role in levels else found_levels[role]
+        if levels and role in levels:
+            chosen, n_all = tuple(levels[role]), 0
+        else:
+            chosen, n_all = found_levels[role].chosen, found_levels[role].n_all
         if not chosen:
             skipped[f"{prefix}__*"] = f"the {role} column is empty"
             continue
@@ -579,4 +646,4 @@ def feature_query(
     """
     return FeatureQuery(sql=sql, specs=tuple(specs), skipped=skipped, snapshot_date=snapshot_date,
                         levels=level_map, data_quality=quality,
-                        value_column="monetary" if has_amount else "orders")
+                        value_column="monetary" if has_amount else "orders", category_levels=level_choice)

@@ -22,6 +22,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.catalogue import UNKNOWN, join_catalogue
 from segmentkit.choose_k import Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
@@ -37,7 +38,7 @@ from segmentkit.sampling import stratified_sample
 from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
-from segmentkit.sources import LoadedTable, Source, load_customers, load_events
+from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.validation import validate
 from segmentkit.spark.events import SparkEvents
@@ -196,6 +197,11 @@ class Segmentation:
         Segment id → name chosen by the user.
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
+    keep_duplicates : bool, optional
+        Keep event rows equal in every column to another row (default: drop them, counted).
+    products : path, DataFrame or SqlQuery, optional
+        Product catalogue: categories looked up by ``columns.product_id`` (see
+        :mod:`segmentkit.catalogue`).
     balance_families : bool, optional
         Weigh feature families by what they independently measure (default False; see
         :mod:`segmentkit.prepare`).
@@ -229,6 +235,8 @@ class Segmentation:
         validate: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
         previous: SegmentationModel | str | Path | None = None,
+        keep_duplicates: bool | None = None,
+        products: Source | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
@@ -252,6 +260,8 @@ class Segmentation:
         self.validate = validate
         self.name_overrides = name_overrides
         self.previous = previous
+        self.keep_duplicates = keep_duplicates
+        self.products = products
         self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
@@ -276,6 +286,8 @@ class Segmentation:
             roles=roles,
             clustering=clustering,
             snapshot_date=self.snapshot_date or s.snapshot_date,
+            keep_duplicates=s.keep_duplicates if self.keep_duplicates is None else self.keep_duplicates,
+            products=self.products if self.products is not None else s.products,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -327,18 +339,29 @@ class Segmentation:
             # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
             from segmentkit.spark.events import spark_event_stage
 
+            if settings.products is not None or settings.columns.price is not None:
+                raise InputError("a product catalogue and a price column are read on the DuckDB path, "
+                                 "not by Spark: join them into the Spark events first")
             spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
             ev_table = spark_stage.loaded
         elif events is not None:
             stage("loading events")
-            ev_table = load_events(con, events, settings.columns)
+            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates)
+            if settings.products is not None:
+                products = load_products(con, settings.products, settings.columns)
+                ev_table, joined = join_catalogue(con, ev_table, products)
+                inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
+                quality.update(joined.to_dict())
             stage("computing features")
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date)
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
             quality["events_rows_read"] = ev_table.rows_read
-            quality["duplicate_events_dropped"] = ev_table.duplicates
+            quality.update(_duplicates_quality(ev_table))
+            if ev_table.duplicates:
+                notes.append(_duplicates_note(ev_table))
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -520,6 +543,7 @@ class Segmentation:
             "status_counts": status_counts,
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+            "category_levels": feats.category_levels if feats else None,
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
@@ -713,12 +737,14 @@ def score(
     events: Source | None = None,
     *,
     snapshot_date: dt.date | None = None,
+    products: Source | None = None,
 ) -> Scored:
     """Put customers into the segments of a saved run, and measure drift from it.
 
     Features are computed exactly as in the run (same column mapping, same category and
     channel levels, same preprocessing), as of ``snapshot_date`` (default: the day after the
-    last event of the new data).
+    last event of the new data). ``products``: the product catalogue, when the run's
+    categories came from one.
     """
     model = _load_previous(model)
     assert model is not None
@@ -733,6 +759,11 @@ def score(
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
             ev = load_events(con, events, columns)
+            if products is not None:
+                ev, _ = join_catalogue(con, ev, load_products(con, products, columns))
+            if "category" in model.levels and "category" not in ev.roles:
+                raise InputError("this model has category features: give the events' category column "
+                                 "or the product catalogue (--products)")
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
@@ -844,8 +875,33 @@ def _customer_map(X: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Any
     }
 
 
+def _duplicates_quality(loaded: LoadedTable) -> dict[str, Any]:
+    """The data-quality entries for event rows equal in every column to another row."""
+    amount = None if loaded.duplicates_amount is None else round(loaded.duplicates_amount, 6)
+    return {"duplicate_events_dropped": 0 if loaded.duplicates_kept else loaded.duplicates,
+            "duplicate_events_kept": loaded.duplicates if loaded.duplicates_kept else 0,
+            "duplicate_events_amount": amount}
+
+
+def _duplicates_note(loaded: LoadedTable) -> str:
+    """One plain sentence on the duplicate event rows (for stderr and the notes)."""
+    n = loaded.duplicates
+    carried = "" if loaded.duplicates_amount is None else f", net amount {loaded.duplicates_amount:,.2f}"
+    if loaded.duplicates_kept:
+        return f"{loaded.source}: {n:,} row(s) equal in every column to another row were kept as asked{carried}"
+    return (f"{loaded.source}: {n:,} row(s) equal in every column to another row were dropped as "
+            f"duplicates{carried}; if they are real repeat purchases, keep them with --keep-duplicates")
+
+
 def _parameters(settings: Settings) -> dict[str, Any]:
+    products = settings.products
+    if isinstance(products, (str, Path)):
+        products = Path(products).name  # the name only: a path may tell whose folder it is in
+    elif products is not None:
+        products = getattr(products, "name", "<products DataFrame>")
     return {
+        "keep_duplicates": settings.keep_duplicates,
+        "products": products,
         "columns": dict(settings.columns.__dict__),
         "roles": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.roles.__dict__.items()},
         "clustering": dict(settings.clustering.__dict__),

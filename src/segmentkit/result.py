@@ -22,7 +22,8 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 __all__ = [
-    "SCHEMA_PATH", "SCHEMA_VERSION", "Candidate", "CategoricalStat", "Condition", "CustomerMap",
+    "SCHEMA_PATH", "SCHEMA_VERSION", "Candidate", "CategoricalStat", "CategoryLevel", "CategoryLevels",
+    "Condition", "CustomerMap",
     "DataQuality", "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "InputInfo",
     "KSelection", "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas",
     "Rule", "Run", "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait",
@@ -301,6 +302,11 @@ class DataQuality(_Typed):
 
     events_rows_read: int | None = None
     duplicate_events_dropped: int | None = None
+    duplicate_events_kept: int | None = None
+    duplicate_events_amount: float | None = None
+    catalogue_products: int | None = None
+    catalogue_lines_unknown_product: int | None = None
+    catalogue_unknown_products: int | None = None
     events_distinct_rows: int | None = None
     events_missing_customer_id: int | None = None
     events_missing_time: int | None = None
@@ -316,6 +322,25 @@ class DataQuality(_Typed):
     imputed: dict[str, int]
     dropped_constant_features: list[str]
     notes: list[str]
+
+
+class CategoryLevel(_Typed):
+    """A category level kept as a feature: how many customers buy it, its share of spend."""
+
+    level: str
+    customers: int
+    customer_share: float
+    spend_share: float
+
+
+class CategoryLevels(_Typed):
+    """Which category levels became share features and why; the rest fold into ``other``."""
+
+    levels_found: int
+    rule: str
+    kept: list[CategoryLevel]
+    left_out_as_fees: list[str]
+    folded_into_other: int
 
 
 class DescriptiveSample(_Typed):
@@ -418,6 +443,7 @@ class Summary(_Typed):
     status_counts: dict[Status, int]
     features: list[str]
     features_skipped: dict[str, str]
+    category_levels: CategoryLevels | None
     feature_labels: dict[str, str]
     algorithm_details: dict[str, JsonValue]
     k_selection: KSelection

@@ -28,13 +28,15 @@ read again as text to find the first offending row, so the error names file, col
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
+import io
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Sequence
 
 import duckdb
 import numpy as np
@@ -46,7 +48,7 @@ from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "detect_encoding", "detect_time_format", "input_columns"]
+__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format", "input_columns"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -108,7 +110,11 @@ class LoadedTable:
     notes : tuple of str
         What was detected or assumed (encoding, date format, ...).
     duplicates : int
-        Exact duplicate rows removed (events only).
+        Rows equal in every column to an earlier row (events only): removed, unless kept.
+    duplicates_amount : float or None
+        The net amount those rows carry (``None`` without an amount).
+    duplicates_kept : bool
+        Whether they were kept (``keep_duplicates``).
     """
 
     table: str
@@ -119,21 +125,41 @@ class LoadedTable:
     extra_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     duplicates: int = 0
+    duplicates_amount: float | None = None
+    duplicates_kept: bool = False
+
+
+#: Compressed text files read directly (DuckDB decompresses them while reading).
+COMPRESSED_SUFFIXES = (".gz", ".zst")
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+COMPRESSED_TEXT_SUFFIXES = tuple(t + c for t in TEXT_SUFFIXES for c in COMPRESSED_SUFFIXES)
+
+
+def _open_bytes(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when it is ``.gz`` or ``.zst``."""
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if suffix == ".zst":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)  # type: ignore[return-value]
+    return path.open("rb")
 
 
 def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
     """Return the encoding of a text file: ``"utf-8-sig"``, ``"utf-8"`` or ``"cp1252"``.
 
-    The whole file is checked: pure-ASCII chunks (the usual export) are valid UTF-8 as
-    they are; others go through an incremental UTF-8 decoder (C speed). A file that is not
-    valid UTF-8 is taken as cp1252, the usual encoding of Excel exports on Windows.
+    The whole file is checked (decompressed, for ``.gz`` / ``.zst``): pure-ASCII chunks (the
+    usual export) are valid UTF-8 as they are; others go through an incremental UTF-8
+    decoder (C speed). A file that is not valid UTF-8 is taken as cp1252, the usual
+    encoding of Excel exports on Windows.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     ascii_so_far = True
-    with path.open("rb") as fh:
-        bom = fh.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
-        fh.seek(0)
-        chunk = fh.read(chunk_size)
+    with _open_bytes(path) as fh:
+        chunk = fh.read(max(chunk_size, len(codecs.BOM_UTF8)))
+        bom = chunk.startswith(codecs.BOM_UTF8)
         while chunk:
             # a chunk boundary inside a multi-byte character only happens in non-ASCII text
             if not (ascii_so_far and chunk.isascii()):
@@ -187,7 +213,9 @@ class _Input:
         if path.stat().st_size == 0:
             raise InputError("the file is empty", source=self.name)
         suffix = path.suffix.lower()
-        if suffix in (".parquet", ".pq", ".csv", ".txt", ".tsv") + SPREADSHEET_SUFFIXES:
+        if suffix in COMPRESSED_SUFFIXES and Path(path.stem).suffix.lower() in TEXT_SUFFIXES:
+            suffix = Path(path.stem).suffix.lower() + suffix
+        if suffix in (".parquet", ".pq") + TEXT_SUFFIXES + COMPRESSED_TEXT_SUFFIXES + SPREADSHEET_SUFFIXES:
             # the input's hash (for the run's record) is computed beside the reading, in a
             # thread of its own (hashlib releases the GIL); asked for once the table is made
             pool = ThreadPoolExecutor(max_workers=1)
@@ -196,7 +224,8 @@ class _Input:
             self._open(con, path, suffix, label, workdir)
             return
         raise InputError(
-            f"unsupported file type {suffix!r}; use .csv, .tsv, .txt, .parquet, .xlsx, .xls or .ods",
+            f"unsupported file type {suffix!r}; use .csv, .tsv, .txt (also gzipped .gz or .zst), "
+            ".parquet, .xlsx, .xls or .ods",
             source=self.name,
         )
 
@@ -216,7 +245,7 @@ class _Input:
             encoding = detect_encoding(path)
             if encoding == "cp1252":
                 converted = workdir / f"{label}.utf8.csv"
-                with path.open("r", encoding="cp1252", errors="replace", newline="") as src, \
+                with io.TextIOWrapper(_open_bytes(path), encoding="cp1252", errors="replace", newline="") as src, \
                         converted.open("w", encoding="utf-8", newline="") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
@@ -317,6 +346,8 @@ def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], requir
     found: dict[str, str] = {}
     for role in roles:
         wanted = getattr(mapping, role)
+        if wanted is None:  # an optional role not asked for (e.g. no price column)
+            continue
         if wanted in inp.columns:
             found[role] = wanted
         elif wanted.lower() in lower:
@@ -433,7 +464,7 @@ def _typed_expressions(
                     notes.append(f"{inp.name}: column {column!r} read with date format {fmt}")
                     strict[role] = f"strptime({text}, {literal(fmt)})"
                     tolerant[role] = f"try_strptime({text}, {literal(fmt)})"
-        elif role in ("amount", "quantity"):
+        elif role in ("amount", "quantity", "price"):
             if _NUMERIC_TYPES.match(typ):
                 strict[role] = tolerant[role] = f"CAST({q} AS DOUBLE)"
             elif _decimal_comma(inp, column):
@@ -548,6 +579,7 @@ _WHAT = {
     "event_time": "is not a date or time",
     "amount": "is not a number",
     "quantity": "is not a number",
+    "price": "is not a number",
     "discount": "is not a yes/no or number",
 }
 
@@ -581,21 +613,47 @@ def _locate_bad_value(inp: _Input, found: dict[str, str]) -> InputError | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Made:
+    """What :func:`_materialize` made: notes, rows read, the canonical roles, and the
+    duplicate rows found (removed unless kept) with the net amount they carry."""
+
+    notes: list[str]
+    rows: int
+    roles: tuple[str, ...]
+    duplicates: int = 0
+    duplicates_amount: float | None = None
+
+
+def _line_amount(inp: _Input, found: dict[str, str], strict: dict[str, str], notes: list[str]) -> None:
+    """Turn a price column into the line amount, in place: price × quantity (× 1 without a
+    quantity column). An amount column, when there is one too, wins and a note says so."""
+    price = strict.pop("price")
+    if "amount" in strict:
+        notes.append(f"{inp.name}: both an amount column ({found['amount']!r}) and a price column "
+                     f"({found['price']!r}); the amount is used as the line's value")
+        return
+    quantity = strict.get("quantity")
+    strict["amount"] = f"(({price}) * ({quantity}))" if quantity else price
+    notes.append(f"{inp.name}: line value = {found['price']!r} × "
+                 + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
+
+
 def _materialize(
-    inp: _Input, table: str, found: dict[str, str], extra: list[str], *, collapse: bool = False
-) -> tuple[list[str], int, int]:
+    inp: _Input, table: str, found: dict[str, str], extra: list[str], *, collapse: bool = False,
+    keep_duplicates: bool = False,
+) -> _Made:
     """Create ``table`` with typed canonical columns in one strict pass over the input.
 
-    With ``collapse``, exact duplicate rows are then removed. The typed pass also stores a
-    64-bit hash of each row (``__row_hash``; rows the text tidying rewrites get theirs
-    anew), so finding duplicates is a group-by over one integer column: only rows whose
-    hash is shared are compared column by column, and among rows equal in every column all
-    but the first are deleted. The result is exact, and costs about a third of a
-    ``DISTINCT`` over every column.
-
-    Returns
-    -------
-    notes, rows read, duplicate rows removed
+    With ``collapse``, rows equal in *every* input column (the mapped ones as typed and
+    tidied, the others as they are) are exact duplicates: all but the first are deleted
+    (or, with ``keep_duplicates``, only counted). The typed pass also stores a 64-bit hash
+    of each row (``__row_hash``; rows the text tidying rewrites get theirs anew), so
+    finding duplicates is a group-by over one integer column: only rows whose hash is
+    shared are compared column by column. The result is exact, and costs about a third of
+    a ``DISTINCT`` over every column. The unmapped columns ride along for the comparison
+    only (as ``__x0``, ``__x1``, ...) and are dropped afterwards: two products in one
+    basket with the same price and quantity differ in their product column, mapped or not.
     """
     event_types = None
     if "event_type" in found:
@@ -606,12 +664,20 @@ def _materialize(
     tidy = {role for role in ("category", "channel") if role in found and
             _all_tidy(inp.distinct_text(found[role], _FEW_LEVELS))}
     strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
-    cols = ", ".join(strict)
+    if "price" in strict:
+        _line_amount(inp, found, strict, notes)
+    riders: list[str] = []
+    if collapse:
+        used = {found[r] for r in strict if r in found}
+        extra = [c for c in inp.columns if c not in used]
+        riders = [f"__x{i}" for i in range(len(extra))]
+    cols = ", ".join(list(strict) + riders)
     # when the event type becomes an ENUM only after this pass, the hash sees it as text
     # (rows whose spelling changes are hashed again, and must hash alike)
-    row_hash = "hash(" + ", ".join("CAST(event_type AS VARCHAR)" if r == "event_type" and event_types is None
-                                   else r for r in strict) + ")"
-    select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] + [identifier(c) for c in extra])
+    row_hash = "hash(" + ", ".join(["CAST(event_type AS VARCHAR)" if r == "event_type" and event_types is None
+                                    else r for r in strict] + riders) + ")"
+    select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] +
+                       [identifier(c) + (f" AS {riders[i]}" if riders else "") for i, c in enumerate(extra)])
     if collapse:
         select = f"*, {row_hash} AS __row_hash FROM (SELECT {select}"
     try:
@@ -628,28 +694,39 @@ def _materialize(
     if "event_type" in strict and event_types is None:
         _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
     _normalise_text(inp.con, table, [r for r in strict if r not in tidy], also="__row_hash = NULL" if collapse else "")
-    removed = 0
-    if collapse:
-        con = inp.con
-        con.execute(f"UPDATE {table} SET __row_hash = {row_hash} WHERE __row_hash IS NULL")
-        shared = con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __dup_hash AS SELECT __row_hash AS h FROM {table} "
-            f"GROUP BY 1 HAVING count(*) > 1"
-        ).fetchall()
-        if int(shared[0][0] if shared and shared[0] else 1):
-            removed = con.execute(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM ("
-                f"SELECT rowid, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn FROM {table} "
-                f"WHERE __row_hash IN (SELECT h FROM __dup_hash)) WHERE rn > 1)"
-            ).fetchall()[0][0]
-        con.execute("DROP TABLE __dup_hash")
-        con.execute(f"ALTER TABLE {table} DROP COLUMN __row_hash")
-    return notes, n_rows, int(removed or 0)
+    if not collapse:
+        return _Made(notes, n_rows, tuple(strict))
+    con = inp.con
+    found_rows, amount = 0, None
+    con.execute(f"UPDATE {table} SET __row_hash = {row_hash} WHERE __row_hash IS NULL")
+    shared = con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __dup_hash AS SELECT __row_hash AS h FROM {table} "
+        f"GROUP BY 1 HAVING count(*) > 1"
+    ).fetchall()
+    if int(shared[0][0] if shared and shared[0] else 1):
+        value = "amount" if "amount" in strict else "NULL"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __dup_rows AS SELECT r, a FROM ("
+            f"SELECT rowid AS r, {value} AS a, row_number() OVER (PARTITION BY {cols} ORDER BY rowid) AS rn "
+            f"FROM {table} WHERE __row_hash IN (SELECT h FROM __dup_hash)) WHERE rn > 1")
+        found_rows, amount = con.execute("SELECT count(*), sum(a) FROM __dup_rows").fetchall()[0]
+        if found_rows and not keep_duplicates:
+            con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT r FROM __dup_rows)")
+        con.execute("DROP TABLE __dup_rows")
+    con.execute("DROP TABLE __dup_hash")
+    for c in ["__row_hash"] + riders:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {c}")
+    return _Made(notes, n_rows, tuple(strict), int(found_rows or 0),
+                 None if amount is None else float(amount))
 
 
 #: The roles an event log may have (see the table at the top).
 EVENT_ROLES = ("customer_id", "event_time", "event_type", "amount", "quantity", "category",
                 "channel", "discount", "order_id")
+
+#: Roles of receipt-line exports, read by :func:`load_events` only: a unit price (the line
+#: value is price × quantity) and a product id (to look categories up in a catalogue).
+LINE_ROLES = ("price", "product_id")
 
 
 def load_events(
@@ -659,10 +736,13 @@ def load_events(
     *,
     table: str = "events_raw",
     workdir: Path | None = None,
+    keep_duplicates: bool = False,
 ) -> LoadedTable:
     """Read an event log into the DuckDB table ``table`` with canonical columns.
 
-    Exact duplicate rows are removed while reading (counted in :attr:`LoadedTable.duplicates`).
+    Rows equal in every column (mapped or not) to an earlier row are removed while reading,
+    unless ``keep_duplicates``; they are counted in :attr:`LoadedTable.duplicates` either way.
+    A ``price`` column (without an ``amount`` column) makes the amount price × quantity.
 
     Parameters
     ----------
@@ -684,13 +764,13 @@ def load_events(
     """
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
-        found = _resolve(inp, columns, EVENT_ROLES, required=("customer_id", "event_time"))
-        notes, rows, duplicates = _materialize(inp, table, found, [], collapse=True)
-        notes = inp.notes + notes
-    if rows == 0:
+        found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"))
+        made = _materialize(inp, table, found, [], collapse=True, keep_duplicates=keep_duplicates)
+    if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
-    return LoadedTable(table=table, source=inp.name, rows_read=rows, roles=tuple(found),
-                       sha256=inp.sha256, notes=tuple(notes), duplicates=duplicates)
+    return LoadedTable(table=table, source=inp.name, rows_read=made.rows, roles=made.roles,
+                       sha256=inp.sha256, notes=tuple(inp.notes + made.notes), duplicates=made.duplicates,
+                       duplicates_amount=made.duplicates_amount, duplicates_kept=keep_duplicates)
 
 
 def load_customers(
@@ -718,10 +798,12 @@ def load_customers(
     """
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "customers", Path(workdir or tmp))
+        if columns.customers_id is not None:  # the customers table names its id differently
+            columns = replace(columns, customer_id=columns.customers_id)
         found = _resolve(inp, columns, ("customer_id",), required=("customer_id",))
         extra = [c for c in inp.columns if c != found["customer_id"]]
-        notes, rows, _ = _materialize(inp, table, found, extra)
-        notes = inp.notes + notes
+        made = _materialize(inp, table, found, extra)
+        notes, rows = inp.notes + made.notes, made.rows
     if rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
     id_col = found["customer_id"]
@@ -748,6 +830,43 @@ def load_customers(
                     sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes)),
         frame,
     )
+
+
+def load_products(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    columns: ColumnMapping = ColumnMapping(),
+    *,
+    table: str = "products_raw",
+    workdir: Path | None = None,
+) -> LoadedTable:
+    """Read a product catalogue: ``product_id`` and ``category`` per product, as text.
+
+    The catalogue's id column is ``columns.products_id`` when given, else
+    ``columns.product_id`` (named as in the events); its category column is
+    ``columns.category``. Joined to the events by :func:`segmentkit.catalogue.join_catalogue`.
+
+    Raises
+    ------
+    InputError
+        Missing column, empty input, or a product id listed with two different categories.
+    """
+    if columns.products_id is not None:
+        columns = replace(columns, product_id=columns.products_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = _Input(con, source, "products", Path(workdir or tmp))
+        found = _resolve(inp, columns, ("product_id", "category"), required=("product_id", "category"))
+        made = _materialize(inp, table, found, [])
+    if made.rows == 0:
+        raise InputError("the file has a header but no rows", source=inp.name)
+    clash = con.execute(
+        f"SELECT product_id FROM {table} WHERE product_id IS NOT NULL GROUP BY 1 "
+        f"HAVING count(DISTINCT coalesce(category, '')) > 1 ORDER BY 1 LIMIT 1").fetchall()
+    if clash:
+        raise InputError(f"product id {clash[0][0]!r} is listed with different categories",
+                         source=inp.name, column=found["product_id"])
+    return LoadedTable(table=table, source=inp.name, rows_read=made.rows, roles=made.roles,
+                       sha256=inp.sha256, notes=tuple(inp.notes + made.notes))
 
 
 def input_columns(source: Source) -> list[str]:

@@ -22,12 +22,13 @@ from segmentkit.naming import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.sources import input_columns
 
-FILE_TYPES = ["csv", "tsv", "txt", "parquet", "xlsx", "xlsm", "xls", "ods"]
+FILE_TYPES = ["csv", "tsv", "txt", "gz", "zst", "parquet", "xlsx", "xlsm", "xls", "ods"]
 NONE = "(none)"
 ROLE_LABELS = {
     "customer_id": "Customer id", "event_time": "Event time", "event_type": "Event type",
     "amount": "Amount", "quantity": "Quantity", "category": "Category", "channel": "Channel",
-    "discount": "Discount used", "order_id": "Order id",
+    "discount": "Discount used", "order_id": "Order id", "price": "Unit price (value = price × quantity)",
+    "product_id": "Product id",
 }
 
 
@@ -72,28 +73,42 @@ def _pick(label: str, options: list[str], default: str | None, key: str) -> str 
     return None if value == NONE else value
 
 
-def _inputs() -> tuple[str | None, str | None]:
+def _inputs() -> tuple[str | None, str | None, str | None]:
     st.sidebar.header("1. Data")
     source = st.sidebar.radio("Customers and events", ["Demo data", "My files"], key="source")
     if source == "Demo data":
         n = int(st.sidebar.number_input("Demo customers", 500, 20000, 3000, step=500, key="demo_n"))
         files = _demo_files(n, 0)
-        return files["events"], files["customers"]
+        return files["events"], files["customers"], None
     events = _saved(st.sidebar.file_uploader("Events (purchases, views, ...)", type=FILE_TYPES, key="events"), "events")
     customers = _saved(st.sidebar.file_uploader("Customers (optional)", type=FILE_TYPES, key="customers"), "customers")
-    return events, customers
+    products = _saved(st.sidebar.file_uploader("Product catalogue (optional: categories by product id)",
+                                               type=FILE_TYPES, key="products"), "products")
+    return events, customers, products
 
 
-def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
-    ev_cols, cu_cols = _columns(events), _columns(customers)
+def _settings(events: str | None, customers: str | None, products: str | None) -> dict[str, Any]:
+    ev_cols, cu_cols, pr_cols = _columns(events), _columns(customers), _columns(products)
     defaults = ColumnMapping()
     mapping: dict[str, str] = {}
     with st.sidebar.expander("2. Columns", expanded=False):
         for role, label in ROLE_LABELS.items():
             options = ev_cols if role != "customer_id" or ev_cols else cu_cols
+            if role == "category" and pr_cols:  # the category may be a catalogue column
+                options = list(dict.fromkeys(pr_cols + ev_cols))
             chosen = _pick(label, options, getattr(defaults, role), f"col_{role}")
             if chosen is not None:
                 mapping[role] = chosen
+        if ev_cols and cu_cols:
+            chosen = _pick("Customer id (customers table)", cu_cols, mapping.get("customer_id"), "col_customers_id")
+            if chosen is not None and chosen != mapping.get("customer_id"):
+                mapping["customers_id"] = chosen
+        if pr_cols:
+            chosen = _pick("Product id (catalogue)", pr_cols, mapping.get("product_id"), "col_products_id")
+            if chosen is not None and chosen != mapping.get("product_id"):
+                mapping["products_id"] = chosen
+        keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
+                                      key="keep_duplicates")
         persona = _pick("Existing persona (customers)", cu_cols, "persona", "persona")
         attention = _pick("Marketing attention (customers)", cu_cols, "marketing_touches", "attention")
     st.sidebar.header("3. Segments")
@@ -105,6 +120,7 @@ def _settings(events: str | None, customers: str | None) -> dict[str, Any]:
     min_share = st.sidebar.number_input("Smallest usable segment (share)", 0.0, 0.5, 0.03, step=0.01, key="min_share")
     seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0, key="seed"))
     return dict(columns=ColumnMapping(**{**{r: getattr(defaults, r) for r in ROLE_LABELS}, **mapping}),
+                products=products, keep_duplicates=keep_duplicates,
                 persona_column=persona, attention_column=attention, algorithm=algorithm, k=k,
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
@@ -183,8 +199,8 @@ def main() -> None:
     """The page."""
     st.set_page_config(page_title="segmentkit", layout="wide")
     st.title("segmentkit: behavioral segments")
-    events, customers = _inputs()
-    settings = _settings(events, customers)
+    events, customers, products = _inputs()
+    settings = _settings(events, customers, products)
     if st.sidebar.button("Run segmentation", type="primary", key="run"):
         if events is None and customers is None:
             st.session_state["error"] = "upload an event log, a customer table, or both"

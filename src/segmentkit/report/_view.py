@@ -60,7 +60,9 @@ _STATUS_LABELS = (
 _QUALITY_COUNTS = (
     ("events_rows_read", "Event rows read"),
     ("customers_rows_read", "Customer rows read"),
-    ("duplicate_events_dropped", "Duplicate events dropped"),
+    ("duplicate_events_dropped", "Duplicate events dropped (equal in every column)"),
+    ("duplicate_events_kept", "Duplicate events kept (as asked)"),
+    ("catalogue_lines_unknown_product", "Lines whose product the catalogue lacks (category unknown)"),
     ("orphan_events", "Events without a known customer (dropped)"),
     ("orphan_customers", "Customers referenced by no row"),
     ("customers_without_events", "Customers without events"),
@@ -382,11 +384,26 @@ def _data_quality(summary: Summary) -> dict[str, Any]:
     }
 
 
+def _category_levels(summary: Summary) -> dict[str, Any] | None:
+    """Which category levels became features, and why (``summary.category_levels``)."""
+    cl = summary.category_levels
+    if cl is None:
+        return None
+    return {
+        "rule": cl.rule,
+        "found": fmt_int(cl.levels_found),
+        "other": fmt_int(cl.folded_into_other),
+        "fees": list(cl.left_out_as_fees),
+        "kept": [(k.level, fmt_int(k.customers), fmt_pct(k.customer_share), fmt_pct(k.spend_share)) for k in cl.kept],
+    }
+
+
 def _method(summary: Summary) -> dict[str, Any]:
     run = summary.run
     return {
         "features": [(f, summary.feature_label(f)) for f in summary.features],
         "skipped": list(summary.features_skipped.items()),
+        "categories": _category_levels(summary),
         "settings": [
             ("Algorithm", summary.algorithm),
             ("Number of segments (k)", fmt_int(summary.k)),

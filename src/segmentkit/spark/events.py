@@ -184,8 +184,12 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
             raise InputError(f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
                              f"found: {', '.join(raw.columns)}", source=events.name)
     exprs, text, notes = _typed(raw, found, events.name)
+    # unmapped columns ride along so that duplicates are judged on every column of the row
+    riders = [c for c in raw.columns if c not in set(found.values())]
+    rider_names = [f"__x{i}" for i in range(len(riders))]
     typed = raw.selectExpr(*[f"{e} AS {r}" for r, e in exprs.items()],
-                           *[f"{t} AS __raw_{r}" for r, t in text.items()])
+                           *[f"{t} AS __raw_{r}" for r, t in text.items()],
+                           *[f"`{c.replace('`', '``')}` AS {x}" for c, x in zip(riders, rider_names)])
     if text:
         checks: list[str] = []
         for r in text:  # per role: how many values did not convert, and one of them
@@ -198,11 +202,11 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
                     role, "is not a number")
                 raise InputError(f"{counts[2 * i + 1]!r} {what} ({counts[2 * i]:,} such rows)",
                                  source=events.name, column=found[role])
-    canonical = typed.select(*exprs)
+    canonical = typed.select(*exprs, *rider_names)
     rows_read = canonical.count()
     if rows_read == 0:
         raise InputError("no rows", source=events.name)
-    distinct = canonical.dropDuplicates().persist()
+    distinct = canonical.dropDuplicates().select(*exprs).persist()
     n = distinct.count()
     distinct.createOrReplaceTempView(view)
     loaded = LoadedTable(table=view, source=events.name, rows_read=int(rows_read), roles=tuple(found),

@@ -1,0 +1,96 @@
+"""Categories from a product catalogue.
+
+Receipt-line exports carry a product id, not a category: the category lives in a product
+catalogue (product id → department). :func:`join_catalogue` looks each event line's product
+up in the catalogue read by :func:`segmentkit.sources.load_products` and writes its
+category into the event table; a line whose product the catalogue does not list (or that
+has no product id) gets the category :data:`UNKNOWN`, and is counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import duckdb
+
+from segmentkit.errors import InputError
+from segmentkit.sources import LoadedTable
+from segmentkit.sqltext import literal
+
+__all__ = ["UNKNOWN", "CatalogueJoin", "join_catalogue"]
+
+#: The category of a line whose product is missing from the catalogue.
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CatalogueJoin:
+    """What the join found.
+
+    Attributes
+    ----------
+    products : int
+        Distinct product ids in the catalogue.
+    lines : int
+        Event lines looked up.
+    lines_unknown : int
+        Lines whose product is missing from the catalogue (or without a product id): their
+        category is :data:`UNKNOWN`.
+    products_unknown : int
+        Distinct product ids of the events missing from the catalogue.
+    """
+
+    products: int
+    lines: int
+    lines_unknown: int
+    products_unknown: int
+
+    def to_dict(self) -> dict[str, int]:
+        """The counts, for ``data_quality``."""
+        return {"catalogue_products": self.products, "catalogue_lines_unknown_product": self.lines_unknown,
+                "catalogue_unknown_products": self.products_unknown}
+
+
+def join_catalogue(con: duckdb.DuckDBPyConnection, events: LoadedTable,
+                   products: LoadedTable) -> tuple[LoadedTable, CatalogueJoin]:
+    """Give every event line the category of its product, in place.
+
+    The catalogue's category replaces a category column of the events, if they had one
+    (a note says so).
+
+    Returns
+    -------
+    LoadedTable, CatalogueJoin
+        The events (now with a ``category`` role) and the counts of the join.
+
+    Raises
+    ------
+    InputError
+        The events have no product id column.
+    """
+    if "product_id" not in events.roles:
+        raise InputError("a product catalogue needs a product id column in the events "
+                         "(--product-column, or [columns] product_id)", source=events.source)
+    t, p = events.table, products.table
+    lines, unknown, unknown_ids = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE p.product_id IS NULL), "
+        f"count(DISTINCT e.product_id) FILTER (WHERE p.product_id IS NULL) "
+        f"FROM {t} e LEFT JOIN (SELECT DISTINCT product_id FROM {p}) p USING (product_id)").fetchall()[0]
+    n_products = con.execute(f"SELECT count(DISTINCT product_id) FROM {p}").fetchall()[0][0]
+    notes = list(events.notes) + list(products.notes)
+    if "category" in events.roles:
+        notes.append(f"{events.source}: categories taken from the catalogue {products.source}, "
+                     "not from the events' own category column")
+    keep = "* EXCLUDE (category)" if "category" in events.roles else "*"
+    # one category per product id (load_products refused ids listed with two)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {t} AS SELECT e.{keep}, CASE WHEN p.product_id IS NULL THEN {literal(UNKNOWN)} "
+        f"ELSE p.category END AS category FROM {t} e LEFT JOIN "
+        f"(SELECT product_id, any_value(category) AS category FROM {p} WHERE product_id IS NOT NULL GROUP BY 1) p "
+        f"USING (product_id)")
+    if unknown:
+        notes.append(f"{events.source}: {int(unknown):,} line(s) of {int(unknown_ids):,} product(s) missing from "
+                     f"the catalogue {products.source} get the category {UNKNOWN!r}")
+    roles = tuple(r for r in events.roles if r != "category") + ("category",)
+    joined = CatalogueJoin(int(n_products), int(lines), int(unknown), int(unknown_ids))
+    return replace(events, roles=roles, notes=tuple(notes)), joined
