@@ -175,3 +175,15 @@ def test_gmm_reports_non_convergence_instead_of_warning():
     fitted = algorithms.get("gmm").fit(X, k=3, random_state=0, max_iter=1, n_init=1)
     assert fitted.details["converged"] is False
     assert algorithms.get("gmm").fit(X, k=3, random_state=0).details["converged"] is True
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmeans_on_many_rows_is_as_good_as_full_kmeans(seed):
+    from sklearn.cluster import KMeans
+
+    X, _ = _blobs(n=6000, k=8, d=6, seed=seed)
+    X = X + np.random.default_rng(seed).normal(size=X.shape) * 3.0  # overlapping: local optima exist
+    fitted = algorithms.get("kmeans").fit(X, k=8, random_state=seed, sample_init_threshold=1000, init_sample=1500)
+    assert fitted.details["variant"] == "lloyd (restarts on a sample)"
+    reference = KMeans(n_clusters=8, n_init=10, random_state=seed).fit(X).inertia_
+    assert fitted.details["inertia"] <= reference * 1.001
