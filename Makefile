@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test bench browser clean
+.PHONY: demo test test-fast bench browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ browser:
 
 test: $(VENV)/.test browser
 	$(PY) -m pytest -q
+
+# The inner loop (under a minute): everything but the slow and integration tests.
+test-fast: $(VENV)/.test
+	$(PY) -m pytest -q -m "not slow and not integration"
 
 # Benchmarks (not part of the tests). OPENBLAS_* are unset here only; see bench/README.md.
 bench: $(VENV)/.test

@@ -14,7 +14,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -22,12 +21,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from labeled_suite import planted  # noqa: E402
-
-from segmentkit import algorithms  # noqa: E402
-from segmentkit.choose_k import select_k  # noqa: E402
+from segmentkit import algorithms
+from segmentkit.choose_k import select_k
+from segmentkit.labeled import planted
 
 
 def plain(X: np.ndarray, k_values: range, seed: int) -> tuple[int, dict[int, float]]:

@@ -12,7 +12,7 @@ Real logs (nothing is downloaded at run time; give the files):
   ``lifetimes`` wheel: ``pip download --no-deps lifetimes`` and unzip it);
 * the demo data (planted behaviour, with personas unrelated to part of it).
 
-Planted sets: 21 of ``labeled_suite.py``'s sets with close, small or unequal groups and
+Planted sets: 21 of ``segmentkit.labeled``'s sets with close, small or unequal groups and
 customer-like mixtures; printed: sets where the selection finds the true k.
 
 ``python bench/bench_real.py --cdnow /tmp/lt/lifetimes/datasets/CDNOW_master.txt``
@@ -24,20 +24,16 @@ import argparse
 import datetime as dt
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from labeled_suite import customers, planted  # noqa: E402
-
-from segmentkit import Segmentation  # noqa: E402
-from segmentkit.choose_k import select_k  # noqa: E402
-from segmentkit.validation import validate  # noqa: E402
+from segmentkit import Segmentation
+from segmentkit.choose_k import select_k
+from segmentkit.labeled import customers, planted
+from segmentkit.validation import validate
 
 
 def cdnow(path: str) -> pd.DataFrame:
@@ -89,14 +85,14 @@ def real_row(name: str, events: pd.DataFrame, customers_df: pd.DataFrame | None,
     val = validate(con, "ev", roles, first_event=first, snapshot=snapshot, past_fit=past_fit, personas=personas)
     con.close()
     return {
-        "data": name, "k": a.summary["k"], "k_seed1": b.summary["k"],
+        "data": name, "k": a.summary.k, "k_seed1": b.summary.k,
         "ari_seeds": adjusted_rand_score(seg_a.to_numpy(), seg_b.to_numpy()),
         "eta2_segments": val["segments"]["spend_eta2"] if val["status"] == "done" else None,
         "eta2_rfm": val["rfm"]["spend_eta2"] if val["status"] == "done" else None,
         "eta2_personas": (val.get("personas") or {}).get("spend_eta2"),
         "k_past": val["segments"]["groups"] if val["status"] == "done" else None,
         "seconds": time.perf_counter() - t0,
-        "names": [s["name"] for s in a.summary["segments"] if s["id"] >= 0],
+        "names": [s.name for s in a.summary.segments if s.id >= 0],
     }
 
 

@@ -11,6 +11,9 @@ from sklearn.metrics import adjusted_rand_score
 from segmentkit import algorithms
 from segmentkit.algorithms._base import knee_index, relabel_by_size, segment_centres
 
+#: slow: fits every algorithm family; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 def _blobs(n: int = 1200, k: int = 4, d: int = 5, seed: int = 0, noise: float = 0.0):
     rng = np.random.default_rng(seed)

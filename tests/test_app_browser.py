@@ -22,6 +22,9 @@ from segmentkit.app import streamlit_command
 from segmentkit.datasets import make_demo, write_demo
 from test_report_browser import CHROMIUM, LAUNCH_ARGS, _require_chromium
 
+#: needs a Streamlit server and Chromium; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 SLOW = 180_000  # ms: a segmentation run on this 2-core machine, with headroom
 
 
@@ -71,8 +74,15 @@ def page(app_url):
         browser.close()
 
 
+def _shot(pg, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, kept in ``$SEGMENTKIT_SCREENSHOTS`` when set (for looking at)."""
+    folder = Path(os.environ.get("SEGMENTKIT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
 def _segments_table(pg) -> pd.DataFrame:
-    table = pg.locator("table").first
+    table = pg.locator("[data-testid=stTable] table").first
     table.locator("tbody tr").first.wait_for(timeout=30_000)
     header = [c.inner_text().strip() for c in table.locator("thead th").all()]
     rows = [[c.inner_text().strip() for c in r.locator("td, th").all()] for r in table.locator("tbody tr").all()]
@@ -100,6 +110,7 @@ def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_pa
     assignments = pd.read_csv(path, dtype={"customer_id": str})
     assert len(assignments) == n and assignments["customer_id"].is_unique
     assert (assignments["status"] == "segmented").sum() == table["customers"].astype(int).sum()
+    _shot(page, tmp_path, "demo_run")
 
 
 def test_uploaded_files_bad_then_good(page, tmp_path):
@@ -115,12 +126,42 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
     assert "Traceback" not in page.content()
+    _shot(page, tmp_path, "bad_file")
     uploads.nth(0).set_input_files(str(files["events"]))
     uploads.nth(1).set_input_files(str(files["customers"]))
     page.get_by_text(re.compile(r"^customers\.csv")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Run segmentation").click()
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     assert not error.is_visible()
+
+
+def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page, tmp_path):
+    from playwright.sync_api import expect
+
+    data = make_demo(600, seed=5)
+    events = data.events.rename(columns={"customer_id": "Customer_ID", "event_time": "EVENT_TIME",
+                                         "channel": "Channel", "category": "Category"})
+    path = tmp_path / "shop_export.csv"
+    events.to_csv(path, index=False)
+    page.get_by_text("My files").click()
+    upload = page.locator("input[type=file]").first
+    upload.wait_for(state="attached", timeout=30_000)
+    upload.set_input_files(str(path))
+    preview = page.get_by_text("Your files: the first rows")
+    preview.wait_for(timeout=30_000)
+    assert page.get_by_text("shop_export.csv").first.is_visible()
+    grid = page.locator("[data-testid=stDataFrame]").first
+    grid.wait_for(timeout=30_000)
+    expect(grid).to_contain_text("EVENT_TIME", timeout=30_000)
+    expect(grid).to_contain_text(str(events["Customer_ID"].iloc[0]))
+    page.get_by_text("2. Columns").click()
+    for label, column in [("Customer id", "Customer_ID"), ("Event time", "EVENT_TIME"),
+                          ("Channel", "Channel"), ("Category", "Category"), ("Amount", "amount")]:
+        expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(column, timeout=30_000)
+    _shot(page, tmp_path, "upload_mapping_preview")
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    assert "Traceback" not in page.content()
 
 
 def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
@@ -165,3 +206,59 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     assert dq["catalogue_lines_unknown_product"] == 40
     assert summary["run"]["inputs"]["products"]["name"] == "products.csv"
     assert any("'unit_price' × 'quantity'" in n for n in dq["notes"])
+
+
+def _idle(pg) -> None:
+    """Wait until the server has redrawn the page."""
+    pg.wait_for_timeout(500)
+    pg.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=60_000)
+
+
+def _type_name(pg, row: int, text: str) -> None:
+    """Type ``text`` into the name cell of ``row`` of the rename editor (a canvas grid)."""
+    _idle(pg)
+    editor = pg.locator("[data-testid=stDataFrame]").last
+    editor.scroll_into_view_if_needed()
+    box = editor.bounding_box()
+    header = row_height = 35  # px: Streamlit's data editor rows
+    cell = pg.locator("#portal textarea")  # the grid's cell editor
+    x, y = box["x"] + box["width"] * 0.75, box["y"] + header + row_height * (row + 0.5)
+    for _ in range(3):  # the grid takes a double click only once it has settled
+        pg.mouse.dblclick(x, y)
+        try:
+            cell.wait_for(timeout=10_000)
+            break
+        except Exception:
+            pg.keyboard.press("Escape")
+    else:
+        raise AssertionError("the name cell did not open for editing")
+    cell.fill(text)
+    cell.press("Enter")
+    cell.wait_for(state="detached", timeout=30_000)
+    _idle(pg)
+
+
+def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitting(page, tmp_path):
+    page.get_by_label("Demo customers").fill("600")
+    page.get_by_label("Demo customers").press("Enter")
+    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
+    runs = page.get_by_text(re.compile(r"^Segmentation runs in this session: \d+$"))
+    before = runs.inner_text()
+    first = _segments_table(page)["name"].iloc[1]
+    _type_name(page, 0, first)  # the name of another segment
+    page.get_by_role("button", name="Apply names").click()
+    error = page.get_by_text(re.compile(r"^Names not applied: .*segments 0 and 1"))
+    try:
+        error.wait_for(timeout=30_000)
+    finally:
+        page.get_by_text("Downloads").scroll_into_view_if_needed()
+        _shot(page, tmp_path, "rename_error")
+    assert _segments_table(page)["name"].iloc[1] == first  # results kept
+    assert page.get_by_role("button", name="assignments.csv").is_visible()
+    _type_name(page, 0, "Weekend bargain hunters")
+    page.get_by_role("button", name="Apply names").click()
+    page.locator("[data-testid=stTable]").get_by_text("Weekend bargain hunters").wait_for(timeout=30_000)
+    error.wait_for(state="detached", timeout=30_000)
+    assert runs.inner_text() == before  # renamed, not fitted again
+    _shot(page, tmp_path, "rename_ok")

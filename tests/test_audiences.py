@@ -267,6 +267,7 @@ def test_export_selected_segments_and_unknown_segment(tmp_path):
             customer_id="cid", email="e_mail"))
 
 
+@pytest.mark.slow
 def test_cli_export_audiences_and_the_canary(tmp_path):
     run, customers = _run_dir(tmp_path)
     settings = tmp_path / "settings.toml"
@@ -305,6 +306,7 @@ def test_help_of_export_audiences():
         assert flag in res.output
 
 
+@pytest.mark.slow
 def test_preflight_section_in_a_real_runs_report(tmp_path):
     from segmentkit.datasets import make_demo, write_demo
     from segmentkit.pipeline import Segmentation
@@ -335,6 +337,7 @@ def test_preflight_section_in_a_real_runs_report(tmp_path):
     assert "canary." not in written and "example.net" not in written and "7946" not in html
 
 
+@pytest.mark.slow
 def test_contact_columns_are_never_profiled(tmp_path):
     """A customer table with contact columns: the run's summary and report hold none of them,
     even when they look like low-cardinality text or numbers."""

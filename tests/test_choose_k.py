@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+from segmentkit import algorithms
+from segmentkit.choose_k import Constraints, KSelection, select_k
+from segmentkit.labeled import check_recovery, customers, penguins, planted, rule_choices, wine
 
-from labeled_suite import check_recovery, customers, penguins, planted, rule_choices, wine  # noqa: E402
-
-from segmentkit import algorithms  # noqa: E402
-from segmentkit.choose_k import Constraints, KSelection, select_k  # noqa: E402
+#: slow: recovery on labeled sets with bootstraps; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
 
 CANDIDATE_KEYS = {
     "k", "algorithm", "silhouette", "calinski_harabasz", "davies_bouldin", "inertia", "bic",

@@ -14,10 +14,13 @@ from typer.testing import CliRunner
 from segmentkit.cli import app
 from segmentkit.datasets import make_demo, write_demo
 
+#: slow: each runs the CLI end to end (a segmentation, often in a subprocess); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "assign"])
+@pytest.mark.parametrize("command", ["demo", "run", "assign", "readout"])
 def test_help_on_every_command(command):
     res = runner.invoke(app, [command, "--help"])
     assert res.exit_code == 0
@@ -48,7 +51,7 @@ def _run_cli(*args):
          "customers.csv: column 'customer_id' row 2: duplicate customer id '1'"),
         ("", None, [], "events.csv: the file is empty"),
         ("customer_id,event_time,amount\n1,2024-01-01,1\n2,2024-01-01,2\n3,2024-01-03,5\n", None, ["--k", "5"],
-         "fewer than k = 5"),
+         "too few for k = 5"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, events_text, customers_text, extra, expected):

@@ -30,7 +30,7 @@ def test_unknown_setting_named(tmp_path):
 
 
 def test_invalid_k_message():
-    with pytest.raises(InputError, match="k must be an integer >= 2, got 1"):
+    with pytest.raises(InputError, match="^--k must be an integer from 2 to 100, got 1$"):
         load_settings(clustering={"k": 1})
 
 
@@ -45,3 +45,26 @@ def test_spark_section_with_dotted_settings(tmp_path):
     p.write_text('[spark.config]\nexecutor.memory = "8g"\n')
     with pytest.raises(InputError, match=r"\[spark.config\] 'executor.memory' is not a Spark setting"):
         load_settings(p)
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), [
+    ("min_share", 0.6, "a number from 0 to 0.5"),
+    ("min_value_share", 0.9, "a number from 0 to 0.5"),
+    ("max_segments", 1, "an integer from 2 to 100"),
+    ("seed", -1, "an integer from 0 to 4294967295"),
+    ("k_min", 1, "an integer from 2 to 100"),
+])
+def test_one_range_for_file_flags_and_library(tmp_path, name, value, allowed):
+    """The same range, and the same words, whether the value comes from the settings file,
+    a flag, or the Python API."""
+    from segmentkit.pipeline import Segmentation
+
+    p = tmp_path / "s.toml"
+    p.write_text(f"[clustering]\n{name} = {value}\n")
+    with pytest.raises(InputError, match=rf"^s\.toml: \[clustering\] {name} must be {allowed}, got {value}$"):
+        load_settings(p)
+    with pytest.raises(InputError, match=rf"^--{name.replace('_', '-')} must be {allowed}, got {value}$"):
+        load_settings(clustering={name: value})
+    keyword = "random_state" if name == "seed" else name
+    with pytest.raises(InputError, match=rf"^{name} must be {allowed}, got {value}$"):
+        Segmentation(**{keyword: value}).resolved_settings()

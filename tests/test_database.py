@@ -23,6 +23,9 @@ from segmentkit.sources import load_events, load_products
 
 from postgres_server import postgres_server
 
+#: needs a throwaway PostgreSQL server; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def crm(tmp_path_factory):
@@ -133,7 +136,7 @@ def test_product_catalogue_from_the_database(crm, tmp_path):
     columns = ColumnMapping(customer_id="card", event_time="time", product_id="sku", products_id="code",
                             category="dept")
     con = duckdb.connect()
-    ev, joined = join_catalogue(con, load_events(con, str(events), columns),
+    ev, joined = join_catalogue(con, load_events(con, str(events), columns, elsewhere=("category",)),
                                 load_products(con, SqlQuery(url, "catalogue"), columns))
     got = sorted(con.execute(f"SELECT customer_id, category, amount FROM {ev.table}").fetchall())
     assert got == [("c1", "bakery", 3.0), ("c1", "dairy", 2.0), ("c2", "unknown", 4.0)]

@@ -10,6 +10,9 @@ from segmentkit.datasets import PLANTED_SEGMENTS, make_demo, write_demo
 
 from planted import planted_of
 
+#: slow: each runs a full segmentation of the demo; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 HV = PLANTED_SEGMENTS.index("High-value connoisseurs")
 DH = PLANTED_SEGMENTS.index("Discount hunters")
 

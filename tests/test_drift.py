@@ -14,6 +14,9 @@ from segmentkit.cli import app
 from segmentkit.drift import MAJOR, MODERATE, baseline, drift_report, psi
 from segmentkit.pipeline import Segmentation, score
 
+#: slow: runs and scores a segmentation; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 def test_psi_by_hand():
     assert psi([0.5, 0.5], [0.5, 0.5]) == 0.0

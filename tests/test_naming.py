@@ -249,7 +249,7 @@ def test_apply_overrides():
     }
     with pytest.raises(KeyError, match="unknown segment 7"):
         apply_overrides(names, {7: "x"}, strict=True)
-    with pytest.raises(ValueError, match="both overridden"):
+    with pytest.raises(ValueError, match="would both be called"):
         apply_overrides(names, {0: "Same", 1: "same"})
     with pytest.raises(ValueError, match="empty"):
         apply_overrides(names, {0: ""})

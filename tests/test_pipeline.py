@@ -12,6 +12,9 @@ from segmentkit.datasets import PLANTED_SEGMENTS, make_demo, write_demo
 from segmentkit.export import to_json
 from segmentkit.pipeline import assign
 
+#: slow: each runs a full segmentation; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 def _ari(result, truth: pd.DataFrame) -> float:
     a = result.assignments.set_index("customer_id")

@@ -11,6 +11,9 @@ from segmentkit.datasets import make_demo
 
 from planted import planted_of
 
+#: slow: runs segmentations twice; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def refresh(tmp_path_factory):

@@ -19,6 +19,9 @@ from segmentkit.report._view import MAX_MAP_POINTS
 from segmentkit.report.markdown import escape_markdown
 from segmentkit.result import Summary
 
+#: slow: real runs' reports (session fixtures fit the demo); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 SECTIONS = ("headline", "glance", "segments", "map", "choosing-k", "personas", "opportunities", "method")
 ECHARTS_MARKER = "Apache Software Foundation"
 

@@ -17,6 +17,9 @@ import pytest
 from segmentkit.report import write_report
 from hostile import HOSTILE
 
+#: needs Chromium; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = (
     "headline",
@@ -218,3 +221,55 @@ def test_missing_chromium_fails_with_the_install_hint(tmp_path: Path) -> None:
         _require_chromium(tmp_path / "no-chromium", {})
     with pytest.raises(pytest.skip.Exception):
         _require_chromium(tmp_path / "no-chromium", {"SEGMENTKIT_SKIP_BROWSER": "1"})
+
+
+def test_brief_cards_of_a_real_run_in_chromium(browser: Any, tmp_path: Path) -> None:
+    """Brief cards of a real (small) demo segmentation: one per segment, every sentence with
+    the numbers it cites beside it; a user's hostile override stays text."""
+    from segmentkit import Segmentation
+    from segmentkit.briefs import TOPICS
+    from segmentkit.datasets import make_demo, write_demo
+
+    paths = write_demo(tmp_path / "data", make_demo(1500, seed=0))
+    result = Segmentation(random_state=0, n_bootstrap=3, persona_column="persona",
+                          attention_column="marketing_touches",
+                          brief_overrides={1: {"where": HOSTILE[1]}}).fit(
+        customers=paths["customers"], events=paths["events"])
+    report = write_report(result.summary, tmp_path)["html"]
+    page = _Page(browser, report)
+    try:
+        page.load()
+        p = page.page
+        segments = [s for s in result.summary.to_dict()["segments"] if s["brief"]]
+        assert p.locator("[data-brief]").count() == len(segments) >= 4
+        for seg in segments:
+            card = p.locator(f"[data-segment-card='{seg['id']}'] [data-brief]")
+            assert card.is_visible()
+            assert card.locator("[data-objective]").text_content() == seg["brief"]["objective"]
+            rows = card.locator("tr[data-topic]")
+            assert rows.evaluate_all("rs => rs.map(r => r.dataset.topic)") == [
+                s["topic"] for s in seg["brief"]["sentences"]] == list(TOPICS)
+            for i, sentence in enumerate(seg["brief"]["sentences"]):
+                row = rows.nth(i)
+                assert sentence["text"] in row.locator("td.text").inner_text()
+                shown = row.locator("td.numbers .num-item")
+                cited = [n for n in sentence["numbers"] if n["cited"]]
+                assert shown.count() == len(cited) > 0
+                assert shown.first.is_visible()
+                assert shown.first.inner_text().startswith(cited[0]["label"])
+        where = p.locator("[data-segment-card='1'] tr[data-topic='where'] td.text").inner_text()
+        assert HOSTILE[1] in where and "(edited)" in where
+        assert p.evaluate("() => window.__xss") is None and p.locator("img").count() == 0
+        assert page.console_errors == [] and page.page_errors == []
+        assert page.foreign_requests() == [] and page.blocked == []
+        card = p.locator(f"[data-segment-card='{segments[0]['id']}']")
+        p.evaluate("() => { document.querySelector('header.top').style.position = 'static'; }")  # not over the shot
+        shot = tmp_path / "brief-card.png"
+        card.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        keep = os.environ.get("SEGMENTKIT_SCREENSHOT_DIR")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(keep) / "brief-card.png")
+    finally:
+        page.close()

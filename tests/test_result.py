@@ -12,6 +12,9 @@ from segmentkit.export import to_json
 from segmentkit.pipeline import Segmentation, score
 from segmentkit.result import SCHEMA_PATH, SCHEMA_VERSION, Summary, build_summary, schema_text
 
+#: slow: each runs or writes a full segmentation; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 def test_committed_schema_is_generated_from_the_types():
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (

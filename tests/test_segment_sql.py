@@ -14,6 +14,9 @@ from segmentkit.pipeline import Segmentation
 from segmentkit.segment_sql import segments_sql
 from segmentkit.sources import load_events
 
+#: slow: fits a segmentation; CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):

@@ -8,7 +8,7 @@ import pytest
 
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
-from segmentkit.sources import detect_encoding, load_customers, load_events
+from segmentkit.sources import detect_encoding, load_customers, load_events, match_columns, preview_rows
 
 
 @pytest.fixture()
@@ -206,3 +206,20 @@ def test_a_comma_in_a_comma_separated_number_is_not_guessed(con, tmp_path):
     p = _write(tmp_path / "e.csv", 'customer_id,event_time,amount\n1,2024-01-01,"1,234"\n')
     with pytest.raises(InputError, match="column 'amount' row 1: '1,234' is not a number"):
         load_events(con, p)
+
+
+def test_mapped_columns_exact_then_ignoring_case_and_blank_means_unused(con, tmp_path):
+    assert match_columns(["Customer_ID", "customer_id", "CATEGORY", "Channel"], ColumnMapping(),
+                         ["customer_id", "category", "channel", "amount"]) == {
+        "customer_id": "customer_id", "category": "CATEGORY", "channel": "Channel"}
+    path = _write(tmp_path / "e.csv", "customer_id,event_time,amount,category\n"
+                                      "a,2024-01-01,5,shoes\nb,2024-01-02,7,bags\n")
+    used = load_events(con, path, ColumnMapping())
+    unused = load_events(con, path, ColumnMapping(category=""))
+    assert "category" in used.roles and "category" not in unused.roles
+
+
+def test_preview_shows_the_first_rows_as_written(tmp_path):
+    path = _write(tmp_path / "e.csv", "id;amount\n007;1.234,50\n8;2\n9;3\n")
+    rows = preview_rows(path, 2)
+    assert rows.to_dict("list") == {"id": ["007", "8"], "amount": ["1.234,50", "2"]}

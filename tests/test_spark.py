@@ -24,6 +24,9 @@ from segmentkit.sources import load_events
 from segmentkit.spark import SparkEvents
 from segmentkit.spark.events import load_events_spark, spark_event_stage
 
+#: needs Spark (local mode, Java 17); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def spark():
@@ -70,6 +73,56 @@ def test_segments_with_spark_events_equal_those_without(spark, demo):
     assert a.assignments["segment_id"].tolist() == b.assignments["segment_id"].tolist()
     assert a.summary.data_quality.orphan_events == b.summary.data_quality.orphan_events > 0
     assert [s.name for s in a.summary.segments] == [s.name for s in b.summary.segments]
+
+
+def _hostile_events(path):
+    """Twelve ordinary customers with 20 events each, then one row per kind of trouble the loaders count."""
+    rows = ["customer_id,event_time,event_type,amount,quantity,category"]
+    for c in range(12):
+        for e in range(20):
+            rows.append(f"{c:03d},2024-{1 + e % 12:02d}-{10 + c} 1{e % 10}:00:00,{'purchase' if e % 2 else 'view'},"
+                        f"{5 + 7 * c + e}.5,{1 + e % 2},{'home' if c % 3 else 'toys'}")
+    rows += [" 001 ,2024-05-01 10:00:00,purchase,12,1,home",      # id with blanks: trimmed, counted
+             "1,2024-05-02 10:00:00,purchase,3,1,home",           # '1' is not '001': another customer
+             "002,2024-05-03T10:00:00+02:00,purchase,4,1,toys",   # an offset: converted to UTC
+             "003,2024-05-04 10:00:00,purchase,NaN,1,home",       # non-finite amounts
+             "004,2024-05-04 10:00:00,purchase,inf,1,home",
+             "005,2024-05-04 10:00:00,purchase,1e13,1,home",
+             "006,2024-05-04 10:00:00,purchase,2,NaN,home",
+             "007,2099-01-01 10:00:00,purchase,9,1,home",         # far future: left out
+             "ZZ,2099-01-01 10:00:00,purchase,9,1,home",          # ... and its only event
+             "008,2024-05-05 10:00:00,purchase,6.25,1,home", "008,2024-05-05 10:00:00,purchase,6.25,1,home",
+             "009,2024-05-06 10:00:00,purchase,,1,home", "009,2024-05-06 10:00:00,purchase,,1,home"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, tmp_path):
+    """Hand-counted: 1 id with blanks, 4 non-finite numbers, 2 events in 2099, 2 duplicates
+    carrying 6.25; ids as written ('1' and '001' differ); the +02:00 time read as 08:00 UTC."""
+    path = _hostile_events(tmp_path / "hostile.csv")
+    kwargs = dict(random_state=0, k=2, validate=False)
+    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
+    b = Segmentation(**kwargs).fit(events=path)
+    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
+    assert [n.replace("hostile.csv (Spark)", "hostile.csv") for n in qa.pop("notes")] == qb.pop("notes")
+    assert qa == qb
+    assert (qb["ids_trimmed"], qb["non_finite_amounts"], qb["events_outside_time_range"]) == (1, 4, 2)
+    assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (2, 6.25)
+    assert qb["customers_without_usable_events"] == 1 and qb["events_rows_read"] == 240 + 13
+    pd.testing.assert_frame_equal(a.assignments, b.assignments, check_exact=False, atol=1e-9)
+    status = a.assignments.set_index("customer_id")["status"]
+    assert {"1", "001"} <= set(status.index) and status["ZZ"] == "no_usable_events"
+    stage = load_events_spark(SparkEvents(str(path), spark=spark), view="hostile")
+    (t,) = spark.sql("SELECT CAST(event_time AS STRING) FROM hostile WHERE customer_id = '002' "
+                     "AND dayofmonth(event_time) = 3").collect()[0]
+    assert t == "2024-05-03 08:00:00" and stage.loaded.ids_trimmed == 1
+
+
+def test_a_mapped_column_that_is_not_there_is_an_error(spark, tmp_path):
+    path = _hostile_events(tmp_path / "hostile.csv")
+    with pytest.raises(InputError, match=r"^hostile.csv \(Spark\): missing column 'dept' \(the category\); found: "):
+        load_events_spark(SparkEvents(str(path), spark=spark), ColumnMapping(category="dept"), view="nodept")
 
 
 def test_messy_input_is_made_canonical_as_duckdb_does(spark, tmp_path):
@@ -122,7 +175,10 @@ def test_cli_run_with_the_spark_engine_gives_the_duckdb_partition(spark, demo, t
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
     d = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert s["run"]["inputs"]["events"]["name"] == "events.csv (Spark)"
+    s_notes = [n.replace("events.csv (Spark)", "events.csv") for n in s["data_quality"].pop("notes")]
+    assert s_notes == d["data_quality"].pop("notes")
     assert s["data_quality"] == d["data_quality"] and d["data_quality"]["duplicate_events_dropped"] > 0
+    assert d["data_quality"]["duplicate_events_amount"] > 0
     a = pd.read_csv(tmp_path / "s" / "assignments.csv", dtype={"customer_id": str})
     b = pd.read_csv(tmp_path / "d" / "assignments.csv", dtype={"customer_id": str})
     assert a["customer_id"].tolist() == b["customer_id"].tolist() and len(a) == 700 + s["data_quality"]["orphan_customers"]

@@ -26,6 +26,7 @@ def _sheet(path, rows):
     return path
 
 
+@pytest.mark.slow
 def test_features_from_excel_equal_those_from_csv(tmp_path):
     data = make_demo(250, seed=5)
     files = write_demo(tmp_path, data)

@@ -57,6 +57,7 @@ def _failing_reader(first: pa.Table) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(first.schema, batches())
 
 
+@pytest.mark.integration
 def test_postgres_replace_append_and_a_failure_in_the_middle(server):
     target = DatabaseTarget(server, "crm.segments")
     snap = dt.date(2024, 6, 30)
@@ -105,6 +106,7 @@ def test_sqlite_file_replace_and_a_failure_in_the_middle(tmp_path):
     assert tables == ["segments"]
 
 
+@pytest.mark.integration
 def test_bad_targets_and_no_password_in_messages(server):
     secret = server.replace("segmentkit@", "segmentkit:hunter2@")
     closed = secret.rsplit(":", 1)[0] + ":1/postgres"
@@ -119,6 +121,7 @@ def test_bad_targets_and_no_password_in_messages(server):
         DatabaseTarget(server, "t", "upsert")
 
 
+@pytest.mark.integration
 def test_cli_run_and_assign_write_back(server, demo_files, tmp_path):
     data, paths = demo_files
     db = tmp_path / "crm.db"

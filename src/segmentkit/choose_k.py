@@ -80,6 +80,10 @@ BOOTSTRAP_N_INIT = 3
 AUTO_ALGORITHMS = ("kmeans", "ward", "average", "complete", "gmm", "dbscan", "hdbscan")
 
 
+#: Fewest customers a selection of k is made on: below it, bootstrap halves and silhouette
+#: samples are too small to say anything.
+MIN_ROWS = 10
+
 def _round(x: Any) -> Any:
     if x is None:
         return None
@@ -733,28 +737,31 @@ def _reason(
     def stab(c: Candidate) -> str:
         return f"stability {c.stability:.2f}" if c.stability is not None else "stability not measured"
 
+    def sil(c: Candidate) -> str:  # None: fewer than two segments found (density algorithms)
+        return f"{c.silhouette:.3f}" if c.silhouette is not None else "not measurable"
+
     head = f"{chosen.k} segments ({chosen.label})"
     if fixed_k is not None:
         text = f"{head}: set by the user (--k)"
         if not chosen.eligible:
             text += f", although {chosen.why_not}"
         if evidence is not None and (evidence.k, evidence.algorithm) != (chosen.k, chosen.algorithm):
-            text += f"; the evidence alone would suggest {evidence.k} ({evidence.label}, silhouette {evidence.silhouette:.3f}, {stab(evidence)})"
+            text += f"; the evidence alone would suggest {evidence.k} ({evidence.label}, silhouette {sil(evidence)}, {stab(evidence)})"
         return text + "."
     if "none eligible" in how:
         text = f"{head}: no candidate meets the constraints; this is the best of the rest ({chosen.why_not})"
     elif "stable" in how and "most" not in how:
         best = max(pool, key=_rank_key)
         if best is chosen:
-            text = f"{head}: highest silhouette ({chosen.silhouette:.3f}) among stable candidates ({stab(chosen)})"
+            text = f"{head}: highest silhouette ({sil(chosen)}) among stable candidates ({stab(chosen)})"
         else:
             text = (
                 f"{head}: the most segments among stable candidates ({stab(chosen)}) whose silhouette "
-                f"({chosen.silhouette:.3f}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
-                f"({best.label}, {best.silhouette:.3f})"
+                f"({sil(chosen)}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
+                f"({best.label}, {sil(best)})"
             )
     else:
-        text = f"{head}: no candidate is clearly stable; highest silhouette ({chosen.silhouette:.3f}) among the most stable ({stab(chosen)})"
+        text = f"{head}: no candidate is clearly stable; highest silhouette ({sil(chosen)}) among the most stable ({stab(chosen)})"
     same = sorted((c for c in cands if c.algorithm == chosen.algorithm and not c.params), key=lambda c: c.k)
     nxt = next((c for c in same if c.k == chosen.k + 1), None)
     if nxt is not None and nxt.k > chosen.k:
@@ -837,8 +844,8 @@ def select_k(
     single rule and their majority vote.
     """
     X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] < 10 or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-d array with at least 10 rows and 1 column, got shape {X.shape}")
+    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
+        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
         raise ValueError("X must be numeric and finite (no NaN or infinity)")
     X = X.astype(float, copy=False)

@@ -1,16 +1,19 @@
-"""Command line: ``segmentkit demo | run | assign``. It only translates flags into library
+"""Command line: ``segmentkit demo | run | assign | readout``. It only translates flags into library
 calls and results into text; progress goes to stderr, results to stdout.
 
-Exit codes: 0 success, 2 bad input (one line naming file, column and row).
+Exit codes: 0 success, 2 bad input (one line naming file, column and row, flag or setting),
+1 an internal error (``--debug`` shows its traceback, for a bug report).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+import traceback
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -55,9 +58,50 @@ EngineOpt = Annotated[Engine, typer.Option(
          "path or URL it reads, e.g. s3a://bucket/events/*.parquet; [spark] in the settings file.")]
 
 
-def _fail(message: str) -> None:
-    _err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
-    raise typer.Exit(code=2)
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="On an error, show the full traceback (for bug reports).")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+@contextmanager
+def _reported(ctx: typer.Context) -> Iterator[None]:
+    """User errors become one line and exit 2; anything else (a bug) one line and exit 1;
+    with ``--debug`` the traceback is printed first."""
+    debug = bool((ctx.obj or {}).get("debug"))
+    try:
+        yield
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except InputError as exc:
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("error:", "bold red"), " ", _one_line(str(exc))), soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except Exception as exc:  # a bug: say so in one line, the traceback on request
+        if debug:
+            _err.print(traceback.format_exc(), markup=False, highlight=False, soft_wrap=True)
+        _err.print(Text.assemble(("internal error:", "bold red"), f" {type(exc).__name__}: ",
+                                 _one_line(str(exc)), " (run again with --debug for the traceback, and please "
+                                 "report it)"), soft_wrap=True)
+        raise typer.Exit(code=1) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
+def _out_dir(out: Path) -> Path:
+    """The output folder, made; an error naming ``--out`` when it cannot be."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out} cannot be made ({exc.strerror or exc})") from None
+    return out
 
 
 def _candidates_table(summary: Summary) -> Table:
@@ -146,6 +190,8 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     show = seg.progress or (lambda stage, elapsed: None)
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
+    for note in result.summary.data_quality.notes:
+        _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
     show("writing outputs", time.perf_counter() - start)
     for note in result.summary.data_quality.notes:
         _err.print(f"note: {note}", soft_wrap=True, markup=False)
@@ -157,6 +203,7 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: OutOpt = Path("demo-output"),
     seed: SeedOpt = None,
     customers: Annotated[int, typer.Option(help="Number of demo customers.")] = 5000,
@@ -165,22 +212,22 @@ def demo(
     from segmentkit.datasets import make_demo, write_demo
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
+        _out_dir(out)
         _err.print(f"generating demo data ({customers:,} customers)…")
         data = make_demo(customers, seed=seed or 0)
         paths = write_demo(out / "data", data)
         seg = Segmentation(persona_column="persona", attention_column="marketing_touches",
                            random_state=seed or 0)
         _run(seg, paths["customers"], paths["events"], out)
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output], [spark]).")] = None,
-    events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
-    customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output], [holdout], [spark]).")] = None,
+    events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel; with --engine spark any path or URL Spark reads).")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel; with --engine spark also a URL).")] = None,
     engine: EngineOpt = Engine.duckdb,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
@@ -218,8 +265,10 @@ def run(
     products_id_column: Annotated[Optional[str], typer.Option(help="Product id column of the catalogue, when it differs from the events'.")] = None,
     keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
-    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" overrides.")] = None,
+    names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" and [briefs.ID] topic = \"text\" overrides.")] = None,
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Plan a control group per segment (assignments get a 'group' column: target/holdout).")] = False,
+    min_lift: Annotated[Optional[float], typer.Option(help="With --holdout: smallest relative lift to detect (default 0.10 = +10 %).")] = None,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -227,10 +276,11 @@ def run(
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
+    from segmentkit.briefs import load_brief_overrides
     from segmentkit.naming import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
-    try:
+    with _reported(ctx):
         snap = None
         if snapshot_date:
             try:
@@ -254,7 +304,10 @@ def run(
             snapshot_date=snap,
             keep_duplicates=keep_duplicates or None,
             products=products,
+            holdout={"enabled": holdout or None, "min_lift": min_lift},
         )
+        if min_lift is not None and not settings.holdout.enabled:
+            raise InputError("--min-lift needs --holdout")
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
         if engine is Engine.spark:
@@ -263,19 +316,24 @@ def run(
             if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
                 raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
             events, customers = spark_inputs(settings.spark, events, customers)
-        overrides = load_name_overrides(names) if names else None
+        try:
+            overrides = load_name_overrides(names) if names else None
+            brief_texts = load_brief_overrides(names) if names else None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--names: {exc}") from None
         catalogue = settings.catalogue(database=database, products_query=products_query)
-        seg = Segmentation(settings, name_overrides=overrides, previous=previous, products=catalogue,
+        _out_dir(out)
+        seg = Segmentation(settings, name_overrides=overrides, brief_overrides=brief_texts, previous=previous,
+                           products=catalogue,
                            progress=_stage_printer(sys.stderr.isatty() if progress is None else progress))
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
         _run(seg, customers, events, out, target=target)
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command()
 def assign(
+    ctx: typer.Context,
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
     events: Annotated[Optional[str], typer.Option(help="Event log of the customers to assign.")] = None,
     customers: Annotated[Optional[str], typer.Option(help="Customer table of the customers to assign.")] = None,
@@ -291,8 +349,11 @@ def assign(
     """Assign new customers to the segments of a saved run, and measure drift from it."""
     from segmentkit.pipeline import score
 
-    try:
-        snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+    with _reported(ctx):
+        try:
+            snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
+        except ValueError:
+            raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
         target = _target(write_db, write_table, write_mode)
         if engine is Engine.spark:
             from segmentkit.config import load_settings
@@ -312,6 +373,7 @@ def assign(
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:
+            _out_dir(Path(out))
             scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
             frame = scored.assignments
             scored.write(out)
@@ -328,12 +390,38 @@ def assign(
         _out.print(f"Written to {written}" + (", drift.json" if drift else ""))
         if engine is Engine.duckdb:
             _write_back(frame, target, scored.snapshot_date)
-    except ValueError as exc:
-        _fail(str(exc))
+
+
+@app.command()
+def readout(
+    ctx: typer.Context,
+    run_dir: Annotated[Path, typer.Argument(help="Output folder of a run made with --holdout.")],
+    events: Annotated[Path, typer.Option(help="Events of the campaign period (the run's column names).")],
+    from_date: Annotated[Optional[str], typer.Option("--from", help="First day of the campaign window, YYYY-MM-DD (default: the run's snapshot date).")] = None,
+    to_date: Annotated[Optional[str], typer.Option("--to", help="Day after the window, YYYY-MM-DD (default: the day after the last event).")] = None,
+    out: OutOpt = Path("segmentkit-readout"),
+) -> None:
+    """Read the lift back: target against holdout per segment (readout.json and readout.html)."""
+    from segmentkit.holdout import readout_run
+    from segmentkit.report.readout import write_readout
+
+    with _reported(ctx):
+        dates = []
+        for flag, value in (("--from", from_date), ("--to", to_date)):
+            try:
+                dates.append(dt.date.fromisoformat(value) if value else None)
+            except ValueError:
+                raise InputError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
+        result = readout_run(run_dir, events, start=dates[0], end=dates[1])
+        paths = write_readout(result, out)
+        for seg in result["segments"]:
+            _out.print(f"  {seg['verdict']}", soft_wrap=True)
+        _out.print(f"Written to {paths['json']} and {paths['html']}")
 
 
 @app.command("export-audiences")
 def export_audiences(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run's output folder.")],
     customers: Annotated[Path, typer.Option(help="Customer table with the contact columns (CSV, Parquet or Excel).")],
     platform: Annotated[str, typer.Option(help="google (Customer Match), meta (Custom Audiences) or tiktok.")],
@@ -355,7 +443,7 @@ def export_audiences(
     from segmentkit.audiences import export_audiences as export
     from segmentkit.config import load_settings
 
-    try:
+    with _reported(ctx):
         ids = None
         if segments:
             try:
@@ -386,8 +474,6 @@ def export_audiences(
 
             write_report(Summary.read(run_dir / "summary.json"), run_dir, audiences=pre)
             _out.print(f"Pre-flight added to {run_dir}/report.html (section Ad-platform audiences)")
-    except InputError as exc:
-        _fail(str(exc))
 
 
 @app.command("app")

@@ -13,10 +13,48 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, SettingError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "OutputSettings", "SparkSettings",
-           "Settings", "load_settings"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings",
+           "SparkSettings", "Settings", "load_settings", "SETTING_RANGES"]
+
+#: The allowed range of each numeric clustering setting, declared once: the settings file,
+#: the CLI flags, the Python API and the library all check through
+#: :class:`ClusteringSettings`. A segment share above one half leaves room for one segment
+#: only; more than 100 segments is no longer a segmentation a business can act on; seeds are
+#: the 32-bit integers every random generator used accepts.
+SETTING_RANGES: dict[str, tuple[type, float, float]] = {
+    "k": (int, 2, 100),
+    "k_min": (int, 2, 100),
+    "k_max": (int, 2, 100),
+    "max_segments": (int, 2, 100),
+    "seed": (int, 0, 2**32 - 1),
+    "n_bootstrap": (int, 0, 1000),
+    "min_share": (float, 0.0, 0.5),
+    "min_value_share": (float, 0.0, 0.5),
+}
+
+
+def _check_range(name: str, value: Any) -> None:
+    kind, low, high = SETTING_RANGES[name]
+    what = "an integer" if kind is int else "a number"
+    ok = (isinstance(value, int) if kind is int else isinstance(value, (int, float))) and not isinstance(value, bool)
+    if not ok or not low <= value <= high:  # (NaN fails the comparison)
+        shown = (str(int(low)), str(int(high))) if kind is int else (f"{low:g}", f"{high:g}")
+        raise SettingError(name, f"must be {what} from {shown[0]} to {shown[1]}, got {value!r}")
+
+
+def _check_names(owner: object, single: tuple[str, ...], lists: tuple[str, ...] = ()) -> None:
+    """Column-name settings: text (``single``; ``None`` allowed where the default is None)
+    or lists of text (``lists``)."""
+    for name in single:
+        value = getattr(owner, name)
+        if value is not None and value != "" and not (isinstance(value, str) and value.strip()):  # "": not read
+            raise SettingError(name, f"must be a column name, got {value!r}")
+    for name in lists:
+        value = getattr(owner, name)
+        if value is not None and not (isinstance(value, tuple) and all(isinstance(v, str) and v for v in value)):
+            raise SettingError(name, f"must be a list of column names, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +93,9 @@ class ColumnMapping:
     city: str = "city"
     state: str = "state"
 
+    def __post_init__(self) -> None:
+        _check_names(self, tuple(f.name for f in fields(self)))
+
 
 @dataclass(frozen=True)
 class Roles:
@@ -76,6 +117,9 @@ class Roles:
     attention: str | None = None
     features: tuple[str, ...] = ()
     profile: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        _check_names(self, ("persona", "attention"), ("features", "profile"))
 
 
 @dataclass(frozen=True)
@@ -100,20 +144,23 @@ class ClusteringSettings:
     validate: bool = True
 
     def __post_init__(self) -> None:
-        from segmentkit.algorithms import run_names
+        from segmentkit import algorithms
 
-        if self.algorithm not in (*run_names(), "auto"):
-            raise InputError(f"algorithm must be one of {', '.join(run_names())} or auto, got {self.algorithm!r}"
-                             + (" (it needs categorical features, which a run does not build)"
-                                if self.algorithm == "kprototypes" else ""))
-        if self.k is not None and (not isinstance(self.k, int) or self.k < 2):
-            raise InputError(f"k must be an integer >= 2, got {self.k!r}")
-        if not isinstance(self.k_min, int) or self.k_min < 2:
-            raise InputError(f"k_min must be an integer >= 2, got {self.k_min!r}")
-        if not isinstance(self.k_max, int) or self.k_max < self.k_min:
-            raise InputError(f"k_max must be an integer >= k_min ({self.k_min}), got {self.k_max!r}")
-        if not 0 <= self.min_share < 1:
-            raise InputError(f"min_share must be in [0, 1), got {self.min_share!r}")
+        known = algorithms.run_names() + ("auto",)
+        if self.algorithm not in known:
+            raise SettingError("algorithm", f"must be one of {', '.join(known)}; got {self.algorithm!r}"
+                               + (" (it needs categorical features, which a run does not build)"
+                                  if self.algorithm == "kprototypes" else ""))
+        for name in SETTING_RANGES:
+            if getattr(self, name) is not None or name not in ("k", "max_segments", "min_value_share"):
+                _check_range(name, getattr(self, name))
+        if self.k_max < self.k_min:
+            raise SettingError("k_max", f"must be at least k_min ({self.k_min}), got {self.k_max}")
+        if not isinstance(self.assign_noise, bool):
+            raise SettingError("assign_noise", f"must be true or false, got {self.assign_noise!r}")
+        if self.k is not None and self.algorithm != "auto" and not algorithms.get(self.algorithm).capabilities.needs_k:
+            raise SettingError("k", f"cannot be used with algorithm {self.algorithm} (it finds the number "
+                                    "of segments itself)")
 
 
 @dataclass(frozen=True)
@@ -133,6 +180,27 @@ class DatabaseSettings:
     events: str | None = None
     customers: str | None = None
     products: str | None = None
+
+
+@dataclass(frozen=True)
+class HoldoutSettings:
+    """Control groups per segment (``[holdout]``; see :mod:`segmentkit.holdout`).
+
+    Attributes
+    ----------
+    enabled : bool
+        Plan a holdout per segment and add a ``group`` column to the assignments.
+    min_lift : float
+        Smallest relative lift the test must detect (0.10 = +10 %).
+    """
+
+    enabled: bool = False
+    min_lift: float = 0.10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.min_lift, (int, float)) or isinstance(self.min_lift, bool) \
+                or not 0 < self.min_lift <= 10:
+            raise InputError(f"min_lift must be a number in (0, 10], got {self.min_lift!r}")
 
 
 @dataclass(frozen=True)
@@ -212,6 +280,7 @@ class Settings:
     keep_duplicates: bool = False
     #: product catalogue (a file path; a table is given as a SqlQuery through the Python API)
     products: Any = None
+    holdout: HoldoutSettings = field(default_factory=HoldoutSettings)
 
     def sources(
         self,
@@ -288,7 +357,9 @@ class Settings:
 DATA_KEYS = ("snapshot_date", "keep_duplicates", "products")
 
 
-def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
+def _section(cls: type, data: Any, where: str, section: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise InputError(f"[{section}] must be a table of settings, got {data!r}", source=where)
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -299,7 +370,15 @@ def _section(cls: type, data: Mapping[str, Any], where: str) -> Any:
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
     if cls is SparkSettings:  # its one table-valued setting stays a table
         values = dict(data)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except SettingError as exc:
+        raise InputError(f"[{section}] {exc.setting} {exc.requirement}", source=where) from None
+
+
+def _flag(name: str) -> str:
+    """The CLI flag of a setting (``k_min`` → ``--k-min``)."""
+    return "--" + name.replace("_", "-")
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -309,11 +388,11 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     ----------
     path : str or Path, optional
         TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
-        ``[output]``, ``[spark]`` sections.
+        ``[output]``, ``[holdout]``, ``[spark]`` sections.
     **overrides
-        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``snapshot_date=date``,
-        ``keep_duplicates=bool``, ``products=path``; keys whose value is ``None`` are ignored
-        (a flag that was not given).
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``,
+        ``snapshot_date=date``, ``keep_duplicates=bool``, ``products=path``; keys whose value is
+        ``None`` are ignored (a flag that was not given).
 
     Returns
     -------
@@ -327,26 +406,39 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise InputError("config file not found", source=str(path))
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise InputError("not a UTF-8 text file (a TOML settings file is expected)", source=p.name) from None
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-    unknown = sorted(set(data) - {"columns", "roles", "clustering", "data", "database", "output", "spark"})
+        where = p.name
+    sections = ("clustering", "columns", "data", "database", "holdout", "output", "roles", "spark")
+    unknown = sorted(map(str, set(data) - set(sections)))
     if unknown:
-        raise InputError(f"unknown section(s) {', '.join(unknown)}", source=where)
-    columns = _section(ColumnMapping, data.get("columns", {}), where)
-    roles = _section(Roles, data.get("roles", {}), where)
-    clustering = _section(ClusteringSettings, data.get("clustering", {}), where)
-    database = _section(DatabaseSettings, data.get("database", {}), where)
-    output = _section(OutputSettings, data.get("output", {}), where)
-    spark = _section(SparkSettings, data.get("spark", {}), where)
-    snapshot = data.get("data", {}).get("snapshot_date")
+        raise InputError(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}", source=where)
+    columns = _section(ColumnMapping, data.get("columns", {}), where, "columns")
+    roles = _section(Roles, data.get("roles", {}), where, "roles")
+    clustering = _section(ClusteringSettings, data.get("clustering", {}), where, "clustering")
+    database = _section(DatabaseSettings, data.get("database", {}), where, "database")
+    output = _section(OutputSettings, data.get("output", {}), where, "output")
+    spark = _section(SparkSettings, data.get("spark", {}), where, "spark")
+    holdout = _section(HoldoutSettings, data.get("holdout", {}), where, "holdout")
+    given_holdout = {k: v for k, v in (overrides.get("holdout") or {}).items() if v is not None}
+    if given_holdout:
+        holdout = replace(holdout, **given_holdout)
     data_section = data.get("data", {})
-    unknown = sorted(set(data_section) - set(DATA_KEYS))
+    if not isinstance(data_section, Mapping):
+        raise InputError("[data] must be a table of settings", source=where)
+    unknown = sorted(map(str, set(data_section) - set(DATA_KEYS)))
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(unknown)} in [data]; known: {', '.join(DATA_KEYS)}",
                          source=where)
     snapshot = data_section.get("snapshot_date")
+    if snapshot is not None and not isinstance(snapshot, (str, dt.date)) or isinstance(snapshot, dt.datetime):
+        raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where)
     keep = overrides.get("keep_duplicates")
-    keep = bool(data_section.get("keep_duplicates", False)) if keep is None else bool(keep)
+    keep = data_section.get("keep_duplicates", False) if keep is None else keep
+    if not isinstance(keep, bool):
+        raise InputError(f"[data] keep_duplicates must be true or false, got {keep!r}", source=where)
     products = overrides.get("products") or data_section.get("products")
     if isinstance(products, str) and path is not None and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
@@ -355,8 +447,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         if given:
             try:
                 updated = replace(cls_value, **given)
-            except TypeError as exc:
-                raise InputError(str(exc), source=where) from None
+            except SettingError as exc:
+                raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
             if name == "columns":
                 columns = updated
             elif name == "roles":
@@ -369,7 +461,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         try:
             snapshot = dt.date.fromisoformat(snapshot)
         except ValueError:
-            raise InputError(f"snapshot_date must be YYYY-MM-DD, got {snapshot!r}") from None
+            raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where) from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
                     database=database, output=output, keep_duplicates=keep, products=products,
-                    spark=spark)
+                    holdout=holdout, spark=spark)

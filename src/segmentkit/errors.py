@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "first_line"]
+__all__ = ["InputError", "SettingError", "first_line"]
 
 
 class InputError(ValueError):
@@ -45,6 +45,26 @@ class InputError(ValueError):
         prefix = " ".join(parts[1:]) if len(parts) > 1 else ""
         where = ": ".join(p for p in (parts[0] if parts else "", prefix) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class SettingError(InputError):
+    """A setting outside what is allowed, named by its setting name (``min_share``).
+
+    Whoever knows where the value came from names it: the settings file as
+    ``[clustering] min_share``, the CLI as ``--min-share``, the library as ``min_share``.
+
+    Parameters
+    ----------
+    setting : str
+        The setting's name.
+    requirement : str
+        What is allowed and what was given: ``"must be a number from 0 to 0.5, got 0.6"``.
+    """
+
+    def __init__(self, setting: str, requirement: str) -> None:
+        self.setting = setting
+        self.requirement = requirement
+        super().__init__(f"{setting} {requirement}")
 
 
 def first_line(exc: BaseException) -> str:

@@ -54,7 +54,7 @@ from segmentkit.errors import InputError
 from segmentkit.sqltext import literal
 
 __all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
-           "feature_query"]
+           "feature_query", "roles_needed"]
 
 
 @dataclass(frozen=True)
@@ -273,6 +273,72 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     return _EventScan(quality, n_usable, window_start, lines_unique)
 
 
+#: Share of events at each end of time that may be odd before the rest decide the plausible
+#: range, and how many years beyond the years of the rest an event may lie (at least; more
+#: when the rest span more years). An event dated 2099 or 1900 in a log of 2023–2025 would
+#: otherwise move the snapshot (and every recency) by decades.
+TIME_TAIL = 0.01
+TIME_MARGIN_YEARS = 5
+
+
+def _time_range(engine: SqlEngine, events: str, usable: str) -> tuple[int, str]:
+    """Events dated far from all the others: how many, and the SQL condition keeping the rest.
+
+    Decided on a histogram of years (a few rows, the same SQL in every dialect): the years
+    holding all but :data:`TIME_TAIL` of the events at either end, widened by their span
+    or :data:`TIME_MARGIN_YEARS`, whichever is more.
+    """
+    years = sorted((int(y), int(n)) for y, n in engine.rows(
+        f"SELECT year(event_time), count(*) FROM {events} WHERE {usable} GROUP BY 1") if y is not None)
+    if not years:
+        return 0, ""
+    total = sum(n for _, n in years)
+    cum = np.cumsum([n for _, n in years])
+    low = years[int(np.searchsorted(cum, TIME_TAIL * total, side="right"))][0]
+    high = years[min(int(np.searchsorted(cum, (1 - TIME_TAIL) * total, side="left")), len(years) - 1)][0]
+    margin = max(TIME_MARGIN_YEARS, high - low)
+    first, last = low - margin, high + margin
+    outside = sum(n for y, n in years if y < first or y > last)
+    if not outside:
+        return 0, ""
+    cond = ""
+    if first > years[0][0]:
+        cond += f" AND event_time >= TIMESTAMP '{first:04d}-01-01 00:00:00'"
+    if last < years[-1][0]:
+        cond += f" AND event_time < TIMESTAMP '{last + 1:04d}-01-01 00:00:00'"
+    return outside, cond
+
+
+def _why_no_usable_events(engine: SqlEngine, events: str, usable: str, snap: str, typed: bool,
+                          snapshot_date: dt.date) -> InputError:
+    """The error when no event is left for the features, with the actual reason: blank
+    event types, only unknown ones, or none before the snapshot date."""
+    if typed:
+        n_before, n_typed = engine.rows(
+            f"SELECT count(*), count(event_type) FROM {events} WHERE {usable} AND event_time < {snap}")[0]
+        if n_before and not n_typed:
+            return InputError("every event type is blank", column="event_type")
+        if n_before:
+            found = [str(r[0]) for r in engine.rows(
+                f"SELECT CAST(event_type AS {engine.text_type}) AS t, count(*) AS n FROM {events} "
+                f"WHERE {usable} AND event_type IS NOT NULL GROUP BY 1 ORDER BY n DESC, t LIMIT 5")]
+            return InputError(f"no event of a known type (purchase, view, cart, return, or a synonym such as "
+                              f"order or refund); found: {', '.join(found)}", column="event_type")
+    return InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
+
+
+def roles_needed(feature_names: Sequence[str]) -> dict[str, list[str]]:
+    """The event columns (roles) these features are computed from: role → features."""
+    needs = {name: roles for name, _, _, roles in _BASE}
+    out: dict[str, list[str]] = {}
+    for f in feature_names:
+        prefix = f.split("__", 1)[0]
+        roles = needs.get(f, ("category",) if prefix == "cat_share" else ("channel",) if prefix == "channel_share" else ())
+        for r in roles:
+            out.setdefault(r, []).append(f)
+    return out
+
+
 def _round_significant(x: np.ndarray, digits: int = 9) -> np.ndarray:
     """Round to ``digits`` significant digits (vectorized; NaN and 0 kept)."""
     x = np.asarray(x, dtype=float)
@@ -477,6 +543,8 @@ def feature_query(
     roles = tuple(roles)
     has = set(roles)
     usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
+    outside, in_range = _time_range(engine, events, usable)
+    usable += in_range
     if snapshot_date is None:
         last = _one(engine, f"SELECT max(event_time) FROM {events} WHERE {usable}")
         if last is None:
@@ -501,8 +569,9 @@ def feature_query(
         " AND ".join(f"coalesce({r}, 0) >= 0" for r in ("amount", "quantity") if r in has) or "true")
     scan = _scan_events(engine, events, roles, usable, in_window, snap, raw_return, raw_purchase)
     quality, window_start = scan.quality, scan.window_start
+    quality["events_outside_time_range"] = outside
     if scan.n_usable == 0:
-        raise InputError(f"no usable events before the snapshot date {snapshot_date.isoformat()}")
+        raise _why_no_usable_events(engine, events, usable, snap, "event_type" in has, snapshot_date)
 
     skipped: dict[str, str] = {}
     specs: list[FeatureSpec] = []

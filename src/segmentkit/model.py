@@ -16,12 +16,130 @@ from typing import Any, Mapping
 import numpy as np
 
 from segmentkit import algorithms
-from segmentkit.errors import InputError
+from segmentkit.errors import InputError, first_line
 from segmentkit.prepare import Preparation
 
-__all__ = ["SegmentationModel", "MODEL_FORMAT"]
+__all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "validate_model"]
 
 MODEL_FORMAT = "segmentkit-model/1"
+
+#: Bounds of a model file, so that reading one can never take unbounded time or memory:
+#: its size, the nesting of its JSON, the numbers it may hold, the segment ids (a label id
+#: sizes a lookup table) and the feature count.
+MAX_MODEL_BYTES = 256 * 2**20
+MAX_DEPTH = 8
+MAX_VALUES = 20_000_000
+MAX_SEGMENT_ID = 1000
+MAX_FEATURES = 10_000
+
+#: The declared schema of ``model.json``: key → (JSON type, required).
+MODEL_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "format": (str, True), "algorithm": (str, True), "state": (dict, True), "label_map": (dict, True),
+    "preparation": (dict, True), "feature_names": (list, True), "levels": (dict, True), "columns": (dict, True),
+    "feature_columns": (list, False), "names": (dict, False), "generated_names": (dict, False),
+    "overrides": (dict, False), "centres": (dict, False), "assign_noise": (bool, False),
+    "uses_events": (bool, False), "baseline": (dict, False),
+}
+_TRANSFORM_NUMBERS = ("impute", "center", "scale", "prior", "prior_weight")
+_JSON_TYPES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
+
+
+def _walk(value: Any, where: str, depth: int, count: list[int]) -> None:
+    """Every number finite, nesting bounded, the number of values bounded."""
+    if depth > MAX_DEPTH:
+        raise InputError(f"{where!r} is nested more than {MAX_DEPTH} deep", source="model.json")
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise InputError(f"holds more than {MAX_VALUES:,} values", source="model.json")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, (int, float)):
+        if not np.isfinite(value):
+            raise InputError(f"{where!r} must hold finite numbers, found {value!r}", source="model.json")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _walk(v, f"{where}.{k}" if where else str(k), depth + 1, count)
+    elif isinstance(value, list):
+        for v in value:
+            _walk(v, where, depth + 1, count)
+
+
+def _int_key(key: str, where: str, low: int, high: int) -> int:
+    try:
+        k = int(key)
+    except (TypeError, ValueError):
+        raise InputError(f"{where!r} keys must be segment ids, found {key!r}", source="model.json") from None
+    if not low <= k <= high:
+        raise InputError(f"{where!r} segment id {k} is outside {low}..{high}", source="model.json")
+    return k
+
+
+def validate_model(data: Any) -> None:
+    """Check parsed ``model.json`` against :data:`MODEL_SCHEMA` and its bounds.
+
+    Raises
+    ------
+    InputError
+        Naming the key that is wrong and what is allowed.
+    """
+    if not isinstance(data, dict):
+        raise InputError(f"must be an object (a saved model), found {type(data).__name__}", source="model.json")
+    if data.get("format") != MODEL_FORMAT:
+        raise InputError(f"not a segmentkit model (format {data.get('format')!r}; expected {MODEL_FORMAT!r})",
+                         source="model.json")
+    for key, (kind, required) in MODEL_SCHEMA.items():
+        if key not in data:
+            if required:
+                raise InputError(f"missing {key!r}", source="model.json")
+            continue
+        if not isinstance(data[key], kind) or (kind is not bool and isinstance(data[key], bool)):
+            raise InputError(f"{key!r} must be {_JSON_TYPES.get(kind, kind)}, found {type(data[key]).__name__}",
+                             source="model.json")
+    _walk(data, "", 0, [0])
+    known = algorithms.names()
+    if data["algorithm"] not in known:
+        raise InputError(f"'algorithm' must be one of {', '.join(known)}; found {data['algorithm']!r}",
+                         source="model.json")
+    for k, v in data["label_map"].items():
+        _int_key(k, "label_map", -1, MAX_SEGMENT_ID)
+        if not isinstance(v, int) or isinstance(v, bool) or not -1 <= v <= MAX_SEGMENT_ID:
+            raise InputError(f"'label_map' values must be segment ids from -1 to {MAX_SEGMENT_ID}, found {v!r}",
+                             source="model.json")
+    names = data["feature_names"]
+    if not names or len(names) > MAX_FEATURES or not all(isinstance(n, str) for n in names):
+        raise InputError(f"'feature_names' must be a list of 1 to {MAX_FEATURES:,} names", source="model.json")
+    prep = data["preparation"].get("columns")
+    if not isinstance(prep, list) or not prep or len(prep) > len(names):
+        raise InputError("'preparation.columns' must be a list of column transforms, one per used feature",
+                         source="model.json")
+    for c in prep:
+        ok = (isinstance(c, dict) and c.get("name") in names and isinstance(c.get("log"), bool)
+              and all(isinstance(c.get(f, 0.0), (int, float)) and not isinstance(c.get(f, 0.0), bool)
+                      for f in _TRANSFORM_NUMBERS))
+        if not ok:
+            raise InputError("'preparation.columns' must hold column transforms (name, log, impute, center, "
+                             "scale) of the model's features", source="model.json")
+        if c["scale"] == 0:
+            raise InputError("'preparation.columns' scale must not be 0", source="model.json")
+    width = len(prep)
+    centres = data["state"].get("centres")
+    if centres is not None and not (isinstance(centres, list) and 0 < len(centres) <= MAX_SEGMENT_ID and all(
+            isinstance(r, list) and len(r) == width and all(isinstance(x, (int, float)) for x in r) for r in centres)):
+        raise InputError(f"'state.centres' must be a list of segment centres with {width} numbers each",
+                         source="model.json")
+    for key in ("names", "generated_names", "overrides", "centres"):
+        for k, v in data.get(key, {}).items():
+            _int_key(k, key, -1, MAX_SEGMENT_ID)
+            if key == "centres" and not (isinstance(v, list) and len(v) == width):
+                raise InputError(f"'centres' must hold {width} numbers per segment", source="model.json")
+            if key != "centres" and not isinstance(v, str):
+                raise InputError(f"{key!r} must map segment ids to names", source="model.json")
+    for k, v in data["levels"].items():
+        if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise InputError("'levels' must map a column role to a list of levels", source="model.json")
+    if not all(v is None or isinstance(v, str) for v in data["columns"].values()):  # None: a role not read
+        raise InputError("'columns' must map roles to column names", source="model.json")
 
 
 @dataclass(frozen=True)
@@ -120,9 +238,8 @@ class SegmentationModel:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SegmentationModel":
-        """Rebuild from :meth:`to_dict` output (plain data only)."""
-        if data.get("format") != MODEL_FORMAT:
-            raise InputError(f"not a segmentkit model (format {data.get('format')!r})")
+        """Rebuild from :meth:`to_dict` output (plain data only), checked by :func:`validate_model`."""
+        validate_model(data)
         return cls(
             algorithm=str(data["algorithm"]),
             state=dict(data["state"]),
@@ -156,8 +273,14 @@ class SegmentationModel:
         path = d / "model.json" if d.is_dir() else d
         if not path.is_file():
             raise InputError("no model.json here", source=str(directory))
+        if path.stat().st_size > MAX_MODEL_BYTES:
+            raise InputError(f"larger than {MAX_MODEL_BYTES // 2**20} MB: not a model segmentkit wrote",
+                             source="model.json")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"model.json is not valid JSON ({exc})", source=str(path)) from None
+            raise InputError(f"not valid JSON ({first_line(exc)})", source="model.json") from None
+        except RecursionError:
+            raise InputError(f"nested more than {MAX_DEPTH} deep: not a model segmentkit wrote",
+                             source="model.json") from None
         return cls.from_dict(data)

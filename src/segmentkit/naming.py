@@ -450,12 +450,14 @@ def parse_name_overrides(text: str, source: str = "<string>") -> dict[int, str]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"names"})
+    unknown = sorted(set(data) - {"names", "briefs"})
     if unknown:
         raise ValueError(
             f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}; "
-            "expected only a [names] table"
+            "expected a [names] table and [briefs.ID] tables"
         )
+    if "names" not in data and "briefs" in data:  # brief texts only (segmentkit.briefs reads them)
+        return {}
     if "names" not in data:
         raise ValueError(f'{source}: missing [names] table, e.g.\n[names]\n0 = "Loyal weekly shoppers"')
     table = data["names"]
@@ -561,7 +563,7 @@ def apply_overrides(
     clean: dict[int, str] = {}
     for sid, value in overrides.items():
         sid = int(sid)
-        name = _check_name(value, f"override for segment {sid}")
+        name = _check_name(value, f"the name for segment {sid}")
         if sid not in names:
             if strict:
                 raise KeyError(f"override for unknown segment {sid}; segments are {sorted(names)}")
@@ -570,7 +572,7 @@ def apply_overrides(
     by_name: dict[str, int] = {}
     for sid, name in sorted(clean.items()):
         if name.casefold() in by_name:
-            raise ValueError(f"segments {by_name[name.casefold()]} and {sid} are both overridden as {name!r}")
+            raise ValueError(f"segments {by_name[name.casefold()]} and {sid} would both be called {name!r}")
         by_name[name.casefold()] = sid
     out: dict[int, SegmentName] = {}
     for sid, current in names.items():

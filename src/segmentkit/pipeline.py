@@ -22,15 +22,18 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import Constraints, select_k, structure_strength
+from segmentkit.choose_k import MIN_ROWS, Constraints, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
-from segmentkit.features import FeatureSpec, FeatureTable, customer_features
+from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
+from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import SegmentName, apply_overrides, generate_names, match_segments, migration_table
 from segmentkit.opportunities import find_opportunities
+from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import Preparation, families_sentence, fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
@@ -50,13 +53,15 @@ __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign",
 #: the run began (the CLI prints it on stderr).
 Progress = Callable[[str, float], None]
 
-#: Text columns with more distinct values than this share of rows are treated as
-#: identifiers (names, e-mails) and never profiled.
-_IDENTIFIER_SHARE = 0.5
+#: Text columns with more distinct values than this are not profiled (a table of shares
+#: per value would say nothing); near-unique ones are personal data (segmentkit.personal).
+_MAX_PROFILE_LEVELS = 50
 #: Contact roles of the column mapping that identify a person: never profiled, whatever
 #: their cardinality or type (a phone column read as numbers would otherwise get a mean).
 _CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
+#: Fewest customers per segment on average that a k may ask for (k at most n / 2).
+_MIN_PER_SEGMENT = 2
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -195,6 +200,9 @@ class Segmentation:
         Numeric customer columns used as features as they are.
     name_overrides : mapping, optional
         Segment id → name chosen by the user.
+    brief_overrides : mapping, optional
+        Segment id → {topic → sentence} replacing generated brief sentences (the ``[briefs]``
+        tables of ``segment_names.toml``; see :mod:`segmentkit.briefs`).
     previous : SegmentationModel or path, optional
         The previous run's model (or its output folder): ids and names are carried over.
     keep_duplicates : bool, optional
@@ -202,6 +210,11 @@ class Segmentation:
     products : path, DataFrame or SqlQuery, optional
         Product catalogue: categories looked up by ``columns.product_id`` (see
         :mod:`segmentkit.catalogue`).
+    holdout : bool, optional
+        Plan a control group per segment (:mod:`segmentkit.holdout`); assignments get a
+        ``group`` column.
+    min_lift : float, optional
+        Smallest relative lift the holdout must detect (default 0.10).
     balance_families : bool, optional
         Weigh feature families by what they independently measure (default False; see
         :mod:`segmentkit.prepare`).
@@ -234,9 +247,12 @@ class Segmentation:
         balance_families: bool | None = None,
         validate: bool | None = None,
         name_overrides: Mapping[int, str] | None = None,
+        brief_overrides: Mapping[int, Mapping[str, str]] | None = None,
         previous: SegmentationModel | str | Path | None = None,
         keep_duplicates: bool | None = None,
         products: Source | None = None,
+        holdout: bool | None = None,
+        min_lift: float | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
@@ -259,9 +275,12 @@ class Segmentation:
         self.balance_families = balance_families
         self.validate = validate
         self.name_overrides = name_overrides
+        self.brief_overrides = brief_overrides
         self.previous = previous
         self.keep_duplicates = keep_duplicates
         self.products = products
+        self.holdout = holdout
+        self.min_lift = min_lift
         self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
@@ -281,6 +300,8 @@ class Segmentation:
         rl = {"persona": self.persona_column, "attention": self.attention_column,
               "features": tuple(self.feature_columns) if self.feature_columns is not None else None}
         roles = replace(roles, **{k: v for k, v in rl.items() if v is not None})
+        ho = {"enabled": self.holdout, "min_lift": self.min_lift}
+        holdout = replace(s.holdout, **{k: v for k, v in ho.items() if v is not None})
         return Settings(
             columns=self.columns or s.columns,
             roles=roles,
@@ -288,6 +309,9 @@ class Segmentation:
             snapshot_date=self.snapshot_date or s.snapshot_date,
             keep_duplicates=s.keep_duplicates if self.keep_duplicates is None else self.keep_duplicates,
             products=self.products if self.products is not None else s.products,
+            database=s.database,
+            output=s.output,
+            holdout=holdout,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -318,10 +342,19 @@ class Segmentation:
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)
         try:
-            return self._fit(con, settings, customers, events,
-                             lambda stage: report(stage, time.perf_counter() - start))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = self._fit(con, settings, customers, events,
+                                   lambda stage: report(stage, time.perf_counter() - start))
         finally:
             con.close()
+        # what a library warned about reaches the user as a plain note, never a warning line
+        quality = result.summary.data_quality.model_dump(mode="json")
+        said = [m for m in dict.fromkeys(" ".join(str(w.message).split()) for w in caught) if m not in quality["notes"]]
+        if not said:
+            return result
+        quality["notes"] = quality["notes"] + said
+        return replace(result, summary=build_summary({**result.summary.to_dict(), "data_quality": quality}))
 
     def _fit(self, con: duckdb.DuckDBPyConnection, settings: Settings,
              customers: Source | None, events: Source | None,
@@ -334,6 +367,7 @@ class Segmentation:
 
         feats: FeatureTable | None = None
         ev_table: LoadedTable | None = None
+        event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
         spark_stage = None
         if isinstance(events, SparkEvents):
             # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
@@ -342,19 +376,28 @@ class Segmentation:
             if settings.products is not None or settings.columns.price is not None:
                 raise InputError("a product catalogue and a price column are read on the DuckDB path, "
                                  "not by Spark: join them into the Spark events first")
-            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
+            stage("computing features (Spark)")
+            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
+                                                   keep_duplicates=settings.keep_duplicates)
             ev_table = spark_stage.loaded
+            event_ids = spark_stage.customer_ids()
         elif events is not None:
             stage("loading events")
-            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates)
+            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
+                                   elsewhere=("category",) if settings.products is not None else ())
             if settings.products is not None:
                 products = load_products(con, settings.products, settings.columns)
                 ev_table, joined = join_catalogue(con, ev_table, products)
                 inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
                 quality.update(joined.to_dict())
             stage("computing features")
-            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
-                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
+            try:
+                feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                          never_levels=(UNKNOWN,) if settings.products is not None else ())
+            except InputError as exc:  # named by the input's file and column
+                column = getattr(settings.columns, exc.column) if exc.column else None
+                raise InputError(exc.reason, source=ev_table.source, column=column) from None
+            event_ids = _event_customers(con, ev_table.table)
         if ev_table is not None and feats is not None:
             notes += ev_table.notes
             inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
@@ -362,6 +405,14 @@ class Segmentation:
             quality.update(_duplicates_quality(ev_table))
             if ev_table.duplicates:
                 notes.append(_duplicates_note(ev_table))
+            quality["ids_trimmed"] = ev_table.ids_trimmed
+            quality["non_finite_amounts"] = ev_table.non_finite
+            if ev_table.non_finite:
+                notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
+                             "absurdly large amount or quantity: read as missing")
+            if feats.data_quality.get("events_outside_time_range"):
+                notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
+                             "dated years away from all the others left out (see events_outside_time_range)")
             quality.update(feats.data_quality)
 
         cust: pd.DataFrame | None = None
@@ -372,6 +423,7 @@ class Segmentation:
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
             quality["customers_rows_read"] = cu_table.rows_read
+            quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
             for role, col in (("persona", roles.persona), ("attention", roles.attention)):
                 if col is not None and col not in cust.columns:
                     raise InputError(
@@ -384,7 +436,8 @@ class Segmentation:
         if cust is not None:
             ids = ids.union(pd.Index(cust.index.astype(str)))
         if feats is not None:
-            ids = ids.union(pd.Index(feats.frame.index))
+            ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
+            quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
             if cust is not None:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
@@ -406,7 +459,12 @@ class Segmentation:
         if roles.features:
             if cust is None:
                 raise InputError("--feature-columns needs a customers table")
-            parts.append(_numeric_customer_columns(cust, roles.features, inputs["customers"]["name"]))
+            custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
+            parts.append(custom.where(np.isfinite(custom)))
+            quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
+            if quality["non_finite_features"]:
+                notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
+                             "in the feature columns read as missing")
             specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
         if not parts:
             raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
@@ -416,13 +474,18 @@ class Segmentation:
         else:
             frame = parts[0]
             status_reason = "excluded"
-        frame = frame.sort_index()
+        frame = _value_order(frame)
         n = len(frame)
-        if cl.k is not None and n < cl.k:
-            raise InputError(f"only {n} customers to segment, fewer than k = {cl.k}")
-        if n < max(cl.k_min, 2) + 1:
-            raise InputError(f"only {n} customers to segment; at least {max(cl.k_min, 2) + 1} are needed")
-        k_max = min(cl.k_max, n - 1)
+        # the selection needs two customers per segment at least (its bootstrap halves hold k)
+        most = n // _MIN_PER_SEGMENT
+        if cl.k is not None and cl.k > most:
+            raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+                             f"{_MIN_PER_SEGMENT} customers per segment)")
+        needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+        if n < needed:
+            raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+                             + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
+        k_max = min(cl.k_max, most)
 
         stage("preparing the matrix")
         prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
@@ -431,6 +494,10 @@ class Segmentation:
         X = prep.transform(frame)
         value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
                  else pd.Series(np.ones(n), index=frame.index, name="value"))
+        if not value.sum() > 0:
+            notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
+                         "value shares count customers instead")
+            value = pd.Series(np.ones(n), index=frame.index, name="value")
 
         # with --k the other k are evaluated only when asked (--evidence)
         sweep = cl.k is None or cl.evidence
@@ -473,7 +540,7 @@ class Segmentation:
             labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
-        attributes = _profile_attributes(cust, frame.index, roles, exclude=tuple(
+        attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
             getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
         profiles = profile_segments(
             frame, labels, X=X, specs=specs, value=value,
@@ -491,6 +558,7 @@ class Segmentation:
             persona=(cust[roles.persona].reindex(frame.index)
                      if roles.persona is not None and cust is not None else None),
             persona_column=roles.persona,
+            brief_overrides=dict(self.brief_overrides or {}),
             demographics=(attributes.drop(columns=[c for c in (roles.persona, roles.attention)
                                                    if c is not None and c in attributes.columns])
                           if attributes is not None else None),
@@ -504,8 +572,29 @@ class Segmentation:
         assigned = pd.Series(labels, index=frame.index).reindex(ids)
         assignments = assignments_frame(
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
-            name_of, status_reason)
+            name_of, status_reason, event_ids)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
+
+        # control groups per segment, from the history's base rates
+        holdout_dict = None
+        if settings.holdout.enabled:
+            if feats is None or ev_table is None:
+                raise InputError("--holdout needs events (the base rates come from the purchase history)")
+            if spark_stage is not None:
+                raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
+            base_end = feats.snapshot_date
+            base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
+                                   end=base_end, has_amount="amount" in ev_table.roles,
+                                   has_type="event_type" in ev_table.roles).reindex(frame.index)
+            plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
+                                base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
+                                min_lift=settings.holdout.min_lift, seed=cl.seed)
+            assignments["group"] = holdout_groups(assignments, plan).to_numpy()
+            holdout_dict = plan.to_dict()
+            for sp in plan.segments:
+                if not sp.testable:
+                    notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
+                                 "all its customers are in the target group")
 
         # the migration table (customers moving between segments since the previous run)
         migration = None
@@ -544,6 +633,7 @@ class Segmentation:
             "features": list(prep.names),
             "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
             "category_levels": feats.category_levels if feats else None,
+            "profile_skipped": profile_skipped,
             "feature_labels": {name: specs[name].label for name in prep.names},
             "algorithm_details": fitted.details,
             "k_selection": selection.to_dict(),
@@ -556,6 +646,7 @@ class Segmentation:
                                    "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
             if profiles.sample is not None else None,
             "data_quality": quality,
+            "holdout": holdout_dict,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
                 "parameters": _parameters(settings),
@@ -598,6 +689,7 @@ class Segmentation:
             if roles.features and cust is not None:
                 frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
+            frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
                 prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
@@ -631,6 +723,7 @@ class _Wording:
     persona_column: str | None
     demographics: pd.DataFrame | None
     sql_inputs: Mapping[str, Any] = field(default_factory=dict)
+    brief_overrides: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
     def rules_sql(self, summary: Summary) -> str:
         """The text of ``segments.sql`` (it cites the segments' names)."""
@@ -653,6 +746,11 @@ class _Wording:
             entry.update({k: v for k, v in seg.items() if k != "id"})
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
+        # a brief per segment, from the profile numbers only (noise gets none); it cites names
+        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()})
+        briefs = apply_brief_overrides(briefs, self.brief_overrides)
+        for entry in segments:
+            entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
         opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
         personas = None
@@ -671,14 +769,15 @@ class _Wording:
 
 
 def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series | None,
-                      names: Mapping[int, str], missing: str) -> pd.DataFrame:
+                      names: Mapping[int, str], missing: str,
+                      event_ids: pd.Index | None = None) -> pd.DataFrame:
     """One row per customer: ``customer_id, segment_id, segment_name, status, confidence``.
 
     ``assigned`` is the segment of every customer, indexed by ``ids`` (NaN: not clustered,
-    status ``missing``; −1: noise); ``confidence`` is indexed by the clustered customers
-    (``None``: 1 for each).
+    status ``missing``, or ``no_usable_events`` for those of ``event_ids``; −1: noise);
+    ``confidence`` is indexed by the clustered customers (``None``: 1 for each).
     """
-    status = np.where(assigned.isna(), missing, np.where(assigned.fillna(-1) < 0, "noise", "segmented"))
+    status = _status(assigned, event_ids if event_ids is not None else pd.Index([]), missing)
     seg_id = assigned.fillna(-1).astype(int)
     if confidence is None:
         confidence = pd.Series(1.0, index=assigned.dropna().index)
@@ -753,29 +852,39 @@ def score(
         raise InputError("this model was fitted on events: give --events")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
+    event_ids = pd.Index([], dtype=object)
     snapshot = snapshot_date
     try:
         parts = []
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
-            ev = load_events(con, events, columns)
+            # the category may come from a catalogue: a missing one is reported below, with that hint
+            ev = load_events(con, events, columns, elsewhere=("category",))
             if products is not None:
                 ev, _ = join_catalogue(con, ev, load_products(con, products, columns))
-            if "category" in model.levels and "category" not in ev.roles:
-                raise InputError("this model has category features: give the events' category column "
-                                 "or the product catalogue (--products)")
+            lacking = {r: f for r, f in roles_needed(model.feature_names).items() if r not in ev.roles}
+            if lacking:
+                role, feats_of = sorted(lacking.items())[0]
+                raise InputError(f"missing column {columns.__dict__[role]!r} (the {role.replace('_', ' ')}), "
+                                 f"which the model's features need ({', '.join(feats_of[:4])}"
+                                 f"{', ...' if len(feats_of) > 4 else ''}); the model cannot be used without it"
+                                 + (" (give the events' category column or the product catalogue, --products)"
+                                    if role == "category" else ""),
+                                 source=ev.source)
             feats = customer_features(con, ev.table, ev.roles, snapshot_date=snapshot_date,
                                       levels={k: list(v) for k, v in model.levels.items()})
             labels_of = {spec.name: spec.label for spec in feats.specs}
             snapshot = feats.snapshot_date
             parts.append(feats.frame)
-            ids = ids.union(feats.frame.index)
+            event_ids = _event_customers(con, ev.table)
+            ids = ids.union(feats.frame.index).union(event_ids)
         if customers is not None:
             with _on_driver(customers) as local:
                 cu, cust = load_customers(con, local, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
             if model.feature_columns:
-                parts.append(_numeric_customer_columns(cust, model.feature_columns, cu.source))
+                custom = _numeric_customer_columns(cust, model.feature_columns, cu.source)
+                parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
     finally:
@@ -791,7 +900,8 @@ def score(
     labels, confidence = model.predict(X)
     assignments = assignments_frame(
         ids, pd.Series(labels, index=frame.index).reindex(ids),
-        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason)
+        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason,
+        event_ids)
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
@@ -800,6 +910,35 @@ def score(
 def _on_driver(customers: Source | SparkCustomers) -> contextlib.AbstractContextManager:
     """The customer source as :func:`load_customers` reads it (fetched by Spark if it is remote)."""
     return driver_copy(customers) if isinstance(customers, SparkCustomers) else contextlib.nullcontext(customers)
+
+
+def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The customers ordered by their feature values (first column first), not by id.
+
+    Cluster starts, bootstrap samples and map samples are drawn by position, so an order
+    that follows the ids would let a consistent renaming of the ids change the answer;
+    ordered by value, only customers with identical features can trade places, and they are
+    interchangeable. (Missing values sort last.)
+    """
+    values = frame.to_numpy(dtype="float64")
+    order = np.lexsort(values.T[::-1]) if values.size else np.arange(len(frame))
+    return frame.iloc[order]
+
+
+def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:
+    """Every customer id with at least one event row (usable or not)."""
+    ids = con.execute(f"SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL").fetchnumpy()
+    return pd.Index(ids["customer_id"].astype(object), dtype=object)
+
+
+def _status(segment: pd.Series, event_ids: pd.Index, without_features: str) -> np.ndarray:
+    """Each customer's status: ``segmented``, ``noise``, ``no_usable_events`` (events, but
+    none with a time, of a known type, before the snapshot and in the time range), or
+    ``without_features`` (``no_events``; ``excluded`` in a customers-only run)."""
+    missing = segment.isna().to_numpy()
+    unusable = missing & segment.index.isin(event_ids)
+    return np.where(unusable, "no_usable_events", np.where(
+        missing, without_features, np.where(segment.fillna(-1).to_numpy() < 0, "noise", "segmented")))
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
@@ -819,31 +958,38 @@ def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], sour
 
 
 def _profile_attributes(cust: pd.DataFrame | None, index: pd.Index, roles: Roles,
-                        exclude: tuple[str, ...] = ()) -> pd.DataFrame | None:
-    """Customer columns kept for profiling only (demographics, persona, attention); the
-    ``exclude`` columns (contact details) never."""
+                        exclude: tuple[str, ...] = ()) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    """Customer columns kept for profiling only (demographics, persona, attention), and the
+    columns left out with the reason: the ``exclude`` columns (contact details of the
+    mapping) always; other personal data (see :mod:`segmentkit.personal`) unless listed
+    explicitly in ``roles.profile``; and text with too many values to profile."""
     if cust is None:
-        return None
-    cols = list(roles.profile) if roles.profile is not None else [
-        c for c in cust.columns if c not in roles.features
-    ]
-    cols = [c for c in cols if c not in exclude]
+        return None, {}
+    explicit = tuple(roles.profile or ())
+    cols = list(explicit) if roles.profile is not None else [c for c in cust.columns if c not in roles.features]
+    named = tuple(c for c in (roles.persona, roles.attention) if c is not None)
+    skipped = {c: "a contact column of the mapping (never profiled)" for c in cols if c in exclude}
+    skipped.update(personal_columns(cust[[c for c in cols if c in cust.columns and c not in skipped]],
+                                    allowed=explicit + named))
     keep = []
     for c in cols:
+        if c in skipped or c not in cust.columns:
+            continue
         s = cust[c]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        if (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or c in named
+                or c in explicit):
             keep.append(c)
-        elif c in (roles.persona, roles.attention):
+        elif s.nunique(dropna=True) <= _MAX_PROFILE_LEVELS:
             keep.append(c)
-        elif s.nunique(dropna=True) <= max(20, _IDENTIFIER_SHARE * len(s)) and s.nunique(dropna=True) <= 50:
-            keep.append(c)
+        else:
+            skipped[c] = f"more than {_MAX_PROFILE_LEVELS} distinct values"
     if not keep:
-        return None
+        return None, skipped
     out = cust[keep].reindex(index).copy()
     for c in keep:
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
-    return out
+    return out, skipped
 
 
 def _families(prep: Preparation, X: np.ndarray, labels: np.ndarray, balanced: bool) -> dict[str, Any]:

@@ -22,12 +22,12 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 __all__ = [
-    "SCHEMA_PATH", "SCHEMA_VERSION", "Candidate", "CategoricalStat", "CategoryLevel", "CategoryLevels",
-    "Condition", "CustomerMap",
-    "DataQuality", "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "InputInfo",
-    "KSelection", "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas",
-    "Rule", "Run", "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait",
-    "Validation", "ValidationGroups", "build_summary", "summary_schema",
+    "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
+    "CategoryLevel", "CategoryLevels", "Condition", "CustomerMap", "DataQuality", "DescriptiveSample", "Exemplar",
+    "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
+    "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run",
+    "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
+    "ValidationGroups", "build_summary", "summary_schema",
 ]
 
 #: Version of the summary's shape; bumped when a field is removed or changes meaning.
@@ -35,7 +35,7 @@ SCHEMA_VERSION = 1
 #: The committed JSON Schema of ``summary.json``.
 SCHEMA_PATH = Path(__file__).with_name("summary.schema.json")
 
-Status = Literal["segmented", "noise", "no_events", "excluded"]
+Status = Literal["segmented", "noise", "no_events", "no_usable_events", "excluded"]
 
 
 class _Typed(BaseModel):
@@ -120,6 +120,36 @@ class SegmentProfile(_Typed):
     attributes: dict[str, NumericStat | CategoricalStat]
 
 
+class BriefNumber(_Typed):
+    """A number a brief sentence cites (``cited`` false: it ranked the levers, not written)."""
+
+    name: str
+    label: str
+    value: int | float | None
+    unit: Literal["share", "days", "count", "amount", "index", "ratio", "trend", "segment", "number"]
+    cited: bool
+
+
+class BriefSentence(_Typed):
+    """One sentence of a segment's brief with the numbers it cites."""
+
+    topic: Literal["who", "what", "where", "when", "price", "risk", "objective", "move_up"]
+    title: str
+    text: str
+    numbers: list[BriefNumber]
+    overridden: bool
+
+
+class Brief(_Typed):
+    """A segment's brief (:mod:`segmentkit.briefs`)."""
+
+    lifecycle: Literal["new", "active", "at risk", "lapsed"] | None
+    objective: Literal["retain", "grow", "win back", "reactivate", "convert browsers"]
+    objective_rule: str
+    move_up_to: int | None
+    sentences: list[BriefSentence]
+
+
 class Segment(_Typed):
     """One segment (``id`` −1: the customers left as noise)."""
 
@@ -136,6 +166,7 @@ class Segment(_Typed):
     rules: list[Rule]
     exemplars: list[Exemplar]
     profile: SegmentProfile
+    brief: Brief | None = None
 
 
 # --------------------------------------------------------------------------- choosing k
@@ -319,6 +350,11 @@ class DataQuality(_Typed):
     orphan_customers: int | None = None
     orphan_events: int | None = None
     customers_without_events: int | None = None
+    customers_without_usable_events: int | None = None
+    events_outside_time_range: int | None = None
+    ids_trimmed: int | None = None
+    non_finite_amounts: int | None = None
+    non_finite_features: int | None = None
     imputed: dict[str, int]
     dropped_constant_features: list[str]
     notes: list[str]
@@ -376,6 +412,41 @@ class Run(_Typed):
     parameters: dict[str, JsonValue]
     inputs: dict[str, InputInfo]
     versions: dict[str, str]
+
+
+class HoldoutMetric(_Typed):
+    """What one metric needs for a segment's control group (:mod:`segmentkit.holdout`)."""
+
+    metric: Literal["repeat_rate", "spend"]
+    base: float | None
+    expected: float | None
+    spread: float | None
+    holdout_share: float | None
+    detectable_lift_at_max_share: float | None
+    reason: str
+
+
+class HoldoutSegment(_Typed):
+    """The control group planned for one segment."""
+
+    segment_id: int
+    size: int
+    holdout_share: float
+    expected_holdout: int
+    testable: bool
+    metrics: list[HoldoutMetric]
+    reason: str
+
+
+class HoldoutPlan(_Typed):
+    """Control groups per segment (``--holdout``)."""
+
+    min_lift: float
+    alpha: float
+    power: float
+    seed: int
+    assignment: str
+    segments: list[HoldoutSegment]
 
 
 class FeatureFamily(_Typed):
@@ -444,6 +515,7 @@ class Summary(_Typed):
     features: list[str]
     features_skipped: dict[str, str]
     category_levels: CategoryLevels | None
+    profile_skipped: dict[str, str]
     feature_labels: dict[str, str]
     algorithm_details: dict[str, JsonValue]
     k_selection: KSelection
@@ -456,6 +528,7 @@ class Summary(_Typed):
     personas: Personas | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
+    holdout: HoldoutPlan | None = None
     customer_map: CustomerMap
     run: Run
 

@@ -28,15 +28,17 @@ read again as text to find the first offending row, so the error names file, col
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import hashlib
 import io
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 import duckdb
 import numpy as np
@@ -115,6 +117,12 @@ class LoadedTable:
         The net amount those rows carry (``None`` without an amount).
     duplicates_kept : bool
         Whether they were kept (``keep_duplicates``).
+    ids_trimmed : int
+        Rows whose customer id had blanks around it (trimmed; the id is otherwise kept byte
+        for byte).
+    non_finite : int
+        Rows whose amount or quantity was NaN, infinite or beyond :data:`MAX_ABS_NUMBER`
+        (read as missing).
     """
 
     table: str
@@ -127,6 +135,8 @@ class LoadedTable:
     duplicates: int = 0
     duplicates_amount: float | None = None
     duplicates_kept: bool = False
+    ids_trimmed: int = 0
+    non_finite: int = 0
 
 
 #: Compressed text files read directly (DuckDB decompresses them while reading).
@@ -160,7 +170,12 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
     with _open_bytes(path) as fh:
         chunk = fh.read(max(chunk_size, len(codecs.BOM_UTF8)))
         bom = chunk.startswith(codecs.BOM_UTF8)
+        offset = 0
         while chunk:
+            nul = chunk.find(b"\0")
+            if nul >= 0:
+                raise _nul_error(path, chunk, offset + nul)
+            offset += len(chunk)
             # a chunk boundary inside a multi-byte character only happens in non-ASCII text
             if not (ascii_so_far and chunk.isascii()):
                 ascii_so_far = False
@@ -176,6 +191,17 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 22) -> str:
     return "utf-8-sig" if bom else "utf-8"
 
 
+def _nul_error(path: Path, chunk: bytes, at: int) -> InputError:
+    """The error for a file holding NUL bytes: UTF-16 text (every other byte NUL in ASCII
+    text), or not text at all."""
+    head = chunk[:4096]
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or (
+            len(head) >= 4 and (head[1::2].count(0) > 0.4 * len(head) / 2 or head[0::2].count(0) > 0.4 * len(head) / 2)):
+        return InputError("the file is UTF-16 encoded; save it as UTF-8 (in Excel: CSV UTF-8) and try again",
+                          source=path.name)
+    return InputError(f"holds a NUL byte at byte {at:,}: not a text (CSV) file", source=path.name)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -189,11 +215,15 @@ class _Input:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, source: Source, label: str, workdir: Path):
         self.con = con
+        # times with an offset (+02:00) are converted to UTC, whatever the process time zone
+        con.execute("SET TimeZone = 'UTC'")
         self.notes: list[str] = []
         self._digest: Future[str] | None = None
         self.is_csv = False
         self.delimiter: str | None = None
         self.sheet_rows: np.ndarray | None = None
+        self.ids_trimmed = 0  # customer ids read with blanks around them (set when the table is made)
+        self.non_finite = 0  # rows with a NaN, infinite or absurd amount or quantity, read as missing
         if isinstance(source, SqlQuery):
             self.name = source.name
             self.from_sql = self.text_sql = f"__input_{label}"
@@ -253,12 +283,14 @@ class _Input:
                 path = converted
             elif encoding == "utf-8-sig":
                 self.notes.append(f"{self.name}: UTF-8 with byte-order mark")
+            self.csv_path, self.csv_encoding = path, ("utf-8-sig" if encoding == "utf-8-sig" else "utf-8")
             p = literal(str(path))
             self.from_sql = f"read_csv({p}, header=true, auto_detect=true)"
             self.text_sql = f"read_csv({p}, header=true, auto_detect=true, all_varchar=true)"
             sniffed = _sniffed_reader(con, p)
             if sniffed is not None:
                 self.from_sql, self.schema, self.delimiter = sniffed
+                self.check_header()
                 return
         try:
             self.schema = self._describe(self.from_sql)
@@ -268,6 +300,51 @@ class _Input:
                 self.schema = self._describe(self.text_sql)
             except duckdb.Error:
                 raise InputError(f"cannot be read as a table ({first_line(exc)})", source=self.name) from None
+
+    def _csv_rows(self, delimiter: str | None = None) -> Iterator[list[str]]:
+        with self.csv_path.open("r", encoding=self.csv_encoding, newline="", errors="replace") as fh:
+            yield from csv.reader(fh, delimiter=delimiter or self.delimiter or ",")
+
+    def check_header(self) -> None:
+        """A CSV header naming a column twice is an error (which of the two would be meant?)."""
+        header = next(self._csv_rows(), [])
+        names = [h.strip() for h in header]
+        twice = sorted({n for n in names if n and names.count(n) > 1})
+        if twice:
+            raise InputError(f"the header names column {twice[0]!r} more than once", source=self.name)
+
+    def ragged_row(self) -> InputError | None:
+        """The first CSV row with another number of fields than the header, as an error (on
+        the error path only: a broken file is read once more, row by row)."""
+        if not self.is_csv:
+            return None
+        # a ragged row can mislead the sniffing itself: try the usual delimiters too
+        for delimiter in dict.fromkeys([self.delimiter or ",", ",", ";", "\t", "|"]):
+            rows = self._csv_rows(delimiter)
+            header = next(rows, None)
+            if header is None or len(header) < 2:
+                continue
+            for n, row in enumerate(rows, start=1):
+                if row and len(row) != len(header):
+                    return InputError(f"has {len(row)} fields where the header has {len(header)} "
+                                      f"(a stray or missing {delimiter!r}, or an unclosed quote?)",
+                                      source=self.name, row=n)
+        return None
+
+    def read_as_text(self, columns: Sequence[str]) -> None:
+        """Read these CSV columns as text, byte for byte, whatever type they were sniffed as:
+        ids such as ``007``, ``12.50`` or ``1e3`` stay as written (as numbers they would
+        become ``7``, ``12.5`` and ``1000.0``, and distinct customers would merge)."""
+        change = [c for c in columns if self.is_csv and self.columns.get(c, "VARCHAR") != "VARCHAR"]
+        if not change:
+            return
+        if "auto_detect=false" in self.from_sql:  # the sniffed reader spells out every column's type
+            for c in change:
+                self.from_sql = self.from_sql.replace(f"{literal(c)}: {literal(self.schema[c])}", f"{literal(c)}: 'VARCHAR'", 1)
+        else:
+            types = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in change)
+            self.from_sql = self.from_sql[:-1] + f", types={{{types}}})"
+        self.schema = {c: ("VARCHAR" if c in change else t) for c, t in self.schema.items()}
 
     def row(self, n: int) -> int:
         """The row number to show for the ``n``-th data row (a sheet's own numbering)."""
@@ -340,19 +417,44 @@ def _sniffed_reader(con: duckdb.DuckDBPyConnection, path_literal: str) -> tuple[
     return f"read_csv({', '.join(options)})", schema, text(delim)
 
 
-def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
-    """Map roles to input column names (exact, then case-insensitive)."""
-    lower = {c.lower(): c for c in inp.columns}
+_DEFAULT_COLUMNS = ColumnMapping()
+
+
+def match_columns(columns: Sequence[str], mapping: ColumnMapping, roles: Sequence[str]) -> dict[str, str]:
+    """The column each role reads: its mapped name exactly, else ignoring case.
+
+    A role mapped to ``None`` or ``""`` reads no column (an optional role not asked for, or
+    left unused on purpose). The web app pre-fills its mapping with this, so it shows what a
+    run would read.
+    """
+    lower = {c.lower(): c for c in columns}
     found: dict[str, str] = {}
     for role in roles:
         wanted = getattr(mapping, role)
-        if wanted is None:  # an optional role not asked for (e.g. no price column)
+        if not wanted:
             continue
-        if wanted in inp.columns:
+        if wanted in columns:
             found[role] = wanted
         elif wanted.lower() in lower:
             found[role] = lower[wanted.lower()]
-        elif role in required:
+    return found
+
+
+def _resolve(inp: _Input, mapping: ColumnMapping, roles: tuple[str, ...], required: tuple[str, ...],
+             elsewhere: tuple[str, ...] = ()) -> dict[str, str]:
+    """Map roles to input column names (see :func:`match_columns`). A required role, or one the
+    user named (not the default name), that is not found is an error naming the column looked
+    for: a name that is not there is a mistake, never silently ignored. Roles in ``elsewhere``
+    may be read from another input (the category from a product catalogue)."""
+    found = match_columns(list(inp.columns), mapping, roles)
+    for role in roles:
+        wanted = getattr(mapping, role)
+        if role in found or role in elsewhere or (not wanted and role not in required):
+            continue
+        if role in required or wanted != getattr(_DEFAULT_COLUMNS, role):
+            ragged = inp.ragged_row()
+            if ragged is not None:
+                raise ragged
             raise InputError(
                 f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
                 f"found: {', '.join(inp.columns)}",
@@ -495,21 +597,45 @@ EVENT_TYPES: tuple[str, ...] = ("purchase", "view", "cart", "return")
 
 
 def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str],
-                    also: str = "") -> None:
-    """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`).
+                    also: str = "") -> int:
+    """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`);
+    return how many customer ids had blanks around them.
 
     One filtered pass: rows already tidy (the usual case) are not rewritten. ``also`` is
     an extra assignment made on the rewritten rows (e.g. clearing their row hash).
     """
     cols = [r for r in roles if r in _TEXT_ROLES and r != "event_type"]
     if not cols:
-        return
+        return 0
+    trimmed = 0
+    if "customer_id" in cols:
+        trimmed = int(con.execute(f"SELECT count(*) FROM {table} WHERE customer_id <> trim(customer_id) "
+                                  "AND trim(customer_id) <> ''").fetchall()[0][0])
     sets = [f"{c} = NULLIF(trim({c}), '')" for c in cols]
     # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
     dirty = [f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')" for c in cols]
     if also:
         sets.append(also)
     con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
+    return trimmed
+
+
+#: Larger amounts or quantities than this are not real (a trillion per event); they are
+#: read as missing, like NaN and infinity, rather than wiping out every sum they join.
+MAX_ABS_NUMBER = 1e12
+
+
+def _clear_non_finite(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str], also: str = "") -> int:
+    """Set NaN, infinite and absurdly large numbers to NULL (missing), in place; return how
+    many rows had one."""
+    if not roles:
+        return 0
+    bad = " OR ".join(f"NOT (isfinite({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g})" for r in roles)
+    sets = [f"{r} = CASE WHEN isfinite({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g} THEN {r} END" for r in roles]
+    if also:
+        sets.append(also)
+    rows = con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {bad}").fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 #: Up to this many distinct values, a text column read cheaply is checked value by value.
@@ -688,12 +814,15 @@ def _materialize(
         located = _locate_bad_value(inp, found)
         if located is not None:
             raise located from None
-        raise InputError(f"cannot be read ({first_line(exc)})", source=inp.name) from None
+        raise inp.ragged_row() or InputError(f"cannot be read ({first_line(exc)})", source=inp.name) from None
     n_rows = int(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else int(
         inp.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     if "event_type" in strict and event_types is None:
         _encode_event_types(inp.con, table, inp.name, found["event_type"], clear_hash=collapse)
-    _normalise_text(inp.con, table, [r for r in strict if r not in tidy], also="__row_hash = NULL" if collapse else "")
+    inp.non_finite = _clear_non_finite(inp.con, table, [r for r in ("amount", "quantity") if r in strict],
+                                       also="__row_hash = NULL" if collapse else "")
+    inp.ids_trimmed = _normalise_text(inp.con, table, [r for r in strict if r not in tidy],
+                                      also="__row_hash = NULL" if collapse else "")
     if not collapse:
         return _Made(notes, n_rows, tuple(strict))
     con = inp.con
@@ -737,6 +866,7 @@ def load_events(
     table: str = "events_raw",
     workdir: Path | None = None,
     keep_duplicates: bool = False,
+    elsewhere: tuple[str, ...] = (),
 ) -> LoadedTable:
     """Read an event log into the DuckDB table ``table`` with canonical columns.
 
@@ -756,6 +886,9 @@ def load_events(
         Name of the table to create.
     workdir : Path, optional
         Where a transcoded copy of a cp1252 file may be written (a temporary folder by default).
+    elsewhere : tuple of str
+        Roles that another input may hold (``("category",)`` with a product catalogue): a
+        mapped name missing from the events is then no error.
 
     Raises
     ------
@@ -764,13 +897,16 @@ def load_events(
     """
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "events", Path(workdir or tmp))
-        found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"))
+        found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"),
+                         elsewhere=elsewhere)
+        inp.read_as_text([found[r] for r in ("customer_id", "order_id") if r in found])
         made = _materialize(inp, table, found, [], collapse=True, keep_duplicates=keep_duplicates)
     if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
     return LoadedTable(table=table, source=inp.name, rows_read=made.rows, roles=made.roles,
                        sha256=inp.sha256, notes=tuple(inp.notes + made.notes), duplicates=made.duplicates,
-                       duplicates_amount=made.duplicates_amount, duplicates_kept=keep_duplicates)
+                       duplicates_amount=made.duplicates_amount, duplicates_kept=keep_duplicates,
+                       ids_trimmed=inp.ids_trimmed, non_finite=inp.non_finite)
 
 
 def load_customers(
@@ -801,6 +937,7 @@ def load_customers(
         if columns.customers_id is not None:  # the customers table names its id differently
             columns = replace(columns, customer_id=columns.customers_id)
         found = _resolve(inp, columns, ("customer_id",), required=("customer_id",))
+        inp.read_as_text([found["customer_id"]])
         extra = [c for c in inp.columns if c != found["customer_id"]]
         made = _materialize(inp, table, found, extra)
         notes, rows = inp.notes + made.notes, made.rows
@@ -827,7 +964,8 @@ def load_customers(
     frame.index = frame.index.astype(str)
     return (
         LoadedTable(table=table, source=inp.name, rows_read=int(rows), roles=tuple(found),
-                    sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes)),
+                    sha256=inp.sha256, extra_columns=tuple(extra), notes=tuple(notes),
+                    ids_trimmed=inp.ids_trimmed),
         frame,
     )
 
@@ -869,6 +1007,32 @@ def load_products(
                        sha256=inp.sha256, notes=tuple(inp.notes + made.notes))
 
 
+@contextmanager
+def _peek(source: Source) -> Iterator[_Input]:
+    """An input opened on a connection of its own, for a look at it (closed after)."""
+    con = duckdb.connect()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield _Input(con, source, "peek", Path(tmp))
+    finally:
+        con.close()
+
+
+def preview_rows(source: Source, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` rows of an input as text, as they are read (for checking an upload).
+
+    Raises
+    ------
+    InputError
+        Missing, empty or unreadable input.
+    """
+    with _peek(source) as inp:
+        try:
+            return inp.con.execute(f"SELECT * FROM {inp.text_sql} LIMIT {int(n)}").df()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot be read as a table ({first_line(exc)})", source=inp.name) from None
+
+
 def input_columns(source: Source) -> list[str]:
     """The column names of an input, as they are (for choosing a column mapping).
 
@@ -877,9 +1041,5 @@ def input_columns(source: Source) -> list[str]:
     InputError
         Missing, empty or unreadable input.
     """
-    con = duckdb.connect()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            return list(_Input(con, source, "peek", Path(tmp)).columns)
-    finally:
-        con.close()
+    with _peek(source) as inp:
+        return list(inp.columns)

@@ -8,6 +8,7 @@ comes from ``result.summary``; the files offered are those the CLI writes.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
 from segmentkit.naming import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
-from segmentkit.sources import input_columns
+from segmentkit.sources import input_columns, match_columns, preview_rows
 
 FILE_TYPES = ["csv", "tsv", "txt", "gz", "zst", "parquet", "xlsx", "xlsm", "xls", "ods"]
 NONE = "(none)"
@@ -30,6 +31,15 @@ ROLE_LABELS = {
     "discount": "Discount used", "order_id": "Order id", "price": "Unit price (value = price × quantity)",
     "product_id": "Product id",
 }
+#: Roles a run cannot do without (the others are left out when set to "(none)").
+REQUIRED_ROLES = ("customer_id", "event_time")
+#: Rows shown of each file, to check it was read as meant.
+PREVIEW_ROWS = 5
+#: One segment holding more than this share of the customers leaves nothing to act on.
+DEGENERATE_SHARE = 0.95
+#: How each customer status reads in the headline counts (every status, so they add up).
+STATUS_WORDS = {"segmented": "in segments", "noise": "close to no segment", "no_events": "with no events",
+                "excluded": "left out (no usable features)"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -56,20 +66,35 @@ def _saved(upload: Any, role: str) -> str | None:
 
 
 def _columns(path: str | None) -> list[str]:
+    """The file's column names; a file that cannot be read is said so just below it."""
     if path is None:
         return []
     try:
         return input_columns(path)
     except InputError as exc:
-        st.error(str(exc))
+        st.sidebar.error(str(exc))
         return []
 
 
-def _pick(label: str, options: list[str], default: str | None, key: str) -> str | None:
-    choices = [NONE] + options
-    lower = {o.lower(): o for o in options}
-    index = choices.index(lower[default.lower()]) if default and default.lower() in lower else 0
-    value = st.selectbox(label, choices, index=index, key=key)
+def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> tuple:
+    """Set each mapping dropdown to the column a run would read by default, whenever the
+    files' columns change (so what the dropdowns show is what runs).
+
+    Returns the columns' signature. The caller marks it as applied (``mapping_for``) only
+    after the dropdowns are drawn: a click that interrupts this script run (say "Run"
+    pressed right after an upload) reruns it with the browser's old dropdown values, and
+    the prefill must then be applied again rather than be taken as done.
+    """
+    signature = tuple((key, tuple(options)) for key, (options, _) in keys.items())
+    if st.session_state.get("mapping_for") != signature:
+        for key, (options, default) in keys.items():
+            found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
+            st.session_state[key] = found.get("customer_id", NONE)
+    return signature
+
+
+def _pick(label: str, options: list[str], key: str, help: str | None = None) -> str | None:
+    value = st.selectbox(label, [NONE] + options, key=key, help=help)
     return None if value == NONE else value
 
 
@@ -87,30 +112,62 @@ def _inputs() -> tuple[str | None, str | None, str | None]:
     return events, customers, products
 
 
+def _preview(events: str | None, customers: str | None, products: str | None) -> None:
+    """The first rows of each file, as read, to check the columns before a run."""
+    files = [(label, path) for label, path in (("Events", events), ("Customers", customers),
+                                               ("Product catalogue", products)) if path]
+    if not files:
+        return
+    with st.expander("Your files: the first rows", expanded="result" not in st.session_state):
+        for label, path in files:
+            try:
+                rows = preview_rows(path, PREVIEW_ROWS)
+            except InputError:
+                continue  # said beside the upload
+            st.markdown(f"**{label}** ({Path(path).name})")
+            st.dataframe(rows, hide_index=True)
+
+
 def _settings(events: str | None, customers: str | None, products: str | None) -> dict[str, Any]:
     ev_cols, cu_cols, pr_cols = _columns(events), _columns(customers), _columns(products)
     defaults = ColumnMapping()
+    id_options = ev_cols or cu_cols
+    keys = {f"col_{role}": (id_options if role == "customer_id" else ev_cols, getattr(defaults, role))
+            for role in ROLE_LABELS}
+    if pr_cols:  # the category may be a catalogue column
+        keys["col_category"] = (list(dict.fromkeys(pr_cols + ev_cols)), defaults.category)
+    keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
+             "col_products_id": (pr_cols, defaults.product_id),
+             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+    signature = _prefill(keys)
     mapping: dict[str, str] = {}
+    problems: list[str] = []
     with st.sidebar.expander("2. Columns", expanded=False):
+        st.caption("Pre-filled from the column names; a run reads exactly the columns chosen here.")
         for role, label in ROLE_LABELS.items():
-            options = ev_cols if role != "customer_id" or ev_cols else cu_cols
-            if role == "category" and pr_cols:  # the category may be a catalogue column
-                options = list(dict.fromkeys(pr_cols + ev_cols))
-            chosen = _pick(label, options, getattr(defaults, role), f"col_{role}")
-            if chosen is not None:
-                mapping[role] = chosen
+            chosen = _pick(label, keys[f"col_{role}"][0], f"col_{role}")
+            # an optional role with no default is None when unused, the others "" (read no column)
+            mapping[role] = chosen if chosen is not None else ("" if getattr(defaults, role) else None)
+            if chosen is None and role in REQUIRED_ROLES and (ev_cols or (role == "customer_id" and cu_cols)):
+                problem = f"Choose the column holding the {label.lower()}."
+                st.error(problem)
+                problems.append(problem)
         if ev_cols and cu_cols:
-            chosen = _pick("Customer id (customers table)", cu_cols, mapping.get("customer_id"), "col_customers_id")
-            if chosen is not None and chosen != mapping.get("customer_id"):
+            chosen = _pick("Customer id (customers table)", cu_cols, "col_customers_id")
+            if chosen is not None and chosen != mapping["customer_id"]:
                 mapping["customers_id"] = chosen
         if pr_cols:
-            chosen = _pick("Product id (catalogue)", pr_cols, mapping.get("product_id"), "col_products_id")
-            if chosen is not None and chosen != mapping.get("product_id"):
+            chosen = _pick("Product id (catalogue)", pr_cols, "col_products_id")
+            if chosen is not None and chosen != mapping["product_id"]:
                 mapping["products_id"] = chosen
         keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
                                       key="keep_duplicates")
-        persona = _pick("Existing persona (customers)", cu_cols, "persona", "persona")
-        attention = _pick("Marketing attention (customers)", cu_cols, "marketing_touches", "attention")
+        persona = _pick("Existing persona (customers)", cu_cols, "persona",
+                        help="A column of the customers file with the client's own persona labels, to compare with.")
+        attention = _pick("Marketing attention (customers)", cu_cols, "attention",
+                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+    st.session_state["mapping_problems"] = problems
+    st.session_state["mapping_for"] = signature  # every dropdown is drawn: the prefill is in place
     st.sidebar.header("3. Segments")
     algorithms = list(run_names()) + ["auto"]
     algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
@@ -119,21 +176,37 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
     k_min, k_max = st.sidebar.slider("Range to consider", 2, 15, (2, 10), key="k_range", disabled=fixed)
     min_share = st.sidebar.number_input("Smallest usable segment (share)", 0.0, 0.5, 0.03, step=0.01, key="min_share")
     seed = int(st.sidebar.number_input("Seed", 0, 10**6, 0, key="seed"))
-    return dict(columns=ColumnMapping(**{**{r: getattr(defaults, r) for r in ROLE_LABELS}, **mapping}),
-                products=products, keep_duplicates=keep_duplicates,
+    return dict(columns=ColumnMapping(**mapping), products=products, keep_duplicates=keep_duplicates,
                 persona_column=persona, attention_column=attention, algorithm=algorithm, k=k,
                 k_min=k_min, k_max=k_max, min_share=float(min_share), random_state=seed)
 
 
+def _inputs_signature(events: str | None, customers: str | None, settings: dict[str, Any]) -> tuple:
+    """What a result was made from: files (name and size) and settings."""
+    files = tuple((p, Path(p).stat().st_size) for p in (events, customers) if p)
+    return files, tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
 def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) -> None:
+    status = st.status("Segmenting…", expanded=True)
+
+    def progress(stage: str, elapsed: float) -> None:
+        status.update(label=f"Segmenting… {stage} ({elapsed:.0f} s so far)")
+        status.write(f"{elapsed:6.1f} s: {stage}")
+
+    start = time.perf_counter()
     try:
-        with st.spinner("Segmenting…"):
-            result = Segmentation(**settings).fit(customers=customers, events=events)
+        result = Segmentation(**settings, progress=progress).fit(customers=customers, events=events)
     except (InputError, ValueError) as exc:
+        status.update(label="The run stopped", state="error", expanded=False)
         st.session_state.pop("result", None)
         st.session_state["error"] = str(exc)
         return
+    status.update(label=f"Done in {time.perf_counter() - start:.0f} s", state="complete", expanded=False)
     st.session_state.pop("error", None)
+    st.session_state.pop("rename_error", None)
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    st.session_state["made_from"] = _inputs_signature(events, customers, settings)
     _keep(result)
 
 
@@ -154,6 +227,19 @@ def _show(result: SegmentationResult) -> None:
     s = result.summary
     ks = s.k_selection
     st.subheader(f"{s.k} segments of {s.n_customers:,} customers")
+    counts = [f"{n:,} {STATUS_WORDS[status]}" for status, n in s.status_counts.items()
+              if n or status == "segmented"]
+    dq = s.data_quality
+    st.markdown(f"**{s.n_customers:,} customers** = " + " + ".join(counts) + ".")
+    rows = [f"{n:,} {what}" for n, what in ((dq.duplicate_events_dropped, "duplicate event rows dropped"),
+                                             (dq.returns, "returns")) if n]
+    if rows:
+        st.caption("In the events: " + "; ".join(rows) + ".")
+    st.caption(f"Segmentation runs in this session: {st.session_state.get('runs', 0)}")
+    largest = max(s.segments, key=lambda seg: seg.share)
+    if largest.share > DEGENERATE_SHARE:
+        st.warning(f"Segment {largest.id} holds {largest.share:.1%} of the customers: this result does not "
+                   "split them in a useful way. Try another algorithm or a larger smallest-segment share.")
     st.markdown(f"**Why {s.k}:** {ks.reason}")
     st.table(pd.DataFrame([{
         "segment": str(seg.id), "name": seg.name, "customers": seg.size,
@@ -183,11 +269,17 @@ def _show(result: SegmentationResult) -> None:
                                           "name": [seg.name for seg in s.segments]}),
                             disabled=["segment"], hide_index=True, key="names_editor")
     if st.button("Apply names", key="apply_names"):
+        names = dict(zip(edited["segment"].astype(int), edited["name"].fillna("").astype(str)))
         try:  # renaming rewords the result; nothing is fitted again
-            _keep(result.with_names(dict(zip(edited["segment"].astype(int), edited["name"].astype(str)))))
+            renamed = result.with_names(names)
         except ValueError as exc:
-            st.session_state["error"] = str(exc)
-        st.rerun()
+            st.session_state["rename_error"] = str(exc)
+        else:
+            st.session_state.pop("rename_error", None)
+            _keep(renamed)
+            st.rerun()
+    if "rename_error" in st.session_state:
+        st.error(f"Names not applied: {st.session_state['rename_error']}. The results are unchanged.")
 
     st.markdown("#### Downloads")
     downloads = st.session_state["downloads"]
@@ -201,14 +293,20 @@ def main() -> None:
     st.title("segmentkit: behavioral segments")
     events, customers, products = _inputs()
     settings = _settings(events, customers, products)
+    _preview(events, customers, products)
     if st.sidebar.button("Run segmentation", type="primary", key="run"):
         if events is None and customers is None:
             st.session_state["error"] = "upload an event log, a customer table, or both"
+        elif st.session_state["mapping_problems"]:
+            st.session_state["error"] = " ".join(st.session_state["mapping_problems"])
         else:
             _fit(events, customers, settings)
     if "error" in st.session_state:
         st.error(st.session_state["error"])
     elif "result" in st.session_state:
+        if st.session_state.get("made_from") != _inputs_signature(events, customers, settings):
+            st.warning("Out of date: the data or settings changed since these results were made. "
+                       "Press **Run segmentation** to bring them up to date.")
         _show(st.session_state["result"])
     else:
         st.info("Choose the data and settings on the left, then press **Run segmentation**.")

@@ -19,7 +19,7 @@ from segmentkit.report._format import (
     fmt_ratio,
     fmt_value,
 )
-from segmentkit.result import CategoricalStat, NumericStat, Segment, Summary
+from segmentkit.result import BriefNumber, CategoricalStat, NumericStat, Segment, Summary
 
 __all__ = ["MAX_MAP_POINTS", "PALETTE", "NOISE_COLOR", "build_view"]
 
@@ -155,6 +155,48 @@ def _attribute(name: str, attr: NumericStat | CategoricalStat) -> dict[str, Any]
     return {"name": name, "kind": "numeric", "values": values}
 
 
+def _brief_number(item: BriefNumber, summary: Summary) -> tuple[str, str]:
+    value, unit = item.value, item.unit
+    if unit == "share":
+        shown = fmt_pct(value)
+    elif unit == "index":
+        shown = fmt_index(value)
+    elif unit == "ratio":
+        shown = fmt_num(value) + "×" if value is not None else DASH
+    elif unit == "trend":
+        shown = f"{float(value):+.2f}" if value is not None else DASH
+    elif unit == "segment":
+        shown = _segment_name(summary, int(value)) if value is not None else DASH
+    elif unit == "count":
+        shown = fmt_num(value, 1)
+    else:
+        shown = fmt_num(value)
+    return item.label, shown
+
+
+def _brief(seg: Segment, summary: Summary) -> dict[str, Any] | None:
+    brief = seg.brief
+    if brief is None:
+        return None
+    return {
+        "objective": brief.objective,
+        "lifecycle": brief.lifecycle,
+        "rule": brief.objective_rule,
+        "sentences": [
+            {"topic": x.topic, "title": x.title, "text": x.text, "overridden": x.overridden,
+             "numbers": [_brief_number(n, summary) for n in x.numbers if n.cited]}
+            for x in brief.sentences
+        ],
+    }
+
+
+def _holdout(seg: Segment, summary: Summary) -> dict[str, Any] | None:
+    plan = next((h for h in summary.holdout.segments if h.segment_id == seg.id), None) if summary.holdout else None
+    if plan is None:
+        return None
+    return {"share": fmt_pct(plan.holdout_share), "testable": plan.testable, "reason": plan.reason}
+
+
 def _segment(seg: Segment, summary: Summary, colors: dict[int, str]) -> dict[str, Any]:
     ex_features: list[str] = []
     for ex in seg.exemplars:
@@ -209,6 +251,8 @@ def _segment(seg: Segment, summary: Summary, colors: dict[int, str]) -> dict[str
             }
             for name, st in seg.profile.features.items()
         ],
+        "brief": _brief(seg, summary),
+        "holdout": _holdout(seg, summary),
     }
 
 

@@ -83,6 +83,13 @@ def render_markdown(summary: Summary) -> str:
                 f"(precision {e(rule['precision'])}, coverage {e(rule['coverage'])})"
             )
         lines.append("")
+        brief = seg["brief"]
+        if brief and brief["sentences"]:
+            lines += [f"**Brief** (objective: {e(brief['objective'])}):", ""]
+            for b in brief["sentences"]:
+                edited = " (edited)" if b["overridden"] else ""
+                lines.append(f"- *{e(b['title'])}:* {e(b['text'])}{edited}")
+            lines.append("")
     opps = ctx["opportunities"]
     if opps:
         flagged = [o for o in opps["rows"] if o["kind"] != "balanced"]
