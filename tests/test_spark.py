@@ -165,24 +165,56 @@ def _ari(a, b):
     return adjusted_rand_score(a, b)
 
 
-def test_cli_run_with_the_spark_engine_gives_the_duckdb_partition(spark, demo, tmp_path):
+_COMMON = ("--persona-column", "persona", "--k", 4, "--seed", 0)
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(demo, tmp_path_factory):
+    """The demo data run on DuckDB at k = 4: the reference of the Spark runs."""
+    out = tmp_path_factory.mktemp("duckdb-run")
+    _cli("run", "--events", demo[0]["events"], "--customers", demo[0]["customers"], *_COMMON, "--out", out)
+    return out
+
+
+def test_cli_run_with_the_spark_engine_gives_the_duckdb_partition(spark, demo, duckdb_run, tmp_path):
     files = demo[0]
     settings = tmp_path / "settings.toml"  # the test session is active: getOrCreate() reuses it
     settings.write_text('[spark]\napp_name = "segmentkit-tests"\n[spark.config]\nspark.sql.shuffle.partitions = 4\n')
-    common = ["--customers", files["customers"], "--persona-column", "persona", "--k", 4, "--seed", 0]
-    _cli("run", settings, "--engine", "spark", "--events", files["events"], *common, "--out", tmp_path / "s")
-    _cli("run", "--events", files["events"], *common, "--out", tmp_path / "d")
+    _cli("run", settings, "--engine", "spark", "--events", files["events"], "--customers", files["customers"],
+         *_COMMON, "--out", tmp_path / "s")
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
-    d = json.loads((tmp_path / "d" / "summary.json").read_text())
+    d = json.loads((duckdb_run / "summary.json").read_text())
     assert s["run"]["inputs"]["events"]["name"] == "events.csv (Spark)"
     s_notes = [n.replace("events.csv (Spark)", "events.csv") for n in s["data_quality"].pop("notes")]
     assert s_notes == d["data_quality"].pop("notes")
     assert s["data_quality"] == d["data_quality"] and d["data_quality"]["duplicate_events_dropped"] > 0
     assert d["data_quality"]["duplicate_events_amount"] > 0
+    assert s["fit_scope"]["fitted_on"] == "all_customers" and d["fit_scope"] is None
     a = pd.read_csv(tmp_path / "s" / "assignments.csv", dtype={"customer_id": str})
-    b = pd.read_csv(tmp_path / "d" / "assignments.csv", dtype={"customer_id": str})
+    b = pd.read_csv(duckdb_run / "assignments.csv", dtype={"customer_id": str})
     assert a["customer_id"].tolist() == b["customer_id"].tolist() and len(a) == 700 + s["data_quality"]["orphan_customers"]
     assert _ari(a["segment_id"], b["segment_id"]) >= 0.99
+
+
+def test_beyond_the_driver_threshold_a_sample_is_fitted_and_spark_assigns_everyone(spark, demo, duckdb_run,
+                                                                                    tmp_path):
+    files = demo[0]
+    _cli("run", "--engine", "spark", "--driver-customers", 300, "--events", files["events"],
+         "--customers", files["customers"], *_COMMON, "--out", tmp_path / "s")
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    d = json.loads((duckdb_run / "summary.json").read_text())
+    scope = s["fit_scope"]
+    assert (scope["fitted_on"], scope["assigned_by"], scope["driver_customers"]) == (
+        "stratified_sample", "spark_nearest_centre", 300)
+    assert scope["customers"] == d["data_quality"]["customers_with_events"] and 300 <= scope["customers_fitted"] < 320
+    # the counts are over every customer, as in the full run
+    for key in ("orphan_customers", "orphan_events", "customers_without_events", "duplicate_events_dropped"):
+        assert s["data_quality"][key] == d["data_quality"][key], key
+    a = pd.read_parquet(tmp_path / "s" / "assignments.parquet").sort_values("customer_id")  # Spark's part files
+    b = pd.read_csv(duckdb_run / "assignments.csv", dtype={"customer_id": str})
+    assert a["customer_id"].tolist() == b["customer_id"].tolist()  # everyone, once
+    assert a["status"].tolist() == b["status"].tolist()
+    assert _ari(a["segment_id"], b["segment_id"]) >= 0.9
 
 
 def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):

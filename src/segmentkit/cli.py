@@ -229,6 +229,7 @@ def run(
     events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel; with --engine spark any path or URL Spark reads).")] = None,
     customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel; with --engine spark also a URL).")] = None,
     engine: EngineOpt = Engine.duckdb,
+    driver_customers: Annotated[Optional[int], typer.Option(help="With --engine spark: beyond this many customers (default 2,000,000), fit on a stratified sample of this size and let Spark assign everyone ([spark] driver_customers).")] = None,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
@@ -305,7 +306,10 @@ def run(
             keep_duplicates=keep_duplicates or None,
             products=products,
             holdout={"enabled": holdout or None, "min_lift": min_lift},
+            spark={"driver_customers": driver_customers},
         )
+        if driver_customers is not None and engine is not Engine.spark:
+            raise InputError("--driver-customers needs --engine spark")
         if min_lift is not None and not settings.holdout.enabled:
             raise InputError("--min-lift needs --holdout")
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
@@ -316,6 +320,9 @@ def run(
             if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
                 raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
             events, customers = spark_inputs(settings.spark, events, customers)
+            if write_db or settings.output.database:
+                raise InputError("--write-db takes the assignments from the driver; with --engine spark write "
+                                 "them from assignments.parquet instead")
         try:
             overrides = load_name_overrides(names) if names else None
             brief_texts = load_brief_overrides(names) if names else None

@@ -54,7 +54,7 @@ from segmentkit.errors import InputError
 from segmentkit.sqltext import literal
 
 __all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
-           "feature_query", "roles_needed"]
+           "feature_query", "fetch_features", "roles_needed"]
 
 
 @dataclass(frozen=True)
@@ -504,7 +504,25 @@ def customer_features(
     engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
     query = feature_query(engine, events, roles, snapshot_date=snapshot_date, levels=levels,
                           max_levels=max_levels, never_levels=never_levels)
-    sql = query.sql + "    ORDER BY customer_id\n"
+    return fetch_features(engine, query)
+
+
+def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None = None,
+                   customers: int | None = None) -> FeatureTable:
+    """Run a :class:`FeatureQuery` and bring its rows back as a :class:`FeatureTable`.
+
+    Parameters
+    ----------
+    engine : SqlEngine
+    query : FeatureQuery
+    select : str, optional
+        A ``SELECT`` of some of the query's rows, with its columns (e.g. a sample of its
+        customers from a table holding its result); default: the query itself.
+    customers : int, optional
+        Customers with events in all of the query's rows (``data_quality``), when ``select``
+        brings back only some of them.
+    """
+    sql = (query.sql if select is None else select) + "    ORDER BY customer_id\n"
     frame = engine.frame(sql).set_index("customer_id")
     frame.index = frame.index.astype(str)
     names = [s.name for s in query.specs]
@@ -513,7 +531,7 @@ def customer_features(
     # everything after them) identical run to run.
     frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
                          index=frame.index, columns=names)
-    quality = dict(query.data_quality, customers_with_events=int(len(frame)))
+    quality = dict(query.data_quality, customers_with_events=int(len(frame) if customers is None else customers))
     return FeatureTable(
         frame=frame,
         specs=query.specs,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
     "CategoryLevel", "CategoryLevels", "Condition", "CustomerMap", "DataQuality", "DescriptiveSample", "Exemplar",
-    "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
+    "FeatureFamilies", "FeatureFamily", "FitScope", "HoldoutMetric", "HoldoutPlan", "HoldoutSegment", "InputInfo", "KSelection",
     "NumericStat", "Opportunity", "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run",
     "Segment", "SegmentProfile", "SeparatingFeature", "Structure", "Summary", "Trait", "Validation",
     "ValidationGroups", "build_summary", "summary_schema",
@@ -360,6 +360,23 @@ class DataQuality(_Typed):
     notes: list[str]
 
 
+class FitScope(_Typed):
+    """Which customers the clustering was fitted on (runs whose events Spark read).
+
+    Up to ``driver_customers`` customers, all of them (``all_customers``); beyond, a
+    stratified sample of that size on the driver, and Spark assigned every customer with the
+    fitted nearest-centre rule (``stratified_sample``). Segment sizes, profiles and the
+    assignments in memory are then those of the sample; the assignment files hold everyone.
+    """
+
+    fitted_on: Literal["all_customers", "stratified_sample"]
+    customers: int
+    customers_fitted: int
+    driver_customers: int
+    strata: str | None
+    assigned_by: Literal["clustering", "spark_nearest_centre"]
+
+
 class CategoryLevel(_Typed):
     """A category level kept as a feature: how many customers buy it, its share of spend."""
 
@@ -528,6 +545,7 @@ class Summary(_Typed):
     personas: Personas | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
+    fit_scope: FitScope | None = None
     holdout: HoldoutPlan | None = None
     customer_map: CustomerMap
     run: Run

@@ -23,14 +23,15 @@ from segmentkit.config import ColumnMapping
 from segmentkit.drift import drift_from_shares
 from segmentkit.errors import InputError
 from segmentkit.export import FORMULA_START, to_json
-from segmentkit.features import feature_query
+from segmentkit.features import FeatureSpec, feature_query
 from segmentkit.model import SegmentationModel
 from segmentkit.prepare import CLIP, Preparation
 from segmentkit.spark.engine import SparkEngine
-from segmentkit.spark.events import SparkEvents, load_events_spark, read_table
+from segmentkit.spark.events import SparkEvents, SparkStage, load_events_spark, read_table
 from segmentkit.sqltext import literal, spark_identifier
 
-__all__ = ["NEAREST_CENTRE_ALGORITHMS", "SparkScored", "nearest_centre_sql", "prepared_sql", "score_spark"]
+__all__ = ["NEAREST_CENTRE_ALGORITHMS", "SparkAssignment", "SparkScored", "assign_features", "nearest_centre_sql",
+           "prepared_sql", "score_spark"]
 
 #: Algorithms whose rule for new customers is the nearest centre of ``state["centres"]``
 #: (:func:`segmentkit.algorithms.nearest_centre`), the rule written here as Spark SQL.
@@ -181,11 +182,49 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
         raise InputError("assign --engine spark computes features from events only; this model also uses "
                          "customer columns as features: use --engine duckdb")
     stage = load_events_spark(events, ColumnMapping(**model.columns), view="segmentkit_assign_events")
-    spark = stage.spark
-    query = feature_query(SparkEngine(spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
+    query = feature_query(SparkEngine(stage.spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
                           levels={k: list(v) for k, v in model.levels.items()})
-    names = [s.name for s in query.specs]
-    features = spark.sql(query.sql).selectExpr(
+    return assign_features(model, stage, stage.spark.sql(query.sql), query.specs, out, customers)
+
+
+@dataclass(frozen=True)
+class SparkAssignment:
+    """Every customer of a run fitted on a sample, to be assigned by Spark once the model
+    is made (:meth:`segmentkit.pipeline.SegmentationResult.write`).
+
+    Attributes
+    ----------
+    stage : SparkStage
+        The run's events and every customer's features (``stage.features_view``).
+    specs : tuple of FeatureSpec
+        The features, in the model's order.
+    customers : str or None
+        The customers table (path or URL), whose customers without events are listed too.
+    """
+
+    stage: SparkStage
+    specs: tuple[FeatureSpec, ...]
+    customers: str | None = None
+
+    def write(self, model: SegmentationModel, out: str | Path) -> SparkScored:
+        """Assign every customer with ``model`` and write the assignments into ``out``
+        (no ``drift.json``: these are the run's own customers)."""
+        features = self.stage.spark.table(self.stage.features_view)
+        return assign_features(model, self.stage, features, self.specs, str(out), self.customers, with_drift=False)
+
+
+def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, specs: Sequence[FeatureSpec],
+                    out: str, customers: str | None = None, *, with_drift: bool = True) -> SparkScored:
+    """Put the customers of a Spark DataFrame of features (``customer_id`` and a column per
+    spec, as the feature SQL makes them) into the segments of ``model``, and write the
+    assignments (and ``drift.json`` when ``with_drift`` and the model has a baseline) into ``out``.
+
+    Every customer with an event row in ``stage`` and every customer of the ``customers``
+    table gets a row: ``no_usable_events`` or ``no_events`` when it has no features.
+    """
+    spark = stage.spark
+    names = [s.name for s in specs]
+    features = features.selectExpr(
         "CAST(customer_id AS STRING) AS customer_id",
         *[f"{_rounded(spark_identifier(n))} AS {spark_identifier(n)}" for n in names]).persist()
 
@@ -202,7 +241,7 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
               .persist())
 
     # drift: customers per baseline bin of each feature, and per segment, in one aggregate
-    base = model.baseline or {}
+    base = (model.baseline or {}) if with_drift else {}
     bins: dict[str, int] = {}
     aggregates = ["count(*) AS n"]
     for f, b in base.get("features", {}).items():
@@ -221,15 +260,20 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     lookup = spark.createDataFrame(pa.table({  # from Arrow: names are data, never SQL text
         "__segment": pa.array([int(s) for s in model.names], pa.int32()),
         "__name": pa.array([str(v) for v in model.names.values()], pa.string())}))
-    everyone = features.select("customer_id")
+    evented = spark.sql(f"SELECT DISTINCT customer_id, true AS __evented FROM {stage.view} "
+                        "WHERE customer_id IS NOT NULL")
+    everyone = evented.select("customer_id")
     if customers is not None:
-        everyone = everyone.union(_customer_ids(spark, customers, model.columns["customer_id"])).distinct()
+        id_column = model.columns.get("customers_id") or model.columns["customer_id"]
+        everyone = everyone.union(_customer_ids(spark, customers, id_column)).distinct()
     assignments = (everyone.join(scored.select("customer_id", "__segment", "__confidence"), "customer_id", "left")
+                   .join(evented, "customer_id", "left")
                    .join(lookup, "__segment", "left")
                    .selectExpr("customer_id",
                                "CAST(coalesce(__segment, -1) AS BIGINT) AS segment_id",
                                "CASE WHEN __segment >= 0 THEN coalesce(__name, '') ELSE '' END AS segment_name",
-                               "CASE WHEN __segment IS NULL THEN 'no_events' WHEN __segment < 0 THEN 'noise' "
+                               "CASE WHEN __segment IS NULL AND __evented THEN 'no_usable_events' "
+                               "WHEN __segment IS NULL THEN 'no_events' WHEN __segment < 0 THEN 'noise' "
                                "ELSE 'segmented' END AS status",
                                "bround(__confidence, 6) AS confidence")
                    .orderBy("customer_id"))
@@ -260,7 +304,7 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
             shares[f] = np.array([int(v) for v in counts[i:i + width]], float) / max(n, 1)
             i += width
         seg_counts: Mapping[int, int] = {sid: int(v) for sid, v in zip(ids, counts[i:]) if v}
-        drift = drift_from_shares(base, shares, seg_counts, labels={s.name: s.label for s in query.specs},
+        drift = drift_from_shares(base, shares, seg_counts, labels={s.name: s.label for s in specs},
                                   names=model.names)
         paths["drift"] = f"{folder}/drift.json"
         _write_text(spark, paths["drift"], to_json(drift))

@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError, first_line
-from segmentkit.features import FeatureTable, customer_features
+from segmentkit.features import FeatureTable, feature_query, fetch_features
 from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, MAX_ABS_NUMBER, LoadedTable, detect_time_format,
                                 discount_flag, match_columns)
+from segmentkit.spark.sample import DRIVER_CUSTOMERS, FitScope, stratified_sample
 from segmentkit.sqltext import literal, spark_identifier
 
 __all__ = ["SparkEvents", "SparkStage", "load_events_spark", "read_table", "spark_event_stage"]
@@ -156,17 +157,37 @@ class SparkStage:
     spark: Any
     view: str
     loaded: LoadedTable
+    #: which customers' features came to the driver (set by :func:`spark_event_stage`)
+    scope: FitScope | None = None
+
+    @property
+    def features_view(self) -> str:
+        """The temporary view of every customer's features (made by :func:`spark_event_stage`)."""
+        return f"{self.view}_features"
 
     def customer_ids(self) -> pd.Index:
         """Every customer id with at least one event row (usable or not)."""
         ids = self.spark.sql(f"SELECT DISTINCT customer_id FROM {self.view} WHERE customer_id IS NOT NULL")
         return pd.Index(ids.toArrow().column(0).to_pylist(), dtype=object)
 
-    def count_events_outside(self, ids: pd.Index) -> int:
-        """Events whose customer is not among ``ids`` (orphan events)."""
+    def count_event_customers(self) -> int:
+        """Customers with at least one event row (usable or not), counted by Spark."""
+        return int(self.spark.sql(f"SELECT count(DISTINCT customer_id) FROM {self.view}").collect()[0][0])
+
+    def count_with_features(self, ids: pd.Index) -> int:
+        """Customers among ``ids`` that have features, counted by Spark."""
+        self._known(ids)
+        return int(self.spark.sql(f"SELECT count(*) FROM {self.features_view} f LEFT SEMI JOIN {self.view}_known k "
+                                  "ON f.customer_id = k.customer_id").collect()[0][0])
+
+    def _known(self, ids: pd.Index) -> None:
         # from Arrow: a pandas frame would make pyspark warn about pandas 3
         known = self.spark.createDataFrame(pa.table({"customer_id": pa.array(ids.astype(str), pa.string())}))
         known.createOrReplaceTempView(f"{self.view}_known")
+
+    def count_events_outside(self, ids: pd.Index) -> int:
+        """Events whose customer is not among ``ids`` (orphan events)."""
+        self._known(ids)
         return int(self.spark.sql(
             f"SELECT count(*) FROM {self.view} e LEFT ANTI JOIN {self.view}_known k "
             f"ON e.customer_id = k.customer_id WHERE e.customer_id IS NOT NULL").collect()[0][0])
@@ -248,8 +269,14 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
 
 
 def spark_event_stage(events: SparkEvents, columns: ColumnMapping, snapshot_date: dt.date | None,
-                      *, keep_duplicates: bool = False) -> tuple[SparkStage, FeatureTable]:
+                      *, keep_duplicates: bool = False, driver_customers: int = DRIVER_CUSTOMERS,
+                      seed: int = 0) -> tuple[SparkStage, FeatureTable]:
     """Canonical events and their features, computed by Spark with the shared feature SQL.
+
+    Every customer's features stay in Spark (:attr:`SparkStage.features_view`); those of
+    all customers come to the driver, or, beyond ``driver_customers``, those of a
+    stratified sample of that size (:mod:`segmentkit.spark.sample`; ``stage.scope`` says
+    which).
 
     Raises
     ------
@@ -259,10 +286,20 @@ def spark_event_stage(events: SparkEvents, columns: ColumnMapping, snapshot_date
     from segmentkit.spark.engine import SparkEngine
 
     stage = load_events_spark(events, columns, keep_duplicates=keep_duplicates)
+    engine = SparkEngine(stage.spark)
     try:
-        feats = customer_features(SparkEngine(stage.spark), stage.view, stage.loaded.roles,
-                                  snapshot_date=snapshot_date)
+        query = feature_query(engine, stage.view, stage.loaded.roles, snapshot_date=snapshot_date)
     except InputError as exc:  # named by the input and its column, as on the DuckDB path
         column = getattr(columns, exc.column) if exc.column else None
         raise InputError(exc.reason, source=events.name, column=column) from None
+    everyone = stage.spark.sql(query.sql).persist()
+    everyone.createOrReplaceTempView(stage.features_view)
+    total = everyone.count()
+    select = f"SELECT * FROM {stage.features_view}"
+    if total > driver_customers:
+        sample = stratified_sample(stage.spark, stage.features_view, query.value_column, driver_customers,
+                                   total, seed, view=f"{stage.view}_sample")
+        select += f" f LEFT SEMI JOIN {sample} s ON f.customer_id = s.customer_id"
+    feats = fetch_features(engine, query, select=select, customers=total)
+    stage.scope = FitScope(customers=int(total), fitted=len(feats.frame), driver_customers=driver_customers)
     return stage, feats
