@@ -68,3 +68,16 @@ def test_one_range_for_file_flags_and_library(tmp_path, name, value, allowed):
     keyword = "random_state" if name == "seed" else name
     with pytest.raises(InputError, match=rf"^{name} must be {allowed}, got {value}$"):
         Segmentation(**{keyword: value}).resolved_settings()
+
+
+def test_driver_customers_from_file_and_flag(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text("[spark]\ndriver_customers = 5000\n")
+    assert load_settings(p).spark.driver_customers == 5000
+    assert load_settings(p, spark={"driver_customers": 300}).spark.driver_customers == 300
+    assert load_settings().spark.driver_customers == 2_000_000
+    p.write_text("[spark]\ndriver_customers = 10\n")
+    with pytest.raises(InputError, match=r"^s\.toml: \[spark\] driver_customers must be an integer of at least 100, got 10$"):
+        load_settings(p)
+    with pytest.raises(InputError, match=r"^--driver-customers must be an integer of at least 100, got 0$"):
+        load_settings(spark={"driver_customers": 0})

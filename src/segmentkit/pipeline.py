@@ -165,7 +165,7 @@ class SegmentationResult:
         else:  # fitted on a sample: Spark assigns every customer (folders of part files)
             out.mkdir(parents=True, exist_ok=True)
             done = self.spark_assignment.write(self.model, out)
-            paths = {k: Path(v) for k, v in done.paths.items()}
+            paths = {k: out / Path(v).name for k, v in done.paths.items()}
         paths["summary"] = write_summary(self.summary.to_dict(), out)
         if progress is not None:
             progress("writing the report")
@@ -396,6 +396,12 @@ class Segmentation:
             sampled = spark_stage.scope is not None and spark_stage.scope.sampled
             if sampled:
                 _check_sample_fit(settings, customers)
+                scope = spark_stage.scope
+                notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
+                             f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
+                             f"{scope.fitted:,}; "
+                             "segment sizes and profiles are the sample's, and Spark assigned every customer "
+                             "(assignments.parquet/ and assignments.csv/)")
             # (a sample fit counts the customers without usable events in Spark, below)
             event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
         elif events is not None:
