@@ -244,7 +244,8 @@ def test_assign_with_the_spark_engine_matches_duckdb_customer_for_customer(spark
     events = pd.read_csv(files["events"], dtype={"customer_id": str})
     new = events[events["customer_id"].isin(sorted(events["customer_id"].unique())[::3])].copy()
     risky = new[new["customer_id"] == new["customer_id"].iloc[0]].assign(customer_id="=HYPERLINK(1)")
-    pd.concat([new, risky]).to_csv(tmp_path / "new.csv", index=False)
+    timeless = new.iloc[:1].assign(customer_id="NO-TIME", event_time="")  # an event row, none usable
+    pd.concat([new, risky, timeless]).to_csv(tmp_path / "new.csv", index=False)
     customers = pd.read_csv(files["customers"], dtype={"customer_id": str}).iloc[100:300]
     customers.to_csv(tmp_path / "cust.csv", index=False)
     args = ["--events", tmp_path / "new.csv", "--customers", tmp_path / "cust.csv"]
@@ -253,6 +254,7 @@ def test_assign_with_the_spark_engine_matches_duckdb_customer_for_customer(spark
     d = pd.read_parquet(tmp_path / "d" / "assignments.parquet")
     s = pd.read_parquet(tmp_path / "s" / "assignments.parquet")  # Spark's folder of part files
     assert len(s) == len(d) > len(new["customer_id"].unique()) and s["status"].eq("no_events").any()
+    assert s.loc[s["customer_id"] == "NO-TIME", "status"].tolist() == ["no_usable_events"]
     pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
     assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
     assert (json.loads((tmp_path / "s" / "drift.json").read_text())
