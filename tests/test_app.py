@@ -21,11 +21,16 @@ def app():
     return at
 
 
+def _dropdowns(app) -> dict:
+    """Column dropdowns by role; their keys end in a digest of the options (``col_amount@1f…``)."""
+    return {s.key.split("@")[0]: s for s in app.selectbox if "@" in (s.key or "")}
+
+
 def test_mapping_is_prefilled_by_name_and_none_means_unused(app):
-    values = {s.key: s.value for s in app.selectbox}
+    values = {role: s.value for role, s in _dropdowns(app).items()}
     assert values["col_customer_id"] == "customer_id" and values["col_category"] == "category"
     assert values["col_discount"] == "discount_used" and values["persona"] == "persona"
-    app.selectbox(key="col_category").set_value("(none)")
+    _dropdowns(app)["col_category"].set_value("(none)")
     app.button(key="run").click()
     app.run()
     assert not app.exception and not app.error

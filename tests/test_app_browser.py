@@ -168,6 +168,8 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     import gzip
     import json
 
+    from playwright.sync_api import expect
+
     # 40 customers; customer i buys product p(i % 5) at 2.00 × (1 + i % 3), and one jam (not
     # in the catalogue) at 1.50; customer 0's first line is exported twice
     lines = ["customer_id,event_time,order_id,product_id,unit_price,quantity"]
@@ -189,6 +191,7 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     page.get_by_text("2. Columns").click()
     page.get_by_label("Product id (catalogue)").wait_for(timeout=30_000)  # the catalogue is read
     price = page.get_by_label(re.compile("^Unit price"))
+    expect(price).to_have_count(1, timeout=30_000)  # the page shows the dropdowns of the old run until the new one ends
     price.scroll_into_view_if_needed()
     price.click()
     page.get_by_role("option", name="unit_price", exact=True).click()

@@ -7,6 +7,7 @@ comes from ``result.summary``; the files offered are those the CLI writes.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ ROLE_LABELS = {
 }
 #: Roles a run cannot do without (the others are left out when set to "(none)").
 REQUIRED_ROLES = ("customer_id", "event_time")
+#: Hex digits of the options' digest in a column dropdown's key (unique enough per page).
+OPTIONS_DIGEST_CHARS = 12
 #: Rows shown of each file, to check it was read as meant.
 PREVIEW_ROWS = 5
 #: One segment holding more than this share of the customers leaves nothing to act on.
@@ -76,25 +79,26 @@ def _columns(path: str | None) -> list[str]:
         return []
 
 
-def _prefill(keys: dict[str, tuple[list[str], str | None]]) -> tuple:
-    """Set each mapping dropdown to the column a run would read by default, whenever the
-    files' columns change (so what the dropdowns show is what runs).
+def _default_column(options: list[str], default: str | None) -> str | None:
+    """The column a run would read for a role by default (the CLI's rules), if any."""
+    found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
+    return found.get("customer_id")
 
-    Returns the columns' signature. The caller marks it as applied (``mapping_for``) only
-    after the dropdowns are drawn: a click that interrupts this script run (say "Run"
-    pressed right after an upload) reruns it with the browser's old dropdown values, and
-    the prefill must then be applied again rather than be taken as done.
+
+def _pick(label: str, options: list[str], key: str, default: str | None = None,
+          help: str | None = None) -> str | None:
+    """A column dropdown, pre-set to ``default`` whenever the files' columns change.
+
+    The widget key carries a digest of the options, so new columns make a new dropdown
+    pre-set by name. Writing the default into ``st.session_state`` instead races with
+    the browser: a click that interrupts the script run (say "Run" pressed right after an
+    upload) reruns it with the browser's old "(none)" values, and a run then reads
+    other columns than the page ends up showing.
     """
-    signature = tuple((key, tuple(options)) for key, (options, _) in keys.items())
-    if st.session_state.get("mapping_for") != signature:
-        for key, (options, default) in keys.items():
-            found = match_columns(options, ColumnMapping(customer_id=default or ""), ["customer_id"])
-            st.session_state[key] = found.get("customer_id", NONE)
-    return signature
-
-
-def _pick(label: str, options: list[str], key: str, help: str | None = None) -> str | None:
-    value = st.selectbox(label, [NONE] + options, key=key, help=help)
+    choices = [NONE] + options
+    digest = hashlib.sha256("\x1f".join(options).encode("utf-8")).hexdigest()[:OPTIONS_DIGEST_CHARS]
+    index = choices.index(default) if default in choices else 0
+    value = st.selectbox(label, choices, index=index, key=f"{key}@{digest}", help=help)
     return None if value == NONE else value
 
 
@@ -139,13 +143,17 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
              "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
-    signature = _prefill(keys)
+
+    def pick(label: str, key: str, help: str | None = None) -> str | None:
+        options, default = keys[key]
+        return _pick(label, options, key, _default_column(options, default), help)
+
     mapping: dict[str, str] = {}
     problems: list[str] = []
     with st.sidebar.expander("2. Columns", expanded=False):
         st.caption("Pre-filled from the column names; a run reads exactly the columns chosen here.")
         for role, label in ROLE_LABELS.items():
-            chosen = _pick(label, keys[f"col_{role}"][0], f"col_{role}")
+            chosen = pick(label, f"col_{role}")
             # an optional role with no default is None when unused, the others "" (read no column)
             mapping[role] = chosen if chosen is not None else ("" if getattr(defaults, role) else None)
             if chosen is None and role in REQUIRED_ROLES and (ev_cols or (role == "customer_id" and cu_cols)):
@@ -153,21 +161,20 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 st.error(problem)
                 problems.append(problem)
         if ev_cols and cu_cols:
-            chosen = _pick("Customer id (customers table)", cu_cols, "col_customers_id")
+            chosen = pick("Customer id (customers table)", "col_customers_id")
             if chosen is not None and chosen != mapping["customer_id"]:
                 mapping["customers_id"] = chosen
         if pr_cols:
-            chosen = _pick("Product id (catalogue)", pr_cols, "col_products_id")
+            chosen = pick("Product id (catalogue)", "col_products_id")
             if chosen is not None and chosen != mapping["product_id"]:
                 mapping["products_id"] = chosen
         keep_duplicates = st.checkbox("Keep rows equal in every column to another row (duplicates)",
                                       key="keep_duplicates")
-        persona = _pick("Existing persona (customers)", cu_cols, "persona",
-                        help="A column of the customers file with the client's own persona labels, to compare with.")
-        attention = _pick("Marketing attention (customers)", cu_cols, "attention",
-                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+        persona = pick("Existing persona (customers)", "persona",
+                       help="A column of the customers file with the client's own persona labels, to compare with.")
+        attention = pick("Marketing attention (customers)", "attention",
+                         help="Contacts, touches or spend per customer, to find segments given too much or too little.")
     st.session_state["mapping_problems"] = problems
-    st.session_state["mapping_for"] = signature  # every dropdown is drawn: the prefill is in place
     st.sidebar.header("3. Segments")
     algorithms = list(run_names()) + ["auto"]
     algorithm = st.sidebar.selectbox("Algorithm", algorithms, index=algorithms.index("kmeans"), key="algorithm")
