@@ -117,6 +117,12 @@ def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, tmp_
     (t,) = spark.sql("SELECT CAST(event_time AS STRING) FROM hostile WHERE customer_id = '002' "
                      "AND dayofmonth(event_time) = 3").collect()[0]
     assert t == "2024-05-03 08:00:00" and stage.loaded.ids_trimmed == 1
+    kept = load_events_spark(SparkEvents(str(path), spark=spark), view="hostile_kept", keep_duplicates=True).loaded
+    con = duckdb.connect()
+    ref = load_events(con, path, keep_duplicates=True)
+    assert (kept.duplicates, kept.duplicates_amount, kept.duplicates_kept) == (2, 6.25, True) == (
+        ref.duplicates, ref.duplicates_amount, ref.duplicates_kept)
+    assert spark.sql("SELECT count(*) FROM hostile_kept").collect()[0][0] == 253
 
 
 def test_a_mapped_column_that_is_not_there_is_an_error(spark, tmp_path):

@@ -473,7 +473,7 @@ class Segmentation:
         if feats is not None:
             ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
             quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
-            if cust is not None:
+            if cust is not None and not sample_counts:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
                 quality["orphan_events"] = (

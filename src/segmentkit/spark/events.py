@@ -255,11 +255,16 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
         raise InputError("no rows", source=events.name)
     canonical = typed.selectExpr(*[f"CASE WHEN {finite[r]} THEN {r} END AS {r}" if r in finite else r
                                    for r in exprs], *rider_names)
-    groups = canonical.groupBy(*canonical.columns).count()
+    # one group per distinct row (riders included), cached with its size: the duplicates are
+    # counted from it, and its canonical columns are the events without them
+    groups = canonical.groupBy(*canonical.columns).count().select(*exprs, "count").persist()
     amount = "sum((count - 1) * amount)" if "amount" in exprs else "CAST(NULL AS DOUBLE)"
     duplicates, dup_amount = groups.selectExpr("sum(count - 1)", amount).collect()[0]
-    kept = canonical if keep_duplicates else groups
-    table = kept.select(*exprs).persist()
+    if keep_duplicates:
+        groups.unpersist()
+        table = canonical.select(*exprs).persist()
+    else:
+        table = groups.select(*exprs)
     table.createOrReplaceTempView(view)
     loaded = LoadedTable(table=view, source=events.name, rows_read=rows_read, roles=tuple(exprs),
                          sha256=None, notes=tuple(notes), duplicates=int(duplicates or 0),
