@@ -3,10 +3,18 @@ quality and segments as the DuckDB path, and clear errors."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
@@ -67,6 +75,62 @@ def test_segments_with_spark_events_equal_those_without(spark, demo):
     assert [s.name for s in a.summary.segments] == [s.name for s in b.summary.segments]
 
 
+def _hostile_events(path):
+    """Twelve ordinary customers with 20 events each, then one row per kind of trouble the loaders count."""
+    rows = ["customer_id,event_time,event_type,amount,quantity,category"]
+    for c in range(12):
+        for e in range(20):
+            rows.append(f"{c:03d},2024-{1 + e % 12:02d}-{10 + c} 1{e % 10}:00:00,{'purchase' if e % 2 else 'view'},"
+                        f"{5 + 7 * c + e}.5,{1 + e % 2},{'home' if c % 3 else 'toys'}")
+    rows += [" 001 ,2024-05-01 10:00:00,purchase,12,1,home",      # id with blanks: trimmed, counted
+             "1,2024-05-02 10:00:00,purchase,3,1,home",           # '1' is not '001': another customer
+             "002,2024-05-03T10:00:00+02:00,purchase,4,1,toys",   # an offset: converted to UTC
+             "003,2024-05-04 10:00:00,purchase,NaN,1,home",       # non-finite amounts
+             "004,2024-05-04 10:00:00,purchase,inf,1,home",
+             "005,2024-05-04 10:00:00,purchase,1e13,1,home",
+             "006,2024-05-04 10:00:00,purchase,2,NaN,home",
+             "007,2099-01-01 10:00:00,purchase,9,1,home",         # far future: left out
+             "ZZ,2099-01-01 10:00:00,purchase,9,1,home",          # ... and its only event
+             "008,2024-05-05 10:00:00,purchase,6.25,1,home", "008,2024-05-05 10:00:00,purchase,6.25,1,home",
+             "009,2024-05-06 10:00:00,purchase,,1,home", "009,2024-05-06 10:00:00,purchase,,1,home"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, tmp_path):
+    """Hand-counted: 1 id with blanks, 4 non-finite numbers, 2 events in 2099, 2 duplicates
+    carrying 6.25; ids as written ('1' and '001' differ); the +02:00 time read as 08:00 UTC."""
+    path = _hostile_events(tmp_path / "hostile.csv")
+    kwargs = dict(random_state=0, k=2, validate=False)
+    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
+    b = Segmentation(**kwargs).fit(events=path)
+    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
+    assert [n.replace("hostile.csv (Spark)", "hostile.csv") for n in qa.pop("notes")] == qb.pop("notes")
+    assert qa == qb
+    assert (qb["ids_trimmed"], qb["non_finite_amounts"], qb["events_outside_time_range"]) == (1, 4, 2)
+    assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (2, 6.25)
+    assert qb["customers_without_usable_events"] == 1 and qb["events_rows_read"] == 240 + 13
+    pd.testing.assert_frame_equal(a.assignments, b.assignments, check_exact=False, atol=1e-9)
+    status = a.assignments.set_index("customer_id")["status"]
+    assert {"1", "001"} <= set(status.index) and status["ZZ"] == "no_usable_events"
+    stage = load_events_spark(SparkEvents(str(path), spark=spark), view="hostile")
+    (t,) = spark.sql("SELECT CAST(event_time AS STRING) FROM hostile WHERE customer_id = '002' "
+                     "AND dayofmonth(event_time) = 3").collect()[0]
+    assert t == "2024-05-03 08:00:00" and stage.loaded.ids_trimmed == 1
+    kept = load_events_spark(SparkEvents(str(path), spark=spark), view="hostile_kept", keep_duplicates=True).loaded
+    con = duckdb.connect()
+    ref = load_events(con, path, keep_duplicates=True)
+    assert (kept.duplicates, kept.duplicates_amount, kept.duplicates_kept) == (2, 6.25, True) == (
+        ref.duplicates, ref.duplicates_amount, ref.duplicates_kept)
+    assert spark.sql("SELECT count(*) FROM hostile_kept").collect()[0][0] == 253
+
+
+def test_a_mapped_column_that_is_not_there_is_an_error(spark, tmp_path):
+    path = _hostile_events(tmp_path / "hostile.csv")
+    with pytest.raises(InputError, match=r"^hostile.csv \(Spark\): missing column 'dept' \(the category\); found: "):
+        load_events_spark(SparkEvents(str(path), spark=spark), ColumnMapping(category="dept"), view="nodept")
+
+
 def test_messy_input_is_made_canonical_as_duckdb_does(spark, tmp_path):
     p = tmp_path / "e.csv"
     p.write_text("CustNo;When;Kind;Revenue;Promo\n"
@@ -93,3 +157,130 @@ def test_bad_values_and_missing_columns_are_named(spark, tmp_path):
         load_events_spark(SparkEvents(str(p), spark=spark), view="bad")
     with pytest.raises(InputError, match=r"missing column 'ts' \(the event time\); found: customer_id, event_time, amount"):
         load_events_spark(SparkEvents(str(p), spark=spark), ColumnMapping(event_time="ts"), view="bad2")
+
+
+def _cli(*args):
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def _ari(a, b):
+    from sklearn.metrics import adjusted_rand_score
+
+    return adjusted_rand_score(a, b)
+
+
+_COMMON = ("--persona-column", "persona", "--k", 4, "--seed", 0)
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(demo, tmp_path_factory):
+    """The demo data run on DuckDB at k = 4: the reference of the Spark runs."""
+    out = tmp_path_factory.mktemp("duckdb-run")
+    _cli("run", "--events", demo[0]["events"], "--customers", demo[0]["customers"], *_COMMON, "--out", out)
+    return out
+
+
+def test_cli_run_with_the_spark_engine_gives_the_duckdb_partition(spark, demo, duckdb_run, tmp_path):
+    files = demo[0]
+    settings = tmp_path / "settings.toml"  # the test session is active: getOrCreate() reuses it
+    settings.write_text('[spark]\napp_name = "segmentkit-tests"\n[spark.config]\nspark.sql.shuffle.partitions = 4\n')
+    _cli("run", settings, "--engine", "spark", "--events", files["events"], "--customers", files["customers"],
+         *_COMMON, "--out", tmp_path / "s")
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    d = json.loads((duckdb_run / "summary.json").read_text())
+    assert s["run"]["inputs"]["events"]["name"] == "events.csv (Spark)"
+    s_notes = [n.replace("events.csv (Spark)", "events.csv") for n in s["data_quality"].pop("notes")]
+    assert s_notes == d["data_quality"].pop("notes")
+    assert s["data_quality"] == d["data_quality"] and d["data_quality"]["duplicate_events_dropped"] > 0
+    assert d["data_quality"]["duplicate_events_amount"] > 0
+    assert s["fit_scope"]["fitted_on"] == "all_customers" and d["fit_scope"] is None
+    a = pd.read_csv(tmp_path / "s" / "assignments.csv", dtype={"customer_id": str})
+    b = pd.read_csv(duckdb_run / "assignments.csv", dtype={"customer_id": str})
+    assert a["customer_id"].tolist() == b["customer_id"].tolist() and len(a) == 700 + s["data_quality"]["orphan_customers"]
+    assert _ari(a["segment_id"], b["segment_id"]) >= 0.99
+
+
+def test_beyond_the_driver_threshold_a_sample_is_fitted_and_spark_assigns_everyone(spark, demo, duckdb_run,
+                                                                                    tmp_path):
+    files = demo[0]
+    _cli("run", "--engine", "spark", "--driver-customers", 300, "--events", files["events"],
+         "--customers", files["customers"], *_COMMON, "--out", tmp_path / "s")
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    d = json.loads((duckdb_run / "summary.json").read_text())
+    scope = s["fit_scope"]
+    assert (scope["fitted_on"], scope["assigned_by"], scope["driver_customers"]) == (
+        "stratified_sample", "spark_nearest_centre", 300)
+    assert scope["customers"] == d["data_quality"]["customers_with_events"] and 300 <= scope["customers_fitted"] < 320
+    # the counts are over every customer, as in the full run
+    for key in ("orphan_customers", "orphan_events", "customers_without_events", "duplicate_events_dropped"):
+        assert s["data_quality"][key] == d["data_quality"][key], key
+    a = pd.read_parquet(tmp_path / "s" / "assignments.parquet").sort_values("customer_id")  # Spark's part files
+    b = pd.read_csv(duckdb_run / "assignments.csv", dtype={"customer_id": str})
+    assert a["customer_id"].tolist() == b["customer_id"].tolist()  # everyone, once
+    assert a["status"].tolist() == b["status"].tolist()
+    assert _ari(a["segment_id"], b["segment_id"]) >= 0.9
+
+
+def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):
+    files = demo[0]
+    from segmentkit.spark.customers import SparkCustomers, driver_copy
+
+    with driver_copy(SparkCustomers(files["customers"].as_uri(), spark=spark)) as local:
+        assert local.name == "customers.csv" and local.read_bytes() == files["customers"].read_bytes()
+    with pytest.raises(InputError, match=r"^nope.csv: cannot be read \("):
+        with driver_copy(SparkCustomers(files["customers"].with_name("nope.csv").as_uri(), spark=spark)):
+            pass
+
+
+def test_without_pyspark_one_line_names_the_extra(tmp_path):
+    # pyspark made unimportable in a fresh interpreter (None in sys.modules stops an import)
+    code = ("import sys; sys.modules['pyspark'] = None; from segmentkit.cli import main; "
+            f"sys.argv = ['segmentkit', 'run', '--engine', 'spark', '--events', {str(tmp_path / 'e.csv')!r}]; main()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "200"})
+    assert res.returncode == 2
+    assert res.stderr.strip() == "error: the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"
+
+
+def test_assign_with_the_spark_engine_matches_duckdb_customer_for_customer(spark, demo, tmp_path):
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--customers", files["customers"], "--k", 4, "--out", tmp_path / "run")
+    events = pd.read_csv(files["events"], dtype={"customer_id": str})
+    new = events[events["customer_id"].isin(sorted(events["customer_id"].unique())[::3])].copy()
+    risky = new[new["customer_id"] == new["customer_id"].iloc[0]].assign(customer_id="=HYPERLINK(1)")
+    timeless = new.iloc[:1].assign(customer_id="NO-TIME", event_time="")  # an event row, none usable
+    pd.concat([new, risky, timeless]).to_csv(tmp_path / "new.csv", index=False)
+    customers = pd.read_csv(files["customers"], dtype={"customer_id": str}).iloc[100:300]
+    customers.to_csv(tmp_path / "cust.csv", index=False)
+    args = ["--events", tmp_path / "new.csv", "--customers", tmp_path / "cust.csv"]
+    _cli("assign", tmp_path / "run", *args, "--out", tmp_path / "d")
+    _cli("assign", tmp_path / "run", "--engine", "spark", *args, "--out", (tmp_path / "s").as_uri())  # a URL
+    d = pd.read_parquet(tmp_path / "d" / "assignments.parquet")
+    s = pd.read_parquet(tmp_path / "s" / "assignments.parquet")  # Spark's folder of part files
+    assert len(s) == len(d) > len(new["customer_id"].unique()) and s["status"].eq("no_events").any()
+    assert s.loc[s["customer_id"] == "NO-TIME", "status"].tolist() == ["no_usable_events"]
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
+    assert (json.loads((tmp_path / "s" / "drift.json").read_text())
+            == json.loads((tmp_path / "d" / "drift.json").read_text()))
+    parts = sorted((tmp_path / "s" / "assignments.csv").glob("part-*.csv"))
+    csv = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts], ignore_index=True)
+    ref = pd.read_csv(tmp_path / "d" / "assignments.csv", dtype=str, keep_default_na=False)
+    text = ["customer_id", "segment_id", "segment_name", "status"]
+    pd.testing.assert_frame_equal(csv[text], ref[text])
+    assert "'=HYPERLINK(1)" in csv["customer_id"].tolist()
+
+
+def test_assign_with_spark_refuses_a_rule_it_cannot_write(spark, demo, tmp_path):
+    from dataclasses import replace
+
+    from segmentkit.pipeline import load_model
+    from segmentkit.spark.assign import score_spark
+
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--k", 3, "--out", tmp_path / "run")
+    model = replace(load_model(tmp_path / "run"), algorithm="gmm")
+    with pytest.raises(InputError, match="this model is gmm: use --engine duckdb"):
+        score_spark(model, SparkEvents(str(files["events"]), spark=spark), str(tmp_path / "out"))

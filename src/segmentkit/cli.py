@@ -11,6 +11,7 @@ import datetime as dt
 import sys
 import traceback
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
@@ -43,6 +44,18 @@ WriteDbOpt = Annotated[Optional[str], typer.Option(
     help="Also write the assignments to postgresql://user@host/db or sqlite:///path.db.")]
 WriteTableOpt = Annotated[Optional[str], typer.Option(help="With --write-db: schema.table (or table) to write.")]
 WriteModeOpt = Annotated[Optional[str], typer.Option(help="With --write-db: replace (default) or append.")]
+
+
+class Engine(str, Enum):
+    """Where the events are read and turned into features."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOpt = Annotated[Engine, typer.Option(
+    help="duckdb (this machine) or spark: events (and remote customers) read by Apache Spark, from any "
+         "path or URL it reads, e.g. s3a://bucket/events/*.parquet; [spark] in the settings file.")]
 
 
 @app.callback()
@@ -212,9 +225,11 @@ def demo(
 @app.command()
 def run(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output]).")] = None,
-    events: Annotated[Optional[Path], typer.Option(help="Event log (CSV, Parquet or Excel).")] = None,
-    customers: Annotated[Optional[Path], typer.Option(help="Customer table (CSV, Parquet or Excel).")] = None,
+    config: Annotated[Optional[Path], typer.Argument(help="TOML settings file ([columns], [roles], [clustering], [data], [database], [output], [holdout], [spark]).")] = None,
+    events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel; with --engine spark any path or URL Spark reads).")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel; with --engine spark also a URL).")] = None,
+    engine: EngineOpt = Engine.duckdb,
+    driver_customers: Annotated[Optional[int], typer.Option(help="With --engine spark: beyond this many customers (default 2,000,000), fit on a stratified sample of this size and let Spark assign everyone ([spark] driver_customers).")] = None,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
     customers_query: Annotated[Optional[str], typer.Option(help="With --database: customers table name or SELECT.")] = None,
@@ -291,11 +306,23 @@ def run(
             keep_duplicates=keep_duplicates or None,
             products=products,
             holdout={"enabled": holdout or None, "min_lift": min_lift},
+            spark={"driver_customers": driver_customers},
         )
+        if driver_customers is not None and engine is not Engine.spark:
+            raise InputError("--driver-customers needs --engine spark")
         if min_lift is not None and not settings.holdout.enabled:
             raise InputError("--min-lift needs --holdout")
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
+        if engine is Engine.spark:
+            from segmentkit.spark.engine import spark_inputs
+
+            if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
+                raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
+            events, customers = spark_inputs(settings.spark, events, customers)
+            if write_db or settings.output.database:
+                raise InputError("--write-db takes the assignments from the driver; with --engine spark write "
+                                 "them from assignments.parquet instead")
         try:
             overrides = load_name_overrides(names) if names else None
             brief_texts = load_brief_overrides(names) if names else None
@@ -315,10 +342,12 @@ def run(
 def assign(
     ctx: typer.Context,
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
-    events: Annotated[Optional[Path], typer.Option(help="Event log of the customers to assign.")] = None,
-    customers: Annotated[Optional[Path], typer.Option(help="Customer table of the customers to assign.")] = None,
-    out: OutOpt = Path("segmentkit-assigned"),
+    events: Annotated[Optional[str], typer.Option(help="Event log of the customers to assign.")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table of the customers to assign.")] = None,
+    out: Annotated[str, typer.Option("--out", help="Output folder (with --engine spark also a URL Spark writes to).")] = "segmentkit-assigned",
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
+    engine: EngineOpt = Engine.duckdb,
+    settings: Annotated[Optional[Path], typer.Option(help="TOML settings file whose [spark] section starts Spark (--engine spark).")] = None,
     products: Annotated[Optional[Path], typer.Option(help="Product catalogue, when the run's categories came from one.")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -333,19 +362,41 @@ def assign(
         except ValueError:
             raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
         target = _target(write_db, write_table, write_mode)
-        _out_dir(out)
-        scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
-        frame = scored.assignments
-        scored.write(out)
-        counts = frame["status"].value_counts().sort_index()
-        _out.print(f"{len(frame):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        seg = frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size()
-        for (sid, name), n in seg.items():
+        if engine is Engine.spark:
+            from segmentkit.config import load_settings
+            from segmentkit.pipeline import load_model
+            from segmentkit.spark.assign import score_spark
+            from segmentkit.spark.engine import spark_inputs
+
+            if events is None:
+                raise InputError("assign --engine spark needs --events")
+            if products is not None:
+                raise InputError("--products with --engine spark: the catalogue join runs on DuckDB; use --engine duckdb")
+            if target is not None:
+                raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
+                                 "stay in Spark: write them from assignments.parquet/ instead")
+            source, _ = spark_inputs(load_settings(settings).spark, events, None)
+            done = score_spark(load_model(model_dir), source, out, customers, snapshot_date=snap)
+            drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
+            written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
+        else:
+            _out_dir(Path(out))
+            scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
+            frame = scored.assignments
+            scored.write(out)
+            drift = scored.drift
+            counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
+            per_segment = {(int(sid), str(name)): int(n) for (sid, name), n in
+                           frame[frame["status"] == "segmented"].groupby(["segment_id", "segment_name"]).size().items()}
+            written = f"{out}/assignments.csv and .parquet"
+        _out.print(f"{sum(counts.values()):,} customers assigned: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        for (sid, name), n in per_segment.items():
             _out.print(f"  {sid:>3}  {name}: {n:,}")
-        if scored.drift:
-            _out.print(f"Drift: {scored.drift['verdict']}")
-        _out.print(f"Written to {out}/assignments.csv and .parquet" + (", drift.json" if scored.drift else ""))
-        _write_back(frame, target, scored.snapshot_date)
+        if drift:
+            _out.print(f"Drift: {drift['verdict']}")
+        _out.print(f"Written to {written}" + (", drift.json" if drift else ""))
+        if engine is Engine.duckdb:
+            _write_back(frame, target, scored.snapshot_date)
 
 
 @app.command()

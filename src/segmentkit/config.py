@@ -16,8 +16,8 @@ from typing import Any, Mapping
 
 from segmentkit.errors import InputError, SettingError
 
-__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings", "Settings",
-           "load_settings", "format_settings", "SETTING_RANGES"]
+__all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings",
+           "SparkSettings", "Settings", "load_settings", "format_settings", "SETTING_RANGES"]
 
 #: The allowed range of each numeric clustering setting, declared once: the settings file,
 #: the CLI flags, the Python API and the library all check through
@@ -223,6 +223,66 @@ class OutputSettings:
     mode: str = "replace"
 
 
+#: Customers whose features the driver takes in on a Spark run, by default (beyond them, a
+#: stratified sample of this size is fitted: :mod:`segmentkit.spark.sample`). The feature
+#: matrix of two million customers (about 40 float64 columns) is some 0.6 GB, and preparing,
+#: clustering and choosing k make several copies of it: about what the few GB a Spark driver
+#: is usually given can hold. A sample this large still pins the centre of any segment worth
+#: acting on (3 % of two million is 60,000 customers).
+DRIVER_CUSTOMERS = 2_000_000
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where and how Spark runs, for ``--engine spark`` (``[spark]``).
+
+    Attributes
+    ----------
+    master : str or None
+        ``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://...``. ``None``: what
+        ``spark-submit`` set, else local mode with every core.
+    app_name : str
+        The application's name in the cluster's UI.
+    config : dict
+        Extra ``spark.*`` settings (``[spark.config]``; dotted keys may be written unquoted,
+        ``spark.executor.memory = "8g"``).
+    driver_customers : int
+        Beyond this many customers, the clustering is fitted on a stratified sample of this
+        size on the driver and Spark assigns every customer (:mod:`segmentkit.spark.sample`;
+        default :data:`DRIVER_CUSTOMERS`).
+    """
+
+    master: str | None = None
+    app_name: str = "segmentkit"
+    config: dict[str, str] = field(default_factory=dict)
+    driver_customers: int = DRIVER_CUSTOMERS
+
+    def __post_init__(self) -> None:
+        n = self.driver_customers
+        if not isinstance(n, int) or isinstance(n, bool) or n < 100:
+            raise SettingError("driver_customers", f"must be an integer of at least 100, got {n!r}")
+        if not isinstance(self.config, dict):
+            raise InputError(f"[spark] config must be a table of spark.* settings, got {self.config!r}")
+        flat = _flatten(self.config)
+        for key in flat:
+            if not key.startswith("spark."):
+                raise InputError(f"[spark.config] {key!r} is not a Spark setting (they start with 'spark.')")
+        object.__setattr__(self, "config", flat)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """``{"spark": {"executor": {"memory": "8g"}}}`` → ``{"spark.executor.memory": "8g"}``
+    (TOML reads unquoted dotted keys as nested tables); values as Spark's text."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     """All settings of one run."""
@@ -233,6 +293,7 @@ class Settings:
     snapshot_date: dt.date | None = None
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    spark: SparkSettings = field(default_factory=SparkSettings)
     #: keep event rows equal in every column to another row (default: drop them, counted)
     keep_duplicates: bool = False
     #: product catalogue (a file path; a table is given as a SqlQuery through the Python API)
@@ -325,6 +386,8 @@ def _section(cls: type, data: Any, where: str, section: str) -> Any:
             source=where,
         )
     values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+    if cls is SparkSettings:  # its one table-valued setting stays a table
+        values = dict(data)
     try:
         return cls(**values)
     except SettingError as exc:
@@ -343,9 +406,9 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     ----------
     path : str or Path, optional
         TOML file with ``[columns]``, ``[roles]``, ``[clustering]``, ``[data]``, ``[database]``,
-        ``[output]``, ``[holdout]`` sections.
+        ``[output]``, ``[holdout]``, ``[spark]`` sections.
     **overrides
-        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``,
+        ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``, ``spark=dict``,
         ``snapshot_date=date``, ``keep_duplicates=bool``, ``products=path``; keys whose value is
         ``None`` are ignored (a flag that was not given).
 
@@ -366,7 +429,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise InputError(f"not valid TOML ({exc})", source=p.name) from None
         where = p.name
-    sections = ("clustering", "columns", "data", "database", "holdout", "output", "roles")
+    sections = ("clustering", "columns", "data", "database", "holdout", "output", "roles", "spark")
     unknown = sorted(map(str, set(data) - set(sections)))
     if unknown:
         raise InputError(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(sections)}", source=where)
@@ -375,6 +438,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     clustering = _section(ClusteringSettings, data.get("clustering", {}), where, "clustering")
     database = _section(DatabaseSettings, data.get("database", {}), where, "database")
     output = _section(OutputSettings, data.get("output", {}), where, "output")
+    spark = _section(SparkSettings, data.get("spark", {}), where, "spark")
     holdout = _section(HoldoutSettings, data.get("holdout", {}), where, "holdout")
     given_holdout = {k: v for k, v in (overrides.get("holdout") or {}).items() if v is not None}
     if given_holdout:
@@ -396,6 +460,12 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     products = overrides.get("products") or data_section.get("products")
     if isinstance(products, str) and path is not None and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
+    given_spark = {k: v for k, v in (overrides.get("spark") or {}).items() if v is not None}
+    if given_spark:
+        try:
+            spark = replace(spark, **given_spark)
+        except SettingError as exc:
+            raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
     for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
         given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
         if given:
@@ -418,7 +488,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where) from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
                     database=database, output=output, keep_duplicates=keep, products=products,
-                    holdout=holdout)
+                    holdout=holdout, spark=spark)
 
 
 def _toml_value(value: Any) -> str:
@@ -454,11 +524,17 @@ def format_settings(settings: Settings) -> str:
     sections: list[tuple[str, Any]] = [("columns", settings.columns), ("roles", settings.roles),
                                        ("clustering", settings.clustering)]
     sections += [(name, value) for name, value in (("database", settings.database), ("output", settings.output),
-                                                    ("holdout", settings.holdout))
+                                                    ("holdout", settings.holdout), ("spark", settings.spark))
                  if value != type(value)()]
     lines = ["# segmentkit settings: segmentkit run THIS_FILE ..., or upload it in the web app"]
     for name, values in [*((n, {f.name: getattr(v, f.name) for f in fields(v)}) for n, v in sections),
                          ("data", data)]:
+        tables = {key: value for key, value in values.items() if isinstance(value, dict)}  # [spark.config]
         lines += ["", f"[{name}]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items() if value is not None]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()
+                  if value is not None and key not in tables]
+        for key, table in tables.items():
+            if table:
+                lines += ["", f"[{name}.{key}]"]
+                lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["MODERATE", "MAJOR", "baseline", "drift_report", "psi"]
+__all__ = ["MODERATE", "MAJOR", "baseline", "drift_from_shares", "drift_report", "psi"]
 
 MODERATE = 0.1
 MAJOR = 0.25
@@ -86,18 +86,34 @@ def drift_report(base: Mapping[str, Any], frame: pd.DataFrame, segment_ids: np.n
         ``features`` (``{feature, psi, level}``, largest first), ``segments``
         (``{id, name, run_share, new_share, change}``), ``max_psi``, ``verdict``.
     """
+    shares = {col: _shares(frame[col].to_numpy(dtype=float), np.asarray(b["edges"], float))
+              for col, b in base.get("features", {}).items() if col in frame.columns}
+    ids, counts = np.unique(np.asarray(segment_ids, int), return_counts=True)
+    return drift_from_shares(base, shares, dict(zip(ids.tolist(), counts.tolist())), labels, names)
+
+
+def drift_from_shares(base: Mapping[str, Any], shares: Mapping[str, np.ndarray], segment_counts: Mapping[int, int],
+                      labels: Mapping[str, str] | None = None, names: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """:func:`drift_report` from the new customers' shares per bin and counts per segment,
+    counted elsewhere (by Spark, in :mod:`segmentkit.spark.assign`).
+
+    Parameters
+    ----------
+    shares : mapping
+        Feature → shares of the new customers in the baseline's bins (``len(edges) + 1``
+        bins, then the missing values), as :func:`baseline` counts them.
+    segment_counts : mapping
+        Segment id → number of new customers (−1 for noise).
+    """
     labels, names = labels or {}, names or {}
     rows = []
-    for col, b in base.get("features", {}).items():
-        if col not in frame.columns:
-            continue
-        new = _shares(frame[col].to_numpy(dtype=float), np.asarray(b["edges"], float))
-        value = psi(np.asarray(b["shares"]), new)
+    for col, new in shares.items():
+        value = psi(np.asarray(base["features"][col]["shares"]), np.asarray(new, float))
         level = "major" if value >= MAJOR else "moderate" if value >= MODERATE else "stable"
         rows.append({"feature": col, "psi": round(value, 4), "level": level})
     rows.sort(key=lambda r: (-r["psi"], r["feature"]))
-    ids, counts = np.unique(np.asarray(segment_ids, int), return_counts=True)
-    new_share = {int(i): float(c) / max(len(segment_ids), 1) for i, c in zip(ids, counts)}
+    total = sum(segment_counts.values())
+    new_share = {int(i): float(c) / max(total, 1) for i, c in segment_counts.items()}
     run_share = {int(k): float(v) for k, v in base.get("segments", {}).items()}
     segments = [{"id": sid, "name": names.get(sid, ""), "run_share": round(run_share.get(sid, 0.0), 4),
                  "new_share": round(new_share.get(sid, 0.0), 4),

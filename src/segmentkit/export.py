@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["excel_safe", "json_float", "json_safe", "to_json", "write_assignments", "write_summary"]
+__all__ = ["FORMULA_START", "excel_safe", "json_float", "json_safe", "to_json", "write_assignments", "write_summary"]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
 
 def excel_safe(series: pd.Series) -> pd.Series:
@@ -22,7 +22,7 @@ def excel_safe(series: pd.Series) -> pd.Series:
     (OWASP's advice), unless it is a plain number such as ``-12.5``.
     """
     text = series.astype("string")
-    risky = text.str.startswith(_FORMULA_START).fillna(False)
+    risky = text.str.startswith(FORMULA_START).fillna(False)
     numeric = pd.to_numeric(text.where(risky), errors="coerce").notna()
     fix = risky & ~numeric
     return text.mask(fix, "'" + text)

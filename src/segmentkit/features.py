@@ -53,7 +53,8 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.sqltext import literal
 
-__all__ = ["DuckDBEngine", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features", "roles_needed"]
+__all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
+           "feature_query", "fetch_features", "roles_needed"]
 
 
 @dataclass(frozen=True)
@@ -438,6 +439,33 @@ def _level_columns(prefix: str, levels: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class FeatureQuery:
+    """The feature SQL for one event table, and what is known before it runs.
+
+    Attributes
+    ----------
+    sql : str
+        One ``SELECT``: ``customer_id`` and a column per spec, one row per customer with
+        events, unordered and unrounded.
+    specs, skipped, snapshot_date, levels
+        As in :class:`FeatureTable`.
+    data_quality : dict
+        As in :class:`FeatureTable`, without ``customers_with_events`` (known once it ran).
+    value_column : str
+        The feature that is a customer's value (``monetary``, or ``orders`` without amounts).
+    """
+
+    sql: str
+    specs: tuple[FeatureSpec, ...]
+    skipped: dict[str, str]
+    snapshot_date: dt.date
+    levels: dict[str, tuple[str, ...]]
+    data_quality: dict[str, Any]
+    value_column: str
+    category_levels: dict[str, Any] | None = None
+
+
 def customer_features(
     con: duckdb.DuckDBPyConnection | SqlEngine,
     events: str,
@@ -474,6 +502,62 @@ def customer_features(
     FeatureTable
     """
     engine: SqlEngine = DuckDBEngine(con) if isinstance(con, duckdb.DuckDBPyConnection) else con
+    query = feature_query(engine, events, roles, snapshot_date=snapshot_date, levels=levels,
+                          max_levels=max_levels, never_levels=never_levels)
+    return fetch_features(engine, query)
+
+
+def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None = None,
+                   customers: int | None = None) -> FeatureTable:
+    """Run a :class:`FeatureQuery` and bring its rows back as a :class:`FeatureTable`.
+
+    Parameters
+    ----------
+    engine : SqlEngine
+    query : FeatureQuery
+    select : str, optional
+        A ``SELECT`` of some of the query's rows, with its columns (e.g. a sample of its
+        customers from a table holding its result); default: the query itself.
+    customers : int, optional
+        Customers with events in all of the query's rows (``data_quality``), when ``select``
+        brings back only some of them.
+    """
+    sql = (query.sql if select is None else select) + "    ORDER BY customer_id\n"
+    frame = engine.frame(sql).set_index("customer_id")
+    frame.index = frame.index.astype(str)
+    names = [s.name for s in query.specs]
+    # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
+    # last bit between runs; rounding to 9 significant digits makes the features (and so
+    # everything after them) identical run to run.
+    frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
+                         index=frame.index, columns=names)
+    quality = dict(query.data_quality, customers_with_events=int(len(frame) if customers is None else customers))
+    return FeatureTable(
+        frame=frame,
+        specs=query.specs,
+        skipped=query.skipped,
+        snapshot_date=query.snapshot_date,
+        value=frame[query.value_column].rename("value"),
+        levels=query.levels,
+        data_quality=quality,
+        category_levels=query.category_levels,
+        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
+    )
+
+
+def feature_query(
+    engine: SqlEngine,
+    events: str,
+    roles: Sequence[str],
+    *,
+    snapshot_date: dt.date | None = None,
+    levels: dict[str, Sequence[str]] | None = None,
+    max_levels: int = 8,
+    never_levels: Sequence[str] = (),
+) -> FeatureQuery:
+    """The feature SQL of :func:`customer_features` (same parameters), not yet run: the
+    counts over the events and the levels are taken, the per-customer rows are not. For an
+    engine whose result stays where it is (Spark, in :mod:`segmentkit.spark.assign`)."""
     roles = tuple(roles)
     has = set(roles)
     usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
@@ -646,26 +730,7 @@ def customer_features(
         {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
         {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
     FROM act LEFT JOIN ord USING (customer_id)
-    ORDER BY act.customer_id
     """
-    frame = engine.frame(sql).set_index("customer_id")
-    frame.index = frame.index.astype(str)
-    names = [s.name for s in specs]
-    # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
-    # last bit between runs; rounding to 9 significant digits makes the features (and so
-    # everything after them) identical run to run.
-    frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
-                         index=frame.index, columns=names)
-    value = frame["monetary" if has_amount else "orders"].rename("value")
-    quality["customers_with_events"] = int(len(frame))
-    return FeatureTable(
-        frame=frame,
-        specs=tuple(specs),
-        skipped=skipped,
-        snapshot_date=snapshot_date,
-        value=value,
-        levels=level_map,
-        data_quality=quality,
-        category_levels=level_choice,
-        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
-    )
+    return FeatureQuery(sql=sql, specs=tuple(specs), skipped=skipped, snapshot_date=snapshot_date,
+                        levels=level_map, data_quality=quality,
+                        value_column="monetary" if has_amount else "orders", category_levels=level_choice)

@@ -7,6 +7,7 @@ returns a :class:`SegmentationResult` holding exactly what the output files hold
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 import time
@@ -42,11 +43,12 @@ from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
+from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.validation import validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
-           "canonical_labels", "score"]
+           "canonical_labels", "load_model", "score"]
 
 #: Called at the start of every stage of a run with the stage's name and the seconds since
 #: the run began (the CLI prints it on stderr).
@@ -106,6 +108,10 @@ class SegmentationResult:
         Customers moving between segments since the previous run (when one was given).
     segments_sql : str
         The text of ``segments.sql``: the feature SQL and each segment's rules as SQL.
+
+    With events read by Spark beyond ``[spark] driver_customers``, ``assignments``,
+    ``matrix`` and ``labels`` hold the fitted sample, and :meth:`write` has Spark assign
+    every customer (``summary.fit_scope`` says so).
     """
 
     assignments: pd.DataFrame
@@ -117,6 +123,8 @@ class SegmentationResult:
     migration: pd.DataFrame | None = None
     segments_sql: str = ""
     wording: _Wording | None = field(default=None, repr=False)
+    #: set when the clustering was fitted on a sample: Spark then writes the assignments
+    spark_assignment: Any = field(default=None, repr=False)
 
     @property
     def segment_names(self) -> dict[int, str]:
@@ -153,7 +161,12 @@ class SegmentationResult:
         from segmentkit.report import write_report
 
         out = Path(out_dir)
-        paths = write_assignments(self.assignments, out)
+        if self.spark_assignment is None:
+            paths = write_assignments(self.assignments, out)
+        else:  # fitted on a sample: Spark assigns every customer (folders of part files)
+            out.mkdir(parents=True, exist_ok=True)
+            done = self.spark_assignment.write(self.model, out)
+            paths = {k: out / Path(v).name for k, v in done.paths.items()}
         paths["summary"] = write_summary(self.summary.to_dict(), out)
         if progress is not None:
             progress("writing the report")
@@ -311,6 +324,7 @@ class Segmentation:
             database=s.database,
             output=s.output,
             holdout=holdout,
+            spark=s.spark,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -319,8 +333,8 @@ class Segmentation:
 
         Parameters
         ----------
-        customers : path, DataFrame or SqlQuery, optional
-            One row per customer.
+        customers : path, DataFrame, SqlQuery or SparkCustomers, optional
+            One row per customer (``SparkCustomers``: fetched by Spark from where it is).
         events : path, DataFrame, SqlQuery or SparkEvents, optional
             One row per event (``SparkEvents``: read and turned into features by Spark).
             At least one of the two is needed.
@@ -375,8 +389,22 @@ class Segmentation:
             if settings.products is not None or settings.columns.price is not None:
                 raise InputError("a product catalogue and a price column are read on the DuckDB path, "
                                  "not by Spark: join them into the Spark events first")
-            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date)
+            stage("computing features (Spark)")
+            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
+                                                   keep_duplicates=settings.keep_duplicates,
+                                                   driver_customers=settings.spark.driver_customers, seed=cl.seed)
             ev_table = spark_stage.loaded
+            sampled = spark_stage.scope is not None and spark_stage.scope.sampled
+            if sampled:
+                _check_sample_fit(settings, customers)
+                scope = spark_stage.scope
+                notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
+                             f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
+                             f"{scope.fitted:,}; "
+                             "segment sizes and profiles are the sample's, and Spark assigned every customer "
+                             "(assignments.parquet/ and assignments.csv/)")
+            # (a sample fit counts the customers without usable events in Spark, below)
+            event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
         elif events is not None:
             stage("loading events")
             ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
@@ -414,7 +442,8 @@ class Segmentation:
         cust: pd.DataFrame | None = None
         if customers is not None:
             stage("loading customers")
-            cu_table, cust = load_customers(con, customers, settings.columns)
+            with _on_driver(customers) as local:
+                cu_table, cust = load_customers(con, local, settings.columns)
             notes += cu_table.notes
             inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
             quality["customers_rows_read"] = cu_table.rows_read
@@ -426,6 +455,18 @@ class Segmentation:
                         source=cu_table.source,
                     )
 
+        sample_counts: dict[str, int] = {}
+        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
+            # counted over every customer by Spark; the driver keeps the sampled customers only
+            sample_counts["customers_without_usable_events"] = (spark_stage.count_event_customers()
+                                                                - spark_stage.scope.customers)
+            if cust is not None:
+                with_features = spark_stage.count_with_features(pd.Index(cust.index))
+                sample_counts.update(orphan_customers=spark_stage.scope.customers - with_features,
+                                     orphan_events=spark_stage.count_events_outside(pd.Index(cust.index)),
+                                     customers_without_events=int(len(cust)) - with_features)
+                cust = cust[cust.index.isin(feats.frame.index)]
+
         # the universe: every customer of either table, exactly once
         ids = pd.Index([], dtype=object)
         if cust is not None:
@@ -433,7 +474,7 @@ class Segmentation:
         if feats is not None:
             ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
             quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
-            if cust is not None:
+            if cust is not None and not sample_counts:
                 orphans = feats.frame.index.difference(cust.index)
                 quality["orphan_customers"] = int(len(orphans))
                 quality["orphan_events"] = (
@@ -443,6 +484,7 @@ class Segmentation:
                             "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
                         ).fetchall()[0][0]))
                 quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+            quality.update(sample_counts)
         ids = pd.Index(sorted(map(str, ids)), name="customer_id")
 
         # the clustering frame
@@ -641,6 +683,7 @@ class Segmentation:
                                    "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
             if profiles.sample is not None else None,
             "data_quality": quality,
+            "fit_scope": spark_stage.scope.to_dict() if spark_stage is not None and spark_stage.scope else None,
             "holdout": holdout_dict,
             "customer_map": _customer_map(X, labels, cl.seed),
             "run": {
@@ -655,10 +698,16 @@ class Segmentation:
             feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
             events_table=ev_table.table if ev_table is not None else "events",
             customer_columns=tuple(roles.features)))
+        spark_assignment = None
+        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
+            from segmentkit.spark.assign import SparkAssignment
+
+            spark_assignment = SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (),
+                                               customers=_spark_path(customers))
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
-            wording=wording,
+            wording=wording, spark_assignment=spark_assignment,
         )
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
@@ -874,7 +923,8 @@ def score(
             event_ids = _event_customers(con, ev.table)
             ids = ids.union(feats.frame.index).union(event_ids)
         if customers is not None:
-            cu, cust = load_customers(con, customers, columns)
+            with _on_driver(customers) as local:
+                cu, cust = load_customers(con, local, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
             if model.feature_columns:
                 custom = _numeric_customer_columns(cust, model.feature_columns, cu.source)
@@ -899,6 +949,37 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
+
+
+def _check_sample_fit(settings: Settings, customers: Any) -> None:
+    """A sample fit is assigned to everyone by Spark with the nearest-centre rule: the
+    algorithm must have one, the features must come from events, the customers table must
+    be a file Spark reads."""
+    from segmentkit.spark.assign import NEAREST_CENTRE_ALGORITHMS
+
+    beyond = f"beyond [spark] driver_customers ({settings.spark.driver_customers:,}) customers"
+    if settings.clustering.algorithm not in NEAREST_CENTRE_ALGORITHMS:
+        raise InputError(f"{beyond}, the clustering is fitted on a sample and Spark assigns everyone to the nearest "
+                         f"centre: use --algorithm {', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}, or raise "
+                         "--driver-customers")
+    if settings.roles.features:
+        raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
+    if settings.holdout.enabled:
+        raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
+    if customers is not None and _spark_path(customers) is None:
+        raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
+
+
+def _spark_path(customers: Any) -> str | None:
+    """The customers table as a path or URL Spark reads (``None`` if it is no file)."""
+    if isinstance(customers, SparkCustomers):
+        return str(customers.source)
+    return str(Path(customers).resolve()) if isinstance(customers, (str, Path)) else None
+
+
+def _on_driver(customers: Source | SparkCustomers) -> contextlib.AbstractContextManager:
+    """The customer source as :func:`load_customers` reads it (fetched by Spark if it is remote)."""
+    return driver_copy(customers) if isinstance(customers, SparkCustomers) else contextlib.nullcontext(customers)
 
 
 def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1057,11 +1138,16 @@ def _versions() -> dict[str, str]:
     }
 
 
+def load_model(path: str | Path) -> SegmentationModel:
+    """The saved model of a run, from its output folder or its ``model/`` folder."""
+    p = Path(path)
+    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
+
+
 def _load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
     if previous is None or isinstance(previous, SegmentationModel):
         return previous
-    p = Path(previous)
-    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
+    return load_model(previous)
 
 
 def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:

@@ -42,7 +42,7 @@ from segmentkit.profiles import (
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
     "CategoryLevel", "CategoryLevels", "Condition", "CrosstabShares", "CustomerMap", "DataQuality",
-    "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "HoldoutMetric", "HoldoutPlan",
+    "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "FitScope", "HoldoutMetric", "HoldoutPlan",
     "HoldoutSegment", "InputInfo", "KSelection", "NumericStat", "Opportunity", "PersonaComparison",
     "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment", "SegmentStats",
     "SeparatingFeature", "Structure", "Summary", "Trait", "Validation", "ValidationGroups", "build_summary",
@@ -194,6 +194,23 @@ class DataQuality(Typed):
     notes: list[str]
 
 
+class FitScope(Typed):
+    """Which customers the clustering was fitted on (runs whose events Spark read).
+
+    Up to ``driver_customers`` customers, all of them (``all_customers``); beyond, a
+    stratified sample of that size on the driver, and Spark assigned every customer with the
+    fitted nearest-centre rule (``stratified_sample``). Segment sizes, profiles and the
+    assignments in memory are then those of the sample; the assignment files hold everyone.
+    """
+
+    fitted_on: Literal["all_customers", "stratified_sample"]
+    customers: int
+    customers_fitted: int
+    driver_customers: int
+    strata: str | None
+    assigned_by: Literal["clustering", "spark_nearest_centre"]
+
+
 class CategoryLevel(Typed):
     """A category level kept as a feature: how many customers buy it, its share of spend."""
 
@@ -327,6 +344,7 @@ class Summary(Typed):
     personas: PersonaComparison | None
     opportunities: list[Opportunity]
     data_quality: DataQuality
+    fit_scope: FitScope | None = None
     holdout: HoldoutPlan | None = None
     customer_map: CustomerMap
     run: Run

@@ -16,11 +16,16 @@ Use it by passing ``SparkEvents(path)`` wherever an events source goes::
     result = Segmentation(random_state=0).fit(customers="customers.parquet",
                                               events=SparkEvents("s3a://crm/events/*.parquet"))
 
-pyspark is imported only when Spark is used (``pip install pyspark``; Java 17+).
+A customer table elsewhere (``SparkCustomers("s3a://crm/customers.parquet")``) is fetched
+by Spark to the driver and read by the usual rules. From the CLI: ``--engine spark`` and
+``[spark]`` in the settings file (:func:`~segmentkit.spark.engine.spark_session`).
+
+pyspark is imported only when Spark is used (``pip install segmentkit[spark]``; Java 17+).
 """
 
 from __future__ import annotations
 
+from segmentkit.spark.customers import SparkCustomers
 from segmentkit.spark.events import SparkEvents
 
-__all__ = ["SparkEvents"]
+__all__ = ["SparkCustomers", "SparkEvents"]

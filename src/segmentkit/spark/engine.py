@@ -1,22 +1,72 @@
-"""Spark as a :class:`segmentkit.features.SqlEngine`: the feature SQL in Spark's dialect."""
+"""Spark as a :class:`segmentkit.features.SqlEngine`: the feature SQL in Spark's dialect, and
+the session it runs on."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["SparkEngine", "local_session"]
+from segmentkit.config import SparkSettings
+from segmentkit.errors import InputError, first_line
+
+__all__ = ["PYSPARK_MISSING", "SparkEngine", "local_session", "spark_inputs", "spark_session"]
+
+#: The one line shown when the Spark engine is asked for and pyspark is not installed.
+PYSPARK_MISSING = "the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"
+
+
+def _session_builder() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError(PYSPARK_MISSING) from None
+    return SparkSession.builder
 
 
 def local_session(app_name: str = "segmentkit") -> Any:
     """A local Spark session (all cores of this machine, no web UI), or the active one."""
-    from pyspark.sql import SparkSession
-
-    return (SparkSession.builder.master("local[*]").appName(app_name)
+    return (_session_builder().master("local[*]").appName(app_name)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .getOrCreate())
+
+
+def spark_session(settings: SparkSettings = SparkSettings()) -> Any:
+    """The Spark session of ``[spark]``: its master (else what ``spark-submit`` set, else
+    local mode), application name and extra ``spark.*`` settings (console progress bars off
+    unless they say otherwise); or the active session.
+
+    Raises
+    ------
+    InputError
+        pyspark is not installed (naming the extra to install), or Spark does not start.
+    """
+    builder = _session_builder().appName(settings.app_name)
+    if settings.master:
+        builder = builder.master(settings.master)
+    # Spark's console progress bars would garble the CLI's own progress lines on stderr
+    for key, value in {"spark.ui.showConsoleProgress": "false", **settings.config}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # no Java, a master that does not answer, a bad setting
+        raise InputError(f"Spark did not start ({first_line(exc)})") from None
+
+
+def spark_inputs(settings: SparkSettings, events: str | Path | None,
+                 customers: str | Path | None) -> tuple[Any, Any]:
+    """The inputs of ``--engine spark``: the events read by Spark (any path or URL Spark
+    reads), the customers fetched by Spark when they are remote (a URL such as
+    ``s3a://...``) and read as a local file otherwise."""
+    from segmentkit.spark.customers import SparkCustomers
+    from segmentkit.spark.events import SparkEvents
+
+    spark = spark_session(settings)
+    ev = SparkEvents(str(events), spark=spark) if events is not None else None
+    cu = SparkCustomers(str(customers), spark=spark) if customers is not None and "://" in str(customers) else customers
+    return ev, cu
 
 
 class SparkEngine:

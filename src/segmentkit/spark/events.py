@@ -20,11 +20,20 @@ import pyarrow as pa
 
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError, first_line
-from segmentkit.features import FeatureTable, customer_features
-from segmentkit.sources import EVENT_ROLES, EVENT_TYPE_SYNONYMS, LoadedTable, detect_time_format, discount_flag
+from segmentkit.features import FeatureTable, feature_query, fetch_features
+from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, MAX_ABS_NUMBER, LoadedTable, detect_time_format,
+                                discount_flag, match_columns)
+from segmentkit.spark.sample import DRIVER_CUSTOMERS, FitScope, stratified_sample
 from segmentkit.sqltext import literal, spark_identifier
 
-__all__ = ["SparkEvents", "SparkStage", "load_events_spark", "spark_event_stage"]
+__all__ = ["SparkEvents", "SparkStage", "load_events_spark", "read_table", "spark_event_stage"]
+
+#: The roles Spark reads: the event roles and the product id (kept, and compared when rows are
+#: judged duplicates, as on the DuckDB path). A unit price and a product catalogue are read on
+#: the DuckDB path only (the pipeline refuses them with Spark events).
+_SPARK_ROLES = EVENT_ROLES + ("product_id",)
+_REQUIRED = ("customer_id", "event_time")
+_DEFAULT_COLUMNS = ColumnMapping()
 
 #: strptime directives and the Spark (java.time) pattern letters that parse them.
 _JAVA = {"%Y": "yyyy", "%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%b": "MMM", "%B": "MMMM"}
@@ -73,7 +82,8 @@ def _java_pattern(fmt: str) -> str:
     return "".join(out)
 
 
-def _read(spark: Any, events: SparkEvents) -> Any:
+def read_table(spark: Any, events: SparkEvents) -> Any:
+    """The raw Spark DataFrame of a source: its files (CSV with a header, or Parquet) or itself."""
     if not isinstance(events.source, (str, Path, list)):
         return events.source
     paths = [str(p) for p in events.source] if isinstance(events.source, list) else [str(events.source)]
@@ -147,20 +157,64 @@ class SparkStage:
     spark: Any
     view: str
     loaded: LoadedTable
+    #: which customers' features came to the driver (set by :func:`spark_event_stage`)
+    scope: FitScope | None = None
 
-    def count_events_outside(self, ids: pd.Index) -> int:
-        """Events whose customer is not among ``ids`` (orphan events)."""
+    @property
+    def features_view(self) -> str:
+        """The temporary view of every customer's features (made by :func:`spark_event_stage`)."""
+        return f"{self.view}_features"
+
+    def customer_ids(self) -> pd.Index:
+        """Every customer id with at least one event row (usable or not)."""
+        ids = self.spark.sql(f"SELECT DISTINCT customer_id FROM {self.view} WHERE customer_id IS NOT NULL")
+        return pd.Index(ids.toArrow().column(0).to_pylist(), dtype=object)
+
+    def count_event_customers(self) -> int:
+        """Customers with at least one event row (usable or not), counted by Spark."""
+        return int(self.spark.sql(f"SELECT count(DISTINCT customer_id) FROM {self.view}").collect()[0][0])
+
+    def count_with_features(self, ids: pd.Index) -> int:
+        """Customers among ``ids`` that have features, counted by Spark."""
+        self._known(ids)
+        return int(self.spark.sql(f"SELECT count(*) FROM {self.features_view} f LEFT SEMI JOIN {self.view}_known k "
+                                  "ON f.customer_id = k.customer_id").collect()[0][0])
+
+    def _known(self, ids: pd.Index) -> None:
         # from Arrow: a pandas frame would make pyspark warn about pandas 3
         known = self.spark.createDataFrame(pa.table({"customer_id": pa.array(ids.astype(str), pa.string())}))
         known.createOrReplaceTempView(f"{self.view}_known")
+
+    def count_events_outside(self, ids: pd.Index) -> int:
+        """Events whose customer is not among ``ids`` (orphan events)."""
+        self._known(ids)
         return int(self.spark.sql(
             f"SELECT count(*) FROM {self.view} e LEFT ANTI JOIN {self.view}_known k "
             f"ON e.customer_id = k.customer_id WHERE e.customer_id IS NOT NULL").collect()[0][0])
 
 
+def _find_columns(raw: Any, columns: ColumnMapping, name: str) -> dict[str, str]:
+    """The column each role reads (as :func:`segmentkit.sources.match_columns`); a required
+    role, or one the user named, that is not there is an error naming it."""
+    found = match_columns(list(raw.columns), columns, _SPARK_ROLES)
+    for role in _SPARK_ROLES:
+        wanted = getattr(columns, role)
+        if role in found or (not wanted and role not in _REQUIRED):
+            continue
+        if role in _REQUIRED or wanted != getattr(_DEFAULT_COLUMNS, role):
+            raise InputError(f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
+                             f"found: {', '.join(raw.columns)}", source=name)
+    return found
+
+
 def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMapping(),
-                      *, view: str = "segmentkit_events") -> SparkStage:
+                      *, view: str = "segmentkit_events", keep_duplicates: bool = False) -> SparkStage:
     """Read ``events`` with Spark into the canonical temporary view ``view`` (cached).
+
+    Counted as the DuckDB loader counts them: exact duplicate rows (dropped unless
+    ``keep_duplicates``) and the net amount they carry, customer ids with blanks around them,
+    and rows whose amount or quantity is NaN, infinite or beyond
+    :data:`~segmentkit.sources.MAX_ABS_NUMBER` (read as missing).
 
     Raises
     ------
@@ -171,54 +225,86 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
 
     spark = events.spark or local_session()
     SparkEngine(spark)  # sets the session's time zone to UTC before any timestamp is read
-    raw = _read(spark, events)
-    lower = {c.lower(): c for c in raw.columns}
-    found: dict[str, str] = {}
-    for role in EVENT_ROLES:
-        wanted = getattr(columns, role)
-        col = wanted if wanted in raw.columns else lower.get(wanted.lower())
-        if col is not None:
-            found[role] = col
-        elif role in ("customer_id", "event_time"):
-            raise InputError(f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
-                             f"found: {', '.join(raw.columns)}", source=events.name)
+    raw = read_table(spark, events)
+    found = _find_columns(raw, columns, events.name)
     exprs, text, notes = _typed(raw, found, events.name)
     # unmapped columns ride along so that duplicates are judged on every column of the row
     riders = [c for c in raw.columns if c not in set(found.values())]
     rider_names = [f"__x{i}" for i in range(len(riders))]
+    raw_id = f"CAST({spark_identifier(found['customer_id'])} AS STRING)"
     typed = raw.selectExpr(*[f"{e} AS {r}" for r, e in exprs.items()],
                            *[f"{t} AS __raw_{r}" for r, t in text.items()],
+                           f"{raw_id} <> trim({raw_id}) AND trim({raw_id}) <> '' AS __id_trimmed",
                            *[f"`{c.replace('`', '``')}` AS {x}" for c, x in zip(riders, rider_names)])
-    if text:
-        checks: list[str] = []
-        for r in text:  # per role: how many values did not convert, and one of them
-            bad = f"__raw_{r} IS NOT NULL AND {r} IS NULL"
-            checks += [f"count_if({bad})", f"min(CASE WHEN {bad} THEN __raw_{r} END)"]
-        counts = typed.selectExpr(*checks).collect()[0]
-        for i, role in enumerate(text):
-            if counts[2 * i]:
-                what = {"event_time": "is not a date or time", "discount": "is not a yes/no or number"}.get(
-                    role, "is not a number")
-                raise InputError(f"{counts[2 * i + 1]!r} {what} ({counts[2 * i]:,} such rows)",
-                                 source=events.name, column=found[role])
-    canonical = typed.select(*exprs, *rider_names)
-    rows_read = canonical.count()
+    checks: list[str] = []
+    for r in text:  # per role: how many values did not convert, and one of them
+        bad = f"__raw_{r} IS NOT NULL AND {r} IS NULL"
+        checks += [f"count_if({bad})", f"min(CASE WHEN {bad} THEN __raw_{r} END)"]
+    numbers = [r for r in ("amount", "quantity") if r in exprs]
+    finite = {r: f"(NOT isnan({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g})" for r in numbers}
+    non_finite = " OR ".join(f"({r} IS NOT NULL AND NOT {ok})" for r, ok in finite.items()) or "false"
+    counts = typed.selectExpr(*checks, "count(*)", "count_if(__id_trimmed)", f"count_if({non_finite})").collect()[0]
+    for i, role in enumerate(text):
+        if counts[2 * i]:
+            what = {"event_time": "is not a date or time", "discount": "is not a yes/no or number"}.get(
+                role, "is not a number")
+            raise InputError(f"{counts[2 * i + 1]!r} {what} ({counts[2 * i]:,} such rows)",
+                             source=events.name, column=found[role])
+    rows_read, ids_trimmed, n_non_finite = (int(v) for v in counts[2 * len(text):])
     if rows_read == 0:
         raise InputError("no rows", source=events.name)
-    distinct = canonical.dropDuplicates().select(*exprs).persist()
-    n = distinct.count()
-    distinct.createOrReplaceTempView(view)
-    loaded = LoadedTable(table=view, source=events.name, rows_read=int(rows_read), roles=tuple(found),
-                         sha256=None, notes=tuple(notes), duplicates=int(rows_read - n))
+    canonical = typed.selectExpr(*[f"CASE WHEN {finite[r]} THEN {r} END AS {r}" if r in finite else r
+                                   for r in exprs], *rider_names)
+    # one group per distinct row (riders included), cached with its size: the duplicates are
+    # counted from it, and its canonical columns are the events without them
+    groups = canonical.groupBy(*canonical.columns).count().select(*exprs, "count").persist()
+    amount = "sum((count - 1) * amount)" if "amount" in exprs else "CAST(NULL AS DOUBLE)"
+    duplicates, dup_amount = groups.selectExpr("sum(count - 1)", amount).collect()[0]
+    if keep_duplicates:
+        groups.unpersist()
+        table = canonical.select(*exprs).persist()
+    else:
+        table = groups.select(*exprs)
+    table.createOrReplaceTempView(view)
+    loaded = LoadedTable(table=view, source=events.name, rows_read=rows_read, roles=tuple(exprs),
+                         sha256=None, notes=tuple(notes), duplicates=int(duplicates or 0),
+                         duplicates_amount=None if not duplicates or dup_amount is None else float(dup_amount),
+                         duplicates_kept=keep_duplicates, ids_trimmed=ids_trimmed, non_finite=n_non_finite)
     return SparkStage(spark=spark, view=view, loaded=loaded)
 
 
-def spark_event_stage(events: SparkEvents, columns: ColumnMapping,
-                      snapshot_date: dt.date | None) -> tuple[SparkStage, FeatureTable]:
-    """Canonical events and their features, computed by Spark with the shared feature SQL."""
+def spark_event_stage(events: SparkEvents, columns: ColumnMapping, snapshot_date: dt.date | None,
+                      *, keep_duplicates: bool = False, driver_customers: int = DRIVER_CUSTOMERS,
+                      seed: int = 0) -> tuple[SparkStage, FeatureTable]:
+    """Canonical events and their features, computed by Spark with the shared feature SQL.
+
+    Every customer's features stay in Spark (:attr:`SparkStage.features_view`); those of
+    all customers come to the driver, or, beyond ``driver_customers``, those of a
+    stratified sample of that size (:mod:`segmentkit.spark.sample`; ``stage.scope`` says
+    which).
+
+    Raises
+    ------
+    InputError
+        As :func:`load_events_spark`; a feature error names the input and its column.
+    """
     from segmentkit.spark.engine import SparkEngine
 
-    stage = load_events_spark(events, columns)
-    feats = customer_features(SparkEngine(stage.spark), stage.view, stage.loaded.roles,
-                              snapshot_date=snapshot_date)
+    stage = load_events_spark(events, columns, keep_duplicates=keep_duplicates)
+    engine = SparkEngine(stage.spark)
+    try:
+        query = feature_query(engine, stage.view, stage.loaded.roles, snapshot_date=snapshot_date)
+    except InputError as exc:  # named by the input and its column, as on the DuckDB path
+        column = getattr(columns, exc.column) if exc.column else None
+        raise InputError(exc.reason, source=events.name, column=column) from None
+    everyone = stage.spark.sql(query.sql).persist()
+    everyone.createOrReplaceTempView(stage.features_view)
+    total = everyone.count()
+    select = f"SELECT * FROM {stage.features_view}"
+    if total > driver_customers:
+        sample = stratified_sample(stage.spark, stage.features_view, query.value_column, driver_customers,
+                                   total, seed, view=f"{stage.view}_sample")
+        select += f" f LEFT SEMI JOIN {sample} s ON f.customer_id = s.customer_id"
+    feats = fetch_features(engine, query, select=select, customers=total)
+    stage.scope = FitScope(customers=int(total), fitted=len(feats.frame), driver_customers=driver_customers)
     return stage, feats
