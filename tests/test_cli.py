@@ -156,3 +156,5 @@ def test_progress_one_plain_line_per_stage_on_stderr(tmp_path, demo_files):
     assert stages[-3:] == ["writing outputs", "writing the report", "done"]
     quiet = _run_cli(*args)  # stderr is not a terminal here: no progress unless asked
     assert quiet.returncode == 0 and all(ln.startswith("note: ") for ln in quiet.stderr.strip().splitlines())
+    notes = quiet.stderr.strip().splitlines()
+    assert notes and len(notes) == len(set(notes))  # each note said once

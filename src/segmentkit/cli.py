@@ -193,8 +193,6 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     for note in result.summary.data_quality.notes:
         _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
     show("writing outputs", time.perf_counter() - start)
-    for note in result.summary.data_quality.notes:
-        _err.print(f"note: {note}", soft_wrap=True, markup=False)
     paths = result.write(out, progress=lambda stage: show(stage, time.perf_counter() - start))
     show("done", time.perf_counter() - start)
     _print_result(result.summary, out, paths)
