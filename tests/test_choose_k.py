@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -215,5 +216,7 @@ def test_a_continuum_gets_the_most_stable_segments_with_traits_up_to_the_busines
     usable = [c.k for c in sel.candidates if c.eligible and c.stable and c.traits and c.k <= 8]
     assert sel.recommended_k == max(usable) >= 4
     assert "continuum" in sel.reason and "stable" in sel.reason
+    # the next k's split is named by the segment's share: the sample's numbering is not the final ids
+    assert re.search(r"8 segments would split the segment of [\d.]+ % of customers into two", sel.reason)
     capped = select_k(X, random_state=0, constraints=Constraints(max_segments=4))
     assert capped.recommended_k == 4 and "up to 4" in capped.reason

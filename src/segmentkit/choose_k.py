@@ -817,7 +817,8 @@ def _split_note(
     frac = np.sort(table / np.maximum(table.sum(axis=1, keepdims=True), 1.0), axis=1)
     seg = int(np.argmax(frac[:, -2])) if nxt.k > 1 else 0
     pieces = np.argsort(table[seg])[-2:]
-    words = f"{nxt.k} segments would split segment {seg + 1} ({_pct(chosen.segment_shares[seg])} of customers) into two"
+    # named by its share, not a number: the selection's sample numbering need not be the final ids
+    words = f"{nxt.k} segments would split the segment of {_pct(chosen.segment_shares[seg])} of customers into two"
     if nxt.segment_stability:
         piece_stab = min(nxt.segment_stability[int(p)] for p in pieces)
         words += f" with segment stability {piece_stab:.2f}"
