@@ -42,6 +42,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from segmentkit import algorithms
 from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
+from segmentkit.config import STABILITY_RESAMPLES
 
 __all__ = [
     "DEFAULT_K_VALUES",
@@ -906,7 +907,7 @@ def select_k(
     fixed_k: int | None = None,
     constraints: Constraints = Constraints(),
     value: np.ndarray | None = None,
-    n_bootstrap: int = 10,
+    n_bootstrap: int = STABILITY_RESAMPLES,
     sample_size: int | None = SAMPLE_SIZE,
     random_state: int = 0,
     options: Mapping[str, Any] | None = None,
@@ -931,7 +932,7 @@ def select_k(
         Business constraints; candidates that break them are marked ineligible.
     value : numpy.ndarray of shape (n,), optional
         Value per customer (net revenue) for ``constraints.min_value_share``.
-    n_bootstrap : int, default 10
+    n_bootstrap : int, default :data:`~segmentkit.config.STABILITY_RESAMPLES` (20)
         Re-fits on 80 % subsamples for stability (0 skips stability).
     sample_size : int or None, default 5000
         Customers the selection works on (drawn by hashing row contents, so independent
