@@ -108,7 +108,7 @@ def _segments_table(pg) -> pd.DataFrame:
 def test_demo_run_shows_segments_and_downloads_one_row_per_customer(page, tmp_path):
     page.get_by_label("Demo customers").fill("1500")
     page.get_by_label("Demo customers").press("Enter")
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     heading = page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$"))
     heading.wait_for(timeout=SLOW)
     k, n = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", heading.inner_text()))
@@ -153,16 +153,18 @@ def test_uploaded_files_bad_then_good(page, tmp_path):
     files = write_demo(tmp_path / "good", make_demo(800, seed=4))
     page.get_by_text("My files").click()
     _upload(page, "events", bad)
-    page.get_by_text(re.compile(r"^my_events\.csv")).first.wait_for(timeout=30_000)  # uploaded before the run
-    page.get_by_role("button", name="Run segmentation").click()
+    # the preview is drawn once the page has re-run with the file (a click during that run is lost)
+    page.get_by_text("(my_events.csv)").first.wait_for(timeout=30_000)
+    _press_run(page)
     error = page.get_by_text("my_events.csv: column 'amount' row 2: 'abc' is not a number")
     error.wait_for(timeout=SLOW)
     assert "Traceback" not in page.content()
     _shot(page, tmp_path, "bad_file")
     _upload(page, "events", files["events"])
+    page.get_by_text("(events.csv)").first.wait_for(timeout=30_000)
     _upload(page, "customers", files["customers"])
-    page.get_by_text(re.compile(r"^customers\.csv")).first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Run segmentation").click()
+    page.get_by_text("(customers.csv)").first.wait_for(timeout=30_000)
+    _press_run(page)
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     assert not error.is_visible()
 
@@ -189,7 +191,7 @@ def test_upload_with_its_own_column_names_prefills_the_mapping_and_previews(page
                           ("Channel", "Channel"), ("Category", "Category"), ("Amount", "amount")]:
         expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(column, timeout=30_000)
     _shot(page, tmp_path, "upload_mapping_preview")
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     assert "Traceback" not in page.content()
 
@@ -225,7 +227,7 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     price.click()
     page.get_by_role("option", name="unit_price", exact=True).click()
     page.wait_for_function("e => e.value === 'unit_price'", arg=price.element_handle(), timeout=30_000)
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     with page.expect_download() as download:
         page.get_by_role("button", name="summary.json").click()
@@ -238,6 +240,12 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     assert dq["catalogue_lines_unknown_product"] == 40
     assert summary["run"]["inputs"]["products"]["name"] == "products.csv"
     assert any("'unit_price' × 'quantity'" in n for n in dq["notes"])
+
+
+def _press_run(pg) -> None:
+    """Press Run once the page has finished redrawing (a click during a redraw can be lost)."""
+    _idle(pg)
+    pg.get_by_role("button", name="Run segmentation").click()
 
 
 def _idle(pg) -> None:
@@ -273,7 +281,7 @@ def _type_name(pg, row: int, text: str) -> None:
 def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitting(page, tmp_path):
     page.get_by_label("Demo customers").fill("600")
     page.get_by_label("Demo customers").press("Enter")
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     runs = page.get_by_text(re.compile(r"^Segmentation runs in this session: \d+$"))
     before = runs.inner_text()
@@ -301,7 +309,7 @@ def test_rename_with_an_error_then_a_valid_name_keeps_the_results_without_refitt
     page.get_by_text("More settings").click()
     _upload(page, "previous", tmp_path / "model.json")
     page.locator(".st-key-previous [data-testid=stFileChipName]").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     page.get_by_text("Since the previous run").wait_for(timeout=SLOW)
     assert _segments_table(page)["name"].iloc[0] == "Weekend bargain hunters"
     assert "Traceback" not in page.content()
@@ -339,7 +347,7 @@ def test_settings_round_trip_through_a_downloaded_file(page, tmp_path):
     page.get_by_text("Settings restored.").wait_for(timeout=30_000)
     expect(seed).to_have_value("7", timeout=30_000)
     _shot(page, tmp_path, "settings_restored")
-    page.get_by_role("button", name="Run segmentation").click()
+    _press_run(page)
     page.get_by_text(re.compile(r"^\d+ segments of [\d,]+ customers$")).wait_for(timeout=SLOW)
     with page.expect_download() as download:
         page.get_by_role("button", name="summary.json").click()
