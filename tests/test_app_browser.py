@@ -223,6 +223,7 @@ def test_receipt_lines_with_a_price_column_and_a_catalogue(page, tmp_path):
     page.get_by_label("Product id (catalogue)").wait_for(timeout=30_000)  # the catalogue is read
     price = page.get_by_label(re.compile("^Unit price"))
     expect(price).to_have_count(1, timeout=30_000)  # the page shows the dropdowns of the old run until the new one ends
+    _idle(page)  # a redraw closes an open dropdown
     price.scroll_into_view_if_needed()
     price.click()
     page.get_by_role("option", name="unit_price", exact=True).click()
