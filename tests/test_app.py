@@ -165,3 +165,22 @@ def test_audience_files_are_the_librarys(app, tmp_path):
     google = pd.read_csv(next((tmp_path / "google").glob("audience-google-segment-*.csv")))
     assert set(google["Email"]) == {hashlib.sha256(b"janedoe@gmail.com").hexdigest()}
     assert set(google["Phone"]) == {hashlib.sha256(b"+442079460958").hexdigest()}
+
+
+def test_customers_left_out_by_a_column_value(app):
+    from segmentkit.datasets import make_demo
+
+    personas = make_demo(500, seed=0).customers["persona"]  # the app's demo data
+    expected = int(personas.isin(["Retirees", "Young Professionals"]).sum())
+    _quick(app)
+    _dropdowns(app)["exclude_column"].set_value("persona")
+    app.run()
+    app.text_input(key="exclude_values").set_value("retirees, Young Professionals")
+    app.button(key="run").click()
+    app.run()
+    assert not app.exception and not app.error
+    assignments = app.session_state["result"].assignments
+    assert (assignments["status"] == "excluded").sum() == expected
+    assert set(assignments.loc[assignments["status"] == "excluded", "reason"]) == {
+        "persona = retirees", "persona = Young Professionals"}
+    assert any(f"{expected:,} left out" in m.value for m in app.markdown)

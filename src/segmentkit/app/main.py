@@ -52,7 +52,7 @@ PREVIEW_ROWS = 5
 DEGENERATE_SHARE = 0.95
 #: How each customer status reads in the headline counts (every status, so they add up).
 STATUS_WORDS = {"segmented": "in segments", "noise": "close to no segment", "no_events": "with no events",
-                "excluded": "left out (no usable features)"}
+                "excluded": "left out (an exclude rule, or no usable features)"}
 #: The contact columns of the audience files, as the page labels them.
 CONTACT_LABELS = {"email": "E-mail", "phone": "Phone", "first_name": "First name", "last_name": "Last name",
                   "country": "Country (ISO code: GB, US)", "zip": "Zip / postcode", "city": "City (Meta only)",
@@ -107,6 +107,9 @@ SETTING_HELP = {
                  "segment, contact details normalised and hashed as each platform asks (no raw details).",
     "country": "The country (ISO code such as GB or US) of phone numbers written without one, and of rows "
                "with no country.",
+    "exclude": "Customers to leave out, such as staff or test accounts: the customers whose value in this "
+               "column is one of the values given (case does not matter). They are not segmented, and stay "
+               "in the assignments marked *excluded* with the reason.",
     "previous": "For a refresh: the model.json of an earlier run (in its downloads). Segments that match "
                 "one of that run keep its id and name, and the page shows how customers moved.",
 }
@@ -238,7 +241,8 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
         keys["col_category"] = (list(dict.fromkeys(pr_cols + ev_cols)), defaults.category)
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
-             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches"),
+             "exclude_column": (cu_cols, None)}
     _restore_project(keys)
     restored: dict[str, Any] = st.session_state.get("project_columns", {})
 
@@ -276,6 +280,8 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                        help="A column of the customers file with the client's own persona labels, to compare with.")
         attention = pick("Marketing attention (customers)", "attention",
                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+        exclude = _exclude(pick("Leave out customers (staff, test accounts) by", "exclude_column",
+                                help=SETTING_HELP["exclude"]))
     st.session_state["mapping_problems"] = problems
     st.sidebar.header("3. Segments")
     for key, value in WIDGET_DEFAULTS.items():  # the defaults, unless set by the user or a settings file
@@ -312,7 +318,17 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 attention_column=attention, algorithm=algorithm, k=k, k_min=k_min, k_max=k_max,
                 min_share=float(min_share), max_segments=None if max_segments is None else int(max_segments),
                 n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous,
-                feature_columns=features, holdout=holdout, min_lift=float(min_lift) if holdout else None)
+                feature_columns=features, exclude=exclude, holdout=holdout, min_lift=float(min_lift) if holdout else None)
+
+
+def _exclude(column: str | None) -> dict[str, list[str]]:
+    """The exclude rule: the column chosen and the values typed (none: nobody left out)."""
+    if column is None:
+        return {}
+    typed = st.text_input(f"Values of {column} to leave out (comma-separated)", key="exclude_values",
+                          help=SETTING_HELP["exclude"])
+    values = [v.strip() for v in typed.split(",") if v.strip()]
+    return {column: values} if values else {}
 
 
 def _features(options: list[str], restored: dict[str, Any]) -> list[str]:
@@ -359,7 +375,8 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
     chosen = {f"col_{role}": getattr(cols, role) for role in ROLE_LABELS}
     chosen |= {"col_customers_id": cols.customers_id or cols.customer_id,
                "col_products_id": cols.products_id or cols.product_id,
-               "persona": settings.roles.persona, "attention": settings.roles.attention}
+               "persona": settings.roles.persona, "attention": settings.roles.attention,
+               "exclude_column": next(iter(settings.exclude), None)}
     missing_features = [c for c in settings.roles.features if keys["persona"][0] and c not in keys["persona"][0]]
     missing = sorted({column for key, column in chosen.items() if column and keys[key][0]
                       and column not in keys[key][0]} | set(missing_features))
@@ -369,13 +386,17 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
         algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
         max_segments=cl.max_segments, n_bootstrap=cl.n_bootstrap, seed=cl.seed,
         snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates,
-        holdout=settings.holdout.enabled, min_lift=settings.holdout.min_lift)
+        holdout=settings.holdout.enabled, min_lift=settings.holdout.min_lift,
+        exclude_values=", ".join(next(iter(settings.exclude.values()), ())))
     if cl.k is not None:
         st.session_state["k"] = cl.k
     st.session_state["project_base"] = replace(settings, products=None)
+    others = list(settings.exclude)[1:]  # the page offers one exclude rule
     st.session_state["project_note"] = (
         "Settings restored." + (f" Not in your files, so not used: {', '.join(map(repr, missing))}."
-                                if missing else ""))
+                                if missing else "")
+        + (f" Only one rule to leave customers out is offered here; not used: the rules on "
+           f"{', '.join(map(repr, others))}." if others else ""))
 
 
 def _project(settings: dict[str, Any]) -> None:
