@@ -493,9 +493,10 @@ def _show(result: SegmentationResult) -> None:
     s = result.summary
     ks = s.k_selection
     st.subheader(f"{s.k} segments of {s.n_customers:,} customers")
-    counts = [f"{n:,} {STATUS_WORDS[status]}" for status, n in s.status_counts.items()
-              if n or status == "segmented"]
     dq = s.data_quality
+    words = STATUS_WORDS | ({"excluded": "left out by the exclude rule"}
+                            if dq.customers_excluded and dq.customers_excluded == s.status_counts.get("excluded") else {})
+    counts = [f"{n:,} {words[status]}" for status, n in s.status_counts.items() if n or status == "segmented"]
     st.markdown(f"**{s.n_customers:,} customers** = " + " + ".join(counts) + ".")
     rows = [f"{n:,} {what}" for n, what in ((dq.duplicate_events_dropped, "duplicate event rows dropped"),
                                              (dq.returns, "returns")) if n]
@@ -580,7 +581,8 @@ def _show_holdout(s: Summary) -> None:
         "held out (share)": h.holdout_share, "held out (expected)": h.expected_holdout,
         "testable": "yes" if h.testable else "no", "why": h.reason,
     } for h in plan.segments]), hide_index=True, key="holdout_plan",
-        column_config={"held out (share)": st.column_config.NumberColumn(format="percent")})
+        column_config={"held out (share)": st.column_config.NumberColumn(format="percent"),
+                       "why": st.column_config.Column(width="large")})
     planned = [h for h in plan.segments if h.testable]
     st.markdown(f"About **{sum(h.expected_holdout for h in plan.segments):,}** customers held out; "
                 f"{len(planned)} of {len(plan.segments)} segments testable.")
