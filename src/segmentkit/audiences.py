@@ -409,8 +409,8 @@ def _contact_keys_of(customers: Any, platform: str, columns: ColumnMapping, coun
     roles_found = {r: getattr(columns, r) for r in CONTACT_ROLES if getattr(columns, r) in cust.columns}
     defaults = ColumnMapping()
     for role in CONTACT_ROLES:
-        given = getattr(columns, role)
-        if given != getattr(defaults, role) and given not in cust.columns:
+        given = getattr(columns, role)  # "" reads no column for the role
+        if given and given != getattr(defaults, role) and given not in cust.columns:
             raise InputError(f"missing column {given!r} (the {role.replace('_', ' ')} column)",
                              source=loaded.source)
     if not {"email", "phone"} & set(roles_found) and not {"first_name", "last_name", "zip"} <= set(roles_found):

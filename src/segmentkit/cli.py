@@ -268,6 +268,7 @@ def run(
     previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
     holdout: Annotated[bool, typer.Option("--holdout", help="Plan a control group per segment (assignments get a 'group' column: target/holdout).")] = False,
     min_lift: Annotated[Optional[float], typer.Option(help="With --holdout: smallest relative lift to detect (default 0.10 = +10 %).")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option(help="Leave out the customers whose customers-table column holds a value (staff, test accounts): COLUMN=VALUE, repeatable; they stay in the assignments with status 'excluded' and a reason.")] = None,
     progress: Annotated[Optional[bool], typer.Option("--progress/--no-progress", help="One line per stage with the elapsed time on stderr (default: when stderr is a terminal).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -305,6 +306,7 @@ def run(
             products=products,
             holdout={"enabled": holdout or None, "min_lift": min_lift},
             spark={"driver_customers": driver_customers},
+            exclude=_exclude_rules(exclude or []),
         )
         if driver_customers is not None and engine is not Engine.spark:
             raise InputError("--driver-customers needs --engine spark")
@@ -422,6 +424,17 @@ def readout(
         for seg in result["segments"]:
             _out.print(f"  {seg['verdict']}", soft_wrap=True)
         _out.print(f"Written to {paths['json']} and {paths['html']}")
+
+
+def _exclude_rules(given: list[str]) -> dict[str, list[str]]:
+    """``--exclude COLUMN=VALUE`` flags as rules: column → values (a column may repeat)."""
+    rules: dict[str, list[str]] = {}
+    for rule in given:
+        column, sep, value = rule.partition("=")
+        if not sep or not column.strip() or not value.strip():
+            raise InputError(f"--exclude must be COLUMN=VALUE (such as account_type=staff), got {rule!r}")
+        rules.setdefault(column.strip(), []).append(value.strip())
+    return rules
 
 
 @app.command("export-audiences")

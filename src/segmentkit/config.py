@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from segmentkit.errors import InputError, SettingError
+from segmentkit.exclusions import exclusion_rules
 
 __all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings",
            "SparkSettings", "Settings", "load_settings", "format_settings", "SETTING_RANGES"]
@@ -306,6 +307,9 @@ class Settings:
     #: product catalogue (a file path; a table is given as a SqlQuery through the Python API)
     products: Any = None
     holdout: HoldoutSettings = field(default_factory=HoldoutSettings)
+    #: customers left out by a column value (staff, test accounts): column → values; see
+    #: :mod:`segmentkit.exclusions`
+    exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def sources(
         self,
@@ -379,7 +383,7 @@ class Settings:
 
 
 #: Keys of the ``[data]`` section.
-DATA_KEYS = ("snapshot_date", "keep_duplicates", "products")
+DATA_KEYS = ("snapshot_date", "keep_duplicates", "products", "exclude")
 
 
 def _section(cls: type, data: Any, where: str, section: str) -> Any:
@@ -416,7 +420,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         ``[output]``, ``[holdout]``, ``[spark]`` sections.
     **overrides
         ``columns=dict``, ``roles=dict``, ``clustering=dict``, ``holdout=dict``, ``spark=dict``,
-        ``snapshot_date=date``, ``keep_duplicates=bool``, ``products=path``; keys whose value is
+        ``snapshot_date=date``, ``keep_duplicates=bool``, ``products=path``, ``exclude=dict``
+        (column → values; a column given here replaces the file's rule for it); keys whose value is
         ``None`` are ignored (a flag that was not given).
 
     Returns
@@ -465,6 +470,8 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     if not isinstance(keep, bool):
         raise InputError(f"[data] keep_duplicates must be true or false, got {keep!r}", source=where)
     products = overrides.get("products") or data_section.get("products")
+    exclude = exclusion_rules(data_section.get("exclude", {}), where)
+    exclude |= exclusion_rules(overrides.get("exclude") or {}, "flags")  # a flag's column wins
     if isinstance(products, str) and path is not None and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
     given_spark = {k: v for k, v in (overrides.get("spark") or {}).items() if v is not None}
@@ -495,7 +502,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise InputError(f"[data] snapshot_date must be YYYY-MM-DD, got {snapshot!r}", source=where) from None
     return Settings(columns=columns, roles=roles, clustering=clustering, snapshot_date=snapshot,
                     database=database, output=output, keep_duplicates=keep, products=products,
-                    holdout=holdout, spark=spark)
+                    holdout=holdout, spark=spark, exclude=exclude)
 
 
 def _toml_value(value: Any) -> str:
@@ -527,7 +534,8 @@ def format_settings(settings: Settings) -> str:
         ``load_settings`` of this text gives ``settings`` back.
     """
     data = {"snapshot_date": settings.snapshot_date, "keep_duplicates": settings.keep_duplicates,
-            "products": str(settings.products) if isinstance(settings.products, (str, Path)) else None}
+            "products": str(settings.products) if isinstance(settings.products, (str, Path)) else None,
+            "exclude": dict(settings.exclude)}
     sections: list[tuple[str, Any]] = [("columns", settings.columns), ("roles", settings.roles),
                                        ("clustering", settings.clustering)]
     sections += [(name, value) for name, value in (("database", settings.database), ("output", settings.output),

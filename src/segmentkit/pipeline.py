@@ -29,6 +29,7 @@ from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
+from segmentkit.exclusions import excluded_customers, exclusion_rules, format_rules
 from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel
 from segmentkit.naming import SegmentName, apply_overrides, generate_names
@@ -227,6 +228,10 @@ class Segmentation:
         ``group`` column.
     min_lift : float, optional
         Smallest relative lift the holdout must detect (default 0.10).
+    exclude : mapping, optional
+        Customers to leave out by a value of a customers-table column (staff, test
+        accounts): column → value(s) (:mod:`segmentkit.exclusions`); they stay in the
+        assignments with status ``excluded`` and a ``reason``.
     balance_families : bool, optional
         Weigh feature families by what they independently measure (default False; see
         :mod:`segmentkit.prepare`).
@@ -265,6 +270,7 @@ class Segmentation:
         products: Source | None = None,
         holdout: bool | None = None,
         min_lift: float | None = None,
+        exclude: Mapping[str, Any] | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
@@ -293,6 +299,7 @@ class Segmentation:
         self.products = products
         self.holdout = holdout
         self.min_lift = min_lift
+        self.exclude = exclude
         self.progress = progress
 
     # -- settings ---------------------------------------------------------------------------
@@ -325,6 +332,7 @@ class Segmentation:
             output=s.output,
             holdout=holdout,
             spark=s.spark,
+            exclude=exclusion_rules(self.exclude) if self.exclude is not None else s.exclude,
         )
 
     # -- fit --------------------------------------------------------------------------------
@@ -454,6 +462,14 @@ class Segmentation:
                         f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
                         source=cu_table.source,
                     )
+        excluded = pd.Series([], dtype="string")  # customer id → the exclude rule it matched
+        if settings.exclude:
+            if cust is None:
+                raise InputError("--exclude needs a customers table (its rules read the customers' columns)")
+            excluded = excluded_customers(cust, settings.exclude, cu_table.source)
+            quality["customers_excluded"] = int(len(excluded))
+            notes.append(f"{cu_table.source}: {len(excluded):,} customer(s) left out by the exclude rules "
+                         f"({format_rules(settings.exclude)}): not segmented; status excluded in the assignments")
 
         sample_counts: dict[str, int] = {}
         if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
@@ -512,6 +528,7 @@ class Segmentation:
             frame = parts[0]
             status_reason = "excluded"
         frame = _value_order(frame)
+        frame = frame[~frame.index.isin(excluded.index)]
         n = len(frame)
         # the selection needs two customers per segment at least (its bootstrap halves hold k)
         most = n // _MIN_PER_SEGMENT
@@ -610,6 +627,10 @@ class Segmentation:
         assignments = assignments_frame(
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
             name_of, status_reason, event_ids)
+        if settings.exclude:
+            reason = excluded.reindex(assignments["customer_id"]).fillna("").to_numpy()
+            assignments.loc[reason != "", "status"] = "excluded"
+            assignments["reason"] = reason
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # control groups per segment, from the history's base rates
@@ -656,7 +677,7 @@ class Segmentation:
         quality["notes"] = notes
         stage("out-of-time validation")
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, params)
+                                      selection.recommended_k, params, excluded.index)
         summary = build_summary(json_safe({
             "segmentkit_version": __version__,
             "n_customers": int(len(ids)),
@@ -712,9 +733,10 @@ class Segmentation:
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
                     spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
-                    algo_name: str, k: int, params: Mapping[str, Any]) -> dict[str, Any]:
+                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index) -> dict[str, Any]:
         """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
-        algorithm and number of segments fitted on the history up to the cutoff."""
+        algorithm and number of segments fitted on the history up to the cutoff (the
+        ``excluded`` customers left out, as in the run)."""
         cl, roles = settings.clustering, settings.roles
         if not cl.validate:
             return {"status": "skipped", "reason": "turned off (--no-validate)"}
@@ -734,6 +756,7 @@ class Segmentation:
                 frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
             frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
+            frame = frame[~frame.index.isin(excluded)]
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
                 prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
@@ -966,6 +989,8 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
+    if settings.exclude:
+        raise InputError(f"{beyond}, --exclude is not available (Spark assigns every customer)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 
@@ -1122,6 +1147,8 @@ def _parameters(settings: Settings) -> dict[str, Any]:
         "roles": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.roles.__dict__.items()},
         "clustering": dict(settings.clustering.__dict__),
         "snapshot_date": settings.snapshot_date.isoformat() if settings.snapshot_date else None,
+        **({"exclude": {column: list(values) for column, values in settings.exclude.items()}}
+           if settings.exclude else {}),
     }
 
 

@@ -185,6 +185,7 @@ class DataQuality(Typed):
     orphan_events: int | None = None
     customers_without_events: int | None = None
     customers_without_usable_events: int | None = None
+    customers_excluded: int | None = None
     events_outside_time_range: int | None = None
     ids_trimmed: int | None = None
     non_finite_amounts: int | None = None

@@ -8,8 +8,11 @@ comes from ``result.summary``; the files offered are those the CLI writes.
 from __future__ import annotations
 
 import hashlib
+import io
+import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,13 +22,16 @@ import streamlit as st
 
 from segmentkit import algorithms
 from segmentkit.app import results
+from segmentkit.audiences import CONTACT_ROLES, PLATFORM_NAMES, PLATFORMS, export_audiences
 from segmentkit.choose_k import STABLE_ARI, STABLE_SEGMENT_JACCARD, SUBSAMPLE_FRACTION
-from segmentkit.config import SETTING_RANGES, ClusteringSettings, ColumnMapping, Settings, format_settings, load_settings
+from segmentkit.config import (SETTING_RANGES, ClusteringSettings, ColumnMapping, HoldoutSettings, Settings,
+                               format_settings, load_settings)
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError, SettingError
 from segmentkit.naming import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.report import build_view
+from segmentkit.result import Summary
 from segmentkit.sources import input_columns, match_columns, preview_rows
 
 FILE_TYPES = ["csv", "tsv", "txt", "gz", "zst", "parquet", "xlsx", "xlsm", "xls", "ods"]
@@ -46,14 +52,25 @@ PREVIEW_ROWS = 5
 DEGENERATE_SHARE = 0.95
 #: How each customer status reads in the headline counts (every status, so they add up).
 STATUS_WORDS = {"segmented": "in segments", "noise": "close to no segment", "no_events": "with no events",
-                "excluded": "left out (no usable features)"}
+                "excluded": "left out (an exclude rule, or no usable features)"}
+#: The contact columns of the audience files, as the page labels them.
+CONTACT_LABELS = {"email": "E-mail", "phone": "Phone", "first_name": "First name", "last_name": "Last name",
+                  "country": "Country (ISO code: GB, US)", "zip": "Zip / postcode", "city": "City (Meta only)",
+                  "state": "State (Meta only)"}
+#: The audience export's flag names, as this page says them.
+AUDIENCE_WORDS = {"--country": "Country of phones without a country code",
+                  " (name them with --email-column etc. or [columns])": " (choose them above)"}
+#: The smallest lift offered (1 %) and the largest the library takes (+1,000 %).
+MIN_LIFT_LIMITS = (0.01, 10.0)
+#: One fixed time stamp for every file of a zip offered, so the same files zip to the same bytes.
+ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 #: The settings' widgets as a page opens: the library's defaults (and a number of segments
 #: to start from when it is fixed).
 WIDGET_DEFAULTS = {"algorithm": ClusteringSettings.algorithm, "fixed": False, "k": 5,
                    "k_min": ClusteringSettings.k_min, "k_max": ClusteringSettings.k_max,
                    "min_share": ClusteringSettings.min_share, "max_segments": ClusteringSettings.max_segments,
                    "n_bootstrap": ClusteringSettings.n_bootstrap, "seed": ClusteringSettings.seed,
-                   "snapshot_date": None}
+                   "snapshot_date": None, "holdout": HoldoutSettings.enabled, "min_lift": HoldoutSettings.min_lift}
 #: Plain words for the settings, shown on hover.
 SETTING_HELP = {
     "algorithm": "How segments are found. " + " ".join(
@@ -79,6 +96,20 @@ SETTING_HELP = {
     "features": "Numeric columns of the customers file (points, age, a score, ...) used to find segments "
                 "as they are, besides the behaviour in the events; with a customers file only, they are "
                 "all there is to segment on.",
+    "holdout": "Keep a random control group in each segment that the campaign leaves out, to measure "
+               "afterwards what the campaign added (the lift). The app works out, from each segment's recent "
+               "buying, how many customers to hold out; the assignments get a *group* column (target or "
+               "holdout). A customer keeps their group across refreshes while in the same segment.",
+    "min_lift": "The smallest rise the campaign should be able to show, relative to what the segment does "
+                "anyway (0.10 = 10 % more buying or spend). A smaller lift needs a bigger control group; "
+                "a segment too small to show it is left whole (everyone a target).",
+    "platforms": "Google Customer Match, Meta Custom Audiences or TikTok customer file: one upload file per "
+                 "segment, contact details normalised and hashed as each platform asks (no raw details).",
+    "country": "The country (ISO code such as GB or US) of phone numbers written without one, and of rows "
+               "with no country.",
+    "exclude": "Customers to leave out, such as staff or test accounts: the customers whose value in this "
+               "column is one of the values given (case does not matter). They are not segmented, and stay "
+               "in the assignments marked *excluded* with the reason.",
     "previous": "For a refresh: the model.json of an earlier run (in its downloads). Segments that match "
                 "one of that run keep its id and name, and the page shows how customers moved.",
 }
@@ -210,7 +241,8 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
         keys["col_category"] = (list(dict.fromkeys(pr_cols + ev_cols)), defaults.category)
     keys |= {"col_customers_id": (cu_cols if ev_cols else [], defaults.customer_id),
              "col_products_id": (pr_cols, defaults.product_id),
-             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches")}
+             "persona": (cu_cols, "persona"), "attention": (cu_cols, "marketing_touches"),
+             "exclude_column": (cu_cols, None)}
     _restore_project(keys)
     restored: dict[str, Any] = st.session_state.get("project_columns", {})
 
@@ -248,6 +280,8 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                        help="A column of the customers file with the client's own persona labels, to compare with.")
         attention = pick("Marketing attention (customers)", "attention",
                          help="Contacts, touches or spend per customer, to find segments given too much or too little.")
+        exclude = _exclude(pick("Leave out customers (staff, test accounts) by", "exclude_column",
+                                help=SETTING_HELP["exclude"]))
     st.session_state["mapping_problems"] = problems
     st.sidebar.header("3. Segments")
     for key, value in WIDGET_DEFAULTS.items():  # the defaults, unless set by the user or a settings file
@@ -273,13 +307,28 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                                  help=SETTING_HELP["snapshot_date"])
         previous = _saved(st.file_uploader("Previous run (its model.json)", type=["json"], key="previous",
                                            help=SETTING_HELP["previous"]), "previous")
+    st.sidebar.markdown("Measuring a campaign")
+    holdout = st.sidebar.checkbox("Keep a control group in each segment (holdout)", key="holdout",
+                                  help=SETTING_HELP["holdout"])
+    min_lift = st.sidebar.number_input("Smallest lift to detect (share)", *MIN_LIFT_LIMITS, step=0.01,
+                                       key="min_lift", disabled=not holdout, help=SETTING_HELP["min_lift"])
     base: Settings | None = st.session_state.get("project_base")
     return dict(settings=base, columns=replace(base.columns if base else ColumnMapping(), **mapping),
                 products=products, keep_duplicates=keep_duplicates, persona_column=persona,
                 attention_column=attention, algorithm=algorithm, k=k, k_min=k_min, k_max=k_max,
                 min_share=float(min_share), max_segments=None if max_segments is None else int(max_segments),
                 n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous,
-                feature_columns=features)
+                feature_columns=features, exclude=exclude, holdout=holdout, min_lift=float(min_lift) if holdout else None)
+
+
+def _exclude(column: str | None) -> dict[str, list[str]]:
+    """The exclude rule: the column chosen and the values typed (none: nobody left out)."""
+    if column is None:
+        return {}
+    typed = st.text_input(f"Values of {column} to leave out (comma-separated)", key="exclude_values",
+                          help=SETTING_HELP["exclude"])
+    values = [v.strip() for v in typed.split(",") if v.strip()]
+    return {column: values} if values else {}
 
 
 def _features(options: list[str], restored: dict[str, Any]) -> list[str]:
@@ -326,7 +375,8 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
     chosen = {f"col_{role}": getattr(cols, role) for role in ROLE_LABELS}
     chosen |= {"col_customers_id": cols.customers_id or cols.customer_id,
                "col_products_id": cols.products_id or cols.product_id,
-               "persona": settings.roles.persona, "attention": settings.roles.attention}
+               "persona": settings.roles.persona, "attention": settings.roles.attention,
+               "exclude_column": next(iter(settings.exclude), None)}
     missing_features = [c for c in settings.roles.features if keys["persona"][0] and c not in keys["persona"][0]]
     missing = sorted({column for key, column in chosen.items() if column and keys[key][0]
                       and column not in keys[key][0]} | set(missing_features))
@@ -335,13 +385,18 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
     st.session_state.update(
         algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
         max_segments=cl.max_segments, n_bootstrap=cl.n_bootstrap, seed=cl.seed,
-        snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates)
+        snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates,
+        holdout=settings.holdout.enabled, min_lift=settings.holdout.min_lift,
+        exclude_values=", ".join(next(iter(settings.exclude.values()), ())))
     if cl.k is not None:
         st.session_state["k"] = cl.k
     st.session_state["project_base"] = replace(settings, products=None)
+    others = list(settings.exclude)[1:]  # the page offers one exclude rule
     st.session_state["project_note"] = (
         "Settings restored." + (f" Not in your files, so not used: {', '.join(map(repr, missing))}."
-                                if missing else ""))
+                                if missing else "")
+        + (f" Only one rule to leave customers out is offered here; not used: the rules on "
+           f"{', '.join(map(repr, others))}." if others else ""))
 
 
 def _project(settings: dict[str, Any]) -> None:
@@ -399,14 +454,18 @@ def _fit(events: str | None, customers: str | None, settings: dict[str, Any]) ->
     st.session_state.pop("rename_error", None)
     st.session_state["runs"] = st.session_state.get("runs", 0) + 1
     st.session_state["made_from"] = _inputs_signature(events, customers, settings)
+    st.session_state["made_with"] = (customers, settings["columns"])  # for the audience files
     _keep(result)
 
 
 def _keep(result: SegmentationResult) -> None:
     """Keep a result and make the files offered once (the page is redrawn on every click)."""
     st.session_state["result"] = result
+    for key in ("audience_downloads", "audience_checks", "audience_error"):  # made from the previous files
+        st.session_state.pop(key, None)
     st.session_state["view"] = build_view(result.summary)  # what the report shows, for the page
     out = _workdir() / "out"
+    shutil.rmtree(out, ignore_errors=True)  # no file of an earlier run left beside this one's
     paths = result.write(out)
     st.session_state["downloads"] = {
         "assignments.csv": (paths["assignments_csv"].read_bytes(), "text/csv"),
@@ -415,15 +474,29 @@ def _keep(result: SegmentationResult) -> None:
         "segment_names.toml": (format_name_overrides(result.segment_names).encode("utf-8"), "text/plain"),
         "model.json": (paths["model"].read_bytes(), "application/json"),
     }
+    if result.summary.holdout is not None:  # what `segmentkit readout` reads after the campaign
+        st.session_state["downloads"]["run.zip"] = (_zipped(out), "application/zip")
+
+
+def _zipped(folder: Path) -> bytes:
+    """Every file under ``folder`` in one zip (paths relative to it; the same files give the same bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
 
 
 def _show(result: SegmentationResult) -> None:
     s = result.summary
     ks = s.k_selection
     st.subheader(f"{s.k} segments of {s.n_customers:,} customers")
-    counts = [f"{n:,} {STATUS_WORDS[status]}" for status, n in s.status_counts.items()
-              if n or status == "segmented"]
     dq = s.data_quality
+    words = STATUS_WORDS | ({"excluded": "left out by the exclude rule"}
+                            if dq.customers_excluded and dq.customers_excluded == s.status_counts.get("excluded") else {})
+    counts = [f"{n:,} {words[status]}" for status, n in s.status_counts.items() if n or status == "segmented"]
     st.markdown(f"**{s.n_customers:,} customers** = " + " + ".join(counts) + ".")
     rows = [f"{n:,} {what}" for n, what in ((dq.duplicate_events_dropped, "duplicate event rows dropped"),
                                              (dq.returns, "returns")) if n]
@@ -448,6 +521,7 @@ def _show(result: SegmentationResult) -> None:
     results.show_cards(view)
     results.show_personas(view)
     results.show_opportunities(view)
+    _show_holdout(s)
     st.markdown("#### Choosing the number of segments")
     results.show_k_charts(view)
     st.dataframe(pd.DataFrame([{
@@ -485,7 +559,95 @@ def _show(result: SegmentationResult) -> None:
     st.markdown("#### Downloads")
     downloads = st.session_state["downloads"]
     for column, (name, (data, mime)) in zip(st.columns(len(downloads)), downloads.items()):
-        column.download_button(name, data, name, mime)
+        column.download_button(name, data, name, mime, key=f"download_{name}")
+    if "run.zip" in downloads:
+        st.caption("run.zip: the whole output folder, which `segmentkit readout` reads after the campaign "
+                   "to measure the lift of each segment (target against holdout).")
+    _show_audiences(s)
+
+
+def _show_holdout(s: Summary) -> None:
+    """The control group planned per segment (``summary.json`` → ``holdout``)."""
+    plan = s.holdout
+    if plan is None:
+        return
+    st.markdown("#### Control groups (holdout)")
+    st.caption(f"Each control group is sized to show a lift of {plan.min_lift:.0%} or more in buying or in "
+               f"spend ({plan.power:.0%} power, {plan.alpha:.0%} significance). The assignments say each "
+               "customer's group (column *group*: target or holdout).")
+    names = {seg.id: seg.name for seg in s.segments}
+    st.dataframe(pd.DataFrame([{
+        "segment": str(h.segment_id), "name": names.get(h.segment_id, ""), "customers": h.size,
+        "held out (share)": h.holdout_share, "held out (expected)": h.expected_holdout,
+        "testable": "yes" if h.testable else "no", "why": h.reason,
+    } for h in plan.segments]), hide_index=True, key="holdout_plan",
+        column_config={"held out (share)": st.column_config.NumberColumn(format="percent"),
+                       "why": st.column_config.Column(width="large")})
+    planned = [h for h in plan.segments if h.testable]
+    st.markdown(f"About **{sum(h.expected_holdout for h in plan.segments):,}** customers held out; "
+                f"{len(planned)} of {len(plan.segments)} segments testable.")
+
+
+def _show_audiences(s: Summary) -> None:
+    """Upload files for the ad platforms, made by the library from this run's folder."""
+    st.markdown("#### Ad-platform audiences")
+    customers, columns = st.session_state.get("made_with", (None, ColumnMapping()))
+    if customers is None:
+        st.caption("Needs a customers file with contact details (e-mail, phone, or names and zip).")
+        return
+    st.caption("Choose the platforms and the columns holding the contact details; each file holds the "
+               "hashed contacts of one segment, as the platform asks for them.")
+    options, defaults = _columns(customers), ColumnMapping()
+    platforms = st.multiselect("Platforms", list(PLATFORMS), format_func=PLATFORM_NAMES.get,
+                               key="audience_platforms", help=SETTING_HELP["platforms"])
+    chosen: dict[str, str] = {}
+    for column, role in zip(st.columns(4) * 2, CONTACT_ROLES):
+        with column:
+            chosen[role] = _pick(CONTACT_LABELS[role], options, f"contact_{role}",
+                                 _default_column(options, getattr(defaults, role))) or ""
+    segments = {seg.id: f"{seg.id}: {seg.name}" for seg in s.segments if seg.id >= 0}
+    wanted = st.multiselect("Segments (none chosen: every segment)", list(segments), format_func=segments.get,
+                            key="audience_segments")
+    country = st.text_input("Country of phones without a country code", key="audience_country",
+                            help=SETTING_HELP["country"]).strip() or None
+    if st.button("Make the audience files", key="make_audiences", disabled=not platforms):
+        downloads, checks = {}, {}
+        try:
+            for platform in platforms:
+                folder = _workdir() / "audiences" / platform
+                shutil.rmtree(folder, ignore_errors=True)
+                made = export_audiences(_workdir() / "out", customers, platform, folder, segments=wanted or None,
+                                        columns=replace(columns, **chosen), country=country)
+                downloads[f"audiences-{platform}.zip"] = _zipped(folder)
+                checks[platform] = made.preflight
+        except InputError as exc:
+            message = str(exc)
+            for flag, words in AUDIENCE_WORDS.items():
+                message = message.replace(flag, words)
+            st.session_state["audience_error"] = message
+            st.session_state.pop("audience_downloads", None)
+        else:
+            st.session_state.pop("audience_error", None)
+            st.session_state["audience_downloads"], st.session_state["audience_checks"] = downloads, checks
+    if "audience_error" in st.session_state:
+        st.error(f"No audience files made: {st.session_state['audience_error']}")
+    for platform, check in st.session_state.get("audience_checks", {}).items():
+        counts = check["counts"]
+        st.markdown(f"**{PLATFORM_NAMES[platform]}**: {counts['customers_in_run']:,} customers of this run in the "
+                    f"customers file; {counts['invalid_emails']:,} invalid e-mails and {counts['invalid_phones']:,} "
+                    f"invalid phones left out; {counts['without_usable_contact']:,} without a usable contact.")
+        st.dataframe(pd.DataFrame([{
+            "segment": str(row["id"]), "name": row["name"], "customers": row["customers"],
+            "rows in the file": row["rows_written"], "with e-mail": row["with_email"],
+            "with phone": row["with_phone"], "with name and zip": row["with_name_zip"],
+        } for row in check["segments"]]), hide_index=True, key=f"audience_check_{platform}")
+        for row in check["segments"]:
+            for warning in row["warnings"]:
+                st.warning(f"Segment {row['id']} ({row['name']}): {warning}.")
+        name = f"audiences-{platform}.zip"
+        st.download_button(name, st.session_state["audience_downloads"][name], name, "application/zip",
+                           key=f"download_{name}", help="One CSV per segment to upload to the platform, and "
+                           "audiences.json: the check above.")
 
 
 def main() -> None:

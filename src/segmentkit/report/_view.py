@@ -66,6 +66,7 @@ _QUALITY_COUNTS = (
     ("orphan_events", "Events without a known customer (dropped)"),
     ("orphan_customers", "Customers referenced by no row"),
     ("customers_without_events", "Customers without events"),
+    ("customers_excluded", "Customers left out by the exclude rules (staff, test accounts)"),
     ("returns", "Returns"),
     ("events_after_snapshot", "Events after the snapshot date (ignored)"),
 )

@@ -1,0 +1,93 @@
+"""Exclude rules (staff, test accounts): who is left out, how they are reported, settings and flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segmentkit import Segmentation
+from segmentkit.cli import app
+from segmentkit.config import Settings, format_settings, load_settings
+from segmentkit.datasets import make_demo, write_demo
+from segmentkit.errors import InputError
+from segmentkit.exclusions import excluded_customers, exclusion_rules
+
+runner = CliRunner()
+
+
+def test_cells_match_as_trimmed_case_folded_text_and_the_first_rule_names_the_reason():
+    customers = pd.DataFrame({
+        "kind": [" Staff", "retail", "TEST", None, "staff"],
+        "flag": [1.0, np.nan, 1.0, 1.0, 0.0],  # a 0/1 column read as numbers
+        "vip": [True, False, False, True, False],
+    }, index=["a", "b", "c", "d", "e"])
+    reason = excluded_customers(customers, exclusion_rules({"kind": ["staff", "Test"], "flag": 1}), "crm.csv")
+    assert reason.to_dict() == {"a": "kind = staff", "c": "kind = Test", "d": "flag = 1", "e": "kind = staff"}
+    assert excluded_customers(customers, {"vip": ("true",)}, "crm.csv").index.tolist() == ["a", "d"]
+    with pytest.raises(InputError, match="missing column 'staff_flag' \\(an exclude rule\\)") as exc:
+        excluded_customers(customers, {"staff_flag": ("1",)}, "crm.csv")
+    assert exc.value.source == "crm.csv"
+
+
+@pytest.mark.parametrize("bad", [["staff"], {"kind": []}, {"kind": [True]}, {"kind": 1.5}, {"": "x"},
+                                 {"kind": [" "]}])
+def test_bad_rules_are_refused_naming_the_setting(bad):
+    with pytest.raises(InputError, match=r"\[data\] exclude"):
+        exclusion_rules(bad)
+
+
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crm")
+    files = write_demo(folder, make_demo(400, seed=3))
+    customers = pd.read_csv(files["customers"])
+    customers["account_type"] = np.where(np.arange(len(customers)) % 20 == 0, "Staff", "retail")
+    customers.loc[customers.index % 33 == 1, "account_type"] = "test"
+    customers.to_csv(folder / "crm.csv", index=False)
+    return files["events"], folder / "crm.csv", customers
+
+
+def test_excluded_customers_stay_in_the_assignments_marked_with_the_reason(crm):
+    events, path, customers = crm
+    staff = set(customers.loc[customers["account_type"] == "Staff", "customer_id"])
+    test = set(customers.loc[customers["account_type"] == "test", "customer_id"])
+    # rows 0, 20, ..., 380 (20) are staff but row 100, one of the 13 rows 1, 34, ..., 397: test
+    assert len(staff) == 19 and len(test) == 13
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, exclude={"account_type": ["staff", "TEST"]}).fit(
+        customers=path, events=events)
+    a = result.assignments
+    assert a["customer_id"].is_unique
+    out = a.loc[a["status"] == "excluded"]
+    assert set(out["customer_id"]) == staff | test
+    assert set(out.loc[out["customer_id"].isin(staff), "reason"]) == {"account_type = staff"}
+    assert set(out.loc[out["customer_id"].isin(test), "reason"]) == {"account_type = TEST"}
+    assert (a.loc[a["status"] != "excluded", "reason"] == "").all() and (out["segment_id"] == -1).all()
+    s = result.summary
+    assert s.status_counts["excluded"] == 32 and s.data_quality.customers_excluded == 32
+    assert sum(seg.size for seg in s.segments) == s.status_counts["segmented"]
+    assert any("32 customer(s) left out by the exclude rules (account_type = staff or TEST)" in n
+               for n in s.data_quality.notes)
+    assert s.run.parameters["exclude"] == {"account_type": ["staff", "TEST"]}
+
+
+def test_the_rules_round_trip_through_the_settings_file_and_the_flag(crm, tmp_path):
+    events, path, _ = crm
+    settings = Settings(exclude={"account_type": ("staff", "test")})
+    (tmp_path / "s.toml").write_text(format_settings(settings), encoding="utf-8")
+    assert load_settings(tmp_path / "s.toml").exclude == {"account_type": ("staff", "test")}
+    # a flag's column replaces the file's rule for it
+    assert load_settings(tmp_path / "s.toml", exclude={"account_type": ["x"]}).exclude == {"account_type": ("x",)}
+    res = runner.invoke(app, ["run", "--events", str(events), "--customers", str(path), "--k", "3",
+                              "--no-validate", "--exclude", "account_type=staff", "--exclude", "account_type=test",
+                              "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    written = pd.read_csv(tmp_path / "out" / "assignments.csv", keep_default_na=False)
+    assert (written["status"] == "excluded").sum() == 32
+    res = runner.invoke(app, ["run", "--events", str(events), "--customers", str(path), "--exclude", "staff",
+                              "--out", str(tmp_path / "bad")])
+    assert res.exit_code == 2 and "--exclude must be COLUMN=VALUE" in res.output
+    res = runner.invoke(app, ["run", "--events", str(events), "--exclude", "account_type=staff",
+                              "--out", str(tmp_path / "bad")])
+    assert res.exit_code == 2 and "--exclude needs a customers table" in res.output
