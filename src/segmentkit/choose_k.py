@@ -31,10 +31,10 @@ caller) uses all customers.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from pydantic import JsonValue
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from scipy.stats import rankdata
@@ -42,6 +42,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from segmentkit import algorithms
 from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
+from segmentkit.contract import Typed
 
 __all__ = [
     "DEFAULT_K_VALUES",
@@ -111,8 +112,7 @@ def _round(x: Any) -> Any:
     return round(x, 6) if math.isfinite(x) else None
 
 
-@dataclass(frozen=True)
-class Constraints:
+class Constraints(Typed):
     """Business constraints a usable segmentation must meet.
 
     Attributes
@@ -127,38 +127,33 @@ class Constraints:
         Density algorithms: at most this share of customers left as noise.
     """
 
-    min_share: float = 0.03
+    min_share: float | None = 0.03
     max_segments: int | None = None
     min_value_share: float | None = None
-    max_noise_share: float = 0.25
+    max_noise_share: float | None = 0.25
 
-    def __post_init__(self) -> None:
-        # the same range as config.SETTING_RANGES (0.5: two segments of exactly half each)
-        if not _is_number(self.min_share) or not 0.0 <= self.min_share <= 0.5:
-            raise ValueError(f"min_share must be a number from 0 to 0.5, got {self.min_share!r}")
-        if self.max_segments is not None and (not _is_int(self.max_segments) or self.max_segments < 2):
-            raise ValueError(f"max_segments must be an integer >= 2 or None, got {self.max_segments!r}")
-        if self.min_value_share is not None and (
-            not _is_number(self.min_value_share) or not 0.0 <= self.min_value_share <= 0.5
-        ):
-            raise ValueError(
-                f"min_value_share must be a number from 0 to 0.5 or None, got {self.min_value_share!r}"
-            )
-        if not _is_number(self.max_noise_share) or not 0.0 <= self.max_noise_share <= 1.0:
-            raise ValueError(f"max_noise_share must be a number in [0, 1], got {self.max_noise_share!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "min_share": _round(self.min_share),
-            "max_segments": self.max_segments,
-            "min_value_share": _round(self.min_value_share),
-            "max_noise_share": _round(self.max_noise_share),
-        }
+    def __init__(self, **values: Any) -> None:
+        # checked before pydantic coerces anything, so a user sees one plain sentence
+        # naming the setting (``summary.json`` is read back with ``model_validate``)
+        _check_constraints(**values)
+        super().__init__(**values)
 
 
-@dataclass(frozen=True)
-class Candidate:
+def _check_constraints(
+    min_share: Any = 0.03, max_segments: Any = None, min_value_share: Any = None, max_noise_share: Any = 0.25
+) -> None:
+    # the same range as config.SETTING_RANGES (0.5: two segments of exactly half each)
+    if not _is_number(min_share) or not 0.0 <= min_share <= 0.5:
+        raise ValueError(f"min_share must be a number from 0 to 0.5, got {min_share!r}")
+    if max_segments is not None and (not _is_int(max_segments) or max_segments < 2):
+        raise ValueError(f"max_segments must be an integer >= 2 or None, got {max_segments!r}")
+    if min_value_share is not None and (not _is_number(min_value_share) or not 0.0 <= min_value_share <= 0.5):
+        raise ValueError(f"min_value_share must be a number from 0 to 0.5 or None, got {min_value_share!r}")
+    if not _is_number(max_noise_share) or not 0.0 <= max_noise_share <= 1.0:
+        raise ValueError(f"max_noise_share must be a number in [0, 1], got {max_noise_share!r}")
+
+
+class Candidate(Typed):
     """One (algorithm, k or size parameter) candidate with every metric.
 
     Attributes
@@ -169,6 +164,8 @@ class Candidate:
     params : dict
         Options that reproduce the candidate, e.g. ``{"min_cluster_share": 0.02}``;
         empty for k-based algorithms.
+    min_cluster_share : float or None
+        The density algorithms' size parameter (``params["min_cluster_share"]``).
     silhouette, calinski_harabasz, davies_bouldin : float or None
         On the selection sample (noise excluded); ``None`` with fewer than 2 segments.
     silhouette_se : float or None
@@ -179,11 +176,11 @@ class Candidate:
         Gaussian mixture BIC on the selection sample (``None`` for other algorithms).
     stability : float or None
         Mean ARI between the reference partition and the re-fits on subsamples.
-    segment_stability : tuple of float
+    segment_stability : list of float
         Mean best-match Jaccard per segment (segments ordered by size, largest first).
     min_share : float
         Share of customers in the smallest segment.
-    segment_shares : tuple of float
+    segment_shares : list of float
         Share of customers per segment (largest first).
     noise_share : float
         Share of customers left as noise (density algorithms).
@@ -194,6 +191,9 @@ class Candidate:
     pair_separation : float or None
         The least-separated pair of segments: over pairs, the lowest best single-feature
         AUC (see :func:`pair_separation`); ``None`` with fewer than two segments.
+    stable : bool
+        Mean ARI >= :data:`STABLE_ARI` and every segment's Jaccard >=
+        :data:`STABLE_SEGMENT_JACCARD` (true when stability was not measured).
     eligible : bool
     why_not : str or None
         Plain words on the broken constraints; ``None`` when eligible.
@@ -201,7 +201,8 @@ class Candidate:
 
     algorithm: str
     k: int
-    params: Mapping[str, Any]
+    params: dict[str, JsonValue]
+    min_cluster_share: float | None
     silhouette: float | None
     silhouette_se: float | None
     calinski_harabasz: float | None
@@ -209,24 +210,16 @@ class Candidate:
     inertia: float | None
     bic: float | None
     stability: float | None
-    segment_stability: tuple[float, ...]
-    min_share: float
-    segment_shares: tuple[float, ...]
-    noise_share: float
+    segment_stability: list[float | None]
+    min_share: float | None
+    segment_shares: list[float | None]
+    noise_share: float | None
     value_min_share: float | None
     distinguishability: float | None
+    pair_separation: float | None
+    stable: bool
     eligible: bool
     why_not: str | None
-    pair_separation: float | None = None
-
-    @property
-    def stable(self) -> bool:
-        """Mean ARI >= :data:`STABLE_ARI` and every segment Jaccard >= the threshold."""
-        if self.stability is None:
-            return True
-        return self.stability >= STABLE_ARI and (
-            not self.segment_stability or min(self.segment_stability) >= STABLE_SEGMENT_JACCARD
-        )
 
     @property
     def traits(self) -> bool:
@@ -241,48 +234,28 @@ class Candidate:
             return f"{self.algorithm} {ps} (k={self.k})"
         return f"{self.algorithm} k={self.k}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (floats rounded to 6 decimals)."""
-        return {
-            "algorithm": self.algorithm,
-            "k": int(self.k),
-            "params": {key: _round(val) if _is_number(val) else val for key, val in self.params.items()},
-            "min_cluster_share": _round(self.params.get("min_cluster_share")),
-            "silhouette": _round(self.silhouette),
-            "silhouette_se": _round(self.silhouette_se),
-            "calinski_harabasz": _round(self.calinski_harabasz),
-            "davies_bouldin": _round(self.davies_bouldin),
-            "inertia": _round(self.inertia),
-            "bic": _round(self.bic),
-            "stability": _round(self.stability),
-            "segment_stability": [_round(v) for v in self.segment_stability],
-            "min_share": _round(self.min_share),
-            "segment_shares": [_round(v) for v in self.segment_shares],
-            "noise_share": _round(self.noise_share),
-            "value_min_share": _round(self.value_min_share),
-            "distinguishability": _round(self.distinguishability),
-            "pair_separation": _round(self.pair_separation),
-            "stable": bool(self.stable),
-            "eligible": bool(self.eligible),
-            "why_not": self.why_not,
-        }
+
+def _is_stable(stability: float | None, segment_stability: Sequence[float]) -> bool:
+    """Mean ARI >= :data:`STABLE_ARI` and every segment Jaccard >= the threshold."""
+    if stability is None:
+        return True
+    return stability >= STABLE_ARI and (not segment_stability or min(segment_stability) >= STABLE_SEGMENT_JACCARD)
 
 
-@dataclass(frozen=True)
-class KSelection:
-    """The candidates and the recommendation.
+class KSelection(Typed):
+    """The candidates and the recommendation, with its reason in plain words.
 
     Attributes
     ----------
-    candidates : tuple of Candidate
+    candidates : list of Candidate
     recommended_k : int
     recommended_algorithm : str
-    reason : str
-        Plain words.
     recommended_params : dict
         Extra options for the final fit (density algorithms: ``min_cluster_share``):
         ``algorithms.get(recommended_algorithm).fit(X, k=recommended_k,
         random_state=seed, **options, **recommended_params)``.
+    reason : str
+        Plain words.
     knee_k : int or None
         Knee of inertia over k for the recommended algorithm (k-based only).
     n_rows : int
@@ -294,16 +267,16 @@ class KSelection:
     constraints : Constraints
     """
 
-    candidates: tuple[Candidate, ...]
+    candidates: list[Candidate]
     recommended_k: int
     recommended_algorithm: str
+    recommended_params: dict[str, JsonValue]
     reason: str
-    recommended_params: Mapping[str, Any] = field(default_factory=dict)
-    knee_k: int | None = None
-    n_rows: int = 0
-    sample_size: int = 0
-    fixed_k: int | None = None
-    constraints: Constraints = field(default_factory=Constraints)
+    knee_k: int | None
+    n_rows: int
+    sample_size: int
+    fixed_k: int | None
+    constraints: Constraints
 
     @property
     def recommended(self) -> Candidate:
@@ -316,23 +289,6 @@ class KSelection:
             ):
                 return c
         raise LookupError("the recommended candidate is not among the candidates")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form for ``summary.json``'s ``k_selection``."""
-        return {
-            "candidates": [c.to_dict() for c in self.candidates],
-            "recommended_k": int(self.recommended_k),
-            "recommended_algorithm": self.recommended_algorithm,
-            "recommended_params": {
-                key: _round(val) if _is_number(val) else val for key, val in self.recommended_params.items()
-            },
-            "reason": self.reason,
-            "knee_k": self.knee_k,
-            "n_rows": int(self.n_rows),
-            "sample_size": int(self.sample_size),
-            "fixed_k": self.fixed_k,
-            "constraints": self.constraints.to_dict(),
-        }
 
 
 # --------------------------------------------------------------------------- validation
@@ -677,6 +633,7 @@ def _evaluate(
                 algorithm=spec.name,
                 k=cand_k,
                 params=dict(params),
+                min_cluster_share=params.get("min_cluster_share"),
                 silhouette=sil,
                 silhouette_se=se,
                 calinski_harabasz=ch,
@@ -690,9 +647,10 @@ def _evaluate(
                 noise_share=noise_share,
                 value_min_share=value_min,
                 distinguishability=dist,
+                pair_separation=separation,
+                stable=_is_stable(stab, seg_stab),
                 eligible=why is None,
                 why_not=why,
-                pair_separation=separation,
             )
         )
         labels_by_key[(cand_k, tuple(params.items()))] = lab

@@ -554,8 +554,8 @@ class Segmentation:
         spec = algorithms.get(algo_name)
         params = dict(getattr(selection, "recommended_params", {}) or {})
         if not sweep:
-            selection = replace(selection, reason=selection.reason + " Other k were not evaluated "
-                                "(--evidence compares them).")
+            selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
+                                                      "(--evidence compares them)."})
         stage(f"fitting {algo_name} on {n:,} customers")
         with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
             fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
