@@ -43,6 +43,8 @@ from sklearn.tree import DecisionTreeClassifier
 from segmentkit import algorithms
 from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
 from segmentkit.contract import Typed
+from segmentkit.export import json_float
+from segmentkit.wording import percent
 
 __all__ = [
     "DEFAULT_K_VALUES",
@@ -101,16 +103,14 @@ ISLANDS_SILHOUETTE = 0.5
 #: and marketing practice keeps to 4-8 such segments.
 CONTINUUM_MAX_SEGMENTS = 8
 
+#: Decimals of the shares the selection quotes in words (why a candidate is ruled out, which
+#: segment a split cuts): one, so a segment of 2.96 % against a 3 % minimum does not read as
+#: "3 %, below 3 %".
+SHARE_DECIMALS = 1
+
 #: Fewest customers a selection of k is made on: below it, bootstrap halves and silhouette
 #: samples are too small to say anything.
 MIN_ROWS = 10
-
-def _round(x: Any) -> Any:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, 6) if math.isfinite(x) else None
-
 
 class Constraints(Typed):
     """Business constraints a usable segmentation must meet.
@@ -657,10 +657,6 @@ def _evaluate(
     return candidates, labels_by_key
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
-
-
 def _why_not(
     k: int,
     shares: np.ndarray,
@@ -676,16 +672,18 @@ def _why_not(
         reasons.append(f"{k} segments is more than max_segments ({c.max_segments})")
     if k >= 1 and shares.min() < c.min_share:
         reasons.append(
-            f"smallest segment holds {_pct(shares.min())} of customers, below min_share ({_pct(c.min_share)})"
+            f"smallest segment holds {percent(shares.min(), SHARE_DECIMALS)} of customers, "
+            f"below min_share ({percent(c.min_share, SHARE_DECIMALS)})"
         )
     if c.min_value_share is not None and value_min is not None and value_min < c.min_value_share:
         reasons.append(
-            f"lowest-value segment holds {_pct(value_min)} of value, below min_value_share "
-            f"({_pct(c.min_value_share)})"
+            f"lowest-value segment holds {percent(value_min, SHARE_DECIMALS)} of value, below min_value_share "
+            f"({percent(c.min_value_share, SHARE_DECIMALS)})"
         )
     if spec.capabilities.noise and noise_share > c.max_noise_share:
         reasons.append(
-            f"{_pct(noise_share)} of customers are noise, above max_noise_share ({_pct(c.max_noise_share)})"
+            f"{percent(noise_share, SHARE_DECIMALS)} of customers are noise, "
+            f"above max_noise_share ({percent(c.max_noise_share, SHARE_DECIMALS)})"
         )
     return "; ".join(reasons) if reasons else None
 
@@ -775,7 +773,8 @@ def _split_note(
     frac = np.sort(table / np.maximum(table.sum(axis=1, keepdims=True), 1.0), axis=1)
     seg = int(np.argmax(frac[:, -2])) if nxt.k > 1 else 0
     pieces = np.argsort(table[seg])[-2:]
-    words = f"{nxt.k} segments would split segment {seg + 1} ({_pct(chosen.segment_shares[seg])} of customers) into two"
+    share = percent(chosen.segment_shares[seg], SHARE_DECIMALS)
+    words = f"{nxt.k} segments would split segment {seg + 1} ({share} of customers) into two"
     if nxt.segment_stability:
         piece_stab = min(nxt.segment_stability[int(p)] for p in pieces)
         words += f" with segment stability {piece_stab:.2f}"
@@ -1060,12 +1059,12 @@ def structure_strength(silhouette: float | None, confidence: np.ndarray | None) 
     if reading is not None:
         text = f"Structure is {reading} (silhouette {silhouette:.2f})."
     if near is not None:
-        text += (f" {_pct(near)} of customers sit near a border between two segments "
+        text += (f" {percent(near, SHARE_DECIMALS)} of customers sit near a border between two segments "
                  f"(confidence below {NEAR_BORDER:.1f}).")
     return {
-        "silhouette": _round(silhouette),
+        "silhouette": json_float(silhouette),
         "reading": reading,
-        "near_border_share": _round(near),
+        "near_border_share": json_float(near),
         "near_border_threshold": NEAR_BORDER,
         "sentence": text.strip() or None,
     }
