@@ -30,6 +30,7 @@ caller) uses all customers.
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any, Mapping, Sequence
 
@@ -55,6 +56,7 @@ __all__ = [
     "Constraints",
     "Candidate",
     "KSelection",
+    "Recommendation",
     "select_k",
     "stratified_silhouette",
     "distinguishability",
@@ -691,14 +693,33 @@ def _why_not(
 # --------------------------------------------------------------------------- the rule
 
 
+class Recommendation(enum.Enum):
+    """Which branch of the rule (:func:`_recommend`) made the choice; the reason is worded from it."""
+
+    #: Among stable eligible candidates, by silhouette: the highest, or the most segments
+    #: within :data:`SILHOUETTE_TOLERANCE` of it (islands, or a continuum where no
+    #: candidate qualified for the continuum rule).
+    STABLE_SILHOUETTE = "stable silhouette"
+    #: A continuum: the most stable segments told apart by traits.
+    CONTINUUM = "continuum"
+    #: A continuum, and the chosen k is a peak of the silhouette over k.
+    CONTINUUM_PEAK = "continuum peak"
+    #: No eligible candidate is stable: the highest silhouette among the most stable.
+    MOST_STABLE = "most stable"
+    #: No candidate meets the constraints: the best of the rest.
+    NONE_ELIGIBLE = "none eligible"
+    #: No candidate found two segments (density algorithms): the fewest.
+    NO_TWO_SEGMENTS = "no two segments"
+
+
 def _rank_key(c: Candidate) -> tuple[float, int]:
     return (c.silhouette if c.silhouette is not None else -np.inf, -c.k)
 
 
 def _recommend(
     cands: Sequence[Candidate], constraints: Constraints = Constraints()
-) -> tuple[Candidate, list[Candidate], str]:
-    """Apply the rule; return the choice, the pool it came from and how the pool was made.
+) -> tuple[Candidate, list[Candidate], Recommendation]:
+    """Apply the rule; return the choice, the pool it came from and the branch that chose.
 
     1. Pool: eligible candidates (all, if none is eligible).
     2. Keep the *stable* ones (mean ARI >= 0.75 and every segment's mean Jaccard >= 0.75);
@@ -720,28 +741,29 @@ def _recommend(
     """
     scored = [c for c in cands if c.silhouette is not None]
     pool = [c for c in scored if c.eligible]
-    how = "eligible"
+    eligible = bool(pool)
+    if not eligible:
+        pool = scored
     if not pool:
-        pool, how = scored, "none eligible"
-    if not pool:
-        pool, how = list(cands), "none with two segments"
-        return min(pool, key=lambda c: c.k), pool, how
+        return min(cands, key=lambda c: c.k), list(cands), Recommendation.NO_TWO_SEGMENTS
     stable = [c for c in pool if c.stable]
+    how = Recommendation.STABLE_SILHOUETTE if stable else Recommendation.MOST_STABLE
     if stable:
-        pool, how = stable, how + ", stable"
+        pool = stable
     elif any(c.stability is not None for c in pool):
         top = max(c.stability for c in pool if c.stability is not None)
         pool = [c for c in pool if c.stability is not None and c.stability >= top - 0.05]
-        how = how + ", most stable"
+    if not eligible:
+        how = Recommendation.NONE_ELIGIBLE
     best = max(pool, key=_rank_key)
-    if best.silhouette < ISLANDS_SILHOUETTE and "none eligible" not in how:
+    if best.silhouette < ISLANDS_SILHOUETTE and eligible:
         most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
         usable = [c for c in pool if c.traits and c.k <= most and c.stable]
         peaks = [c for c in usable if _silhouette_peak(c, scored)]
         if peaks:
-            return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum, peak"
+            return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM_PEAK
         if usable:
-            return max(usable, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum"
+            return max(usable, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM
     near = [
         c
         for c in pool
@@ -784,7 +806,7 @@ def _split_note(
 def _reason(
     chosen: Candidate,
     pool: Sequence[Candidate],
-    how: str,
+    how: Recommendation,
     cands: Sequence[Candidate],
     labels: Mapping[str, Mapping[tuple[int, tuple], np.ndarray]],
     fixed_k: int | None,
@@ -806,9 +828,10 @@ def _reason(
         if evidence is not None and (evidence.k, evidence.algorithm) != (chosen.k, chosen.algorithm):
             text += f"; the evidence alone would suggest {evidence.k} ({evidence.label}, silhouette {sil(evidence)}, {stab(evidence)})"
         return text + "."
-    if "none eligible" in how:
+    continuum = how in (Recommendation.CONTINUUM, Recommendation.CONTINUUM_PEAK)
+    if how is Recommendation.NONE_ELIGIBLE:
         text = f"{head}: no candidate meets the constraints; this is the best of the rest ({chosen.why_not})"
-    elif "continuum" in how:
+    elif continuum:
         best = max(pool, key=_rank_key)
         text = (
             f"{head}: the customers form a continuum, not islands (best silhouette {sil(best)}, below "
@@ -816,9 +839,9 @@ def _reason(
             f"are stable ({stab(chosen)}, every segment at least {STABLE_SEGMENT_JACCARD}), large enough and "
             f"each told apart from every other by a trait (weakest pair AUC {chosen.pair_separation:.2f})"
             + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
-               if "peak" in how else "")
+               if how is Recommendation.CONTINUUM_PEAK else "")
         )
-    elif "stable" in how and "most" not in how:
+    elif how is Recommendation.STABLE_SILHOUETTE:
         best = max(pool, key=_rank_key)
         if best is chosen:
             text = f"{head}: highest silhouette ({sil(chosen)}) among stable candidates ({stab(chosen)})"
@@ -828,7 +851,7 @@ def _reason(
                 f"({sil(chosen)}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
                 f"({best.label}, {sil(best)})"
             )
-    else:
+    else:  # MOST_STABLE, NO_TWO_SEGMENTS
         text = f"{head}: no candidate is clearly stable; highest silhouette ({sil(chosen)}) among the most stable ({stab(chosen)})"
     same = sorted((c for c in cands if c.algorithm == chosen.algorithm and not c.params), key=lambda c: c.k)
     nxt = next((c for c in same if c.k == chosen.k + 1), None)
@@ -839,9 +862,9 @@ def _reason(
             note = _split_note(chosen, nxt, labels[chosen.algorithm])
             if not nxt.stable:
                 text += f"; {note} — not stable"
-            elif "continuum" in how and not nxt.traits:
+            elif continuum and not nxt.traits:
                 text += f"; {note}, but two of its segments differ by no trait (AUC {nxt.pair_separation:.2f})"
-            elif "continuum" in how and nxt.k > most:
+            elif continuum and nxt.k > most:
                 text += f"; {note}, more than {most}"
             elif nxt.silhouette is not None:
                 text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
