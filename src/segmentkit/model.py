@@ -19,7 +19,7 @@ from segmentkit import algorithms
 from segmentkit.errors import InputError, first_line
 from segmentkit.prepare import Preparation
 
-__all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "validate_model"]
+__all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "load_model", "validate_model"]
 
 MODEL_FORMAT = "segmentkit-model/1"
 
@@ -284,3 +284,9 @@ class SegmentationModel:
             raise InputError(f"nested more than {MAX_DEPTH} deep: not a model segmentkit wrote",
                              source="model.json") from None
         return cls.from_dict(data)
+
+
+def load_model(path: str | Path) -> SegmentationModel:
+    """The saved model of a run, from its output folder or its ``model/`` folder."""
+    p = Path(path)
+    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)

@@ -30,9 +30,9 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
-from segmentkit.model import SegmentationModel
+from segmentkit.model import SegmentationModel, load_model
 from segmentkit.naming import SegmentName, apply_overrides, generate_names
-from segmentkit.refresh import match_segments, migration_table
+from segmentkit.refresh import carry_ids, load_previous, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas
@@ -570,11 +570,11 @@ class Segmentation:
             labels[labels < 0] = cids[fill]
 
         # ids and names that stick across refreshes
-        previous = _load_previous(self.previous)
+        previous = load_previous(self.previous)
         prev_labels = None
         if previous is not None:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
-            labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
+            labels, centres, label_map = carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
@@ -889,8 +889,7 @@ def score(
     last event of the new data). ``products``: the product catalogue, when the run's
     categories came from one.
     """
-    model = _load_previous(model)
-    assert model is not None
+    model = model if isinstance(model, SegmentationModel) else load_model(model)
     columns = ColumnMapping(**model.columns)
     if events is None and model.uses_events:
         raise InputError("this model was fitted on events: give --events")
@@ -1136,44 +1135,3 @@ def _versions() -> dict[str, str]:
         "pandas": pd.__version__,
         "scikit-learn": sklearn.__version__,
     }
-
-
-def load_model(path: str | Path) -> SegmentationModel:
-    """The saved model of a run, from its output folder or its ``model/`` folder."""
-    p = Path(path)
-    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
-
-
-def _load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
-    if previous is None or isinstance(previous, SegmentationModel):
-        return previous
-    return load_model(previous)
-
-
-def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:
-    """Apply an id mapping to a label array (vectorized; −1 stays −1)."""
-    if not lookup:
-        return labels.copy()
-    table = np.arange(max(max(lookup), int(labels.max(initial=0))) + 1)
-    for old, new in lookup.items():
-        table[old] = new
-    return np.where(labels >= 0, table[np.clip(labels, 0, None)], -1)
-
-
-def _carry_ids(prev_labels: np.ndarray, labels: np.ndarray,
-               centres: dict[int, np.ndarray], label_map: dict[int, int]):
-    """Renumber current segments to match the previous run's ids.
-
-    ``prev_labels`` are the current customers as the previous model assigns them; the overlap
-    of old and new labels is matched one-to-one (Hungarian), so a segment keeps its id and
-    name; unmatched new segments get fresh ids.
-    """
-    cur_ids = sorted(int(s) for s in set(labels.tolist()) if s >= 0)
-    prev_ids = sorted(int(s) for s in set(prev_labels.tolist()) if s >= 0)
-    overlap = pd.crosstab(pd.Series(prev_labels, name="previous"), pd.Series(labels, name="current"))
-    overlap = overlap.reindex(index=prev_ids, columns=cur_ids, fill_value=0)
-    mapping = match_segments(prev_ids, cur_ids, overlap)
-    lookup = {c: int(mapping.get(c, c)) for c in cur_ids}
-    new_centres = {lookup[c]: v for c, v in centres.items()}
-    new_map = {raw: lookup.get(cid, cid) for raw, cid in label_map.items()}
-    return _remap(labels, lookup), new_centres, new_map
