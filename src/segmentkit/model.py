@@ -207,12 +207,8 @@ class SegmentationModel:
             if k >= 0:
                 lookup[k] = v
         labels = np.where(raw >= 0, lookup[np.clip(raw, 0, len(lookup) - 1)], -1)
-        if self.assign_noise and (labels < 0).any() and self.centres:
-            ids = np.array(sorted(self.centres))
-            centres = np.array([self.centres[i] for i in ids])
-            fill, _ = algorithms.nearest_centre(centres, X[labels < 0])
-            labels = labels.copy()
-            labels[labels < 0] = ids[fill]
+        if self.assign_noise:
+            labels = algorithms.assign_noise(labels, X, self.centres)
         return labels, confidence
 
     def to_dict(self) -> dict[str, Any]:

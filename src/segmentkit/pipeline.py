@@ -378,151 +378,15 @@ class Segmentation:
         notes: list[str] = []
         inputs: dict[str, Any] = {}
 
-        feats: FeatureTable | None = None
-        ev_table: LoadedTable | None = None
-        event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
-        spark_stage = None
-        if isinstance(events, SparkEvents):
-            # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
-            from segmentkit.spark.events import spark_event_stage
+        feats, ev_table, event_ids, spark_stage = _event_stage(con, settings, customers, events, stage,
+                                                               quality, notes, inputs)
 
-            if settings.products is not None or settings.columns.price is not None:
-                raise InputError("a product catalogue and a price column are read on the DuckDB path, "
-                                 "not by Spark: join them into the Spark events first")
-            stage("computing features (Spark)")
-            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
-                                                   keep_duplicates=settings.keep_duplicates,
-                                                   driver_customers=settings.spark.driver_customers, seed=cl.seed)
-            ev_table = spark_stage.loaded
-            sampled = spark_stage.scope is not None and spark_stage.scope.sampled
-            if sampled:
-                _check_sample_fit(settings, customers)
-                scope = spark_stage.scope
-                notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
-                             f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
-                             f"{scope.fitted:,}; "
-                             "segment sizes and profiles are the sample's, and Spark assigned every customer "
-                             "(assignments.parquet/ and assignments.csv/)")
-            # (a sample fit counts the customers without usable events in Spark, below)
-            event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
-        elif events is not None:
-            stage("loading events")
-            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
-                                   elsewhere=("category",) if settings.products is not None else ())
-            if settings.products is not None:
-                products = load_products(con, settings.products, settings.columns)
-                ev_table, joined = join_catalogue(con, ev_table, products)
-                inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
-                quality.update(joined.to_dict())
-            stage("computing features")
-            try:
-                feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
-                                          never_levels=(UNKNOWN,) if settings.products is not None else ())
-            except InputError as exc:  # named by the input's file and column
-                column = getattr(settings.columns, exc.column) if exc.column else None
-                raise InputError(exc.reason, source=ev_table.source, column=column) from None
-            event_ids = _event_customers(con, ev_table.table)
-        if ev_table is not None and feats is not None:
-            notes += ev_table.notes
-            inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
-            quality["events_rows_read"] = ev_table.rows_read
-            quality.update(_duplicates_quality(ev_table))
-            if ev_table.duplicates:
-                notes.append(_duplicates_note(ev_table))
-            quality["ids_trimmed"] = ev_table.ids_trimmed
-            quality["non_finite_amounts"] = ev_table.non_finite
-            if ev_table.non_finite:
-                notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
-                             "absurdly large amount or quantity: read as missing")
-            if feats.data_quality.get("events_outside_time_range"):
-                notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
-                             "dated years away from all the others left out (see events_outside_time_range)")
-            quality.update(feats.data_quality)
+        cust = _customer_stage(con, settings, customers, stage, quality, notes, inputs)
 
-        cust: pd.DataFrame | None = None
-        if customers is not None:
-            stage("loading customers")
-            with _on_driver(customers) as local:
-                cu_table, cust = load_customers(con, local, settings.columns)
-            notes += cu_table.notes
-            inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
-            quality["customers_rows_read"] = cu_table.rows_read
-            quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
-            for role, col in (("persona", roles.persona), ("attention", roles.attention)):
-                if col is not None and col not in cust.columns:
-                    raise InputError(
-                        f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
-                        source=cu_table.source,
-                    )
+        ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
 
-        sample_counts: dict[str, int] = {}
-        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
-            # counted over every customer by Spark; the driver keeps the sampled customers only
-            sample_counts["customers_without_usable_events"] = (spark_stage.count_event_customers()
-                                                                - spark_stage.scope.customers)
-            if cust is not None:
-                with_features = spark_stage.count_with_features(pd.Index(cust.index))
-                sample_counts.update(orphan_customers=spark_stage.scope.customers - with_features,
-                                     orphan_events=spark_stage.count_events_outside(pd.Index(cust.index)),
-                                     customers_without_events=int(len(cust)) - with_features)
-                cust = cust[cust.index.isin(feats.frame.index)]
-
-        # the universe: every customer of either table, exactly once
-        ids = pd.Index([], dtype=object)
-        if cust is not None:
-            ids = ids.union(pd.Index(cust.index.astype(str)))
-        if feats is not None:
-            ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
-            quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
-            if cust is not None and not sample_counts:
-                orphans = feats.frame.index.difference(cust.index)
-                quality["orphan_customers"] = int(len(orphans))
-                quality["orphan_events"] = (
-                    spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
-                        con.execute(
-                            f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
-                            "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
-                        ).fetchall()[0][0]))
-                quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
-            quality.update(sample_counts)
-        ids = pd.Index(sorted(map(str, ids)), name="customer_id")
-
-        # the clustering frame
-        specs: dict[str, FeatureSpec] = {}
-        parts: list[pd.DataFrame] = []
-        if feats is not None:
-            parts.append(feats.frame)
-            specs.update({s.name: s for s in feats.specs})
-        if roles.features:
-            if cust is None:
-                raise InputError("--feature-columns needs a customers table")
-            custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
-            parts.append(custom.where(np.isfinite(custom)))
-            quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
-            if quality["non_finite_features"]:
-                notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
-                             "in the feature columns read as missing")
-            specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
-        if not parts:
-            raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
-        if feats is not None:
-            frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
-            status_reason = "no_events"
-        else:
-            frame = parts[0]
-            status_reason = "excluded"
-        frame = _value_order(frame)
+        frame, specs, status_reason, k_max = _clustering_frame(settings, feats, cust, inputs, quality, notes)
         n = len(frame)
-        # the selection needs two customers per segment at least (its bootstrap halves hold k)
-        most = n // _MIN_PER_SEGMENT
-        if cl.k is not None and cl.k > most:
-            raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
-                             f"{_MIN_PER_SEGMENT} customers per segment)")
-        needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
-        if n < needed:
-            raise InputError(f"only {n} customers to segment; at least {needed} are needed"
-                             + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
-        k_max = min(cl.k_max, most)
 
         stage("preparing the matrix")
         prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
@@ -563,11 +427,8 @@ class Segmentation:
         labels, label_map = canonical_labels(fitted.labels)
         confidence = fitted.confidence
         centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
-        if cl.assign_noise and (labels < 0).any() and centres:
-            cids = np.array(sorted(centres))
-            fill, _ = algorithms.nearest_centre(np.array([centres[i] for i in cids]), X[labels < 0])
-            labels = labels.copy()
-            labels[labels < 0] = cids[fill]
+        if cl.assign_noise:
+            labels = algorithms.assign_noise(labels, X, centres)
 
         # ids and names that stick across refreshes
         previous = load_previous(self.previous)
@@ -948,6 +809,186 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
+
+
+def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
+                 events: Source | None, stage: Callable[[str], None], quality: dict[str, Any], notes: list[str],
+                 inputs: dict[str, Any]) -> tuple[FeatureTable | None, LoadedTable | None, pd.Index, Any]:
+    """Load the events (DuckDB, or Spark for ``SparkEvents``) and compute the features.
+
+    Fills ``quality``, ``notes`` and ``inputs``; returns the features, the loaded table,
+    every customer with an event row (usable or not) and the Spark stage (``None`` on DuckDB).
+    """
+    cl = settings.clustering
+    feats: FeatureTable | None = None
+    ev_table: LoadedTable | None = None
+    event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
+    spark_stage = None
+    if isinstance(events, SparkEvents):
+        # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
+        from segmentkit.spark.events import spark_event_stage
+
+        if settings.products is not None or settings.columns.price is not None:
+            raise InputError("a product catalogue and a price column are read on the DuckDB path, "
+                             "not by Spark: join them into the Spark events first")
+        stage("computing features (Spark)")
+        spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
+                                               keep_duplicates=settings.keep_duplicates,
+                                               driver_customers=settings.spark.driver_customers, seed=cl.seed)
+        ev_table = spark_stage.loaded
+        sampled = spark_stage.scope is not None and spark_stage.scope.sampled
+        if sampled:
+            _check_sample_fit(settings, customers)
+            scope = spark_stage.scope
+            notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
+                         f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
+                         f"{scope.fitted:,}; "
+                         "segment sizes and profiles are the sample's, and Spark assigned every customer "
+                         "(assignments.parquet/ and assignments.csv/)")
+        # (a sample fit counts the customers without usable events in Spark, below)
+        event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
+    elif events is not None:
+        stage("loading events")
+        ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
+                               elsewhere=("category",) if settings.products is not None else ())
+        if settings.products is not None:
+            products = load_products(con, settings.products, settings.columns)
+            ev_table, joined = join_catalogue(con, ev_table, products)
+            inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
+            quality.update(joined.to_dict())
+        stage("computing features")
+        try:
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
+        except InputError as exc:  # named by the input's file and column
+            column = getattr(settings.columns, exc.column) if exc.column else None
+            raise InputError(exc.reason, source=ev_table.source, column=column) from None
+        event_ids = _event_customers(con, ev_table.table)
+    if ev_table is not None and feats is not None:
+        notes += ev_table.notes
+        inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
+        quality["events_rows_read"] = ev_table.rows_read
+        quality.update(_duplicates_quality(ev_table))
+        if ev_table.duplicates:
+            notes.append(_duplicates_note(ev_table))
+        quality["ids_trimmed"] = ev_table.ids_trimmed
+        quality["non_finite_amounts"] = ev_table.non_finite
+        if ev_table.non_finite:
+            notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
+                         "absurdly large amount or quantity: read as missing")
+        if feats.data_quality.get("events_outside_time_range"):
+            notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
+                         "dated years away from all the others left out (see events_outside_time_range)")
+        quality.update(feats.data_quality)
+    return feats, ev_table, event_ids, spark_stage
+
+
+def _customer_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
+                    stage: Callable[[str], None], quality: dict[str, Any], notes: list[str],
+                    inputs: dict[str, Any]) -> pd.DataFrame | None:
+    """Load the customers table (``None`` without one); fills ``quality``, ``notes`` and ``inputs``."""
+    roles = settings.roles
+    cust: pd.DataFrame | None = None
+    if customers is not None:
+        stage("loading customers")
+        with _on_driver(customers) as local:
+            cu_table, cust = load_customers(con, local, settings.columns)
+        notes += cu_table.notes
+        inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
+        quality["customers_rows_read"] = cu_table.rows_read
+        quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
+        for role, col in (("persona", roles.persona), ("attention", roles.attention)):
+            if col is not None and col not in cust.columns:
+                raise InputError(
+                    f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
+                    source=cu_table.source,
+                )
+    return cust
+
+
+def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: FeatureTable | None,
+              ev_table: LoadedTable | None, event_ids: pd.Index, spark_stage: Any,
+              quality: dict[str, Any]) -> tuple[pd.Index, pd.DataFrame | None]:
+    """Every customer of either table, exactly once (sorted ids), with the counts of those
+    on one side only; the customers table cut to the sampled customers of a sample fit."""
+    sample_counts: dict[str, int] = {}
+    if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
+        # counted over every customer by Spark; the driver keeps the sampled customers only
+        sample_counts["customers_without_usable_events"] = (spark_stage.count_event_customers()
+                                                            - spark_stage.scope.customers)
+        if cust is not None:
+            with_features = spark_stage.count_with_features(pd.Index(cust.index))
+            sample_counts.update(orphan_customers=spark_stage.scope.customers - with_features,
+                                 orphan_events=spark_stage.count_events_outside(pd.Index(cust.index)),
+                                 customers_without_events=int(len(cust)) - with_features)
+            cust = cust[cust.index.isin(feats.frame.index)]
+
+    # the universe: every customer of either table, exactly once
+    ids = pd.Index([], dtype=object)
+    if cust is not None:
+        ids = ids.union(pd.Index(cust.index.astype(str)))
+    if feats is not None:
+        ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
+        quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
+        if cust is not None and not sample_counts:
+            orphans = feats.frame.index.difference(cust.index)
+            quality["orphan_customers"] = int(len(orphans))
+            quality["orphan_events"] = (
+                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
+                    con.execute(
+                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
+                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
+                    ).fetchall()[0][0]))
+            quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+        quality.update(sample_counts)
+    ids = pd.Index(sorted(map(str, ids)), name="customer_id")
+    return ids, cust
+
+
+def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.DataFrame | None,
+                      inputs: dict[str, Any], quality: dict[str, Any],
+                      notes: list[str]) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int]:
+    """The features of every clustered customer (event features, then customer feature
+    columns), in value order; their specs; the status of customers left out; the largest k
+    the selection may try. Raises when there are too few customers for the asked k."""
+    cl, roles = settings.clustering, settings.roles
+    # the clustering frame
+    specs: dict[str, FeatureSpec] = {}
+    parts: list[pd.DataFrame] = []
+    if feats is not None:
+        parts.append(feats.frame)
+        specs.update({s.name: s for s in feats.specs})
+    if roles.features:
+        if cust is None:
+            raise InputError("--feature-columns needs a customers table")
+        custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
+        parts.append(custom.where(np.isfinite(custom)))
+        quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
+        if quality["non_finite_features"]:
+            notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
+                         "in the feature columns read as missing")
+        specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
+    if not parts:
+        raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
+    if feats is not None:
+        frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
+        status_reason = "no_events"
+    else:
+        frame = parts[0]
+        status_reason = "excluded"
+    frame = _value_order(frame)
+    n = len(frame)
+    # the selection needs two customers per segment at least (its bootstrap halves hold k)
+    most = n // _MIN_PER_SEGMENT
+    if cl.k is not None and cl.k > most:
+        raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+                         f"{_MIN_PER_SEGMENT} customers per segment)")
+    needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+    if n < needed:
+        raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+                         + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
+    k_max = min(cl.k_max, most)
+    return frame, specs, status_reason, k_max
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
