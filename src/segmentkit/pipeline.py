@@ -22,14 +22,15 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.algorithms import Fitted
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import MIN_ROWS, Constraints, select_k, structure_strength
+from segmentkit.choose_k import MIN_ROWS, Constraints, KSelection, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
-from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
+from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.naming import SegmentName, apply_overrides, generate_names
 from segmentkit.refresh import carry_ids, load_previous, migration_table
@@ -400,35 +401,11 @@ class Segmentation:
                          "value shares count customers instead")
             value = pd.Series(np.ones(n), index=frame.index, name="value")
 
-        # with --k the other k are evaluated only when asked (--evidence)
-        sweep = cl.k is None or cl.evidence
-        stage("choosing k" if sweep else f"checking k = {cl.k}")
-        selection = select_k(
-            X,
-            algorithm=cl.algorithm,
-            k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
-            fixed_k=cl.k,
-            constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
-                                    min_value_share=cl.min_value_share),
-            value=value.to_numpy(),
-            n_bootstrap=cl.n_bootstrap,
-            random_state=cl.seed,
-        )
+        selection = _choose(X, value, cl, k_max, stage)
         algo_name = selection.recommended_algorithm
-        spec = algorithms.get(algo_name)
-        params = dict(getattr(selection, "recommended_params", {}) or {})
-        if not sweep:
-            selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
-                                                      "(--evidence compares them)."})
-        stage(f"fitting {algo_name} on {n:,} customers")
-        with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
-            fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
-                              random_state=cl.seed, **params)
-        labels, label_map = canonical_labels(fitted.labels)
+        params = dict(selection.recommended_params)
+        fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
-        centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
-        if cl.assign_noise:
-            labels = algorithms.assign_noise(labels, X, centres)
 
         # ids and names that stick across refreshes
         previous = load_previous(self.previous)
@@ -476,23 +453,9 @@ class Segmentation:
         # control groups per segment, from the history's base rates
         holdout_dict = None
         if settings.holdout.enabled:
-            if feats is None or ev_table is None:
-                raise InputError("--holdout needs events (the base rates come from the purchase history)")
-            if spark_stage is not None:
-                raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
-            base_end = feats.snapshot_date
-            base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
-                                   end=base_end, has_amount="amount" in ev_table.roles,
-                                   has_type="event_type" in ev_table.roles).reindex(frame.index)
-            plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
-                                base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
-                                min_lift=settings.holdout.min_lift, seed=cl.seed)
+            plan = _holdout_plan(con, settings, feats, ev_table, spark_stage, frame.index, labels, notes)
             assignments["group"] = holdout_groups(assignments, plan).to_numpy()
             holdout_dict = plan.to_dict()
-            for sp in plan.segments:
-                if not sp.testable:
-                    notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
-                                 "all its customers are in the target group")
 
         # the migration table (customers moving between segments since the previous run)
         migration = None
@@ -989,6 +952,68 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
                          + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
     k_max = min(cl.k_max, most)
     return frame, specs, status_reason, k_max
+
+
+def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None]) -> KSelection:
+    """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
+    run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``)."""
+    sweep = cl.k is None or cl.evidence
+    stage("choosing k" if sweep else f"checking k = {cl.k}")
+    selection = select_k(
+        X,
+        algorithm=cl.algorithm,
+        k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
+        fixed_k=cl.k,
+        constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
+                                min_value_share=cl.min_value_share),
+        value=value.to_numpy(),
+        n_bootstrap=cl.n_bootstrap,
+        random_state=cl.seed,
+    )
+    if not sweep:
+        selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
+                                                  "(--evidence compares them)."})
+    return selection
+
+
+def _fit_segments(X: np.ndarray, selection: KSelection, cl: Any,
+                  stage: Callable[[str], None]) -> tuple[Fitted, np.ndarray, dict[int, int], dict[int, np.ndarray]]:
+    """The final fit on every customer: the fitted algorithm, its labels relabelled by size
+    (:func:`canonical_labels`; noise moved to the nearest segment with ``assign_noise``),
+    the raw → segment id map and each segment's centre."""
+    spec = algorithms.get(selection.recommended_algorithm)
+    stage(f"fitting {spec.name} on {X.shape[0]:,} customers")
+    with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
+        fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
+                          random_state=cl.seed, **selection.recommended_params)
+    labels, label_map = canonical_labels(fitted.labels)
+    centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
+    if cl.assign_noise:
+        labels = algorithms.assign_noise(labels, X, centres)
+    return fitted, labels, label_map, centres
+
+
+def _holdout_plan(con: duckdb.DuckDBPyConnection, settings: Settings, feats: FeatureTable | None,
+                  ev_table: LoadedTable | None, spark_stage: Any, index: pd.Index, labels: np.ndarray,
+                  notes: list[str]) -> HoldoutPlan:
+    """Control groups per segment (:func:`segmentkit.holdout.plan_holdout`) from the base rates
+    of the history before the snapshot; a note for each segment too small to test."""
+    if feats is None or ev_table is None:
+        raise InputError("--holdout needs events (the base rates come from the purchase history)")
+    if spark_stage is not None:
+        raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
+    base_end = feats.snapshot_date
+    base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
+                           end=base_end, has_amount="amount" in ev_table.roles,
+                           has_type="event_type" in ev_table.roles).reindex(index)
+    plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
+                        base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
+                        min_lift=settings.holdout.min_lift, seed=settings.clustering.seed)
+    for sp in plan.segments:
+        if not sp.testable:
+            notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
+                         "all its customers are in the target group")
+    return plan
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
