@@ -387,23 +387,16 @@ class Segmentation:
         ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
 
         frame, specs, status_reason, k_max = _clustering_frame(settings, feats, cust, inputs, quality, notes)
-        n = len(frame)
 
         stage("preparing the matrix")
         prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
         X = prep.transform(frame)
-        value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
-                 else pd.Series(np.ones(n), index=frame.index, name="value"))
-        if not value.sum() > 0:
-            notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
-                         "value shares count customers instead")
-            value = pd.Series(np.ones(n), index=frame.index, name="value")
+        value = _value(feats, frame.index, notes)
 
         selection = _choose(X, value, cl, k_max, stage)
         algo_name = selection.recommended_algorithm
-        params = dict(selection.recommended_params)
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
 
@@ -428,15 +421,9 @@ class Segmentation:
         overrides.update({int(k): str(v) for k, v in (self.name_overrides or {}).items()})
         wording = _Wording(
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
-            attention=(pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
-                       if roles.attention is not None and cust is not None else None),
-            persona=(cust[roles.persona].reindex(frame.index)
-                     if roles.persona is not None and cust is not None else None),
-            persona_column=roles.persona,
+            **_customer_inputs(cust, roles, attributes, frame.index),
             brief_overrides=dict(self.brief_overrides or {}),
-            demographics=(attributes.drop(columns=[c for c in (roles.persona, roles.attention)
-                                                   if c is not None and c in attributes.columns])
-                          if attributes is not None else None),
+            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, roles),
         )
         stage("opportunities and personas")
         names, named = wording.describe(overrides)
@@ -458,80 +445,28 @@ class Segmentation:
             holdout_dict = plan.to_dict()
 
         # the migration table (customers moving between segments since the previous run)
-        migration = None
-        if prev_labels is not None:
-            migration = migration_table(pd.Series(prev_labels, index=frame.index),
-                                        pd.Series(labels, index=frame.index))
+        migration = None if prev_labels is None else migration_table(
+            pd.Series(prev_labels, index=frame.index), pd.Series(labels, index=frame.index))
 
-        model = SegmentationModel(
-            algorithm=algo_name, state=fitted.state, label_map=label_map, preparation=prep,
-            feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
-            columns=dict(settings.columns.__dict__), feature_columns=tuple(roles.features),
-            names={int(k): v for k, v in name_of.items() if int(k) >= 0},
-            generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
-            overrides=overrides,
-            centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
-            assign_noise=cl.assign_noise, uses_events=feats is not None,
-            baseline=baseline(frame, assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy()),
-        )
+        model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
+                             name_of=name_of, names=names, overrides=overrides,
+                             labels=assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy())
         if fitted.details.get("converged") is False:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
         stage("out-of-time validation")
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, params)
-        summary = build_summary(json_safe({
-            "segmentkit_version": __version__,
-            "n_customers": int(len(ids)),
-            "n_segmented": int(status_counts.get("segmented", 0)),
-            "snapshot_date": feats.snapshot_date.isoformat() if feats else (
-                settings.snapshot_date.isoformat() if settings.snapshot_date else None),
-            "algorithm": algo_name,
-            "k": int(len(centres)),
-            "seed": cl.seed,
-            "status_counts": status_counts,
-            "features": list(prep.names),
-            "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
-            "category_levels": feats.category_levels if feats else None,
-            "profile_skipped": profile_skipped,
-            "feature_labels": {name: specs[name].label for name in prep.names},
-            "algorithm_details": fitted.details,
-            "k_selection": selection.to_dict(),
-            "feature_families": _families(prep, X, labels, cl.balance_families),
-            "validation": validation,
-            "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
-                c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
-            **named,
-            "descriptive_sample": {**profiles.sample.to_dict(),
-                                   "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
-            if profiles.sample is not None else None,
-            "data_quality": quality,
-            "fit_scope": spark_stage.scope.to_dict() if spark_stage is not None and spark_stage.scope else None,
-            "holdout": holdout_dict,
-            "customer_map": _customer_map(X, labels, cl.seed),
-            "run": {
-                "parameters": _parameters(settings),
-                "inputs": inputs,
-                "versions": _versions(),
-            },
-        }))
-        # the rules read a missing value as the column's median (see profile_segments)
-        wording = replace(wording, sql_inputs=dict(
-            medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
-            feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
-            events_table=ev_table.table if ev_table is not None else "events",
-            customer_columns=tuple(roles.features)))
-        spark_assignment = None
-        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
-            from segmentkit.spark.assign import SparkAssignment
-
-            spark_assignment = SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (),
-                                               customers=_spark_path(customers))
+                                      selection.recommended_k, selection.recommended_params)
+        summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
+                           X=X, labels=labels, confidence=confidence, k=len(centres), fitted=fitted,
+                           selection=selection, profiles=profiles, profile_skipped=profile_skipped, named=named,
+                           quality=quality, validation=validation, spark_stage=spark_stage,
+                           holdout=holdout_dict, inputs=inputs)
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
-            wording=wording, spark_assignment=spark_assignment,
+            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers),
         )
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
@@ -1014,6 +949,117 @@ def _holdout_plan(con: duckdb.DuckDBPyConnection, settings: Settings, feats: Fea
             notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
                          "all its customers are in the target group")
     return plan
+
+
+def _value(feats: FeatureTable | None, index: pd.Index, notes: list[str]) -> pd.Series:
+    """Net revenue per clustered customer; one each (value shares count customers) without
+    events or without a positive total, with a note saying so for the latter."""
+    ones = pd.Series(np.ones(len(index)), index=index, name="value")
+    value = feats.value.reindex(index).fillna(0.0) if feats is not None else ones
+    if not value.sum() > 0:
+        notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
+                     "value shares count customers instead")
+        return ones
+    return value
+
+
+def _customer_inputs(cust: pd.DataFrame | None, roles: Roles, attributes: pd.DataFrame | None,
+                     index: pd.Index) -> dict[str, Any]:
+    """What the wording reads from the customers table: attention, persona (and its column)
+    and the demographics (profile attributes other than persona and attention)."""
+    return {
+        "attention": (pd.to_numeric(cust[roles.attention], errors="coerce").reindex(index)
+                      if roles.attention is not None and cust is not None else None),
+        "persona": cust[roles.persona].reindex(index) if roles.persona is not None and cust is not None else None,
+        "persona_column": roles.persona,
+        "demographics": (attributes.drop(columns=[c for c in (roles.persona, roles.attention)
+                                                  if c is not None and c in attributes.columns])
+                         if attributes is not None else None),
+    }
+
+
+def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any) -> Any:
+    """With a sample fit, what Spark needs to assign every customer (written with the run)."""
+    if spark_stage is None or spark_stage.scope is None or not spark_stage.scope.sampled:
+        return None
+    from segmentkit.spark.assign import SparkAssignment
+
+    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers))
+
+
+def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int], feats: FeatureTable | None,
+             prep: Preparation, specs: Mapping[str, FeatureSpec], X: np.ndarray, labels: np.ndarray,
+             confidence: np.ndarray | None, k: int, fitted: Fitted, selection: KSelection,
+             profiles: SegmentProfiles, profile_skipped: dict[str, str], named: dict[str, Any],
+             quality: dict[str, Any], validation: dict[str, Any], spark_stage: Any,
+             holdout: dict[str, Any] | None, inputs: dict[str, Any]) -> Summary:
+    """The run's summary (:func:`segmentkit.result.build_summary`) from what the stages made."""
+    cl = settings.clustering
+    algo_name = selection.recommended_algorithm
+    params = dict(selection.recommended_params)
+    return build_summary(json_safe({
+        "segmentkit_version": __version__,
+        "n_customers": int(len(ids)),
+        "n_segmented": int(status_counts.get("segmented", 0)),
+        "snapshot_date": feats.snapshot_date.isoformat() if feats else (
+            settings.snapshot_date.isoformat() if settings.snapshot_date else None),
+        "algorithm": algo_name,
+        "k": int(k),
+        "seed": cl.seed,
+        "status_counts": status_counts,
+        "features": list(prep.names),
+        "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+        "category_levels": feats.category_levels if feats else None,
+        "profile_skipped": profile_skipped,
+        "feature_labels": {name: specs[name].label for name in prep.names},
+        "algorithm_details": fitted.details,
+        "k_selection": selection.to_dict(),
+        "feature_families": _families(prep, X, labels, cl.balance_families),
+        "validation": validation,
+        "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
+            c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
+        **named,
+        "descriptive_sample": {**profiles.sample.to_dict(),
+                               "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
+        if profiles.sample is not None else None,
+        "data_quality": quality,
+        "fit_scope": spark_stage.scope.to_dict() if spark_stage is not None and spark_stage.scope else None,
+        "holdout": holdout,
+        "customer_map": _customer_map(X, labels, cl.seed),
+        "run": {
+            "parameters": _parameters(settings),
+            "inputs": inputs,
+            "versions": _versions(),
+        },
+    }))
+
+
+def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
+                roles: Roles) -> dict[str, Any]:
+    """What ``segments.sql`` needs: the rules read a missing value as the column's median
+    (see profile_segments), the feature SQL (DuckDB runs only) and the events table's name."""
+    return dict(
+        medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+        feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+        events_table=ev_table.table if ev_table is not None else "events",
+        customer_columns=tuple(roles.features))
+
+
+def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: dict[int, int], prep: Preparation,
+                 frame: pd.DataFrame, feats: FeatureTable | None, centres: Mapping[int, np.ndarray], *,
+                 name_of: Mapping[int, str], names: Mapping[int, SegmentName], overrides: Mapping[int, str],
+                 labels: np.ndarray) -> SegmentationModel:
+    """The model ``assign`` and the next refresh use: the fit, the features and preparation
+    to repeat, the names (generated and overridden), the centres and the drift baseline."""
+    return SegmentationModel(
+        algorithm=algorithm, state=fitted.state, label_map=label_map, preparation=prep,
+        feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
+        columns=dict(settings.columns.__dict__), feature_columns=tuple(settings.roles.features),
+        names={int(k): v for k, v in name_of.items() if int(k) >= 0},
+        generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
+        overrides=dict(overrides), centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
+        assign_noise=settings.clustering.assign_noise, uses_events=feats is not None,
+        baseline=baseline(frame, labels))
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
