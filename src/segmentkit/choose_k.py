@@ -877,6 +877,69 @@ def _reason(
 # --------------------------------------------------------------------------- entry point
 
 
+def _checked(
+    X: np.ndarray,
+    algorithm: str,
+    k_values: Sequence[int] | None,
+    fixed_k: int | None,
+    constraints: Constraints,
+    value: np.ndarray | None,
+    n_bootstrap: int,
+    sample_size: int | None,
+    random_state: int,
+    options: Mapping[str, Any] | None,
+) -> tuple[np.ndarray, list[AlgorithmSpec], list[int], np.ndarray | None]:
+    """:func:`select_k`'s arguments checked, each error naming its parameter: the matrix as
+    floats, the algorithms compared, the k swept (with ``fixed_k``) and the value as floats."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
+        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise ValueError("X must be numeric and finite (no NaN or infinity)")
+    X = X.astype(float, copy=False)
+    n = X.shape[0]
+    options = dict(options or {})
+    if algorithm == "auto":
+        names = [a for a in AUTO_ALGORITHMS if a in algorithms.names()]
+        if options.get("categorical"):
+            names.append("kprototypes")
+    else:
+        algorithms.get(algorithm)  # raises with the known names
+        names = [algorithm]
+    specs = [algorithms.get(a) for a in names]
+    if fixed_k is not None:
+        if not _is_int(fixed_k) or fixed_k < 2:
+            raise ValueError(f"fixed_k must be an integer >= 2, got {fixed_k!r}")
+        specs = [s for s in specs if s.capabilities.needs_k]
+        if not specs:
+            raise ValueError(f"fixed_k does not apply to {algorithm!r}, which finds the number of segments itself")
+    if k_values is None:
+        k_values = DEFAULT_K_VALUES
+    k_values = list(k_values)
+    if not k_values or not all(_is_int(k) and k >= 2 for k in k_values):
+        raise ValueError(f"k_values must be integers >= 2, got {k_values!r}")
+    if fixed_k is not None:
+        k_values.append(int(fixed_k))
+    k_values = sorted({int(k) for k in k_values})
+    if not isinstance(constraints, Constraints):
+        raise ValueError(f"constraints must be a Constraints, got {type(constraints).__name__}")
+    if not _is_int(n_bootstrap) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
+    if sample_size is not None and (not _is_int(sample_size) or sample_size < 100):
+        raise ValueError(f"sample_size must be an integer >= 100 or None, got {sample_size!r}")
+    if not _is_int(random_state):
+        raise ValueError(f"random_state must be an integer, got {random_state!r}")
+    if value is not None:
+        value = np.asarray(value, dtype=float)
+        if value.shape != (n,) or not np.isfinite(value).all():
+            raise ValueError(f"value must be a finite array of shape ({n},), got shape {value.shape}")
+        if value.sum() <= 0:
+            raise ValueError(f"value must have a positive total, got {value.sum()!r}")
+    if constraints.min_value_share is not None and value is None:
+        raise ValueError("constraints.min_value_share needs value (per-customer value)")
+    return X, specs, k_values, value
+
+
 def select_k(
     X: np.ndarray,
     *,
@@ -941,70 +1004,16 @@ def select_k(
     separation. On the labeled suite (``bench/labeled_suite.py``) this beats every
     single rule and their majority vote.
     """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-        raise ValueError("X must be numeric and finite (no NaN or infinity)")
-    X = X.astype(float, copy=False)
-    n = X.shape[0]
-    options = dict(options or {})
-    if algorithm == "auto":
-        names = [a for a in AUTO_ALGORITHMS if a in algorithms.names()]
-        if options.get("categorical"):
-            names.append("kprototypes")
-    else:
-        algorithms.get(algorithm)  # raises with the known names
-        names = [algorithm]
-    specs = [algorithms.get(a) for a in names]
-    if fixed_k is not None:
-        if not _is_int(fixed_k) or fixed_k < 2:
-            raise ValueError(f"fixed_k must be an integer >= 2, got {fixed_k!r}")
-        specs = [s for s in specs if s.capabilities.needs_k]
-        if not specs:
-            raise ValueError(f"fixed_k does not apply to {algorithm!r}, which finds the number of segments itself")
-    if k_values is None:
-        k_values = DEFAULT_K_VALUES
-    k_values = list(k_values)
-    if not k_values or not all(_is_int(k) and k >= 2 for k in k_values):
-        raise ValueError(f"k_values must be integers >= 2, got {k_values!r}")
-    if fixed_k is not None:
-        k_values.append(int(fixed_k))
-    k_values = sorted({int(k) for k in k_values})
-    if not isinstance(constraints, Constraints):
-        raise ValueError(f"constraints must be a Constraints, got {type(constraints).__name__}")
-    if not _is_int(n_bootstrap) or n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
-    if sample_size is not None and (not _is_int(sample_size) or sample_size < 100):
-        raise ValueError(f"sample_size must be an integer >= 100 or None, got {sample_size!r}")
-    if not _is_int(random_state):
-        raise ValueError(f"random_state must be an integer, got {random_state!r}")
-    if value is not None:
-        value = np.asarray(value, dtype=float)
-        if value.shape != (n,) or not np.isfinite(value).all():
-            raise ValueError(f"value must be a finite array of shape ({n},), got shape {value.shape}")
-        if value.sum() <= 0:
-            raise ValueError(f"value must have a positive total, got {value.sum()!r}")
-    if constraints.min_value_share is not None and value is None:
-        raise ValueError("constraints.min_value_share needs value (per-customer value)")
-
+    X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
+                                         sample_size, random_state, options)
+    n, options = X.shape[0], dict(options or {})
     idx = order_invariant_sample(X, sample_size, random_state)
     S = X[idx]
     m = S.shape[0]
     if max(k_values) > m // 2:
         raise ValueError(f"k_values must be at most half the rows used ({m // 2}), got {max(k_values)}")
     v = None if value is None else value[idx]
-    # metrics are computed where the algorithms measure distance: with kprototypes in the
-    # comparison, numeric columns plus scaled one-hot categories (see metric_matrix)
-    metric = S
-    if "kprototypes" in names:
-        from segmentkit.algorithms.kprototypes import metric_matrix
-
-        gamma = options.get("gamma")
-        if gamma is None:
-            num = [j for j in range(X.shape[1]) if j not in set(options["categorical"])]
-            gamma = 0.5 * float(np.mean(S[:, num].std(axis=0)))
-        metric = metric_matrix(S, options["categorical"], gamma)
+    metric = _metric_space(S, [spec.name for spec in specs], options)
 
     candidates: list[Candidate] = []
     labels: dict[str, dict[tuple[int, tuple], np.ndarray]] = {}
@@ -1014,37 +1023,45 @@ def select_k(
     # spinning after a matrix product slow k-means' threads down several-fold anyway.
     with threadpool_limits(limits=1):
         for spec in specs:
-            cands, labs = _evaluate(
+            cands, labels[spec.name] = _evaluate(
                 spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options
             )
             candidates.extend(cands)
-            labels[spec.name] = labs
-
     evidence, pool, how = _recommend(candidates, constraints)
-    chosen = evidence
-    if fixed_k is not None:
-        at_k = [c for c in candidates if c.k == fixed_k and not c.params]
-        chosen, _, _ = _recommend(at_k, constraints)
-    knee = None
-    if specs and algorithms.get(chosen.algorithm).capabilities.needs_k:
-        curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
-        if len(curve) >= 3:
-            knee = int(curve[knee_index(np.array([y for _, y in curve]))][0])
+    chosen = evidence if fixed_k is None else _recommend([c for c in candidates if c.k == fixed_k and not c.params],
+                                                         constraints)[0]
     reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None,
                      constraints)
     return KSelection(
-        candidates=tuple(candidates),
-        recommended_k=int(chosen.k),
-        recommended_algorithm=chosen.algorithm,
-        reason=reason,
-        recommended_params=dict(chosen.params),
-        knee_k=knee,
-        n_rows=n,
-        sample_size=m,
-        fixed_k=None if fixed_k is None else int(fixed_k),
-        constraints=constraints,
+        candidates=candidates, recommended_k=int(chosen.k), recommended_algorithm=chosen.algorithm,
+        recommended_params=dict(chosen.params), reason=reason, knee_k=_knee(chosen, candidates), n_rows=n,
+        sample_size=m, fixed_k=None if fixed_k is None else int(fixed_k), constraints=constraints,
     )
 
+
+def _metric_space(S: np.ndarray, names: Sequence[str], options: Mapping[str, Any]) -> np.ndarray:
+    """Where the metrics are computed: where the algorithms measure distance. With
+    kprototypes in the comparison, numeric columns plus scaled one-hot categories (see
+    ``metric_matrix``); otherwise the sample itself."""
+    if "kprototypes" not in names:
+        return S
+    from segmentkit.algorithms.kprototypes import metric_matrix
+
+    gamma = options.get("gamma")
+    if gamma is None:
+        num = [j for j in range(S.shape[1]) if j not in set(options["categorical"])]
+        gamma = 0.5 * float(np.mean(S[:, num].std(axis=0)))
+    return metric_matrix(S, options["categorical"], gamma)
+
+
+def _knee(chosen: Candidate, candidates: Sequence[Candidate]) -> int | None:
+    """Knee of inertia over k for the chosen algorithm (k-based, at least three k swept)."""
+    if not algorithms.get(chosen.algorithm).capabilities.needs_k:
+        return None
+    curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
+    if len(curve) < 3:
+        return None
+    return int(curve[knee_index(np.array([y for _, y in curve]))][0])
 
 
 # --------------------------------------------------------------------------- strength of structure
