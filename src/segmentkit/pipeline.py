@@ -32,7 +32,8 @@ from segmentkit.export import json_safe, to_json, write_assignments, write_summa
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
-from segmentkit.naming import SegmentName, apply_overrides, generate_names
+from segmentkit.name_overrides import apply_overrides
+from segmentkit.naming import SegmentName, generate_names
 from segmentkit.refresh import carry_ids, load_previous, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns

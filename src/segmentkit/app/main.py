@@ -23,7 +23,7 @@ from segmentkit.choose_k import STABLE_ARI, STABLE_SEGMENT_JACCARD, SUBSAMPLE_FR
 from segmentkit.config import SETTING_RANGES, ClusteringSettings, ColumnMapping, Settings, format_settings, load_settings
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError, SettingError
-from segmentkit.naming import format_name_overrides
+from segmentkit.name_overrides import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.report import build_view
 from segmentkit.sources import input_columns, match_columns, preview_rows
