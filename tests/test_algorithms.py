@@ -190,3 +190,13 @@ def test_kmeans_on_many_rows_is_as_good_as_full_kmeans(seed):
     assert fitted.details["variant"] == "lloyd (restarts on a sample)"
     reference = KMeans(n_clusters=8, n_init=10, random_state=seed).fit(X).inertia_
     assert fitted.details["inertia"] <= reference * 1.001
+
+
+def test_assign_noise_moves_noise_rows_to_the_nearest_centre():
+    # by hand: 0.4 is nearest to centre 0 (at 0), 9 to centre 5 (at 10); segments keep their ids
+    labels = np.array([0, -1, 5, -1])
+    X = np.array([[0.0], [0.4], [10.0], [9.0]])
+    out = algorithms.assign_noise(labels, X, {0: [0.0], 5: [10.0]})
+    assert out.tolist() == [0, 0, 5, 5]
+    assert labels.tolist() == [0, -1, 5, -1]  # the caller's labels are not changed
+    assert algorithms.assign_noise(labels, X, {}).tolist() == [0, -1, 5, -1]

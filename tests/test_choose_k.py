@@ -91,6 +91,9 @@ def test_candidate_below_min_share_is_never_recommended():
     assert rec.min_share >= 0.1 and rec.eligible
     small = [c for c in sel.candidates if c.min_share < 0.1]
     assert small and all(not c.eligible and "min_share" in c.why_not for c in small)
+    # shares in words keep one decimal: the smallest segment's share, then the minimum
+    c = small[0]
+    assert f"holds {100 * c.min_share:.1f} % of customers, below min_share (10.0 %)" in c.why_not
 
 
 def test_max_segments_and_min_value_share():

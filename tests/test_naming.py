@@ -10,16 +10,13 @@ import pytest
 from sklearn.cluster import KMeans
 
 from segmentkit.features import FeatureSpec
+from segmentkit.name_overrides import apply_overrides, format_name_overrides, load_name_overrides, parse_name_overrides
 from segmentkit.naming import (
     SegmentName,
-    apply_overrides,
-    format_name_overrides,
     generate_names,
-    load_name_overrides,
     match_segments,
     migration_records,
     migration_table,
-    parse_name_overrides,
     relabel,
     segment_overlap,
     trait_lines,

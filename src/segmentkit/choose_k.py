@@ -30,11 +30,12 @@ caller) uses all customers.
 
 from __future__ import annotations
 
+import enum
 import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from pydantic import JsonValue
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from scipy.stats import rankdata
@@ -43,6 +44,9 @@ from sklearn.tree import DecisionTreeClassifier
 from segmentkit import algorithms
 from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
 from segmentkit.config import STABILITY_RESAMPLES
+from segmentkit.contract import Typed
+from segmentkit.export import json_float
+from segmentkit.wording import percent
 
 __all__ = [
     "DEFAULT_K_VALUES",
@@ -53,6 +57,7 @@ __all__ = [
     "Constraints",
     "Candidate",
     "KSelection",
+    "Recommendation",
     "select_k",
     "stratified_silhouette",
     "distinguishability",
@@ -101,19 +106,16 @@ ISLANDS_SILHOUETTE = 0.5
 #: and marketing practice keeps to 4-8 such segments.
 CONTINUUM_MAX_SEGMENTS = 8
 
+#: Decimals of the shares the selection quotes in words (why a candidate is ruled out, which
+#: segment a split cuts): one, so a segment of 2.96 % against a 3 % minimum does not read as
+#: "3 %, below 3 %".
+SHARE_DECIMALS = 1
+
 #: Fewest customers a selection of k is made on: below it, bootstrap halves and silhouette
 #: samples are too small to say anything.
 MIN_ROWS = 10
 
-def _round(x: Any) -> Any:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, 6) if math.isfinite(x) else None
-
-
-@dataclass(frozen=True)
-class Constraints:
+class Constraints(Typed):
     """Business constraints a usable segmentation must meet.
 
     Attributes
@@ -128,38 +130,33 @@ class Constraints:
         Density algorithms: at most this share of customers left as noise.
     """
 
-    min_share: float = 0.03
+    min_share: float | None = 0.03
     max_segments: int | None = None
     min_value_share: float | None = None
-    max_noise_share: float = 0.25
+    max_noise_share: float | None = 0.25
 
-    def __post_init__(self) -> None:
-        # the same range as config.SETTING_RANGES (0.5: two segments of exactly half each)
-        if not _is_number(self.min_share) or not 0.0 <= self.min_share <= 0.5:
-            raise ValueError(f"min_share must be a number from 0 to 0.5, got {self.min_share!r}")
-        if self.max_segments is not None and (not _is_int(self.max_segments) or self.max_segments < 2):
-            raise ValueError(f"max_segments must be an integer >= 2 or None, got {self.max_segments!r}")
-        if self.min_value_share is not None and (
-            not _is_number(self.min_value_share) or not 0.0 <= self.min_value_share <= 0.5
-        ):
-            raise ValueError(
-                f"min_value_share must be a number from 0 to 0.5 or None, got {self.min_value_share!r}"
-            )
-        if not _is_number(self.max_noise_share) or not 0.0 <= self.max_noise_share <= 1.0:
-            raise ValueError(f"max_noise_share must be a number in [0, 1], got {self.max_noise_share!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "min_share": _round(self.min_share),
-            "max_segments": self.max_segments,
-            "min_value_share": _round(self.min_value_share),
-            "max_noise_share": _round(self.max_noise_share),
-        }
+    def __init__(self, **values: Any) -> None:
+        # checked before pydantic coerces anything, so a user sees one plain sentence
+        # naming the setting (``summary.json`` is read back with ``model_validate``)
+        _check_constraints(**values)
+        super().__init__(**values)
 
 
-@dataclass(frozen=True)
-class Candidate:
+def _check_constraints(
+    min_share: Any = 0.03, max_segments: Any = None, min_value_share: Any = None, max_noise_share: Any = 0.25
+) -> None:
+    # the same range as config.SETTING_RANGES (0.5: two segments of exactly half each)
+    if not _is_number(min_share) or not 0.0 <= min_share <= 0.5:
+        raise ValueError(f"min_share must be a number from 0 to 0.5, got {min_share!r}")
+    if max_segments is not None and (not _is_int(max_segments) or max_segments < 2):
+        raise ValueError(f"max_segments must be an integer >= 2 or None, got {max_segments!r}")
+    if min_value_share is not None and (not _is_number(min_value_share) or not 0.0 <= min_value_share <= 0.5):
+        raise ValueError(f"min_value_share must be a number from 0 to 0.5 or None, got {min_value_share!r}")
+    if not _is_number(max_noise_share) or not 0.0 <= max_noise_share <= 1.0:
+        raise ValueError(f"max_noise_share must be a number in [0, 1], got {max_noise_share!r}")
+
+
+class Candidate(Typed):
     """One (algorithm, k or size parameter) candidate with every metric.
 
     Attributes
@@ -170,6 +167,8 @@ class Candidate:
     params : dict
         Options that reproduce the candidate, e.g. ``{"min_cluster_share": 0.02}``;
         empty for k-based algorithms.
+    min_cluster_share : float or None
+        The density algorithms' size parameter (``params["min_cluster_share"]``).
     silhouette, calinski_harabasz, davies_bouldin : float or None
         On the selection sample (noise excluded); ``None`` with fewer than 2 segments.
     silhouette_se : float or None
@@ -180,11 +179,11 @@ class Candidate:
         Gaussian mixture BIC on the selection sample (``None`` for other algorithms).
     stability : float or None
         Mean ARI between the reference partition and the re-fits on subsamples.
-    segment_stability : tuple of float
+    segment_stability : list of float
         Mean best-match Jaccard per segment (segments ordered by size, largest first).
     min_share : float
         Share of customers in the smallest segment.
-    segment_shares : tuple of float
+    segment_shares : list of float
         Share of customers per segment (largest first).
     noise_share : float
         Share of customers left as noise (density algorithms).
@@ -195,6 +194,9 @@ class Candidate:
     pair_separation : float or None
         The least-separated pair of segments: over pairs, the lowest best single-feature
         AUC (see :func:`pair_separation`); ``None`` with fewer than two segments.
+    stable : bool
+        Mean ARI >= :data:`STABLE_ARI` and every segment's Jaccard >=
+        :data:`STABLE_SEGMENT_JACCARD` (true when stability was not measured).
     eligible : bool
     why_not : str or None
         Plain words on the broken constraints; ``None`` when eligible.
@@ -202,7 +204,8 @@ class Candidate:
 
     algorithm: str
     k: int
-    params: Mapping[str, Any]
+    params: dict[str, JsonValue]
+    min_cluster_share: float | None
     silhouette: float | None
     silhouette_se: float | None
     calinski_harabasz: float | None
@@ -210,24 +213,16 @@ class Candidate:
     inertia: float | None
     bic: float | None
     stability: float | None
-    segment_stability: tuple[float, ...]
-    min_share: float
-    segment_shares: tuple[float, ...]
-    noise_share: float
+    segment_stability: list[float | None]
+    min_share: float | None
+    segment_shares: list[float | None]
+    noise_share: float | None
     value_min_share: float | None
     distinguishability: float | None
+    pair_separation: float | None
+    stable: bool
     eligible: bool
     why_not: str | None
-    pair_separation: float | None = None
-
-    @property
-    def stable(self) -> bool:
-        """Mean ARI >= :data:`STABLE_ARI` and every segment Jaccard >= the threshold."""
-        if self.stability is None:
-            return True
-        return self.stability >= STABLE_ARI and (
-            not self.segment_stability or min(self.segment_stability) >= STABLE_SEGMENT_JACCARD
-        )
 
     @property
     def traits(self) -> bool:
@@ -242,48 +237,28 @@ class Candidate:
             return f"{self.algorithm} {ps} (k={self.k})"
         return f"{self.algorithm} k={self.k}"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (floats rounded to 6 decimals)."""
-        return {
-            "algorithm": self.algorithm,
-            "k": int(self.k),
-            "params": {key: _round(val) if _is_number(val) else val for key, val in self.params.items()},
-            "min_cluster_share": _round(self.params.get("min_cluster_share")),
-            "silhouette": _round(self.silhouette),
-            "silhouette_se": _round(self.silhouette_se),
-            "calinski_harabasz": _round(self.calinski_harabasz),
-            "davies_bouldin": _round(self.davies_bouldin),
-            "inertia": _round(self.inertia),
-            "bic": _round(self.bic),
-            "stability": _round(self.stability),
-            "segment_stability": [_round(v) for v in self.segment_stability],
-            "min_share": _round(self.min_share),
-            "segment_shares": [_round(v) for v in self.segment_shares],
-            "noise_share": _round(self.noise_share),
-            "value_min_share": _round(self.value_min_share),
-            "distinguishability": _round(self.distinguishability),
-            "pair_separation": _round(self.pair_separation),
-            "stable": bool(self.stable),
-            "eligible": bool(self.eligible),
-            "why_not": self.why_not,
-        }
+
+def _is_stable(stability: float | None, segment_stability: Sequence[float]) -> bool:
+    """Mean ARI >= :data:`STABLE_ARI` and every segment Jaccard >= the threshold."""
+    if stability is None:
+        return True
+    return stability >= STABLE_ARI and (not segment_stability or min(segment_stability) >= STABLE_SEGMENT_JACCARD)
 
 
-@dataclass(frozen=True)
-class KSelection:
-    """The candidates and the recommendation.
+class KSelection(Typed):
+    """The candidates and the recommendation, with its reason in plain words.
 
     Attributes
     ----------
-    candidates : tuple of Candidate
+    candidates : list of Candidate
     recommended_k : int
     recommended_algorithm : str
-    reason : str
-        Plain words.
     recommended_params : dict
         Extra options for the final fit (density algorithms: ``min_cluster_share``):
         ``algorithms.get(recommended_algorithm).fit(X, k=recommended_k,
         random_state=seed, **options, **recommended_params)``.
+    reason : str
+        Plain words.
     knee_k : int or None
         Knee of inertia over k for the recommended algorithm (k-based only).
     n_rows : int
@@ -295,16 +270,16 @@ class KSelection:
     constraints : Constraints
     """
 
-    candidates: tuple[Candidate, ...]
+    candidates: list[Candidate]
     recommended_k: int
     recommended_algorithm: str
+    recommended_params: dict[str, JsonValue]
     reason: str
-    recommended_params: Mapping[str, Any] = field(default_factory=dict)
-    knee_k: int | None = None
-    n_rows: int = 0
-    sample_size: int = 0
-    fixed_k: int | None = None
-    constraints: Constraints = field(default_factory=Constraints)
+    knee_k: int | None
+    n_rows: int
+    sample_size: int
+    fixed_k: int | None
+    constraints: Constraints
 
     @property
     def recommended(self) -> Candidate:
@@ -317,23 +292,6 @@ class KSelection:
             ):
                 return c
         raise LookupError("the recommended candidate is not among the candidates")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form for ``summary.json``'s ``k_selection``."""
-        return {
-            "candidates": [c.to_dict() for c in self.candidates],
-            "recommended_k": int(self.recommended_k),
-            "recommended_algorithm": self.recommended_algorithm,
-            "recommended_params": {
-                key: _round(val) if _is_number(val) else val for key, val in self.recommended_params.items()
-            },
-            "reason": self.reason,
-            "knee_k": self.knee_k,
-            "n_rows": int(self.n_rows),
-            "sample_size": int(self.sample_size),
-            "fixed_k": self.fixed_k,
-            "constraints": self.constraints.to_dict(),
-        }
 
 
 # --------------------------------------------------------------------------- validation
@@ -678,6 +636,7 @@ def _evaluate(
                 algorithm=spec.name,
                 k=cand_k,
                 params=dict(params),
+                min_cluster_share=params.get("min_cluster_share"),
                 silhouette=sil,
                 silhouette_se=se,
                 calinski_harabasz=ch,
@@ -691,17 +650,14 @@ def _evaluate(
                 noise_share=noise_share,
                 value_min_share=value_min,
                 distinguishability=dist,
+                pair_separation=separation,
+                stable=_is_stable(stab, seg_stab),
                 eligible=why is None,
                 why_not=why,
-                pair_separation=separation,
             )
         )
         labels_by_key[(cand_k, tuple(params.items()))] = lab
     return candidates, labels_by_key
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
 
 
 def _why_not(
@@ -719,21 +675,42 @@ def _why_not(
         reasons.append(f"{k} segments is more than max_segments ({c.max_segments})")
     if k >= 1 and shares.min() < c.min_share:
         reasons.append(
-            f"smallest segment holds {_pct(shares.min())} of customers, below min_share ({_pct(c.min_share)})"
+            f"smallest segment holds {percent(shares.min(), SHARE_DECIMALS)} of customers, "
+            f"below min_share ({percent(c.min_share, SHARE_DECIMALS)})"
         )
     if c.min_value_share is not None and value_min is not None and value_min < c.min_value_share:
         reasons.append(
-            f"lowest-value segment holds {_pct(value_min)} of value, below min_value_share "
-            f"({_pct(c.min_value_share)})"
+            f"lowest-value segment holds {percent(value_min, SHARE_DECIMALS)} of value, below min_value_share "
+            f"({percent(c.min_value_share, SHARE_DECIMALS)})"
         )
     if spec.capabilities.noise and noise_share > c.max_noise_share:
         reasons.append(
-            f"{_pct(noise_share)} of customers are noise, above max_noise_share ({_pct(c.max_noise_share)})"
+            f"{percent(noise_share, SHARE_DECIMALS)} of customers are noise, "
+            f"above max_noise_share ({percent(c.max_noise_share, SHARE_DECIMALS)})"
         )
     return "; ".join(reasons) if reasons else None
 
 
 # --------------------------------------------------------------------------- the rule
+
+
+class Recommendation(enum.Enum):
+    """Which branch of the rule (:func:`_recommend`) made the choice; the reason is worded from it."""
+
+    #: Among stable eligible candidates, by silhouette: the highest, or the most segments
+    #: within :data:`SILHOUETTE_TOLERANCE` of it (islands, or a continuum where no
+    #: candidate qualified for the continuum rule).
+    STABLE_SILHOUETTE = "stable silhouette"
+    #: A continuum: the most stable segments told apart by traits.
+    CONTINUUM = "continuum"
+    #: A continuum, and the chosen k is a peak of the silhouette over k.
+    CONTINUUM_PEAK = "continuum peak"
+    #: No eligible candidate is stable: the highest silhouette among the most stable.
+    MOST_STABLE = "most stable"
+    #: No candidate meets the constraints: the best of the rest.
+    NONE_ELIGIBLE = "none eligible"
+    #: No candidate found two segments (density algorithms): the fewest.
+    NO_TWO_SEGMENTS = "no two segments"
 
 
 def _rank_key(c: Candidate) -> tuple[float, int]:
@@ -742,8 +719,8 @@ def _rank_key(c: Candidate) -> tuple[float, int]:
 
 def _recommend(
     cands: Sequence[Candidate], constraints: Constraints = Constraints()
-) -> tuple[Candidate, list[Candidate], str]:
-    """Apply the rule; return the choice, the pool it came from and how the pool was made.
+) -> tuple[Candidate, list[Candidate], Recommendation]:
+    """Apply the rule; return the choice, the pool it came from and the branch that chose.
 
     1. Pool: eligible candidates (all, if none is eligible).
     2. Keep the *stable* ones (mean ARI >= 0.75 and every segment's mean Jaccard >= 0.75);
@@ -765,28 +742,29 @@ def _recommend(
     """
     scored = [c for c in cands if c.silhouette is not None]
     pool = [c for c in scored if c.eligible]
-    how = "eligible"
+    eligible = bool(pool)
+    if not eligible:
+        pool = scored
     if not pool:
-        pool, how = scored, "none eligible"
-    if not pool:
-        pool, how = list(cands), "none with two segments"
-        return min(pool, key=lambda c: c.k), pool, how
+        return min(cands, key=lambda c: c.k), list(cands), Recommendation.NO_TWO_SEGMENTS
     stable = [c for c in pool if c.stable]
+    how = Recommendation.STABLE_SILHOUETTE if stable else Recommendation.MOST_STABLE
     if stable:
-        pool, how = stable, how + ", stable"
+        pool = stable
     elif any(c.stability is not None for c in pool):
         top = max(c.stability for c in pool if c.stability is not None)
         pool = [c for c in pool if c.stability is not None and c.stability >= top - 0.05]
-        how = how + ", most stable"
+    if not eligible:
+        how = Recommendation.NONE_ELIGIBLE
     best = max(pool, key=_rank_key)
-    if best.silhouette < ISLANDS_SILHOUETTE and "none eligible" not in how:
+    if best.silhouette < ISLANDS_SILHOUETTE and eligible:
         most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
         usable = [c for c in pool if c.traits and c.k <= most and c.stable]
         peaks = [c for c in usable if _silhouette_peak(c, scored)]
         if peaks:
-            return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum, peak"
+            return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM_PEAK
         if usable:
-            return max(usable, key=lambda c: (c.k, c.silhouette)), pool, how + ", continuum"
+            return max(usable, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM
     near = [
         c
         for c in pool
@@ -819,7 +797,8 @@ def _split_note(
     seg = int(np.argmax(frac[:, -2])) if nxt.k > 1 else 0
     pieces = np.argsort(table[seg])[-2:]
     # named by its share, not a number: the selection's sample numbering need not be the final ids
-    words = f"{nxt.k} segments would split the segment of {_pct(chosen.segment_shares[seg])} of customers into two"
+    share = percent(chosen.segment_shares[seg], SHARE_DECIMALS)
+    words = f"{nxt.k} segments would split the segment of {share} of customers into two"
     if nxt.segment_stability:
         piece_stab = min(nxt.segment_stability[int(p)] for p in pieces)
         words += f" with segment stability {piece_stab:.2f}"
@@ -829,7 +808,7 @@ def _split_note(
 def _reason(
     chosen: Candidate,
     pool: Sequence[Candidate],
-    how: str,
+    how: Recommendation,
     cands: Sequence[Candidate],
     labels: Mapping[str, Mapping[tuple[int, tuple], np.ndarray]],
     fixed_k: int | None,
@@ -851,9 +830,10 @@ def _reason(
         if evidence is not None and (evidence.k, evidence.algorithm) != (chosen.k, chosen.algorithm):
             text += f"; the evidence alone would suggest {evidence.k} ({evidence.label}, silhouette {sil(evidence)}, {stab(evidence)})"
         return text + "."
-    if "none eligible" in how:
+    continuum = how in (Recommendation.CONTINUUM, Recommendation.CONTINUUM_PEAK)
+    if how is Recommendation.NONE_ELIGIBLE:
         text = f"{head}: no candidate meets the constraints; this is the best of the rest ({chosen.why_not})"
-    elif "continuum" in how:
+    elif continuum:
         best = max(pool, key=_rank_key)
         text = (
             f"{head}: the customers form a continuum, not islands (best silhouette {sil(best)}, below "
@@ -861,9 +841,9 @@ def _reason(
             f"are stable ({stab(chosen)}, every segment at least {STABLE_SEGMENT_JACCARD}), large enough and "
             f"each told apart from every other by a trait (weakest pair AUC {chosen.pair_separation:.2f})"
             + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
-               if "peak" in how else "")
+               if how is Recommendation.CONTINUUM_PEAK else "")
         )
-    elif "stable" in how and "most" not in how:
+    elif how is Recommendation.STABLE_SILHOUETTE:
         best = max(pool, key=_rank_key)
         if best is chosen:
             text = f"{head}: highest silhouette ({sil(chosen)}) among stable candidates ({stab(chosen)})"
@@ -873,7 +853,7 @@ def _reason(
                 f"({sil(chosen)}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
                 f"({best.label}, {sil(best)})"
             )
-    else:
+    else:  # MOST_STABLE, NO_TWO_SEGMENTS
         text = f"{head}: no candidate is clearly stable; highest silhouette ({sil(chosen)}) among the most stable ({stab(chosen)})"
     same = sorted((c for c in cands if c.algorithm == chosen.algorithm and not c.params), key=lambda c: c.k)
     nxt = next((c for c in same if c.k == chosen.k + 1), None)
@@ -884,9 +864,9 @@ def _reason(
             note = _split_note(chosen, nxt, labels[chosen.algorithm])
             if not nxt.stable:
                 text += f"; {note} — not stable"
-            elif "continuum" in how and not nxt.traits:
+            elif continuum and not nxt.traits:
                 text += f"; {note}, but two of its segments differ by no trait (AUC {nxt.pair_separation:.2f})"
-            elif "continuum" in how and nxt.k > most:
+            elif continuum and nxt.k > most:
                 text += f"; {note}, more than {most}"
             elif nxt.silhouette is not None:
                 text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
@@ -897,6 +877,69 @@ def _reason(
 
 
 # --------------------------------------------------------------------------- entry point
+
+
+def _checked(
+    X: np.ndarray,
+    algorithm: str,
+    k_values: Sequence[int] | None,
+    fixed_k: int | None,
+    constraints: Constraints,
+    value: np.ndarray | None,
+    n_bootstrap: int,
+    sample_size: int | None,
+    random_state: int,
+    options: Mapping[str, Any] | None,
+) -> tuple[np.ndarray, list[AlgorithmSpec], list[int], np.ndarray | None]:
+    """:func:`select_k`'s arguments checked, each error naming its parameter: the matrix as
+    floats, the algorithms compared, the k swept (with ``fixed_k``) and the value as floats."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
+        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise ValueError("X must be numeric and finite (no NaN or infinity)")
+    X = X.astype(float, copy=False)
+    n = X.shape[0]
+    options = dict(options or {})
+    if algorithm == "auto":
+        names = [a for a in AUTO_ALGORITHMS if a in algorithms.names()]
+        if options.get("categorical"):
+            names.append("kprototypes")
+    else:
+        algorithms.get(algorithm)  # raises with the known names
+        names = [algorithm]
+    specs = [algorithms.get(a) for a in names]
+    if fixed_k is not None:
+        if not _is_int(fixed_k) or fixed_k < 2:
+            raise ValueError(f"fixed_k must be an integer >= 2, got {fixed_k!r}")
+        specs = [s for s in specs if s.capabilities.needs_k]
+        if not specs:
+            raise ValueError(f"fixed_k does not apply to {algorithm!r}, which finds the number of segments itself")
+    if k_values is None:
+        k_values = DEFAULT_K_VALUES
+    k_values = list(k_values)
+    if not k_values or not all(_is_int(k) and k >= 2 for k in k_values):
+        raise ValueError(f"k_values must be integers >= 2, got {k_values!r}")
+    if fixed_k is not None:
+        k_values.append(int(fixed_k))
+    k_values = sorted({int(k) for k in k_values})
+    if not isinstance(constraints, Constraints):
+        raise ValueError(f"constraints must be a Constraints, got {type(constraints).__name__}")
+    if not _is_int(n_bootstrap) or n_bootstrap < 0:
+        raise ValueError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
+    if sample_size is not None and (not _is_int(sample_size) or sample_size < 100):
+        raise ValueError(f"sample_size must be an integer >= 100 or None, got {sample_size!r}")
+    if not _is_int(random_state):
+        raise ValueError(f"random_state must be an integer, got {random_state!r}")
+    if value is not None:
+        value = np.asarray(value, dtype=float)
+        if value.shape != (n,) or not np.isfinite(value).all():
+            raise ValueError(f"value must be a finite array of shape ({n},), got shape {value.shape}")
+        if value.sum() <= 0:
+            raise ValueError(f"value must have a positive total, got {value.sum()!r}")
+    if constraints.min_value_share is not None and value is None:
+        raise ValueError("constraints.min_value_share needs value (per-customer value)")
+    return X, specs, k_values, value
 
 
 def select_k(
@@ -963,70 +1006,16 @@ def select_k(
     separation. On the labeled suite (``bench/labeled_suite.py``) this beats every
     single rule and their majority vote.
     """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] < MIN_ROWS or X.shape[1] < 1:
-        raise ValueError(f"X must be a 2-d array with at least {MIN_ROWS} rows and 1 column, got shape {X.shape}")
-    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-        raise ValueError("X must be numeric and finite (no NaN or infinity)")
-    X = X.astype(float, copy=False)
-    n = X.shape[0]
-    options = dict(options or {})
-    if algorithm == "auto":
-        names = [a for a in AUTO_ALGORITHMS if a in algorithms.names()]
-        if options.get("categorical"):
-            names.append("kprototypes")
-    else:
-        algorithms.get(algorithm)  # raises with the known names
-        names = [algorithm]
-    specs = [algorithms.get(a) for a in names]
-    if fixed_k is not None:
-        if not _is_int(fixed_k) or fixed_k < 2:
-            raise ValueError(f"fixed_k must be an integer >= 2, got {fixed_k!r}")
-        specs = [s for s in specs if s.capabilities.needs_k]
-        if not specs:
-            raise ValueError(f"fixed_k does not apply to {algorithm!r}, which finds the number of segments itself")
-    if k_values is None:
-        k_values = DEFAULT_K_VALUES
-    k_values = list(k_values)
-    if not k_values or not all(_is_int(k) and k >= 2 for k in k_values):
-        raise ValueError(f"k_values must be integers >= 2, got {k_values!r}")
-    if fixed_k is not None:
-        k_values.append(int(fixed_k))
-    k_values = sorted({int(k) for k in k_values})
-    if not isinstance(constraints, Constraints):
-        raise ValueError(f"constraints must be a Constraints, got {type(constraints).__name__}")
-    if not _is_int(n_bootstrap) or n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}")
-    if sample_size is not None and (not _is_int(sample_size) or sample_size < 100):
-        raise ValueError(f"sample_size must be an integer >= 100 or None, got {sample_size!r}")
-    if not _is_int(random_state):
-        raise ValueError(f"random_state must be an integer, got {random_state!r}")
-    if value is not None:
-        value = np.asarray(value, dtype=float)
-        if value.shape != (n,) or not np.isfinite(value).all():
-            raise ValueError(f"value must be a finite array of shape ({n},), got shape {value.shape}")
-        if value.sum() <= 0:
-            raise ValueError(f"value must have a positive total, got {value.sum()!r}")
-    if constraints.min_value_share is not None and value is None:
-        raise ValueError("constraints.min_value_share needs value (per-customer value)")
-
+    X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
+                                         sample_size, random_state, options)
+    n, options = X.shape[0], dict(options or {})
     idx = order_invariant_sample(X, sample_size, random_state)
     S = X[idx]
     m = S.shape[0]
     if max(k_values) > m // 2:
         raise ValueError(f"k_values must be at most half the rows used ({m // 2}), got {max(k_values)}")
     v = None if value is None else value[idx]
-    # metrics are computed where the algorithms measure distance: with kprototypes in the
-    # comparison, numeric columns plus scaled one-hot categories (see metric_matrix)
-    metric = S
-    if "kprototypes" in names:
-        from segmentkit.algorithms.kprototypes import metric_matrix
-
-        gamma = options.get("gamma")
-        if gamma is None:
-            num = [j for j in range(X.shape[1]) if j not in set(options["categorical"])]
-            gamma = 0.5 * float(np.mean(S[:, num].std(axis=0)))
-        metric = metric_matrix(S, options["categorical"], gamma)
+    metric = _metric_space(S, [spec.name for spec in specs], options)
 
     candidates: list[Candidate] = []
     labels: dict[str, dict[tuple[int, tuple], np.ndarray]] = {}
@@ -1036,37 +1025,45 @@ def select_k(
     # spinning after a matrix product slow k-means' threads down several-fold anyway.
     with threadpool_limits(limits=1):
         for spec in specs:
-            cands, labs = _evaluate(
+            cands, labels[spec.name] = _evaluate(
                 spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options
             )
             candidates.extend(cands)
-            labels[spec.name] = labs
-
     evidence, pool, how = _recommend(candidates, constraints)
-    chosen = evidence
-    if fixed_k is not None:
-        at_k = [c for c in candidates if c.k == fixed_k and not c.params]
-        chosen, _, _ = _recommend(at_k, constraints)
-    knee = None
-    if specs and algorithms.get(chosen.algorithm).capabilities.needs_k:
-        curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
-        if len(curve) >= 3:
-            knee = int(curve[knee_index(np.array([y for _, y in curve]))][0])
+    chosen = evidence if fixed_k is None else _recommend([c for c in candidates if c.k == fixed_k and not c.params],
+                                                         constraints)[0]
     reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None,
                      constraints)
     return KSelection(
-        candidates=tuple(candidates),
-        recommended_k=int(chosen.k),
-        recommended_algorithm=chosen.algorithm,
-        reason=reason,
-        recommended_params=dict(chosen.params),
-        knee_k=knee,
-        n_rows=n,
-        sample_size=m,
-        fixed_k=None if fixed_k is None else int(fixed_k),
-        constraints=constraints,
+        candidates=candidates, recommended_k=int(chosen.k), recommended_algorithm=chosen.algorithm,
+        recommended_params=dict(chosen.params), reason=reason, knee_k=_knee(chosen, candidates), n_rows=n,
+        sample_size=m, fixed_k=None if fixed_k is None else int(fixed_k), constraints=constraints,
     )
 
+
+def _metric_space(S: np.ndarray, names: Sequence[str], options: Mapping[str, Any]) -> np.ndarray:
+    """Where the metrics are computed: where the algorithms measure distance. With
+    kprototypes in the comparison, numeric columns plus scaled one-hot categories (see
+    ``metric_matrix``); otherwise the sample itself."""
+    if "kprototypes" not in names:
+        return S
+    from segmentkit.algorithms.kprototypes import metric_matrix
+
+    gamma = options.get("gamma")
+    if gamma is None:
+        num = [j for j in range(S.shape[1]) if j not in set(options["categorical"])]
+        gamma = 0.5 * float(np.mean(S[:, num].std(axis=0)))
+    return metric_matrix(S, options["categorical"], gamma)
+
+
+def _knee(chosen: Candidate, candidates: Sequence[Candidate]) -> int | None:
+    """Knee of inertia over k for the chosen algorithm (k-based, at least three k swept)."""
+    if not algorithms.get(chosen.algorithm).capabilities.needs_k:
+        return None
+    curve = sorted((c.k, c.inertia) for c in candidates if c.algorithm == chosen.algorithm and c.inertia is not None)
+    if len(curve) < 3:
+        return None
+    return int(curve[knee_index(np.array([y for _, y in curve]))][0])
 
 
 # --------------------------------------------------------------------------- strength of structure
@@ -1104,12 +1101,12 @@ def structure_strength(silhouette: float | None, confidence: np.ndarray | None) 
     if reading is not None:
         text = f"Structure is {reading} (silhouette {silhouette:.2f})."
     if near is not None:
-        text += (f" {_pct(near)} of customers sit near a border between two segments "
+        text += (f" {percent(near, SHARE_DECIMALS)} of customers sit near a border between two segments "
                  f"(confidence below {NEAR_BORDER:.1f}).")
     return {
-        "silhouette": _round(silhouette),
+        "silhouette": json_float(silhouette),
         "reading": reading,
-        "near_border_share": _round(near),
+        "near_border_share": json_float(near),
         "near_border_threshold": NEAR_BORDER,
         "sentence": text.strip() or None,
     }

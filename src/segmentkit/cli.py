@@ -277,7 +277,7 @@ def run(
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
     from segmentkit.briefs import load_brief_overrides
-    from segmentkit.naming import load_name_overrides
+    from segmentkit.name_overrides import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
     with _reported(ctx):

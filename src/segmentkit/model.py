@@ -19,7 +19,7 @@ from segmentkit import algorithms
 from segmentkit.errors import InputError, first_line
 from segmentkit.prepare import Preparation
 
-__all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "validate_model"]
+__all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "load_model", "validate_model"]
 
 MODEL_FORMAT = "segmentkit-model/1"
 
@@ -207,12 +207,8 @@ class SegmentationModel:
             if k >= 0:
                 lookup[k] = v
         labels = np.where(raw >= 0, lookup[np.clip(raw, 0, len(lookup) - 1)], -1)
-        if self.assign_noise and (labels < 0).any() and self.centres:
-            ids = np.array(sorted(self.centres))
-            centres = np.array([self.centres[i] for i in ids])
-            fill, _ = algorithms.nearest_centre(centres, X[labels < 0])
-            labels = labels.copy()
-            labels[labels < 0] = ids[fill]
+        if self.assign_noise:
+            labels = algorithms.assign_noise(labels, X, self.centres)
         return labels, confidence
 
     def to_dict(self) -> dict[str, Any]:
@@ -284,3 +280,9 @@ class SegmentationModel:
             raise InputError(f"nested more than {MAX_DEPTH} deep: not a model segmentkit wrote",
                              source="model.json") from None
         return cls.from_dict(data)
+
+
+def load_model(path: str | Path) -> SegmentationModel:
+    """The saved model of a run, from its output folder or its ``model/`` folder."""
+    p = Path(path)
+    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)

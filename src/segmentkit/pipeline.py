@@ -22,18 +22,20 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
+from segmentkit.algorithms import Fitted
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import MIN_ROWS, Constraints, select_k, structure_strength
+from segmentkit.choose_k import MIN_ROWS, Constraints, KSelection, select_k, structure_strength
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.exclusions import excluded_customers, exclusion_rules, format_rules
-from segmentkit.holdout import BASE_WINDOW_DAYS, holdout_groups, plan_holdout, window_outcomes
-from segmentkit.model import SegmentationModel
-from segmentkit.naming import SegmentName, apply_overrides, generate_names
-from segmentkit.refresh import match_segments, migration_table
+from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
+from segmentkit.model import SegmentationModel, load_model
+from segmentkit.name_overrides import apply_overrides
+from segmentkit.naming import SegmentName, generate_names
+from segmentkit.refresh import carry_ids, load_previous, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns
 from segmentkit.personas import compare_personas
@@ -386,212 +388,34 @@ class Segmentation:
         notes: list[str] = []
         inputs: dict[str, Any] = {}
 
-        feats: FeatureTable | None = None
-        ev_table: LoadedTable | None = None
-        event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
-        spark_stage = None
-        if isinstance(events, SparkEvents):
-            # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
-            from segmentkit.spark.events import spark_event_stage
+        feats, ev_table, event_ids, spark_stage = _event_stage(con, settings, customers, events, stage,
+                                                               quality, notes, inputs)
 
-            if settings.products is not None or settings.columns.price is not None:
-                raise InputError("a product catalogue and a price column are read on the DuckDB path, "
-                                 "not by Spark: join them into the Spark events first")
-            stage("computing features (Spark)")
-            spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
-                                                   keep_duplicates=settings.keep_duplicates,
-                                                   driver_customers=settings.spark.driver_customers, seed=cl.seed)
-            ev_table = spark_stage.loaded
-            sampled = spark_stage.scope is not None and spark_stage.scope.sampled
-            if sampled:
-                _check_sample_fit(settings, customers)
-                scope = spark_stage.scope
-                notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
-                             f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
-                             f"{scope.fitted:,}; "
-                             "segment sizes and profiles are the sample's, and Spark assigned every customer "
-                             "(assignments.parquet/ and assignments.csv/)")
-            # (a sample fit counts the customers without usable events in Spark, below)
-            event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
-        elif events is not None:
-            stage("loading events")
-            ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
-                                   elsewhere=("category",) if settings.products is not None else ())
-            if settings.products is not None:
-                products = load_products(con, settings.products, settings.columns)
-                ev_table, joined = join_catalogue(con, ev_table, products)
-                inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
-                quality.update(joined.to_dict())
-            stage("computing features")
-            try:
-                feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
-                                          never_levels=(UNKNOWN,) if settings.products is not None else ())
-            except InputError as exc:  # named by the input's file and column
-                column = getattr(settings.columns, exc.column) if exc.column else None
-                raise InputError(exc.reason, source=ev_table.source, column=column) from None
-            event_ids = _event_customers(con, ev_table.table)
-        if ev_table is not None and feats is not None:
-            notes += ev_table.notes
-            inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
-            quality["events_rows_read"] = ev_table.rows_read
-            quality.update(_duplicates_quality(ev_table))
-            if ev_table.duplicates:
-                notes.append(_duplicates_note(ev_table))
-            quality["ids_trimmed"] = ev_table.ids_trimmed
-            quality["non_finite_amounts"] = ev_table.non_finite
-            if ev_table.non_finite:
-                notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
-                             "absurdly large amount or quantity: read as missing")
-            if feats.data_quality.get("events_outside_time_range"):
-                notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
-                             "dated years away from all the others left out (see events_outside_time_range)")
-            quality.update(feats.data_quality)
+        cust, excluded = _customer_stage(con, settings, customers, stage, quality, notes, inputs)
 
-        cust: pd.DataFrame | None = None
-        if customers is not None:
-            stage("loading customers")
-            with _on_driver(customers) as local:
-                cu_table, cust = load_customers(con, local, settings.columns)
-            notes += cu_table.notes
-            inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
-            quality["customers_rows_read"] = cu_table.rows_read
-            quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
-            for role, col in (("persona", roles.persona), ("attention", roles.attention)):
-                if col is not None and col not in cust.columns:
-                    raise InputError(
-                        f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
-                        source=cu_table.source,
-                    )
-        excluded = pd.Series([], dtype="string")  # customer id → the exclude rule it matched
-        if settings.exclude:
-            if cust is None:
-                raise InputError("--exclude needs a customers table (its rules read the customers' columns)")
-            excluded = excluded_customers(cust, settings.exclude, cu_table.source)
-            quality["customers_excluded"] = int(len(excluded))
-            notes.append(f"{cu_table.source}: {len(excluded):,} customer(s) left out by the exclude rules "
-                         f"({format_rules(settings.exclude)}): not segmented; status excluded in the assignments")
+        ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
 
-        sample_counts: dict[str, int] = {}
-        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
-            # counted over every customer by Spark; the driver keeps the sampled customers only
-            sample_counts["customers_without_usable_events"] = (spark_stage.count_event_customers()
-                                                                - spark_stage.scope.customers)
-            if cust is not None:
-                with_features = spark_stage.count_with_features(pd.Index(cust.index))
-                sample_counts.update(orphan_customers=spark_stage.scope.customers - with_features,
-                                     orphan_events=spark_stage.count_events_outside(pd.Index(cust.index)),
-                                     customers_without_events=int(len(cust)) - with_features)
-                cust = cust[cust.index.isin(feats.frame.index)]
-
-        # the universe: every customer of either table, exactly once
-        ids = pd.Index([], dtype=object)
-        if cust is not None:
-            ids = ids.union(pd.Index(cust.index.astype(str)))
-        if feats is not None:
-            ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
-            quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
-            if cust is not None and not sample_counts:
-                orphans = feats.frame.index.difference(cust.index)
-                quality["orphan_customers"] = int(len(orphans))
-                quality["orphan_events"] = (
-                    spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
-                        con.execute(
-                            f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
-                            "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
-                        ).fetchall()[0][0]))
-                quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
-            quality.update(sample_counts)
-        ids = pd.Index(sorted(map(str, ids)), name="customer_id")
-
-        # the clustering frame
-        specs: dict[str, FeatureSpec] = {}
-        parts: list[pd.DataFrame] = []
-        if feats is not None:
-            parts.append(feats.frame)
-            specs.update({s.name: s for s in feats.specs})
-        if roles.features:
-            if cust is None:
-                raise InputError("--feature-columns needs a customers table")
-            custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
-            parts.append(custom.where(np.isfinite(custom)))
-            quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
-            if quality["non_finite_features"]:
-                notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
-                             "in the feature columns read as missing")
-            specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
-        if not parts:
-            raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
-        if feats is not None:
-            frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
-            status_reason = "no_events"
-        else:
-            frame = parts[0]
-            status_reason = "excluded"
-        frame = _value_order(frame)
-        frame = frame[~frame.index.isin(excluded.index)]
-        n = len(frame)
-        # the selection needs two customers per segment at least (its bootstrap halves hold k)
-        most = n // _MIN_PER_SEGMENT
-        if cl.k is not None and cl.k > most:
-            raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
-                             f"{_MIN_PER_SEGMENT} customers per segment)")
-        needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
-        if n < needed:
-            raise InputError(f"only {n} customers to segment; at least {needed} are needed"
-                             + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
-        k_max = min(cl.k_max, most)
+        frame, specs, status_reason, k_max = _clustering_frame(settings, feats, cust, inputs, quality, notes,
+                                                               excluded)
 
         stage("preparing the matrix")
         prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
         X = prep.transform(frame)
-        value = (feats.value.reindex(frame.index).fillna(0.0) if feats is not None
-                 else pd.Series(np.ones(n), index=frame.index, name="value"))
-        if not value.sum() > 0:
-            notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
-                         "value shares count customers instead")
-            value = pd.Series(np.ones(n), index=frame.index, name="value")
+        value = _value(feats, frame.index, notes)
 
-        # with --k the other k are evaluated only when asked (--evidence)
-        sweep = cl.k is None or cl.evidence
-        stage("choosing k" if sweep else f"checking k = {cl.k}")
-        selection = select_k(
-            X,
-            algorithm=cl.algorithm,
-            k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
-            fixed_k=cl.k,
-            constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
-                                    min_value_share=cl.min_value_share),
-            value=value.to_numpy(),
-            n_bootstrap=cl.n_bootstrap,
-            random_state=cl.seed,
-        )
+        selection = _choose(X, value, cl, k_max, stage)
         algo_name = selection.recommended_algorithm
-        spec = algorithms.get(algo_name)
-        params = dict(getattr(selection, "recommended_params", {}) or {})
-        if not sweep:
-            selection = replace(selection, reason=selection.reason + " Other k were not evaluated "
-                                "(--evidence compares them).")
-        stage(f"fitting {algo_name} on {n:,} customers")
-        with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
-            fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
-                              random_state=cl.seed, **params)
-        labels, label_map = canonical_labels(fitted.labels)
+        fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
-        centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
-        if cl.assign_noise and (labels < 0).any() and centres:
-            cids = np.array(sorted(centres))
-            fill, _ = algorithms.nearest_centre(np.array([centres[i] for i in cids]), X[labels < 0])
-            labels = labels.copy()
-            labels[labels < 0] = cids[fill]
 
         # ids and names that stick across refreshes
-        previous = _load_previous(self.previous)
+        previous = load_previous(self.previous)
         prev_labels = None
         if previous is not None:
             prev_labels, _ = previous.predict(previous.preparation.transform(frame))
-            labels, centres, label_map = _carry_ids(prev_labels, labels, centres, label_map)
+            labels, centres, label_map = carry_ids(prev_labels, labels, centres, label_map)
 
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
@@ -607,15 +431,9 @@ class Segmentation:
         overrides.update({int(k): str(v) for k, v in (self.name_overrides or {}).items()})
         wording = _Wording(
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
-            attention=(pd.to_numeric(cust[roles.attention], errors="coerce").reindex(frame.index)
-                       if roles.attention is not None and cust is not None else None),
-            persona=(cust[roles.persona].reindex(frame.index)
-                     if roles.persona is not None and cust is not None else None),
-            persona_column=roles.persona,
+            **_customer_inputs(cust, roles, attributes, frame.index),
             brief_overrides=dict(self.brief_overrides or {}),
-            demographics=(attributes.drop(columns=[c for c in (roles.persona, roles.attention)
-                                                   if c is not None and c in attributes.columns])
-                          if attributes is not None else None),
+            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, roles),
         )
         stage("opportunities and personas")
         names, named = wording.describe(overrides)
@@ -628,107 +446,39 @@ class Segmentation:
             ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
             name_of, status_reason, event_ids)
         if settings.exclude:
-            reason = excluded.reindex(assignments["customer_id"]).fillna("").to_numpy()
-            assignments.loc[reason != "", "status"] = "excluded"
-            assignments["reason"] = reason
+            _mark_excluded(assignments, excluded)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # control groups per segment, from the history's base rates
         holdout_dict = None
         if settings.holdout.enabled:
-            if feats is None or ev_table is None:
-                raise InputError("--holdout needs events (the base rates come from the purchase history)")
-            if spark_stage is not None:
-                raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
-            base_end = feats.snapshot_date
-            base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
-                                   end=base_end, has_amount="amount" in ev_table.roles,
-                                   has_type="event_type" in ev_table.roles).reindex(frame.index)
-            plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
-                                base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
-                                min_lift=settings.holdout.min_lift, seed=cl.seed)
+            plan = _holdout_plan(con, settings, feats, ev_table, spark_stage, frame.index, labels, notes)
             assignments["group"] = holdout_groups(assignments, plan).to_numpy()
             holdout_dict = plan.to_dict()
-            for sp in plan.segments:
-                if not sp.testable:
-                    notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
-                                 "all its customers are in the target group")
 
         # the migration table (customers moving between segments since the previous run)
-        migration = None
-        if prev_labels is not None:
-            migration = migration_table(pd.Series(prev_labels, index=frame.index),
-                                        pd.Series(labels, index=frame.index))
+        migration = None if prev_labels is None else migration_table(
+            pd.Series(prev_labels, index=frame.index), pd.Series(labels, index=frame.index))
 
-        model = SegmentationModel(
-            algorithm=algo_name, state=fitted.state, label_map=label_map, preparation=prep,
-            feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
-            columns=dict(settings.columns.__dict__), feature_columns=tuple(roles.features),
-            names={int(k): v for k, v in name_of.items() if int(k) >= 0},
-            generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
-            overrides=overrides,
-            centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
-            assign_noise=cl.assign_noise, uses_events=feats is not None,
-            baseline=baseline(frame, assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy()),
-        )
+        model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
+                             name_of=name_of, names=names, overrides=overrides,
+                             labels=assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy())
         if fitted.details.get("converged") is False:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
         stage("out-of-time validation")
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, params, excluded.index)
-        summary = build_summary(json_safe({
-            "segmentkit_version": __version__,
-            "n_customers": int(len(ids)),
-            "n_segmented": int(status_counts.get("segmented", 0)),
-            "snapshot_date": feats.snapshot_date.isoformat() if feats else (
-                settings.snapshot_date.isoformat() if settings.snapshot_date else None),
-            "algorithm": algo_name,
-            "k": int(len(centres)),
-            "seed": cl.seed,
-            "status_counts": status_counts,
-            "features": list(prep.names),
-            "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
-            "category_levels": feats.category_levels if feats else None,
-            "profile_skipped": profile_skipped,
-            "feature_labels": {name: specs[name].label for name in prep.names},
-            "algorithm_details": fitted.details,
-            "k_selection": selection.to_dict(),
-            "feature_families": _families(prep, X, labels, cl.balance_families),
-            "validation": validation,
-            "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
-                c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
-            **named,
-            "descriptive_sample": {**profiles.sample.to_dict(),
-                                   "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
-            if profiles.sample is not None else None,
-            "data_quality": quality,
-            "fit_scope": spark_stage.scope.to_dict() if spark_stage is not None and spark_stage.scope else None,
-            "holdout": holdout_dict,
-            "customer_map": _customer_map(X, labels, cl.seed),
-            "run": {
-                "parameters": _parameters(settings),
-                "inputs": inputs,
-                "versions": _versions(),
-            },
-        }))
-        # the rules read a missing value as the column's median (see profile_segments)
-        wording = replace(wording, sql_inputs=dict(
-            medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
-            feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
-            events_table=ev_table.table if ev_table is not None else "events",
-            customer_columns=tuple(roles.features)))
-        spark_assignment = None
-        if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
-            from segmentkit.spark.assign import SparkAssignment
-
-            spark_assignment = SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (),
-                                               customers=_spark_path(customers))
+                                      selection.recommended_k, selection.recommended_params, excluded.index)
+        summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
+                           X=X, labels=labels, confidence=confidence, k=len(centres), fitted=fitted,
+                           selection=selection, profiles=profiles, profile_skipped=profile_skipped, named=named,
+                           quality=quality, validation=validation, spark_stage=spark_stage,
+                           holdout=holdout_dict, inputs=inputs)
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
-            wording=wording, spark_assignment=spark_assignment,
+            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers),
         )
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
@@ -912,8 +662,7 @@ def score(
     last event of the new data). ``products``: the product catalogue, when the run's
     categories came from one.
     """
-    model = _load_previous(model)
-    assert model is not None
+    model = model if isinstance(model, SegmentationModel) else load_model(model)
     columns = ColumnMapping(**model.columns)
     if events is None and model.uses_events:
         raise InputError("this model was fitted on events: give --events")
@@ -972,6 +721,376 @@ def score(
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
              if model.baseline else {})
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
+
+
+def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
+                 events: Source | None, stage: Callable[[str], None], quality: dict[str, Any], notes: list[str],
+                 inputs: dict[str, Any]) -> tuple[FeatureTable | None, LoadedTable | None, pd.Index, Any]:
+    """Load the events (DuckDB, or Spark for ``SparkEvents``) and compute the features.
+
+    Fills ``quality``, ``notes`` and ``inputs``; returns the features, the loaded table,
+    every customer with an event row (usable or not) and the Spark stage (``None`` on DuckDB).
+    """
+    cl = settings.clustering
+    feats: FeatureTable | None = None
+    ev_table: LoadedTable | None = None
+    event_ids = pd.Index([], dtype=object)  # every customer with an event row, usable or not
+    spark_stage = None
+    if isinstance(events, SparkEvents):
+        # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
+        from segmentkit.spark.events import spark_event_stage
+
+        if settings.products is not None or settings.columns.price is not None:
+            raise InputError("a product catalogue and a price column are read on the DuckDB path, "
+                             "not by Spark: join them into the Spark events first")
+        stage("computing features (Spark)")
+        spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
+                                               keep_duplicates=settings.keep_duplicates,
+                                               driver_customers=settings.spark.driver_customers, seed=cl.seed)
+        ev_table = spark_stage.loaded
+        sampled = spark_stage.scope is not None and spark_stage.scope.sampled
+        if sampled:
+            _check_sample_fit(settings, customers)
+            scope = spark_stage.scope
+            notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
+                         f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
+                         f"{scope.fitted:,}; "
+                         "segment sizes and profiles are the sample's, and Spark assigned every customer "
+                         "(assignments.parquet/ and assignments.csv/)")
+        # (a sample fit counts the customers without usable events in Spark, below)
+        event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
+    elif events is not None:
+        stage("loading events")
+        ev_table = load_events(con, events, settings.columns, keep_duplicates=settings.keep_duplicates,
+                               elsewhere=("category",) if settings.products is not None else ())
+        if settings.products is not None:
+            products = load_products(con, settings.products, settings.columns)
+            ev_table, joined = join_catalogue(con, ev_table, products)
+            inputs["products"] = {"name": products.source, "sha256": products.sha256, "rows": products.rows_read}
+            quality.update(joined.to_dict())
+        stage("computing features")
+        try:
+            feats = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=settings.snapshot_date,
+                                      never_levels=(UNKNOWN,) if settings.products is not None else ())
+        except InputError as exc:  # named by the input's file and column
+            column = getattr(settings.columns, exc.column) if exc.column else None
+            raise InputError(exc.reason, source=ev_table.source, column=column) from None
+        event_ids = _event_customers(con, ev_table.table)
+    if ev_table is not None and feats is not None:
+        notes += ev_table.notes
+        inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
+        quality["events_rows_read"] = ev_table.rows_read
+        quality.update(_duplicates_quality(ev_table))
+        if ev_table.duplicates:
+            notes.append(_duplicates_note(ev_table))
+        quality["ids_trimmed"] = ev_table.ids_trimmed
+        quality["non_finite_amounts"] = ev_table.non_finite
+        if ev_table.non_finite:
+            notes.append(f"{ev_table.source}: {ev_table.non_finite:,} event(s) with a NaN, infinite or "
+                         "absurdly large amount or quantity: read as missing")
+        if feats.data_quality.get("events_outside_time_range"):
+            notes.append(f"{ev_table.source}: {feats.data_quality['events_outside_time_range']:,} event(s) "
+                         "dated years away from all the others left out (see events_outside_time_range)")
+        quality.update(feats.data_quality)
+    return feats, ev_table, event_ids, spark_stage
+
+
+def _customer_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
+                    stage: Callable[[str], None], quality: dict[str, Any], notes: list[str],
+                    inputs: dict[str, Any]) -> tuple[pd.DataFrame | None, pd.Series]:
+    """Load the customers table (``None`` without one) and find the customers the exclude
+    rules leave out (customer id → the rule matched); fills ``quality``, ``notes`` and ``inputs``."""
+    roles = settings.roles
+    cust: pd.DataFrame | None = None
+    excluded = pd.Series([], dtype="string")
+    if customers is not None:
+        stage("loading customers")
+        with _on_driver(customers) as local:
+            cu_table, cust = load_customers(con, local, settings.columns)
+        notes += cu_table.notes
+        inputs["customers"] = {"name": cu_table.source, "sha256": cu_table.sha256, "rows": cu_table.rows_read}
+        quality["customers_rows_read"] = cu_table.rows_read
+        quality["ids_trimmed"] = quality.get("ids_trimmed", 0) + cu_table.ids_trimmed
+        for role, col in (("persona", roles.persona), ("attention", roles.attention)):
+            if col is not None and col not in cust.columns:
+                raise InputError(
+                    f"missing column {col!r} (the {role} column); found: {', '.join(cust.columns)}",
+                    source=cu_table.source,
+                )
+    if settings.exclude:
+        if cust is None:
+            raise InputError("--exclude needs a customers table (its rules read the customers' columns)")
+        excluded = excluded_customers(cust, settings.exclude, cu_table.source)
+        quality["customers_excluded"] = int(len(excluded))
+        notes.append(f"{cu_table.source}: {len(excluded):,} customer(s) left out by the exclude rules "
+                     f"({format_rules(settings.exclude)}): not segmented; status excluded in the assignments")
+    return cust, excluded
+
+
+def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: FeatureTable | None,
+              ev_table: LoadedTable | None, event_ids: pd.Index, spark_stage: Any,
+              quality: dict[str, Any]) -> tuple[pd.Index, pd.DataFrame | None]:
+    """Every customer of either table, exactly once (sorted ids), with the counts of those
+    on one side only; the customers table cut to the sampled customers of a sample fit."""
+    sample_counts: dict[str, int] = {}
+    if spark_stage is not None and spark_stage.scope is not None and spark_stage.scope.sampled:
+        # counted over every customer by Spark; the driver keeps the sampled customers only
+        sample_counts["customers_without_usable_events"] = (spark_stage.count_event_customers()
+                                                            - spark_stage.scope.customers)
+        if cust is not None:
+            with_features = spark_stage.count_with_features(pd.Index(cust.index))
+            sample_counts.update(orphan_customers=spark_stage.scope.customers - with_features,
+                                 orphan_events=spark_stage.count_events_outside(pd.Index(cust.index)),
+                                 customers_without_events=int(len(cust)) - with_features)
+            cust = cust[cust.index.isin(feats.frame.index)]
+
+    # the universe: every customer of either table, exactly once
+    ids = pd.Index([], dtype=object)
+    if cust is not None:
+        ids = ids.union(pd.Index(cust.index.astype(str)))
+    if feats is not None:
+        ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
+        quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
+        if cust is not None and not sample_counts:
+            orphans = feats.frame.index.difference(cust.index)
+            quality["orphan_customers"] = int(len(orphans))
+            quality["orphan_events"] = (
+                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
+                    con.execute(
+                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
+                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
+                    ).fetchall()[0][0]))
+            quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+        quality.update(sample_counts)
+    ids = pd.Index(sorted(map(str, ids)), name="customer_id")
+    return ids, cust
+
+
+def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
+    """Status ``excluded`` and the matched rule as ``reason`` for the customers left out."""
+    reason = excluded.reindex(assignments["customer_id"]).fillna("").to_numpy()
+    assignments.loc[reason != "", "status"] = "excluded"
+    assignments["reason"] = reason
+
+
+def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.DataFrame | None,
+                      inputs: dict[str, Any], quality: dict[str, Any], notes: list[str],
+                      excluded: pd.Series) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int]:
+    """The features of every clustered customer (event features, then customer feature
+    columns), in value order; their specs; the status of customers left out; the largest k
+    the selection may try. Raises when there are too few customers for the asked k."""
+    cl, roles = settings.clustering, settings.roles
+    # the clustering frame
+    specs: dict[str, FeatureSpec] = {}
+    parts: list[pd.DataFrame] = []
+    if feats is not None:
+        parts.append(feats.frame)
+        specs.update({s.name: s for s in feats.specs})
+    if roles.features:
+        if cust is None:
+            raise InputError("--feature-columns needs a customers table")
+        custom = _numeric_customer_columns(cust, roles.features, inputs["customers"]["name"])
+        parts.append(custom.where(np.isfinite(custom)))
+        quality["non_finite_features"] = int((custom.notna() & ~np.isfinite(custom)).to_numpy().sum())
+        if quality["non_finite_features"]:
+            notes.append(f"{inputs['customers']['name']}: {quality['non_finite_features']:,} infinite value(s) "
+                         "in the feature columns read as missing")
+        specs.update({c: FeatureSpec(c, "custom", c.replace("_", " "), "customers") for c in roles.features})
+    if not parts:
+        raise InputError("no features: give events, or name numeric customer columns with --feature-columns")
+    if feats is not None:
+        frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
+        status_reason = "no_events"
+    else:
+        frame = parts[0]
+        status_reason = "excluded"
+    frame = _value_order(frame)
+    frame = frame[~frame.index.isin(excluded.index)]  # left out by the exclude rules
+    n = len(frame)
+    # the selection needs two customers per segment at least (its bootstrap halves hold k)
+    most = n // _MIN_PER_SEGMENT
+    if cl.k is not None and cl.k > most:
+        raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+                         f"{_MIN_PER_SEGMENT} customers per segment)")
+    needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+    if n < needed:
+        raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+                         + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
+    k_max = min(cl.k_max, most)
+    return frame, specs, status_reason, k_max
+
+
+def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None]) -> KSelection:
+    """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
+    run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``)."""
+    sweep = cl.k is None or cl.evidence
+    stage("choosing k" if sweep else f"checking k = {cl.k}")
+    selection = select_k(
+        X,
+        algorithm=cl.algorithm,
+        k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
+        fixed_k=cl.k,
+        constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
+                                min_value_share=cl.min_value_share),
+        value=value.to_numpy(),
+        n_bootstrap=cl.n_bootstrap,
+        random_state=cl.seed,
+    )
+    if not sweep:
+        selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
+                                                  "(--evidence compares them)."})
+    return selection
+
+
+def _fit_segments(X: np.ndarray, selection: KSelection, cl: Any,
+                  stage: Callable[[str], None]) -> tuple[Fitted, np.ndarray, dict[int, int], dict[int, np.ndarray]]:
+    """The final fit on every customer: the fitted algorithm, its labels relabelled by size
+    (:func:`canonical_labels`; noise moved to the nearest segment with ``assign_noise``),
+    the raw → segment id map and each segment's centre."""
+    spec = algorithms.get(selection.recommended_algorithm)
+    stage(f"fitting {spec.name} on {X.shape[0]:,} customers")
+    with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
+        fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
+                          random_state=cl.seed, **selection.recommended_params)
+    labels, label_map = canonical_labels(fitted.labels)
+    centres = {int(s): X[labels == s].mean(axis=0) for s in sorted(set(labels.tolist())) if s >= 0}
+    if cl.assign_noise:
+        labels = algorithms.assign_noise(labels, X, centres)
+    return fitted, labels, label_map, centres
+
+
+def _holdout_plan(con: duckdb.DuckDBPyConnection, settings: Settings, feats: FeatureTable | None,
+                  ev_table: LoadedTable | None, spark_stage: Any, index: pd.Index, labels: np.ndarray,
+                  notes: list[str]) -> HoldoutPlan:
+    """Control groups per segment (:func:`segmentkit.holdout.plan_holdout`) from the base rates
+    of the history before the snapshot; a note for each segment too small to test."""
+    if feats is None or ev_table is None:
+        raise InputError("--holdout needs events (the base rates come from the purchase history)")
+    if spark_stage is not None:
+        raise InputError("--holdout reads the base rates with DuckDB: not available for Spark events")
+    base_end = feats.snapshot_date
+    base = window_outcomes(con, ev_table.table, start=base_end - dt.timedelta(days=BASE_WINDOW_DAYS),
+                           end=base_end, has_amount="amount" in ev_table.roles,
+                           has_type="event_type" in ev_table.roles).reindex(index)
+    plan = plan_holdout(labels, base["bought"].astype("boolean").fillna(False).to_numpy(bool),
+                        base["spend"].fillna(0.0).to_numpy(float) if "amount" in ev_table.roles else None,
+                        min_lift=settings.holdout.min_lift, seed=settings.clustering.seed)
+    for sp in plan.segments:
+        if not sp.testable:
+            notes.append(f"holdout: segment {sp.segment_id} is {sp.reason}; "
+                         "all its customers are in the target group")
+    return plan
+
+
+def _value(feats: FeatureTable | None, index: pd.Index, notes: list[str]) -> pd.Series:
+    """Net revenue per clustered customer; one each (value shares count customers) without
+    events or without a positive total, with a note saying so for the latter."""
+    ones = pd.Series(np.ones(len(index)), index=index, name="value")
+    value = feats.value.reindex(index).fillna(0.0) if feats is not None else ones
+    if not value.sum() > 0:
+        notes.append("no positive net spend in the events (no purchases, or more returned than bought): "
+                     "value shares count customers instead")
+        return ones
+    return value
+
+
+def _customer_inputs(cust: pd.DataFrame | None, roles: Roles, attributes: pd.DataFrame | None,
+                     index: pd.Index) -> dict[str, Any]:
+    """What the wording reads from the customers table: attention, persona (and its column)
+    and the demographics (profile attributes other than persona and attention)."""
+    return {
+        "attention": (pd.to_numeric(cust[roles.attention], errors="coerce").reindex(index)
+                      if roles.attention is not None and cust is not None else None),
+        "persona": cust[roles.persona].reindex(index) if roles.persona is not None and cust is not None else None,
+        "persona_column": roles.persona,
+        "demographics": (attributes.drop(columns=[c for c in (roles.persona, roles.attention)
+                                                  if c is not None and c in attributes.columns])
+                         if attributes is not None else None),
+    }
+
+
+def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any) -> Any:
+    """With a sample fit, what Spark needs to assign every customer (written with the run)."""
+    if spark_stage is None or spark_stage.scope is None or not spark_stage.scope.sampled:
+        return None
+    from segmentkit.spark.assign import SparkAssignment
+
+    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers))
+
+
+def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int], feats: FeatureTable | None,
+             prep: Preparation, specs: Mapping[str, FeatureSpec], X: np.ndarray, labels: np.ndarray,
+             confidence: np.ndarray | None, k: int, fitted: Fitted, selection: KSelection,
+             profiles: SegmentProfiles, profile_skipped: dict[str, str], named: dict[str, Any],
+             quality: dict[str, Any], validation: dict[str, Any], spark_stage: Any,
+             holdout: dict[str, Any] | None, inputs: dict[str, Any]) -> Summary:
+    """The run's summary (:func:`segmentkit.result.build_summary`) from what the stages made."""
+    cl = settings.clustering
+    algo_name = selection.recommended_algorithm
+    params = dict(selection.recommended_params)
+    return build_summary(json_safe({
+        "segmentkit_version": __version__,
+        "n_customers": int(len(ids)),
+        "n_segmented": int(status_counts.get("segmented", 0)),
+        "snapshot_date": feats.snapshot_date.isoformat() if feats else (
+            settings.snapshot_date.isoformat() if settings.snapshot_date else None),
+        "algorithm": algo_name,
+        "k": int(k),
+        "seed": cl.seed,
+        "status_counts": status_counts,
+        "features": list(prep.names),
+        "features_skipped": dict(sorted((feats.skipped if feats else {}).items())),
+        "category_levels": feats.category_levels if feats else None,
+        "profile_skipped": profile_skipped,
+        "feature_labels": {name: specs[name].label for name in prep.names},
+        "algorithm_details": fitted.details,
+        "k_selection": selection.to_dict(),
+        "feature_families": _families(prep, X, labels, cl.balance_families),
+        "validation": validation,
+        "structure": structure_strength(next((c.silhouette for c in selection.candidates if (
+            c.algorithm, c.k, dict(c.params)) == (algo_name, selection.recommended_k, params)), None), confidence),
+        **named,
+        "descriptive_sample": {**profiles.sample.to_dict(),
+                               "used_for": ["rules", "surrogate_accuracy", "exemplars", "customer_map"]}
+        if profiles.sample is not None else None,
+        "data_quality": quality,
+        "fit_scope": spark_stage.scope.to_dict() if spark_stage is not None and spark_stage.scope else None,
+        "holdout": holdout,
+        "customer_map": _customer_map(X, labels, cl.seed),
+        "run": {
+            "parameters": _parameters(settings),
+            "inputs": inputs,
+            "versions": _versions(),
+        },
+    }))
+
+
+def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
+                roles: Roles) -> dict[str, Any]:
+    """What ``segments.sql`` needs: the rules read a missing value as the column's median
+    (see profile_segments), the feature SQL (DuckDB runs only) and the events table's name."""
+    return dict(
+        medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+        feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
+        events_table=ev_table.table if ev_table is not None else "events",
+        customer_columns=tuple(roles.features))
+
+
+def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: dict[int, int], prep: Preparation,
+                 frame: pd.DataFrame, feats: FeatureTable | None, centres: Mapping[int, np.ndarray], *,
+                 name_of: Mapping[int, str], names: Mapping[int, SegmentName], overrides: Mapping[int, str],
+                 labels: np.ndarray) -> SegmentationModel:
+    """The model ``assign`` and the next refresh use: the fit, the features and preparation
+    to repeat, the names (generated and overridden), the centres and the drift baseline."""
+    return SegmentationModel(
+        algorithm=algorithm, state=fitted.state, label_map=label_map, preparation=prep,
+        feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
+        columns=dict(settings.columns.__dict__), feature_columns=tuple(settings.roles.features),
+        names={int(k): v for k, v in name_of.items() if int(k) >= 0},
+        generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
+        overrides=dict(overrides), centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
+        assign_noise=settings.clustering.assign_noise, uses_events=feats is not None,
+        baseline=baseline(frame, labels))
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
@@ -1163,44 +1282,3 @@ def _versions() -> dict[str, str]:
         "pandas": pd.__version__,
         "scikit-learn": sklearn.__version__,
     }
-
-
-def load_model(path: str | Path) -> SegmentationModel:
-    """The saved model of a run, from its output folder or its ``model/`` folder."""
-    p = Path(path)
-    return SegmentationModel.load(p / "model" if (p / "model").is_dir() else p)
-
-
-def _load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
-    if previous is None or isinstance(previous, SegmentationModel):
-        return previous
-    return load_model(previous)
-
-
-def _remap(labels: np.ndarray, lookup: Mapping[int, int]) -> np.ndarray:
-    """Apply an id mapping to a label array (vectorized; −1 stays −1)."""
-    if not lookup:
-        return labels.copy()
-    table = np.arange(max(max(lookup), int(labels.max(initial=0))) + 1)
-    for old, new in lookup.items():
-        table[old] = new
-    return np.where(labels >= 0, table[np.clip(labels, 0, None)], -1)
-
-
-def _carry_ids(prev_labels: np.ndarray, labels: np.ndarray,
-               centres: dict[int, np.ndarray], label_map: dict[int, int]):
-    """Renumber current segments to match the previous run's ids.
-
-    ``prev_labels`` are the current customers as the previous model assigns them; the overlap
-    of old and new labels is matched one-to-one (Hungarian), so a segment keeps its id and
-    name; unmatched new segments get fresh ids.
-    """
-    cur_ids = sorted(int(s) for s in set(labels.tolist()) if s >= 0)
-    prev_ids = sorted(int(s) for s in set(prev_labels.tolist()) if s >= 0)
-    overlap = pd.crosstab(pd.Series(prev_labels, name="previous"), pd.Series(labels, name="current"))
-    overlap = overlap.reindex(index=prev_ids, columns=cur_ids, fill_value=0)
-    mapping = match_segments(prev_ids, cur_ids, overlap)
-    lookup = {c: int(mapping.get(c, c)) for c in cur_ids}
-    new_centres = {lookup[c]: v for c, v in centres.items()}
-    new_map = {raw: lookup.get(cid, cid) for raw, cid in label_map.items()}
-    return _remap(labels, lookup), new_centres, new_map

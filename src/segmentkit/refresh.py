@@ -5,7 +5,9 @@ from one run to the next.
 * :func:`match_segments` -- current segments matched one-to-one to the previous run's by
   optimal assignment on that overlap (unmatched ones get fresh ids);
 * :func:`relabel` -- labels rewritten with the matched ids;
-* :func:`migration_table` / :func:`migration_records` -- customers moving between segments.
+* :func:`migration_table` / :func:`migration_records` -- customers moving between segments;
+* :func:`load_previous` and :func:`carry_ids` -- what a run does with a previous run's model:
+  load it, then renumber its own segments (labels, centres, raw-label map) to the matched ids.
 
 A refresh, end to end::
 
@@ -19,15 +21,20 @@ A refresh, end to end::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from segmentkit.model import SegmentationModel, load_model
 from segmentkit.profiles import NOISE
 
-__all__ = ["match_segments", "migration_records", "migration_table", "relabel", "segment_overlap"]
+__all__ = [
+    "carry_ids", "load_previous", "match_segments", "migration_records", "migration_table", "relabel",
+    "segment_overlap",
+]
 
 #: Tie-break towards keeping a segment's own id: a bonus this small (relative to the
 #: overlap scale, shared over all pairs) changes the matching only between equal overlaps.
@@ -299,3 +306,42 @@ def migration_records(table: pd.DataFrame) -> list[dict[str, Any]]:
                     }
                 )
     return out
+
+
+# --------------------------------------------------------------------------- a run's refresh
+
+
+def load_previous(previous: SegmentationModel | str | Path | None) -> SegmentationModel | None:
+    """The previous run's model: as given, or loaded from its output or ``model/`` folder."""
+    if previous is None or isinstance(previous, SegmentationModel):
+        return previous
+    return load_model(previous)
+
+
+def carry_ids(
+    prev_labels: np.ndarray, labels: np.ndarray, centres: dict[int, np.ndarray], label_map: dict[int, int]
+) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, int]]:
+    """Renumber current segments to match the previous run's ids.
+
+    ``prev_labels`` are the current customers as the previous model assigns them; the overlap
+    of old and new labels is matched one-to-one (Hungarian, :func:`match_segments`), so a
+    segment keeps its id and name; unmatched new segments get fresh ids.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The current labels with the matched ids (noise stays ``-1``).
+    centres : dict
+        Segment id → centre, under the matched ids.
+    label_map : dict
+        The algorithm's raw label → the matched segment id.
+    """
+    cur_ids = sorted(int(s) for s in set(labels.tolist()) if s >= 0)
+    prev_ids = sorted(int(s) for s in set(prev_labels.tolist()) if s >= 0)
+    overlap = pd.crosstab(pd.Series(prev_labels, name="previous"), pd.Series(labels, name="current"))
+    overlap = overlap.reindex(index=prev_ids, columns=cur_ids, fill_value=0)
+    mapping = match_segments(prev_ids, cur_ids, overlap)
+    lookup = {c: int(mapping.get(c, c)) for c in cur_ids}
+    new_centres = {lookup[c]: v for c, v in centres.items()}
+    new_map = {raw: lookup.get(cid, cid) for raw, cid in label_map.items()}
+    return relabel(labels, {**lookup, NOISE: NOISE}), new_centres, new_map

@@ -7,7 +7,7 @@ fields. ``summary.schema.json`` (next to this module) is generated from these ty
 
 Every model is frozen and forbids unknown fields (:class:`segmentkit.contract.Typed`), so a
 stage that writes a field the contract does not declare fails at once. A stage's own result
-types are declared once, in its module (:mod:`segmentkit.profiles`,
+types are declared once, in its module (:mod:`segmentkit.choose_k`, :mod:`segmentkit.profiles`,
 :mod:`segmentkit.opportunities`, :mod:`segmentkit.personas`) and imported here; the rest of
 the summary is declared below. To add a field: declare it on the right model (in the
 position it should have in ``summary.json``), fill it in :func:`build_summary` or in the
@@ -23,6 +23,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import JsonValue, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
+from segmentkit.choose_k import Candidate, Constraints, KSelection
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError, first_line
 from segmentkit.holdout import HoldoutMetric, HoldoutPlan, HoldoutSegment
@@ -41,7 +42,7 @@ from segmentkit.profiles import (
 
 __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
-    "CategoryLevel", "CategoryLevels", "Condition", "CrosstabShares", "CustomerMap", "DataQuality",
+    "CategoryLevel", "CategoryLevels", "Condition", "Constraints", "CrosstabShares", "CustomerMap", "DataQuality",
     "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "FitScope", "HoldoutMetric", "HoldoutPlan",
     "HoldoutSegment", "InputInfo", "KSelection", "NumericStat", "Opportunity", "PersonaComparison",
     "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment", "SegmentStats",
@@ -107,59 +108,6 @@ class Segment(SegmentProfile):
         data = handler(self)
         head = {key: data.pop(key) for key in ("id", "name", "description")}
         return {**head, **data}
-
-
-# --------------------------------------------------------------------------- choosing k
-
-
-class Candidate(Typed):
-    """One (algorithm, k) candidate of the selection with every metric."""
-
-    algorithm: str
-    k: int
-    params: dict[str, JsonValue]
-    min_cluster_share: float | None
-    silhouette: float | None
-    silhouette_se: float | None
-    calinski_harabasz: float | None
-    davies_bouldin: float | None
-    inertia: float | None
-    bic: float | None
-    stability: float | None
-    segment_stability: list[float | None]
-    min_share: float | None
-    segment_shares: list[float | None]
-    noise_share: float | None
-    value_min_share: float | None
-    distinguishability: float | None
-    pair_separation: float | None
-    stable: bool
-    eligible: bool
-    why_not: str | None
-
-
-class Constraints(Typed):
-    """What a usable segmentation must satisfy."""
-
-    min_share: float | None
-    max_segments: int | None
-    min_value_share: float | None
-    max_noise_share: float | None
-
-
-class KSelection(Typed):
-    """The candidates and the recommendation, with its reason in plain words."""
-
-    candidates: list[Candidate]
-    recommended_k: int
-    recommended_algorithm: str
-    recommended_params: dict[str, JsonValue]
-    reason: str
-    knee_k: int | None
-    n_rows: int
-    sample_size: int
-    fixed_k: int | None
-    constraints: Constraints
 
 
 class DataQuality(Typed):

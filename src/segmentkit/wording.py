@@ -6,7 +6,7 @@ Two policies, each used everywhere it applies:
   names, briefs): shares as percentages with one decimal below 10 %, trends signed, other
   kinds to about three significant digits with thousands separators;
 * :func:`percent` -- a share of customers, members or value quoted in a sentence
-  (opportunities, personas): whole percent.
+  (opportunities, personas, the choice of k): whole percent, or the decimals asked for.
 
 :func:`format_compact` is the shorter form the persona comparison quotes for a feature's
 mean in two segments (``"197 days"``, ``"81.1"``). Tables in the HTML report use
@@ -75,9 +75,11 @@ def format_value(value: float | None, kind: str) -> str:
     return format_number(value, 2 if kind in ("amount", "ratio", "custom") else 1)
 
 
-def percent(share: float) -> str:
-    """A share quoted in a sentence, in whole percent: ``0.416`` → ``"42 %"``."""
-    return f"{100.0 * share:.0f} %"
+def percent(share: float, decimals: int = 0) -> str:
+    """A share quoted in a sentence, in whole percent: ``0.416`` → ``"42 %"``; with
+    ``decimals`` more precise (the selection's constraints, where ``2.9 %`` against a
+    ``3.0 %`` minimum must not read as ``3 %`` against ``3 %``)."""
+    return f"{100.0 * share:.{decimals}f} %"
 
 
 def format_compact(value: float, kind: str | None) -> str:

@@ -17,10 +17,11 @@ from segmentkit.algorithms._base import (
     AlgorithmSpec,
     Capabilities,
     Fitted,
+    assign_noise,
     nearest_centre,
 )
 
-__all__ = ["AlgorithmSpec", "Capabilities", "Fitted", "NOISE", "get", "names", "nearest_centre", "run_names"]
+__all__ = ["AlgorithmSpec", "Capabilities", "Fitted", "NOISE", "assign_noise", "get", "names", "nearest_centre", "run_names"]
 
 
 @cache

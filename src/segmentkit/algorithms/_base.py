@@ -11,7 +11,7 @@ loaded without ``pickle``: :attr:`AlgorithmSpec.predict` rebuilds whatever it ne
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ __all__ = [
     "Capabilities",
     "Fitted",
     "AlgorithmSpec",
+    "assign_noise",
     "nearest_centre",
     "relabel_by_size",
     "segment_centres",
@@ -146,6 +147,27 @@ def nearest_centre(centres: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         conf = np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 0.0)
     return labels, conf
+
+
+def assign_noise(labels: np.ndarray, X: np.ndarray, centres: Mapping[int, Sequence[float]]) -> np.ndarray:
+    """Labels with every noise row (``-1``) moved to the segment of its nearest centre.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray of shape (n,)
+        Segment ids, ``-1`` for noise.
+    X : numpy.ndarray of shape (n, d)
+        The rows, in the space of the centres.
+    centres : mapping of int to array-like of shape (d,)
+        Segment id → centre. Without noise or without centres the labels come back as they are.
+    """
+    if not ((labels < 0).any() and centres):
+        return labels
+    ids = np.array(sorted(centres))
+    fill, _ = nearest_centre(np.array([centres[i] for i in ids]), X[labels < 0])
+    labels = labels.copy()
+    labels[labels < 0] = ids[fill]
+    return labels
 
 
 def relabel_by_size(labels: np.ndarray) -> np.ndarray:

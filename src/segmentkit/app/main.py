@@ -28,7 +28,7 @@ from segmentkit.config import (SETTING_RANGES, ClusteringSettings, ColumnMapping
                                format_settings, load_settings)
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError, SettingError
-from segmentkit.naming import format_name_overrides
+from segmentkit.name_overrides import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.report import build_view
 from segmentkit.result import Summary
