@@ -246,12 +246,16 @@ def test_export_writes_one_file_per_segment_with_preflight(tmp_path):
     s0, s1 = pre["segments"]
     assert (s0["customers"], s0["with_email"], s0["with_phone"], s0["with_name_zip"], s0["rows_written"]) == \
         (130, 130, 130, 130, 130)
-    assert s0["meets_minimum"] == {"meta": True, "linkedin": False}
+    assert s0["meets_minimum"] == {}  # minimums are the exported platform's: Google states none here
     # segment 1: 20 customers, 5 in the table without a usable contact, 15 not in it at all
     assert (s1["customers"], s1["customers_without_contact_row"], s1["rows_written"]) == (20, 15, 0)
     assert s1["restricted_categories"] == ["health"]
     assert any("restricted category (health)" in w for w in s1["warnings"])
-    assert any("below the minimum of Meta (100), LinkedIn (300)" in w for w in s1["warnings"])
+    assert not any("below the minimum" in w for w in s1["warnings"])  # not another platform's
+    meta = export_audiences(run, customers, "meta", tmp_path / "aud-meta", columns=_mapping()).preflight
+    assert meta["minimums"] == {"meta": 100}
+    assert [s["meets_minimum"] for s in meta["segments"]] == [{"meta": True}, {"meta": False}]
+    assert any("below the minimum of Meta (100);" in w for w in meta["segments"][1]["warnings"])
     assert pre["counts"]["invalid_phones"] == 5 and pre["counts"]["without_usable_contact"] == 5
     assert pd.read_csv(res.files[1]).empty and tuple(pd.read_csv(res.files[1]).columns) == HEADERS["google"]
 

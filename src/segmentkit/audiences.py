@@ -421,6 +421,11 @@ def _contact_keys_of(customers: Any, platform: str, columns: ColumnMapping, coun
     return roles_found, keys, counts
 
 
+def _minimums(platform: str) -> dict[str, int]:
+    """The list-size minimum of the platform the file is for (none known: empty)."""
+    return {p: m for p, m in PLATFORM_MINIMUMS.items() if p == platform}
+
+
 def _segment_file(seg: Segment, members: pd.Index, keys: pd.DataFrame, usable: dict[str, pd.Series],
                   any_key: pd.Series, platform: str, out: Path) -> tuple[Path, dict[str, Any]]:
     """Write one segment's upload file (members with a usable contact, Excel-safe); its
@@ -439,7 +444,8 @@ def _segment_file(seg: Segment, members: pd.Index, keys: pd.DataFrame, usable: d
         "not allow targeting on it: rename the segment or leave it out of the upload"
         for cat in flags
     ]
-    below = {p: m for p, m in PLATFORM_MINIMUMS.items() if n_rows < m}
+    limits = _minimums(platform)
+    below = {p: m for p, m in limits.items() if n_rows < m}
     if below:
         warnings.append(
             f"{n_rows} customers with a usable contact, below the minimum of "
@@ -455,7 +461,7 @@ def _segment_file(seg: Segment, members: pd.Index, keys: pd.DataFrame, usable: d
         "with_phone": int(usable["phone"].reindex(present, fill_value=False).sum()),
         "with_name_zip": int(usable["name_zip"].reindex(present, fill_value=False).sum()),
         "rows_written": n_rows,
-        "meets_minimum": {p: n_rows >= m for p, m in PLATFORM_MINIMUMS.items()},
+        "meets_minimum": {p: n_rows >= m for p, m in limits.items()},
         "restricted_categories": flags,
         "warnings": warnings,
     }
@@ -515,7 +521,7 @@ def export_audiences(
         "headers": list(HEADERS[platform]),
         "default_country": country.upper() if country else None,
         "columns": roles_found,
-        "minimums": dict(PLATFORM_MINIMUMS),
+        "minimums": _minimums(platform),
         "counts": {
             "customers_in_table": int(len(keys)),
             "customers_in_run": int(in_run.sum()),
