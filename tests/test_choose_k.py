@@ -223,3 +223,12 @@ def test_a_continuum_gets_the_most_stable_segments_with_traits_up_to_the_busines
     assert re.search(r"8 segments would split the segment of [\d.]+ % of customers into two", sel.reason)
     capped = select_k(X, random_state=0, constraints=Constraints(max_segments=4))
     assert capped.recommended_k == 4 and "up to 4" in capped.reason
+
+
+def test_a_density_algorithm_finding_one_group_is_said_so():
+    # one round cloud: DBSCAN finds a single dense group at every size setting
+    X = np.random.default_rng(0).normal(size=(400, 2))
+    sel = select_k(X, algorithm="dbscan", random_state=0)
+    assert {c.k for c in sel.candidates} == {1} and sel.recommended_k == 1
+    assert sel.reason.startswith("1 segment (dbscan") and "no candidate found two segments or more" in sel.reason
+    assert "clearly stable" not in sel.reason

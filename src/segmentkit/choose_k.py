@@ -91,6 +91,10 @@ BOOTSTRAP_N_INIT = 3
 AUTO_ALGORITHMS = ("kmeans", "ward", "average", "complete", "gmm", "dbscan", "hdbscan")
 
 
+#: When no candidate is stable, those whose mean ARI is within this of the most stable one
+#: count as equally stable: the mean over 10-20 resamples has a standard error of a few
+#: hundredths, so a smaller difference is not evidence (the silhouette then decides).
+STABILITY_TIE = 0.05
 #: A pair of segments can be told apart in words when some single feature separates them
 #: with at least this AUC (the chance that a member of one segment lies above a member of
 #: the other): 0.714 is Cohen's "large" effect, d = 0.8, on the AUC scale (Rice & Harris
@@ -753,7 +757,7 @@ def _recommend(
         pool = stable
     elif any(c.stability is not None for c in pool):
         top = max(c.stability for c in pool if c.stability is not None)
-        pool = [c for c in pool if c.stability is not None and c.stability >= top - 0.05]
+        pool = [c for c in pool if c.stability is not None and c.stability >= top - STABILITY_TIE]
     if not eligible:
         how = Recommendation.NONE_ELIGIBLE
     best = max(pool, key=_rank_key)
@@ -822,7 +826,7 @@ def _reason(
         return f"{c.silhouette:.3f}" if c.silhouette is not None else "not measurable"
 
     most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
-    head = f"{chosen.k} segments ({chosen.label})"
+    head = f"{chosen.k} segment{'s' if chosen.k != 1 else ''} ({chosen.label})"
     if fixed_k is not None:
         text = f"{head}: set by the user (--k)"
         if not chosen.eligible:
@@ -853,7 +857,10 @@ def _reason(
                 f"({sil(chosen)}) is within {SILHOUETTE_TOLERANCE:.0%} of the best "
                 f"({best.label}, {sil(best)})"
             )
-    else:  # MOST_STABLE, NO_TWO_SEGMENTS
+    elif how is Recommendation.NO_TWO_SEGMENTS:
+        text = (f"{head}: no candidate found two segments or more (the density algorithm left the customers "
+                f"in one group or as noise); the fewest segments found")
+    else:  # MOST_STABLE
         text = f"{head}: no candidate is clearly stable; highest silhouette ({sil(chosen)}) among the most stable ({stab(chosen)})"
     same = sorted((c for c in cands if c.algorithm == chosen.algorithm and not c.params), key=lambda c: c.k)
     nxt = next((c for c in same if c.k == chosen.k + 1), None)
