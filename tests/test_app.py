@@ -184,3 +184,13 @@ def test_customers_left_out_by_a_column_value(app):
     assert set(assignments.loc[assignments["status"] == "excluded", "reason"]) == {
         "persona = retirees", "persona = Young Professionals"}
     assert any(f"{expected:,} left out" in m.value for m in app.markdown)
+
+
+def test_to_below_from_is_said_in_the_pages_words(app):
+    app.number_input(key="k_min").set_value(5)
+    app.number_input(key="k_max").set_value(3)
+    app.button(key="run").click()
+    app.run()
+    shown = " ".join(e.value for e in app.error)
+    assert "Numbers of segments to compare: must be at least “From” (5), got 3." in shown
+    assert "k_min" not in shown and not app.exception

@@ -424,7 +424,8 @@ def _project(settings: dict[str, Any]) -> None:
 def _in_words(exc: InputError) -> str:
     """A library error with a setting's name replaced by its label on this page."""
     if isinstance(exc, SettingError) and exc.setting in SETTING_LABELS:
-        return f"{SETTING_LABELS[exc.setting]}: {exc.requirement}."
+        requirement = exc.requirement.replace("at least k_min", "at least “From”")  # k_max's rule
+        return f"{SETTING_LABELS[exc.setting]}: {requirement}."
     return str(exc)
 
 
