@@ -246,12 +246,17 @@ def test_export_writes_one_file_per_segment_with_preflight(tmp_path):
     s0, s1 = pre["segments"]
     assert (s0["customers"], s0["with_email"], s0["with_phone"], s0["with_name_zip"], s0["rows_written"]) == \
         (130, 130, 130, 130, 130)
-    assert s0["meets_minimum"] == {}  # minimums are the exported platform's: Google states none here
+    # Google Ads Help: at least 100 active users on each network, customer lists alike
+    assert pre["minimums"] == {"google": 100}  # the exported platform's minimum only
+    assert s0["meets_minimum"] == {"google": True}
     # segment 1: 20 customers, 5 in the table without a usable contact, 15 not in it at all
     assert (s1["customers"], s1["customers_without_contact_row"], s1["rows_written"]) == (20, 15, 0)
     assert s1["restricted_categories"] == ["health"]
     assert any("restricted category (health)" in w for w in s1["warnings"])
-    assert not any("below the minimum" in w for w in s1["warnings"])  # not another platform's
+    assert s1["meets_minimum"] == {"google": False}
+    below = [w for w in s1["warnings"] if "below the minimum" in w]
+    assert len(below) == 1 and "below the minimum of Google (100);" in below[0]
+    assert not any(name in below[0] for name in ("Meta", "TikTok", "LinkedIn"))  # not another platform's
     meta = export_audiences(run, customers, "meta", tmp_path / "aud-meta", columns=_mapping()).preflight
     assert meta["minimums"] == {"meta": 100}
     assert [s["meets_minimum"] for s in meta["segments"]] == [{"meta": True}, {"meta": False}]
@@ -262,7 +267,14 @@ def test_export_writes_one_file_per_segment_with_preflight(tmp_path):
 
 def test_export_selected_segments_and_unknown_segment(tmp_path):
     run, customers = _run_dir(tmp_path)
-    res = export_audiences(run, customers, "tiktok", tmp_path / "t", segments=[1], columns=_mapping())
+    res = export_audiences(run, customers, "tiktok", tmp_path / "t", segments=[0, 1], columns=_mapping())
+    assert list(res.files) == [0, 1]
+    # TikTok Ads Manager Help: 1,000 matched users before a Custom Audience serves
+    assert res.preflight["minimums"] == {"tiktok": 1000}
+    assert [s["meets_minimum"] for s in res.preflight["segments"]] == [{"tiktok": False}, {"tiktok": False}]
+    assert any("130 customers with a usable contact, below the minimum of TikTok (1000);" in w
+               for w in res.preflight["segments"][0]["warnings"])
+    res = export_audiences(run, customers, "tiktok", tmp_path / "t1", segments=[1], columns=_mapping())
     assert list(res.files) == [1]
     with pytest.raises(ValueError, match="--segments: no segment 7 in this run; its segments are 0, 1"):
         export_audiences(run, customers, "tiktok", tmp_path / "t", segments=[7], columns=_mapping())

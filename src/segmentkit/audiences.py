@@ -71,8 +71,12 @@ PLATFORM_NAMES = {"google": "Google", "meta": "Meta", "tiktok": "TikTok", "linke
 
 #: Smallest list each platform accepts or advises, with where it says so. Meta's Business
 #: Help ("How to format a customer list") advises against lists of fewer than 100 people;
-#: LinkedIn Matched Audiences need at least 300 matched members before they can serve.
-PLATFORM_MINIMUMS = {"meta": 100, "linkedin": 300}
+#: Google Ads Help ("About your data segment sizes", answer 7476585) asks for at least 100
+#: active users in the last 30 days on each network (Display, Search, YouTube), customer
+#: lists alike; TikTok Ads Manager Help ("About Custom Audiences") requires 1,000 matched
+#: users before a Custom Audience can be used in an ad group; LinkedIn Matched Audiences
+#: need at least 300 matched members before they can serve.
+PLATFORM_MINIMUMS = {"google": 100, "meta": 100, "tiktok": 1000, "linkedin": 300}
 
 #: Upload file headers, exactly as the platforms name them.
 HEADERS = {
