@@ -272,7 +272,7 @@ def test_export_selected_segments_and_unknown_segment(tmp_path):
     # TikTok Ads Manager Help: 1,000 matched users before a Custom Audience serves
     assert res.preflight["minimums"] == {"tiktok": 1000}
     assert [s["meets_minimum"] for s in res.preflight["segments"]] == [{"tiktok": False}, {"tiktok": False}]
-    assert any("130 customers with a usable contact, below the minimum of TikTok (1000);" in w
+    assert any("130 customers with a usable contact, below the minimum of TikTok (1,000);" in w
                for w in res.preflight["segments"][0]["warnings"])
     res = export_audiences(run, customers, "tiktok", tmp_path / "t1", segments=[1], columns=_mapping())
     assert list(res.files) == [1]

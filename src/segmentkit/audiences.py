@@ -453,7 +453,7 @@ def _segment_file(seg: Segment, members: pd.Index, keys: pd.DataFrame, usable: d
     if below:
         warnings.append(
             f"{n_rows} customers with a usable contact, below the minimum of "
-            + ", ".join(f"{PLATFORM_NAMES[p]} ({m})" for p, m in below.items())
+            + ", ".join(f"{PLATFORM_NAMES[p]} ({m:,})" for p, m in below.items())
             + "; the platform's matched audience will be smaller still")
     return path, {
         "id": seg.id,
