@@ -161,3 +161,12 @@ def test_assign_refuses_a_model_with_rules_without_customers_or_on_spark(excludi
     res = runner.invoke(app, ["assign", str(out), "--engine", "spark", "--events", str(later_events),
                               "--out", str(tmp_path / "s")])
     assert res.exit_code == 2 and "does not apply the model's exclude rules" in res.output
+
+
+def test_when_the_rules_leave_nobody_no_drift_is_measured(excluding_run, tmp_path):
+    out, later, later_events, _ = excluding_run
+    everyone = pd.read_csv(later).assign(account_type="test")
+    everyone.to_csv(tmp_path / "all_test.csv", index=False)
+    scored = score(out, customers=tmp_path / "all_test.csv", events=later_events)
+    assert (scored.assignments["status"] == "excluded").sum() == 20 and scored.drift == {}
+    assert any("no drift measured" in n for n in scored.notes)

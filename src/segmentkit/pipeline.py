@@ -740,8 +740,11 @@ def score(
         event_ids)
     if model.exclude:
         _mark_excluded(assignments, excluded)
+    if model.baseline and frame.empty and len(excluded):
+        notes.append("every customer with features was left out by the exclude rules: no drift measured "
+                     "(no drift.json)")
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
-             if model.baseline else {})
+             if model.baseline and not frame.empty else {})
     if drift and notes:
         drift["notes"] = list(notes)
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot, notes=tuple(notes))
