@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +16,8 @@ from segmentkit.config import Settings, format_settings, load_settings
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError
 from segmentkit.exclusions import excluded_customers, exclusion_rules
+from segmentkit.model import load_model
+from segmentkit.pipeline import score
 
 runner = CliRunner()
 
@@ -91,3 +96,77 @@ def test_the_rules_round_trip_through_the_settings_file_and_the_flag(crm, tmp_pa
     res = runner.invoke(app, ["run", "--events", str(events), "--exclude", "account_type=staff",
                               "--out", str(tmp_path / "bad")])
     assert res.exit_code == 2 and "--exclude needs a customers table" in res.output
+
+
+@pytest.fixture(scope="module")
+def excluding_run(crm, tmp_path_factory):
+    """A run that left out staff and test accounts, and 20 later customers (3 of them staff,
+    spelled three ways) with their events."""
+    events, path, customers = crm
+    out = tmp_path_factory.mktemp("excluding") / "out"
+    Segmentation(k=3, n_bootstrap=0, validate=False, exclude={"account_type": ["staff", "test"]}).fit(
+        customers=path, events=events).write(out)
+    later = customers.iloc[40:60].copy()
+    later["account_type"] = "retail"
+    later.iloc[[2, 7, 11], later.columns.get_loc("account_type")] = [" Staff", "staff", "STAFF"]
+    later.to_csv(out.parent / "later.csv", index=False)
+    ev = pd.read_csv(events)
+    ev[ev["customer_id"].isin(later["customer_id"])].to_csv(out.parent / "later_events.csv", index=False)
+    staff = set(later["customer_id"].iloc[[2, 7, 11]])
+    return out, out.parent / "later.csv", out.parent / "later_events.csv", staff
+
+
+def test_the_saved_model_keeps_the_rules_and_a_model_without_them_still_loads(excluding_run, tmp_path):
+    out = excluding_run[0]
+    assert load_model(out).exclude == {"account_type": ("staff", "test")}
+    old = json.loads((out / "model" / "model.json").read_text(encoding="utf-8"))
+    del old["exclude"]  # a model written before the rules were kept
+    (tmp_path / "model.json").write_text(json.dumps(old), encoding="utf-8")
+    assert load_model(tmp_path).exclude == {}
+
+
+def test_assign_applies_the_models_rules_to_the_customers_table(excluding_run, tmp_path):
+    out, later, later_events, staff = excluding_run
+    res = runner.invoke(app, ["assign", str(out), "--customers", str(later), "--events", str(later_events),
+                              "--out", str(tmp_path / "assigned")])
+    assert res.exit_code == 0, res.output
+    a = pd.read_csv(tmp_path / "assigned" / "assignments.csv", keep_default_na=False)
+    # 20 customers, every one with events: 3 staff left out, 17 segmented
+    assert len(a) == 20 and a["customer_id"].is_unique
+    assert set(a.loc[a["status"] == "excluded", "customer_id"]) == staff
+    assert set(a.loc[a["status"] == "excluded", "reason"]) == {"account_type = staff"}
+    assert (a.loc[a["status"] == "excluded", "segment_id"] == -1).all()
+    assert (a.loc[a["status"] != "excluded", "reason"] == "").all() and (a["status"] == "segmented").sum() == 17
+    assert "excluded 3" in res.output
+    note = "later.csv: 3 customer(s) left out by the exclude rules (account_type = staff or test)"
+    assert note in " ".join(res.output.split())
+    drift = json.loads((tmp_path / "assigned" / "drift.json").read_text(encoding="utf-8"))
+    assert any(note in n for n in drift["notes"])
+    # the new segment shares are over the 17 customers left in (shares rounded to 4 places)
+    counts = [s["new_share"] * 17 for s in drift["segments"]]
+    assert np.allclose(counts, np.round(counts), atol=0.01) and round(sum(counts)) == 17
+    # without the rules the same three would have been segmented
+    plain = score(replace(load_model(out), exclude={}), customers=later, events=later_events).assignments
+    assert set(plain.loc[plain["customer_id"].isin(staff), "status"]) == {"segmented"}
+    kept = a["status"] != "excluded"
+    assert plain.set_index("customer_id").loc[a.loc[kept, "customer_id"], "segment_id"].tolist() == \
+        a.loc[kept, "segment_id"].tolist()
+
+
+def test_assign_refuses_a_model_with_rules_without_customers_or_on_spark(excluding_run, tmp_path):
+    out, _, later_events, _ = excluding_run
+    res = runner.invoke(app, ["assign", str(out), "--events", str(later_events), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 2
+    assert "exclude rules (account_type = staff or test)" in res.output and "give --customers" in res.output
+    res = runner.invoke(app, ["assign", str(out), "--engine", "spark", "--events", str(later_events),
+                              "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2 and "does not apply the model's exclude rules" in res.output
+
+
+def test_when_the_rules_leave_nobody_no_drift_is_measured(excluding_run, tmp_path):
+    out, later, later_events, _ = excluding_run
+    everyone = pd.read_csv(later).assign(account_type="test")
+    everyone.to_csv(tmp_path / "all_test.csv", index=False)
+    scored = score(out, customers=tmp_path / "all_test.csv", events=later_events)
+    assert (scored.assignments["status"] == "excluded").sum() == 20 and scored.drift == {}
+    assert any("no drift measured" in n for n in scored.notes)

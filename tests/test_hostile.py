@@ -564,6 +564,17 @@ CASES += [
     _model_case("format-wrong", _set("format", "other/9"), "model.json: not a segmentkit model"),
     _model_case("names-not-dict", _set("names", [1]), "model.json: 'names' must be"),
     _model_case("levels-not-dict", _set("levels", 3), "model.json: 'levels' must be"),
+    _model_case("exclude-not-dict", _set("exclude", ["staff"]), "model.json: 'exclude' must be an object"),
+    _model_case("exclude-value-not-list", _set("exclude", {"account_type": "staff"}),
+                "model.json: 'exclude' must map at most 100 column names to lists of 1 to 10,000 texts"),
+    _model_case("exclude-number", _set("exclude", {"account_type": [1]}), "model.json: 'exclude' must map"),
+    _model_case("exclude-blank", _set("exclude", {"account_type": [" "]}), "model.json: 'exclude' must map"),
+    _model_case("exclude-no-values", _set("exclude", {"account_type": []}), "model.json: 'exclude' must map"),
+    _model_case("exclude-too-many-values", _set("exclude", {"account_type": ["x"] * 10_001}),
+                "model.json: 'exclude' must map"),
+    _model_case("exclude-too-many-columns", _set("exclude", {f"c{i}": ["x"] for i in range(101)}),
+                "model.json: 'exclude' must map"),
+    _model_case("exclude-long-text", _set("exclude", {"account_type": ["x" * 1001]}), "model.json: 'exclude' must map"),
 ]
 
 

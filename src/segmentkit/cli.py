@@ -343,7 +343,7 @@ def assign(
     ctx: typer.Context,
     model_dir: Annotated[Path, typer.Argument(help="A run's output folder (or its model/ folder).")],
     events: Annotated[Optional[str], typer.Option(help="Event log of the customers to assign.")] = None,
-    customers: Annotated[Optional[str], typer.Option(help="Customer table of the customers to assign.")] = None,
+    customers: Annotated[Optional[str], typer.Option(help="Customer table of the customers to assign (needed when the run had exclude rules: they are applied to it).")] = None,
     out: Annotated[str, typer.Option("--out", help="Output folder (with --engine spark also a URL Spark writes to).")] = "segmentkit-assigned",
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
     engine: EngineOpt = Engine.duckdb,
@@ -365,7 +365,7 @@ def assign(
         if engine is Engine.spark:
             from segmentkit.config import load_settings
             from segmentkit.pipeline import load_model
-            from segmentkit.spark.assign import score_spark
+            from segmentkit.spark.assign import check_spark_model, score_spark
             from segmentkit.spark.engine import spark_inputs
 
             if events is None:
@@ -375,8 +375,10 @@ def assign(
             if target is not None:
                 raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
                                  "stay in Spark: write them from assignments.parquet/ instead")
+            model = load_model(model_dir)
+            check_spark_model(model)  # before Spark starts
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
-            done = score_spark(load_model(model_dir), source, out, customers, snapshot_date=snap)
+            done = score_spark(model, source, out, customers, snapshot_date=snap)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:
@@ -384,6 +386,8 @@ def assign(
             scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
             frame = scored.assignments
             scored.write(out)
+            for note in scored.notes:
+                _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
             drift = scored.drift
             counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
             per_segment = {(int(sid), str(name)): int(n) for (sid, name), n in

@@ -18,7 +18,7 @@ import pandas as pd
 
 from segmentkit.errors import InputError
 
-__all__ = ["exclusion_rules", "excluded_customers", "format_rules"]
+__all__ = ["exclusion_note", "exclusion_rules", "excluded_customers", "format_rules"]
 
 
 def exclusion_rules(value: Any, where: str = "settings") -> dict[str, tuple[str, ...]]:
@@ -59,6 +59,12 @@ def exclusion_rules(value: Any, where: str = "settings") -> dict[str, tuple[str,
 def format_rules(rules: Mapping[str, tuple[str, ...]]) -> str:
     """The rules in one line: ``account_type = staff or test; email_domain = example.com``."""
     return "; ".join(f"{column} = {' or '.join(values)}" for column, values in rules.items())
+
+
+def exclusion_note(source: str, excluded: int, rules: Mapping[str, tuple[str, ...]]) -> str:
+    """The note that counts the customers the rules left out of ``source``."""
+    return (f"{source}: {excluded:,} customer(s) left out by the exclude rules ({format_rules(rules)}): "
+            "not segmented; status excluded in the assignments")
 
 
 def _as_text(values: pd.Series) -> pd.Series:

@@ -31,6 +31,11 @@ MAX_DEPTH = 8
 MAX_VALUES = 20_000_000
 MAX_SEGMENT_ID = 1000
 MAX_FEATURES = 10_000
+#: Bounds of the exclude rules a model keeps (staff and test accounts are named by a few
+#: columns and values; these are far above any real list and keep matching cheap).
+MAX_EXCLUDE_COLUMNS = 100
+MAX_EXCLUDE_VALUES = 10_000
+MAX_EXCLUDE_TEXT = 1_000
 
 #: The declared schema of ``model.json``: key → (JSON type, required).
 MODEL_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
@@ -38,7 +43,7 @@ MODEL_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "preparation": (dict, True), "feature_names": (list, True), "levels": (dict, True), "columns": (dict, True),
     "feature_columns": (list, False), "names": (dict, False), "generated_names": (dict, False),
     "overrides": (dict, False), "centres": (dict, False), "assign_noise": (bool, False),
-    "uses_events": (bool, False), "baseline": (dict, False),
+    "uses_events": (bool, False), "baseline": (dict, False), "exclude": (dict, False),
 }
 _TRANSFORM_NUMBERS = ("impute", "center", "scale", "prior", "prior_weight")
 _JSON_TYPES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
@@ -140,6 +145,21 @@ def validate_model(data: Any) -> None:
             raise InputError("'levels' must map a column role to a list of levels", source="model.json")
     if not all(v is None or isinstance(v, str) for v in data["columns"].values()):  # None: a role not read
         raise InputError("'columns' must map roles to column names", source="model.json")
+    _check_exclude(data.get("exclude", {}))
+
+
+def _check_exclude(rules: dict[str, Any]) -> None:
+    """The exclude rules: at most :data:`MAX_EXCLUDE_COLUMNS` columns, each naming 1 to
+    :data:`MAX_EXCLUDE_VALUES` non-empty texts of at most :data:`MAX_EXCLUDE_TEXT` characters."""
+    def text(v: Any) -> bool:
+        return isinstance(v, str) and 0 < len(v.strip()) and len(v) <= MAX_EXCLUDE_TEXT
+
+    if len(rules) > MAX_EXCLUDE_COLUMNS or not all(
+            text(column) and isinstance(values, list) and 0 < len(values) <= MAX_EXCLUDE_VALUES
+            and all(text(v) for v in values) for column, values in rules.items()):
+        raise InputError(f"'exclude' must map at most {MAX_EXCLUDE_COLUMNS} column names to lists of 1 to "
+                         f"{MAX_EXCLUDE_VALUES:,} texts of at most {MAX_EXCLUDE_TEXT:,} characters",
+                         source="model.json")
 
 
 @dataclass(frozen=True)
@@ -179,6 +199,9 @@ class SegmentationModel:
     baseline : dict
         Feature distributions and segment shares of the run (see :mod:`segmentkit.drift`),
         to measure how far later customers have moved.
+    exclude : dict
+        The run's exclude rules, customers-table column → values
+        (:mod:`segmentkit.exclusions`), applied again when customers are assigned.
     """
 
     algorithm: str
@@ -196,6 +219,7 @@ class SegmentationModel:
     assign_noise: bool = False
     uses_events: bool = True
     baseline: dict[str, Any] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Segment ids (−1 for noise) and confidence for rows of a prepared matrix."""
@@ -230,6 +254,7 @@ class SegmentationModel:
             "assign_noise": self.assign_noise,
             "uses_events": self.uses_events,
             "baseline": self.baseline,
+            "exclude": {k: list(v) for k, v in self.exclude.items()},
         }
 
     @classmethod
@@ -252,6 +277,7 @@ class SegmentationModel:
             assign_noise=bool(data.get("assign_noise", False)),
             uses_events=bool(data.get("uses_events", True)),
             baseline=dict(data.get("baseline", {})),
+            exclude={str(k): tuple(str(x).strip() for x in v) for k, v in data.get("exclude", {}).items()},
         )
 
     def save(self, directory: str | Path) -> Path:

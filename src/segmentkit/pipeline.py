@@ -30,7 +30,7 @@ from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
-from segmentkit.exclusions import excluded_customers, exclusion_rules, format_rules
+from segmentkit.exclusions import exclusion_note, excluded_customers, exclusion_rules, format_rules
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.name_overrides import apply_overrides
@@ -620,11 +620,15 @@ class Scored:
         empty for a model saved without a baseline.
     snapshot_date : datetime.date or None
         The day the features describe (``None`` for a customers-only model without one).
+    notes : tuple of str
+        What was left out, in plain sentences (the customers the model's exclude rules
+        matched); ``drift.json`` holds them too.
     """
 
     assignments: pd.DataFrame
     drift: dict[str, Any]
     snapshot_date: dt.date | None = None
+    notes: tuple[str, ...] = ()
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``assignments.csv`` / ``.parquet`` and (with a baseline) ``drift.json``."""
@@ -660,16 +664,28 @@ def score(
     Features are computed exactly as in the run (same column mapping, same category and
     channel levels, same preprocessing), as of ``snapshot_date`` (default: the day after the
     last event of the new data). ``products``: the product catalogue, when the run's
-    categories came from one.
+    categories came from one. The run's exclude rules are applied again: the customers they
+    match get status ``excluded`` and a ``reason``, and are left out of the drift.
+
+    Raises
+    ------
+    InputError
+        Also when the model has exclude rules and no ``customers`` table is given (the rules
+        read its columns).
     """
     model = model if isinstance(model, SegmentationModel) else load_model(model)
     columns = ColumnMapping(**model.columns)
     if events is None and model.uses_events:
         raise InputError("this model was fitted on events: give --events")
+    if customers is None and model.exclude:
+        raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
+                         "which read the customers table: give --customers")
     con = duckdb.connect()
     labels_of: dict[str, str] = {}
     event_ids = pd.Index([], dtype=object)
     snapshot = snapshot_date
+    excluded = pd.Series([], dtype="string")
+    notes: list[str] = []
     try:
         parts = []
         ids = pd.Index([], dtype=object)
@@ -698,6 +714,9 @@ def score(
             with _on_driver(customers) as local:
                 cu, cust = load_customers(con, local, columns)
             ids = ids.union(pd.Index(cust.index.astype(str)))
+            if model.exclude:
+                excluded = excluded_customers(cust, model.exclude, cu.source)
+                notes.append(exclusion_note(cu.source, len(excluded), model.exclude))
             if model.feature_columns:
                 custom = _numeric_customer_columns(cust, model.feature_columns, cu.source)
                 parts.append(custom.where(np.isfinite(custom)))
@@ -712,15 +731,23 @@ def score(
     else:
         frame = parts[0]
         reason = "excluded"
+    frame = frame[~frame.index.isin(excluded.index)]
     X = model.preparation.transform(frame)
     labels, confidence = model.predict(X)
     assignments = assignments_frame(
         ids, pd.Series(labels, index=frame.index).reindex(ids),
         pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason,
         event_ids)
+    if model.exclude:
+        _mark_excluded(assignments, excluded)
+    if model.baseline and frame.empty and len(excluded):
+        notes.append("every customer with features was left out by the exclude rules: no drift measured "
+                     "(no drift.json)")
     drift = (drift_report(model.baseline, frame, np.asarray(labels, int), labels=labels_of, names=model.names)
-             if model.baseline else {})
-    return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot)
+             if model.baseline and not frame.empty else {})
+    if drift and notes:
+        drift["notes"] = list(notes)
+    return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot, notes=tuple(notes))
 
 
 def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
@@ -822,8 +849,7 @@ def _customer_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customer
             raise InputError("--exclude needs a customers table (its rules read the customers' columns)")
         excluded = excluded_customers(cust, settings.exclude, cu_table.source)
         quality["customers_excluded"] = int(len(excluded))
-        notes.append(f"{cu_table.source}: {len(excluded):,} customer(s) left out by the exclude rules "
-                     f"({format_rules(settings.exclude)}): not segmented; status excluded in the assignments")
+        notes.append(exclusion_note(cu_table.source, len(excluded), settings.exclude))
     return cust, excluded
 
 
@@ -1090,7 +1116,7 @@ def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: 
         generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
         overrides=dict(overrides), centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
         assign_noise=settings.clustering.assign_noise, uses_events=feats is not None,
-        baseline=baseline(frame, labels))
+        baseline=baseline(frame, labels), exclude=dict(settings.exclude))
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:

@@ -30,8 +30,8 @@ from segmentkit.spark.engine import SparkEngine
 from segmentkit.spark.events import SparkEvents, SparkStage, load_events_spark, read_table
 from segmentkit.sqltext import literal, spark_identifier
 
-__all__ = ["NEAREST_CENTRE_ALGORITHMS", "SparkAssignment", "SparkScored", "assign_features", "nearest_centre_sql",
-           "prepared_sql", "score_spark"]
+__all__ = ["NEAREST_CENTRE_ALGORITHMS", "SparkAssignment", "SparkScored", "assign_features", "check_spark_model",
+           "nearest_centre_sql", "prepared_sql", "score_spark"]
 
 #: Algorithms whose rule for new customers is the nearest centre of ``state["centres"]``
 #: (:func:`segmentkit.algorithms.nearest_centre`), the rule written here as Spark SQL.
@@ -151,6 +151,28 @@ def _write_text(spark: Any, path: str, text: str) -> None:
         stream.close()
 
 
+def check_spark_model(model: SegmentationModel) -> None:
+    """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
+    is not the nearest centre, whose features are not all from events, or that has exclude
+    rules (Spark does not apply them).
+
+    Raises
+    ------
+    InputError
+        Naming what Spark cannot do and ``--engine duckdb``.
+    """
+    if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
+        raise InputError(f"assign --engine spark applies the nearest-centre rule of "
+                         f"{', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}; this model is {model.algorithm}: "
+                         "use --engine duckdb")
+    if model.exclude:
+        raise InputError("assign --engine spark does not apply the model's exclude rules (staff, test accounts): "
+                         "use --engine duckdb")
+    if not model.uses_events or model.feature_columns:
+        raise InputError("assign --engine spark computes features from events only; this model also uses "
+                         "customer columns as features: use --engine duckdb")
+
+
 def score_spark(model: SegmentationModel, events: SparkEvents, out: str, customers: str | None = None, *,
                 snapshot_date: dt.date | None = None) -> SparkScored:
     """Put customers into the segments of a saved run with Spark, and measure drift from it.
@@ -158,8 +180,8 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     Parameters
     ----------
     model : SegmentationModel
-        A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`)
-        and its features must come from events only.
+        A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`),
+        its features must come from events only and it must have no exclude rules.
     events : SparkEvents
         The new customers' events.
     out : str
@@ -174,13 +196,7 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     InputError
         A model Spark cannot apply, or bad input.
     """
-    if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
-        raise InputError(f"assign --engine spark applies the nearest-centre rule of "
-                         f"{', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}; this model is {model.algorithm}: "
-                         "use --engine duckdb")
-    if not model.uses_events or model.feature_columns:
-        raise InputError("assign --engine spark computes features from events only; this model also uses "
-                         "customer columns as features: use --engine duckdb")
+    check_spark_model(model)
     stage = load_events_spark(events, ColumnMapping(**model.columns), view="segmentkit_assign_events")
     query = feature_query(SparkEngine(stage.spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
                           levels={k: list(v) for k, v in model.levels.items()})
