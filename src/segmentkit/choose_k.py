@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from pydantic import JsonValue
@@ -442,6 +442,18 @@ def _tree_predictions(X: np.ndarray, y: np.ndarray, folds: np.ndarray, depth: in
     return pred
 
 
+def _segment_sample(labels: np.ndarray, size: int, rng: np.random.Generator,
+                    floor: Callable[[int], int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows of a sample stratified by segment (noise left out, each segment keeping at least
+    ``floor(k)`` rows) and the segments; ``None`` with fewer than two segments."""
+    keep = np.flatnonzero(labels != NOISE)
+    lab = labels[keep]
+    segs = np.unique(lab)
+    if segs.size < 2:
+        return None
+    return keep[_stratified(lab, size, rng, floor(segs.size))], segs
+
+
 def distinguishability(
     X: np.ndarray, labels: np.ndarray, *, size: int = DISTINGUISH_SIZE, n_folds: int = 3, random_state: int = 0
 ) -> float | None:
@@ -458,13 +470,11 @@ def distinguishability(
         ``None`` with fewer than two segments.
     """
     labels = np.asarray(labels, dtype=int)
-    keep = np.flatnonzero(labels != NOISE)
-    lab = labels[keep]
-    segs = np.unique(lab)
-    if segs.size < 2:
-        return None
     rng = np.random.default_rng(random_state)
-    idx = keep[_stratified(lab, size, rng, max(n_folds * 2, size // (4 * segs.size)))]
+    sampled = _segment_sample(labels, size, rng, lambda k: max(n_folds * 2, size // (4 * k)))
+    if sampled is None:
+        return None
+    idx, segs = sampled
     y = labels[idx]
     folds = np.empty(idx.size, dtype=int)
     for seg in segs:
@@ -493,13 +503,10 @@ def pair_separation(
         ``None`` with fewer than two segments.
     """
     labels = np.asarray(labels, dtype=int)
-    keep = np.flatnonzero(labels != NOISE)
-    lab = labels[keep]
-    segs = np.unique(lab)
-    if segs.size < 2:
+    sampled = _segment_sample(labels, size, np.random.default_rng(random_state), lambda k: max(2, size // (4 * k)))
+    if sampled is None:
         return None
-    rng = np.random.default_rng(random_state)
-    idx = keep[_stratified(lab, size, rng, max(2, size // (4 * segs.size)))]
+    idx, segs = sampled
     S = np.asarray(X[idx], dtype=float)
     y = labels[idx]
     members = [S[y == seg] for seg in segs]

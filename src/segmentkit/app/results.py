@@ -35,6 +35,25 @@ def _chart(spec: dict[str, Any], key: str) -> None:
                        width="stretch", key=key)
 
 
+def _grid_chart(cells: list[dict[str, Any]], segments: list[str], row_field: str, rows: list[str],
+                text_field: str, colour: dict[str, Any], key: str) -> None:
+    """A segments × rows grid of coloured cells with their values written in (the feature
+    heat map, the personas' crosstab)."""
+    encoding = {"x": {"field": "segment", "type": "nominal", "sort": segments, "title": None,
+                      "axis": {"labelAngle": -30, "orient": "top", "labelLimit": LABEL_LIMIT,
+                               "labelOverlap": False}},
+                "y": {"field": row_field, "type": "nominal", "sort": rows, "title": None,
+                      "axis": {"labelLimit": LABEL_LIMIT}}}
+    _chart({
+        "data": {"values": cells},
+        "height": {"step": ROW_HEIGHT},
+        "layer": [
+            {"mark": {"type": "rect", "tooltip": True}, "encoding": {**encoding, "color": colour}},
+            {"mark": {"type": "text", "fontSize": 10}, "encoding": {**encoding, "text": {"field": text_field}}},
+        ],
+    }, key)
+
+
 def _segment_colors(segments: list[dict[str, Any]]) -> dict[str, Any]:
     return {"domain": [s["name"] for s in segments], "range": [s["color"] for s in segments]}
 
@@ -65,21 +84,9 @@ def show_charts(view: dict[str, Any]) -> None:
     if heat:
         cells = [{"segment": heat["segments"][x], "feature": heat["features"][y], "colour": c, "index": label}
                  for x, y, c, label in heat["cells"]]
-        encoding = {"x": {"field": "segment", "type": "nominal", "sort": heat["segments"], "title": None,
-                          "axis": {"labelAngle": -30, "orient": "top", "labelLimit": LABEL_LIMIT,
-                                   "labelOverlap": False}},
-                    "y": {"field": "feature", "type": "nominal", "sort": heat["features"], "title": None,
-                          "axis": {"labelLimit": LABEL_LIMIT}}}
-        _chart({
-            "data": {"values": cells},
-            "height": {"step": ROW_HEIGHT},
-            "layer": [
-                {"mark": {"type": "rect", "tooltip": True},
-                 "encoding": {**encoding, "color": {"field": "colour", "type": "quantitative", "title": "index",
-                                                    "scale": {"domain": HEAT_DOMAIN, "range": HEAT_RANGE}}}},
-                {"mark": {"type": "text", "fontSize": 10}, "encoding": {**encoding, "text": {"field": "index"}}},
-            ],
-        }, "chart_heatmap")
+        _grid_chart(cells, heat["segments"], "feature", heat["features"], "index",
+                    {"field": "colour", "type": "quantitative", "title": "index",
+                     "scale": {"domain": HEAT_DOMAIN, "range": HEAT_RANGE}}, "chart_heatmap")
         st.caption("Feature index per segment (100 = the average customer; blue is below, red above; "
                    "colours capped at 0 and 200).")
     cmap = charts["map"]
@@ -161,21 +168,8 @@ def show_personas(view: dict[str, Any]) -> None:
         st.caption(" · ".join(f"{label} {value}" for label, value in personas["metrics"]))
     cells = [{"segment": chart["segments"][x], "persona": chart["personas"][y], "customers": n}
              for x, y, n in chart["cells"]]
-    encoding = {"x": {"field": "segment", "type": "nominal", "sort": chart["segments"], "title": None,
-                      "axis": {"labelAngle": -30, "orient": "top", "labelLimit": LABEL_LIMIT,
-                                   "labelOverlap": False}},
-                "y": {"field": "persona", "type": "nominal", "sort": chart["personas"], "title": None,
-                      "axis": {"labelLimit": LABEL_LIMIT}}}
-    _chart({
-        "data": {"values": cells},
-        "height": {"step": ROW_HEIGHT},
-        "layer": [
-            {"mark": {"type": "rect", "tooltip": True},
-             "encoding": {**encoding, "color": {"field": "customers", "type": "quantitative",
-                                                "scale": {"range": COUNT_RANGE}}}},
-            {"mark": {"type": "text", "fontSize": 10}, "encoding": {**encoding, "text": {"field": "customers"}}},
-        ],
-    }, "chart_personas")
+    _grid_chart(cells, chart["segments"], "persona", chart["personas"], "customers",
+                {"field": "customers", "type": "quantitative", "scale": {"range": COUNT_RANGE}}, "chart_personas")
     st.caption("Customers of each persona (rows) in each segment (columns).")
 
 
