@@ -169,3 +169,35 @@ def test_the_flag_runs_layered_and_a_customers_only_run_is_refused(layered, tmp_
     pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)], "x": range(30)}).to_csv(customers, index=False)
     with pytest.raises(InputError, match="--layers lifecycle needs events"):
         Segmentation(layers="lifecycle", feature_columns=["x"], k=2, n_bootstrap=0).fit(customers=customers)
+
+
+def test_the_report_and_summary_md_show_each_segments_layer(layered):
+    _, out, result = layered
+    md = (out / "summary.md").read_text()
+    assert "One-time buyers (lifecycle group: one-time)" in md
+    assert md.count("(behavioural segment)") == 2
+    assert "at least 72 and at most 365 days" in md  # the rules' sentence, numbers of summary.layers
+    html = (out / "report.html").read_text()
+    assert html.count("data-layer>lifecycle group:") == 4 and html.count("data-layer>behavioural segment") == 2
+
+
+def test_spark_assign_refuses_a_layered_model(layered):
+    from segmentkit.spark.assign import check_spark_model
+
+    with pytest.raises(InputError, match="lifecycle groups .*--engine duckdb"):
+        check_spark_model(layered[2].model)
+
+
+def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
+    import duckdb
+
+    _, out, result = layered
+    text = (out / "segments.sql").read_text(encoding="utf-8")
+    con = duckdb.connect()
+    con.register("feats_df", result.features.frame.reset_index())
+    con.execute("CREATE TABLE customer_features AS SELECT * FROM feats_df")
+    con.execute("-- 2. One column per rule" + text.split("-- 2. One column per rule", 1)[1])
+    got = dict(con.execute("SELECT customer_id, segment_id FROM customer_segments "
+                           "WHERE segment_id IN (2, 3, 4, 5)").fetchall())
+    ids = {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
+    assert got == {cid: ids[group] for cid, group in EXPECTED.items()}
