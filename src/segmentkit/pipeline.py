@@ -421,15 +421,10 @@ class Segmentation:
 
         # ids and names that stick across refreshes; the lifecycle groups join the behavioural segments
         previous = load_previous(self.previous)
-        if previous is not None:
-            labels, centres, label_map = carry_ids(
-                previous.predict(previous.preparation.transform(active))[0], labels, centres, label_map,
-                next_id=_next_id(previous) if previous.lifecycle is not None else None)
+        labels, centres, label_map, prev_labels = _carried(previous, active, frame, labels, centres, label_map)
         layers = _Layers.join(layering, frame, prep, labels, confidence, previous)
         if layers is not None:
-            X, labels, confidence = layers.X, layers.labels, layers.confidence
-            quality["imputed"] = layers.imputed(frame, prep)
-        prev_labels = previous.assign_frame(frame)[0] if previous is not None else None
+            X, labels, confidence, quality["imputed"] = layers.X, layers.labels, layers.confidence, layers.imputed
 
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
@@ -455,16 +450,9 @@ class Segmentation:
         names, named = wording.describe(overrides)
         name_of = {s["id"]: s["name"] for s in named["segments"]}
 
-        # assignments: every customer exactly once
         stage("assignments and model")
-        assigned = pd.Series(labels, index=frame.index).reindex(ids)
-        assignments = assignments_frame(
-            ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
-            name_of, status_reason, event_ids)
-        if layers is not None:
-            assignments["layer"] = _layer_column(assignments, layers.group_ids)
-        if settings.exclude:
-            _mark_excluded(assignments, excluded)
+        assignments = _run_assignments(ids, frame.index, labels, confidence, name_of, status_reason, event_ids,
+                                       layers, excluded if settings.exclude else None)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # control groups per segment, from the history's base rates
@@ -480,7 +468,7 @@ class Segmentation:
 
         model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
                              name_of=name_of, names=names, overrides=overrides,
-                             labels=assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy(), layers=layers)
+                             labels=labels, layers=layers)
         if fitted.details.get("converged") is False:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
@@ -628,6 +616,8 @@ class _Layers:
     X: np.ndarray
     labels: np.ndarray
     confidence: np.ndarray | None
+    #: values imputed in ``X`` per column (groups and active base alike)
+    imputed: dict[str, int]
 
     @classmethod
     def join(cls, layering: Layering | None, frame: pd.DataFrame, prep: Preparation, labels: np.ndarray,
@@ -648,17 +638,14 @@ class _Layers:
         if confidence is not None:
             full_confidence = np.ones(len(frame))
             full_confidence[active] = confidence
+        missing = frame.reindex(columns=list(prep.names)).isna().sum()
         return cls(layering=layering, group_ids=group_ids, X=prep.transform(frame),
-                   labels=layer_labels(layering.groups, group_ids, behaviour), confidence=full_confidence)
+                   labels=layer_labels(layering.groups, group_ids, behaviour), confidence=full_confidence,
+                   imputed={str(c): int(n) for c, n in missing.items() if n})
 
     def names(self) -> dict[int, str]:
         """Segment id → the group's fixed name (overrides still replace it)."""
         return {sid: GROUP_NAMES[group] for group, sid in self.group_ids.items()}
-
-    def imputed(self, frame: pd.DataFrame, prep: Preparation) -> dict[str, int]:
-        """Values imputed in the matrix of every customer (groups and active base alike)."""
-        counts = frame.reindex(columns=list(prep.names)).isna().sum()
-        return {str(c): int(n) for c, n in counts.items() if n}
 
     def summary(self, active: int) -> dict[str, Any]:
         """The ``layers`` section of ``summary.json`` (the names are filled in by the wording)."""
@@ -669,6 +656,35 @@ class _Layers:
                 "behaviour_segments": [int(x) for x in behaviour],
                 "groups": [{"group": g, "id": int(sid), "customers": int(counts[g])}
                            for g, sid in self.group_ids.items()]}
+
+
+def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confidence: np.ndarray | None,
+                     names: Mapping[int, str], missing: str, event_ids: pd.Index, layers: _Layers | None,
+                     excluded: pd.Series | None) -> pd.DataFrame:
+    """A run's assignments, every customer exactly once (:func:`assignments_frame`), with the
+    ``layer`` of a layered run and the ``excluded`` customers marked (``None``: no rules)."""
+    assignments = assignments_frame(
+        ids, pd.Series(labels, index=index).reindex(ids),
+        pd.Series(confidence, index=index) if confidence is not None else None, names, missing, event_ids)
+    if layers is not None:
+        assignments["layer"] = _layer_column(assignments, layers.group_ids)
+    if excluded is not None:
+        _mark_excluded(assignments, excluded)
+    return assignments
+
+
+def _carried(previous: SegmentationModel | None, active: pd.DataFrame, frame: pd.DataFrame, labels: np.ndarray,
+             centres: dict[int, np.ndarray], label_map: dict[int, int]
+             ) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, int], np.ndarray | None]:
+    """The behavioural segments under the ``previous`` run's ids (:func:`carry_ids`; new ones
+    above the previous lifecycle groups' ids), and every customer as the previous model puts
+    them (for the migration table; ``None`` without a previous run)."""
+    if previous is None:
+        return labels, centres, label_map, None
+    labels, centres, label_map = carry_ids(
+        previous.predict(previous.preparation.transform(active))[0], labels, centres, label_map,
+        next_id=_next_id(previous) if previous.lifecycle is not None else None)
+    return labels, centres, label_map, previous.assign_frame(frame)[0]
 
 
 def _layer_column(assignments: pd.DataFrame, group_ids: Mapping[str, int]) -> np.ndarray:
