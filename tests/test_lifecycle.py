@@ -31,6 +31,9 @@ EXPECTED = {
 #: S2 buys slowly (2 orders 150 days apart, the last 211 days ago): 3 × 150 = 450 days, capped
 #: at 365, is its horizon, so it is active although 211 > the run's 72 days.
 ACTIVE_SLOW = "S2"
+#: Customers of each of the two buying habits of the active base (54 customers in all, so
+#: that 51 are known at the validation's cutoff: at least validation.MIN_CUSTOMERS).
+ACTIVE_PER_HABIT = 23
 
 
 def _history() -> pd.DataFrame:
@@ -40,8 +43,8 @@ def _history() -> pd.DataFrame:
         rows.append((cid, pd.Timestamp(day), kind, amount if kind == "purchase" else None))
 
     start = pd.Timestamp("2025-01-01")
-    # the active base: 20 buy every 21 days for ~20, 20 every 27 days for ~100, from Jan 1 + i days
-    for i in range(20):
+    # the active base: 23 buy every 21 days for ~20, 23 every 27 days for ~100, from Jan 1 + i days
+    for i in range(ACTIVE_PER_HABIT):
         for kind, gap, amount in (("A", 21, 20.0), ("B", 27, 100.0)):
             day = start + pd.Timedelta(days=i)
             while day < pd.Timestamp(SNAPSHOT):
@@ -77,7 +80,7 @@ def layered(tmp_path_factory):
 def test_the_groups_are_the_hand_computed_ones_and_the_active_base_is_clustered(layered):
     _, _, result = layered
     a = result.assignments.set_index("customer_id")
-    assert a.index.is_unique and len(a) == 40 + len(EXPECTED) + 1
+    assert a.index.is_unique and len(a) == 2 * ACTIVE_PER_HABIT + len(EXPECTED) + 1
     assert (a["status"] == "segmented").all()
     layers = result.summary.layers
     ids = {g.group: g.id for g in layers.groups}
@@ -90,20 +93,20 @@ def test_the_groups_are_the_hand_computed_ones_and_the_active_base_is_clustered(
     in_group = {cid: grp for grp, sid in ids.items() for cid in a.index[a["segment_id"] == sid]}
     assert in_group == EXPECTED
     assert set(a.loc[a["layer"] == "lifecycle"].index) == set(EXPECTED)
-    # the clustering saw the active base only: 41 customers in 2 segments
-    assert layers.active_customers == 41 and layers.behaviour_segments == [0, 1]
+    # the clustering saw the active base only: 47 customers in 2 segments
+    assert layers.active_customers == 47 and layers.behaviour_segments == [0, 1]
     behaviour = a.loc[a["layer"] == "behaviour", "segment_id"]
-    assert len(behaviour) == 41 and a.loc[ACTIVE_SLOW, "layer"] == "behaviour"
+    assert len(behaviour) == 47 and a.loc[ACTIVE_SLOW, "layer"] == "behaviour"
     assert set(behaviour) == {0, 1} and result.labels.shape[0] == result.matrix.shape[0] == len(a)
     assert sorted(result.model.centres) == [0, 1]
     assert result.summary.k == 6 and result.summary.k_selection.recommended_k == 2
-    assert "behavioural segments of the 41 active customers" in result.summary.k_selection.reason
+    assert "behavioural segments of the 47 active customers" in result.summary.k_selection.reason
     assert sum(s.size for s in result.summary.segments) == len(a)
 
 
 def test_the_lapsed_threshold_is_three_median_gaps_of_the_repeat_buyers(layered):
-    # repeat buyers' mean gaps: L1 10, N1 10, twenty 21s, twenty 27s, S2 150, S1 183 (44 values):
-    # the median is (21 + 27) / 2 = 24 days; 3 × 24 = 72 days, inside the 60..365 range
+    # repeat buyers' mean gaps: L1 10, N1 10, 23 × 21, 23 × 27, S2 150, S1 183 (50 values): the
+    # median is (21 + 27) / 2 = 24 days; 3 × 24 = 72 days, inside the 60..365 range
     rules = layered[2].summary.layers.rules
     assert rules.median_gap_days == pytest.approx(24.0)
     assert rules.lapsed_days == 72.0 and rules.lapsed_gaps == 3.0 and rules.lapsed_max_days == 365.0
@@ -201,3 +204,16 @@ def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
                            "WHERE segment_id IN (2, 3, 4, 5)").fetchall())
     ids = {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
     assert got == {cid: ids[group] for cid, group in EXPECTED.items()}
+
+
+def test_the_validation_fits_the_layers_on_the_past(layered):
+    # cutoff = snapshot − 90 days = 2025-10-03. Known then: not N1, N2, O2 (later events); O1
+    # one-time; B1 browsers; repeat buyers' median gap 27 (L1 10, 23 × 21, 23 × 27, S2 150,
+    # S1 183: 49 values), so 81 days: L1 (255 days since its last order) lapsed; S1 (306 < its
+    # 365 cap) and S2 active. No one new: 2 behavioural segments + 3 groups = 5 groups.
+    events = layered[0]
+    result = Segmentation(k=2, n_bootstrap=0, snapshot_date=SNAPSHOT, layers="lifecycle").fit(events=events)
+    validation = result.summary.validation
+    assert validation.status == "done" and validation.cutoff == "2025-10-03"
+    assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
+    assert validation.segments.groups == 5 and validation.rfm.groups == 5
