@@ -147,6 +147,8 @@ def test_a_refresh_keeps_the_group_ids_and_numbers_new_segments_above_them(layer
     assert ids == {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
     assert sorted(again.summary.layers.behaviour_segments) == [0, 1, 6]
     assert again.summary.segment(5).name == "Lapsed repeat buyers"
+    renamed = again.with_names({3: "Single purchase"})
+    assert [g.name for g in renamed.summary.layers.groups if g.group == "one-time"] == ["Single purchase"]
 
 
 def test_flat_runs_have_no_layer_and_a_bad_value_is_refused(layered):
