@@ -477,7 +477,7 @@ class Segmentation:
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
                                       selection.recommended_k, selection.recommended_params, excluded.index)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
-                           X=X, labels=labels, confidence=fitted.confidence,
+                           X=X, labels=labels, confidence=confidence,
                            k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
                            selection=selection, profiles=profiles, profile_skipped=profile_skipped, named=named,
                            quality=quality, validation=validation, spark_stage=spark_stage,
