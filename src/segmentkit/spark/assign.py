@@ -154,7 +154,7 @@ def _write_text(spark: Any, path: str, text: str) -> None:
 def check_spark_model(model: SegmentationModel) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
     is not the nearest centre, whose features are not all from events, or that has exclude
-    rules (Spark does not apply them).
+    rules or lifecycle groups (Spark does not apply them).
 
     Raises
     ------
@@ -167,6 +167,9 @@ def check_spark_model(model: SegmentationModel) -> None:
                          "use --engine duckdb")
     if model.exclude:
         raise InputError("assign --engine spark does not apply the model's exclude rules (staff, test accounts): "
+                         "use --engine duckdb")
+    if model.lifecycle is not None:
+        raise InputError("assign --engine spark does not apply the model's lifecycle groups (--layers lifecycle): "
                          "use --engine duckdb")
     if not model.uses_events or model.feature_columns:
         raise InputError("assign --engine spark computes features from events only; this model also uses "
@@ -181,7 +184,8 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     ----------
     model : SegmentationModel
         A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`),
-        its features must come from events only and it must have no exclude rules.
+        its features must come from events only and it must have no exclude rules or
+        lifecycle groups.
     events : SparkEvents
         The new customers' events.
     out : str
