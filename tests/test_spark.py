@@ -221,6 +221,17 @@ def test_beyond_the_driver_threshold_a_sample_is_fitted_and_spark_assigns_everyo
     assert a["customer_id"].tolist() == b["customer_id"].tolist()  # everyone, once
     assert a["status"].tolist() == b["status"].tolist()
     assert _ari(a["segment_id"], b["segment_id"]) >= 0.9
+    # later commands read the run's folders of part files as they read a DuckDB run's files
+    contacts = tmp_path / "contacts.csv"
+    pd.DataFrame({"customer_id": a["customer_id"], "email": [f"c{i}@example.org" for i in range(len(a))]}).to_csv(
+        contacts, index=False)
+    _cli("export-audiences", tmp_path / "s", "--customers", contacts, "--platform", "meta", "--out", tmp_path / "aud")
+    pre = json.loads((tmp_path / "aud" / "audiences.json").read_text())
+    sizes = a.loc[a["status"] == "segmented", "segment_id"].value_counts()
+    assert {seg["id"]: seg["customers"] for seg in pre["segments"]} == {int(k): int(v) for k, v in sizes.items()}
+    res = CliRunner().invoke(app, ["readout", str(tmp_path / "s"), "--events", str(files["events"]),
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "run it with --holdout" in res.output
 
 
 def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):
