@@ -765,16 +765,21 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
     spark_stage = None
     if isinstance(events, SparkEvents):
         # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
+        from segmentkit.spark.catalogue import read_catalogue
         from segmentkit.spark.events import spark_event_stage
 
-        if settings.products is not None or settings.columns.price is not None:
-            raise InputError("a product catalogue and a price column are read on the DuckDB path, "
-                             "not by Spark: join them into the Spark events first")
+        # one row per product: read on the driver, joined by Spark
+        products = read_catalogue(con, settings.products, settings.columns) if settings.products is not None else None
         stage("computing features (Spark)")
         spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
                                                keep_duplicates=settings.keep_duplicates,
-                                               driver_customers=settings.spark.driver_customers, seed=cl.seed)
+                                               driver_customers=settings.spark.driver_customers, seed=cl.seed,
+                                               products=products)
         ev_table = spark_stage.loaded
+        if products is not None:
+            inputs["products"] = {"name": products[0].source, "sha256": products[0].sha256,
+                                  "rows": products[0].rows_read}
+            quality.update(spark_stage.catalogue.to_dict())
         sampled = spark_stage.scope is not None and spark_stage.scope.sampled
         if sampled:
             _check_sample_fit(settings, customers)

@@ -50,7 +50,8 @@ from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format", "input_columns"]
+__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
+           "input_columns", "line_amount"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -751,18 +752,22 @@ class _Made:
     duplicates_amount: float | None = None
 
 
-def _line_amount(inp: _Input, found: dict[str, str], strict: dict[str, str], notes: list[str]) -> None:
-    """Turn a price column into the line amount, in place: price × quantity (× 1 without a
-    quantity column). An amount column, when there is one too, wins and a note says so."""
-    price = strict.pop("price")
-    if "amount" in strict:
-        notes.append(f"{inp.name}: both an amount column ({found['amount']!r}) and a price column "
-                     f"({found['price']!r}); the amount is used as the line's value")
-        return
-    quantity = strict.get("quantity")
-    strict["amount"] = f"(({price}) * ({quantity}))" if quantity else price
-    notes.append(f"{inp.name}: line value = {found['price']!r} × "
-                 + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
+def line_amount(name: str, found: dict[str, str], typed: dict[str, str]) -> str:
+    """Turn the price role of ``typed`` (role → SQL of its typed value) into the line amount,
+    in place: price × quantity (× 1 without a quantity column). An amount column, when there
+    is one too, wins. Returns the note that says which (``name`` is the input's).
+
+    The same rule on DuckDB and on Spark (:mod:`segmentkit.spark.events`): the SQL is plain
+    arithmetic on the typed columns.
+    """
+    price = typed.pop("price")
+    if "amount" in typed:
+        return (f"{name}: both an amount column ({found['amount']!r}) and a price column "
+                f"({found['price']!r}); the amount is used as the line's value")
+    quantity = typed.get("quantity")
+    typed["amount"] = f"(({price}) * ({quantity}))" if quantity else price
+    return (f"{name}: line value = {found['price']!r} × "
+            + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
 
 
 def _materialize(
@@ -791,7 +796,7 @@ def _materialize(
             _all_tidy(inp.distinct_text(found[role], _FEW_LEVELS))}
     strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
     if "price" in strict:
-        _line_amount(inp, found, strict, notes)
+        notes.append(line_amount(inp.name, found, strict))
     riders: list[str] = []
     if collapse:
         used = {found[r] for r in strict if r in found}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -26,6 +27,8 @@ from segmentkit.export import FORMULA_START, to_json
 from segmentkit.features import FeatureSpec, feature_query
 from segmentkit.model import SegmentationModel
 from segmentkit.prepare import CLIP, Preparation
+from segmentkit.sources import Source
+from segmentkit.spark.catalogue import join_catalogue_spark, read_catalogue
 from segmentkit.spark.engine import SparkEngine
 from segmentkit.spark.events import SparkEvents, SparkStage, load_events_spark, read_table
 from segmentkit.sqltext import literal, spark_identifier
@@ -174,7 +177,7 @@ def check_spark_model(model: SegmentationModel) -> None:
 
 
 def score_spark(model: SegmentationModel, events: SparkEvents, out: str, customers: str | None = None, *,
-                snapshot_date: dt.date | None = None) -> SparkScored:
+                snapshot_date: dt.date | None = None, products: Source | None = None) -> SparkScored:
     """Put customers into the segments of a saved run with Spark, and measure drift from it.
 
     Parameters
@@ -190,6 +193,9 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
         Customer table (path or URL): its customers without events get ``no_events``.
     snapshot_date : datetime.date, optional
         Features as of this day (default: the day after the last event).
+    products : path, DataFrame or SqlQuery, optional
+        The product catalogue, when the run's categories came from one (read on the driver,
+        looked up by Spark).
 
     Raises
     ------
@@ -197,7 +203,12 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
         A model Spark cannot apply, or bad input.
     """
     check_spark_model(model)
-    stage = load_events_spark(events, ColumnMapping(**model.columns), view="segmentkit_assign_events")
+    columns = ColumnMapping(**model.columns)
+    stage = load_events_spark(events, columns, view="segmentkit_assign_events",
+                              elsewhere=("category",) if products is not None else ())
+    if products is not None:
+        with duckdb.connect() as con:
+            join_catalogue_spark(stage, *read_catalogue(con, products, columns))
     query = feature_query(SparkEngine(stage.spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
                           levels={k: list(v) for k, v in model.levels.items()})
     return assign_features(model, stage, stage.spark.sql(query.sql), query.specs, out, customers)

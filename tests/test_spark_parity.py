@@ -1,0 +1,90 @@
+"""The Spark engine (local mode) against the DuckDB engine where they once differed: a unit
+price made the line amount and a product catalogue looked up by Spark give the same
+features, data quality and segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentkit.config import ColumnMapping
+from segmentkit.export import read_assignments
+from segmentkit.pipeline import Segmentation, load_model, score
+from segmentkit.spark import SparkEvents
+from segmentkit.spark.assign import score_spark
+
+#: needs Spark (local mode, Java 17); CI runs it, `make test-fast` leaves it out
+pytestmark = pytest.mark.integration
+
+LINES = ColumnMapping(customer_id="card", event_time="time", order_id="basket", product_id="sku",
+                      price="unit_price", quantity="qty")
+
+#: product → department; "mystery" is sold but not listed
+CATALOGUE = {"milk": "dairy", "cheese": "dairy", "bread": "bakery", "cake": "bakery", "soap": "household"}
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("segmentkit-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .getOrCreate())
+    yield session
+    session.stop()
+
+
+def _receipts(path):
+    """40 customers, 3 baskets each of 2 lines (products by a fixed rule), then by hand: one
+    line of a product the catalogue lacks (c00, 2 × 4.00) and the same line twice (c01)."""
+    rows = ["basket,card,time,sku,unit_price,qty,till"]
+    products = list(CATALOGUE)
+    for c in range(40):
+        for b in range(3):
+            for j in range(2):
+                sku = products[(c * (b + 1) + 2 * j) % len(products)]
+                rows.append(f"{c}-{b},c{c:02d},2024-0{1 + b}-{1 + c % 27} 1{j}:00,{sku},{1 + (c + j) % 4}.50,"
+                            f"{1 + (b + j + c) % 3},{c % 3}")
+    rows += ["x-1,c00,2024-04-02 10:00,mystery,4.00,2,1",
+             "x-2,c01,2024-04-03 10:00,soap,2.00,1,1", "x-2,c01,2024-04-03 10:00,soap,2.00,1,1"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _catalogue(path):
+    path.write_text("sku,category\n" + "".join(f"{p},{c}\n" for p, c in CATALOGUE.items()), encoding="utf-8")
+    return path
+
+
+def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spark, tmp_path):
+    events, products = _receipts(tmp_path / "lines.csv"), _catalogue(tmp_path / "products.csv")
+    kwargs = dict(columns=LINES, products=str(products), random_state=0, k=3, validate=False)
+    a = Segmentation(**kwargs).fit(events=SparkEvents(str(events), spark=spark))
+    b = Segmentation(**kwargs).fit(events=events)
+    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
+    assert [n.replace("lines.csv (Spark)", "lines.csv") for n in qa.pop("notes")] == qb.pop("notes")
+    assert qa == qb
+    # by hand: 5 products listed, 1 line of 1 product not listed, 1 duplicate line of 2.00
+    assert (qb["catalogue_products"], qb["catalogue_lines_unknown_product"], qb["catalogue_unknown_products"]) == (
+        5, 1, 1)
+    assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (1, 2.0)
+    fa, fb = a.features.frame, b.features.frame
+    assert list(fa.columns) == list(fb.columns) and {"cat_share__dairy", "cat_share__bakery"} <= set(fa.columns)
+    assert not any(c.endswith("__unknown") for c in fa.columns)
+    assert fa.index.tolist() == fb.index.tolist()
+    assert np.allclose(fa.to_numpy(), fb.to_numpy(), rtol=1e-8, atol=1e-9, equal_nan=True)
+    # c00 by hand: its 6 catalogue lines plus the mystery line of 2 × 4.00
+    lines = pd.read_csv(events).query("card == 'c00'")
+    assert fa.loc["c00", "monetary"] == pytest.approx((lines["unit_price"] * lines["qty"]).sum())
+    pd.testing.assert_frame_equal(a.assignments, b.assignments, check_exact=False, atol=1e-9)
+    assert a.summary.run.inputs["products"] == b.summary.run.inputs["products"]
+    # assign on Spark with the catalogue: customer for customer as on DuckDB
+    b.write(tmp_path / "run")
+    d = score(tmp_path / "run", events=events, products=str(products)).assignments
+    score_spark(load_model(tmp_path / "run"), SparkEvents(str(events), spark=spark), str(tmp_path / "s"),
+                products=str(products))
+    s = read_assignments(tmp_path / "s")
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6)
+
