@@ -1,14 +1,20 @@
 """The Spark engine (local mode) against the DuckDB engine where they once differed: a unit
 price made the line amount and a product catalogue looked up by Spark give the same
-features, data quality and segments."""
+features, data quality and segments; exclude rules are applied by Spark's assign and
+after a fit on a sample as on DuckDB."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
+from segmentkit.datasets import make_demo, write_demo
 from segmentkit.export import read_assignments
 from segmentkit.pipeline import Segmentation, load_model, score
 from segmentkit.spark import SparkEvents
@@ -88,3 +94,44 @@ def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spar
     pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
     assert np.allclose(s["confidence"], d["confidence"], atol=1e-6)
 
+
+def _cli(*args):
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_exclude_rules_on_spark_as_on_duckdb(spark, tmp_path):
+    files = write_demo(tmp_path / "data", make_demo(400, seed=3))
+    customers = pd.read_csv(files["customers"], dtype={"customer_id": str})
+    # by hand: every 25th customer is staff, spelled three ways (the rules fold case and blanks)
+    staff = customers.index % 25 == 0
+    customers["account_type"] = np.where(staff, np.resize(["staff", " Staff", "STAFF"], len(customers)), "customer")
+    customers.to_csv(tmp_path / "cust.csv", index=False)
+    n_staff = int(staff.sum())
+    args = ["--events", files["events"], "--customers", tmp_path / "cust.csv", "--exclude", "account_type=staff",
+            "--k", 3, "--seed", 0]
+    _cli("run", *args, "--out", tmp_path / "run")
+    ref = read_assignments(tmp_path / "run")
+    assert (ref["status"] == "excluded").sum() == n_staff
+    # assign: the model's rules, applied to the customers table by Spark's assign as by DuckDB's
+    assigned = ["--events", files["events"], "--customers", tmp_path / "cust.csv"]
+    _cli("assign", tmp_path / "run", *assigned, "--out", tmp_path / "d")
+    res = _cli("assign", tmp_path / "run", "--engine", "spark", *assigned, "--out", tmp_path / "s")
+    assert f"{n_staff:,} customer(s) left out by the exclude rules" in res.output
+    d, s = read_assignments(tmp_path / "d"), read_assignments(tmp_path / "s")
+    assert (s["status"] == "excluded").sum() == n_staff and set(s.loc[s["status"] == "excluded", "reason"]) == {
+        "account_type = staff"}
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
+    assert (json.loads((tmp_path / "s" / "drift.json").read_text())
+            == json.loads((tmp_path / "d" / "drift.json").read_text()))
+    # beyond the driver threshold: fitted on a sample, Spark marks the excluded customers
+    _cli("run", "--engine", "spark", "--driver-customers", 200, *args, "--out", tmp_path / "sample")
+    summary = json.loads((tmp_path / "sample" / "summary.json").read_text())
+    assert summary["fit_scope"]["fitted_on"] == "stratified_sample"
+    assert summary["data_quality"]["customers_excluded"] == n_staff
+    sampled = read_assignments(tmp_path / "sample")
+    assert sampled["customer_id"].tolist() == ref["customer_id"].tolist()
+    assert sampled["reason"].tolist() == ref["reason"].tolist()
+    assert sampled["status"].tolist() == ref["status"].tolist()

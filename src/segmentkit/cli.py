@@ -377,6 +377,8 @@ def assign(
             check_spark_model(model)  # before Spark starts
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
             done = score_spark(model, source, out, customers, snapshot_date=snap, products=products)
+            for note in done.notes:
+                _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:

@@ -478,7 +478,7 @@ class Segmentation:
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
-            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers),
+            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers, excluded),
         )
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
@@ -1040,13 +1040,15 @@ def _customer_inputs(cust: pd.DataFrame | None, roles: Roles, attributes: pd.Dat
     }
 
 
-def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any) -> Any:
-    """With a sample fit, what Spark needs to assign every customer (written with the run)."""
+def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any, excluded: pd.Series) -> Any:
+    """With a sample fit, what Spark needs to assign every customer (written with the run),
+    the customers the exclude rules left out included."""
     if spark_stage is None or spark_stage.scope is None or not spark_stage.scope.sampled:
         return None
     from segmentkit.spark.assign import SparkAssignment
 
-    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers))
+    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers),
+                           excluded=excluded)
 
 
 def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int], feats: FeatureTable | None,
@@ -1139,8 +1141,6 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
-    if settings.exclude:
-        raise InputError(f"{beyond}, --exclude is not available (Spark assigns every customer)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 
