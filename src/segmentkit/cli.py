@@ -374,7 +374,7 @@ def assign(
                 raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
                                  "stay in Spark: write them from assignments.parquet/ instead")
             model = load_model(model_dir)
-            check_spark_model(model)  # before Spark starts
+            check_spark_model(model, customers)  # before Spark starts
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
             done = score_spark(model, source, out, customers, snapshot_date=snap, products=products)
             for note in done.notes:

@@ -160,14 +160,15 @@ def _write_text(spark: Any, path: str, text: str) -> None:
         stream.close()
 
 
-def check_spark_model(model: SegmentationModel) -> None:
+def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
-    is not the nearest centre, or whose features are not all from events.
+    is not the nearest centre, or whose features are not all from events (and, like
+    :func:`segmentkit.pipeline.score`, one with exclude rules without ``customers``).
 
     Raises
     ------
     InputError
-        Naming what Spark cannot do and ``--engine duckdb``.
+        Naming what Spark cannot do and ``--engine duckdb`` (or ``--customers``).
     """
     if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
         raise InputError(f"assign --engine spark applies the nearest-centre rule of "
@@ -176,6 +177,9 @@ def check_spark_model(model: SegmentationModel) -> None:
     if not model.uses_events or model.feature_columns:
         raise InputError("assign --engine spark computes features from events only; this model also uses "
                          "customer columns as features: use --engine duckdb")
+    if customers is None and model.exclude:
+        raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
+                         "which read the customers table: give --customers")
 
 
 def score_spark(model: SegmentationModel, events: SparkEvents, out: str, customers: str | None = None, *,
@@ -206,10 +210,7 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     InputError
         A model Spark cannot apply, or bad input.
     """
-    check_spark_model(model)
-    if customers is None and model.exclude:
-        raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
-                         "which read the customers table: give --customers")
+    check_spark_model(model, customers)
     columns = ColumnMapping(**model.columns)
     stage = load_events_spark(events, columns, view="segmentkit_assign_events",
                               elsewhere=("category",) if products is not None else ())
