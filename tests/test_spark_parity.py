@@ -1,7 +1,7 @@
 """The Spark engine (local mode) against the DuckDB engine where they once differed: a unit
 price made the line amount and a product catalogue looked up by Spark give the same
-features, data quality and segments; exclude rules are applied by Spark's assign and
-after a fit on a sample as on DuckDB."""
+features, data quality and segments; duplicate rows are judged alike; exclude rules are
+applied by Spark's assign and after a fit on a sample as on DuckDB."""
 
 from __future__ import annotations
 
@@ -93,6 +93,27 @@ def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spar
     s = read_assignments(tmp_path / "s")
     pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
     assert np.allclose(s["confidence"], d["confidence"], atol=1e-6)
+
+
+def test_duplicates_are_judged_alike_on_both_engines(spark, tmp_path):
+    """A mapped column compares as typed (6.25 is 6.250), a column no role reads as written
+    ("1" and "1.0" in the till column may be two tills): hand-counted, 1 duplicate of 6.25."""
+    rows = ["customer_id,event_time,amount,till"]
+    for c in range(12):
+        rows += [f"{c:03d},2024-{1 + e % 12:02d}-{10 + c} 1{e % 10}:00:00,{5 + 7 * c + e}.5,{e % 3}"
+                 for e in range(20)]
+    rows += ["100,2024-05-05 10:00:00,6.25,1", "100,2024-05-05 10:00:00,6.250,1",
+             "101,2024-05-06 10:00:00,3,1", "101,2024-05-06 10:00:00,3,1.0"]
+    path = tmp_path / "e.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    kwargs = dict(random_state=0, k=2, validate=False)
+    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
+    b = Segmentation(**kwargs).fit(events=path)
+    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
+    assert [n.replace("e.csv (Spark)", "e.csv") for n in qa.pop("notes")] == qb.pop("notes")
+    assert qa == qb
+    assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (1, 6.25)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments, check_exact=False, atol=1e-9)
 
 
 def _cli(*args):

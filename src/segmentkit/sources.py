@@ -777,7 +777,7 @@ def _materialize(
     """Create ``table`` with typed canonical columns in one strict pass over the input.
 
     With ``collapse``, rows equal in *every* input column (the mapped ones as typed and
-    tidied, the others as they are) are exact duplicates: all but the first are deleted
+    tidied, the others as they are: as written in a CSV file) are exact duplicates: all but the first are deleted
     (or, with ``keep_duplicates``, only counted). The typed pass also stores a 64-bit hash
     of each row (``__row_hash``; rows the text tidying rewrites get theirs anew), so
     finding duplicates is a group-by over one integer column: only rows whose hash is
@@ -904,7 +904,11 @@ def load_events(
         inp = _Input(con, source, "events", Path(workdir or tmp))
         found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"),
                          elsewhere=elsewhere)
-        inp.read_as_text([found[r] for r in ("customer_id", "order_id") if r in found])
+        # ids as written; so are the columns no role reads (an amount column wins over a price),
+        # which only decide duplicates: "10" and "10.0" there may be two codes, not one number
+        used = {c for r, c in found.items() if not (r == "price" and "amount" in found)}
+        inp.read_as_text([found[r] for r in ("customer_id", "order_id", "product_id") if r in found]
+                         + [c for c in inp.columns if c not in used])
         made = _materialize(inp, table, found, [], collapse=True, keep_duplicates=keep_duplicates)
     if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
@@ -999,6 +1003,7 @@ def load_products(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "products", Path(workdir or tmp))
         found = _resolve(inp, columns, ("product_id", "category"), required=("product_id", "category"))
+        inp.read_as_text([found["product_id"]])  # "00123" is not product 123
         made = _materialize(inp, table, found, [])
     if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
