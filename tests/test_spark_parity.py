@@ -10,13 +10,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from segmentkit.cli import app
 from segmentkit.config import ColumnMapping
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.export import read_assignments
-from segmentkit.pipeline import Segmentation, load_model, score
+from segmentkit.pipeline import load_model, score
 from segmentkit.spark import SparkEvents
 from segmentkit.spark.assign import score_spark
 
@@ -28,17 +26,6 @@ LINES = ColumnMapping(customer_id="card", event_time="time", order_id="basket", 
 
 #: product → department; "mystery" is sold but not listed
 CATALOGUE = {"milk": "dairy", "cheese": "dairy", "bread": "bakery", "cake": "bakery", "soap": "household"}
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("segmentkit-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-               .getOrCreate())
-    yield session
-    session.stop()
 
 
 def _receipts(path):
@@ -63,14 +50,9 @@ def _catalogue(path):
     return path
 
 
-def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spark, tmp_path):
+def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spark, fit_both, tmp_path):
     events, products = _receipts(tmp_path / "lines.csv"), _catalogue(tmp_path / "products.csv")
-    kwargs = dict(columns=LINES, products=str(products), random_state=0, k=3, validate=False)
-    a = Segmentation(**kwargs).fit(events=SparkEvents(str(events), spark=spark))
-    b = Segmentation(**kwargs).fit(events=events)
-    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
-    assert [n.replace("lines.csv (Spark)", "lines.csv") for n in qa.pop("notes")] == qb.pop("notes")
-    assert qa == qb
+    a, b, qb = fit_both(events, columns=LINES, products=str(products), random_state=0, k=3, validate=False)
     # by hand: 5 products listed, 1 line of 1 product not listed, 1 duplicate line of 2.00
     assert (qb["catalogue_products"], qb["catalogue_lines_unknown_product"], qb["catalogue_unknown_products"]) == (
         5, 1, 1)
@@ -95,7 +77,7 @@ def test_price_and_catalogue_on_spark_give_the_duckdb_features_and_segments(spar
     assert np.allclose(s["confidence"], d["confidence"], atol=1e-6)
 
 
-def test_duplicates_are_judged_alike_on_both_engines(spark, tmp_path):
+def test_duplicates_are_judged_alike_on_both_engines(fit_both, tmp_path):
     """A mapped column compares as typed (6.25 is 6.250), a column no role reads as written
     ("1" and "1.0" in the till column may be two tills): hand-counted, 1 duplicate of 6.25."""
     rows = ["customer_id,event_time,amount,till"]
@@ -106,23 +88,12 @@ def test_duplicates_are_judged_alike_on_both_engines(spark, tmp_path):
              "101,2024-05-06 10:00:00,3,1", "101,2024-05-06 10:00:00,3,1.0"]
     path = tmp_path / "e.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    kwargs = dict(random_state=0, k=2, validate=False)
-    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
-    b = Segmentation(**kwargs).fit(events=path)
-    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
-    assert [n.replace("e.csv (Spark)", "e.csv") for n in qa.pop("notes")] == qb.pop("notes")
-    assert qa == qb
+    a, b, qb = fit_both(path, random_state=0, k=2, validate=False)
     assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (1, 6.25)
     pd.testing.assert_frame_equal(a.assignments, b.assignments, check_exact=False, atol=1e-9)
 
 
-def _cli(*args):
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res
-
-
-def test_exclude_rules_on_spark_as_on_duckdb(spark, tmp_path):
+def test_exclude_rules_on_spark_as_on_duckdb(spark, cli, tmp_path):
     files = write_demo(tmp_path / "data", make_demo(400, seed=3))
     customers = pd.read_csv(files["customers"], dtype={"customer_id": str})
     # by hand: every 25th customer is staff, spelled three ways (the rules fold case and blanks)
@@ -132,13 +103,13 @@ def test_exclude_rules_on_spark_as_on_duckdb(spark, tmp_path):
     n_staff = int(staff.sum())
     args = ["--events", files["events"], "--customers", tmp_path / "cust.csv", "--exclude", "account_type=staff",
             "--k", 3, "--seed", 0]
-    _cli("run", *args, "--out", tmp_path / "run")
+    cli("run", *args, "--out", tmp_path / "run")
     ref = read_assignments(tmp_path / "run")
     assert (ref["status"] == "excluded").sum() == n_staff
     # assign: the model's rules, applied to the customers table by Spark's assign as by DuckDB's
     assigned = ["--events", files["events"], "--customers", tmp_path / "cust.csv"]
-    _cli("assign", tmp_path / "run", *assigned, "--out", tmp_path / "d")
-    res = _cli("assign", tmp_path / "run", "--engine", "spark", *assigned, "--out", tmp_path / "s")
+    cli("assign", tmp_path / "run", *assigned, "--out", tmp_path / "d")
+    res = cli("assign", tmp_path / "run", "--engine", "spark", *assigned, "--out", tmp_path / "s")
     assert f"{n_staff:,} customer(s) left out by the exclude rules" in res.output
     d, s = read_assignments(tmp_path / "d"), read_assignments(tmp_path / "s")
     assert (s["status"] == "excluded").sum() == n_staff and set(s.loc[s["status"] == "excluded", "reason"]) == {
@@ -148,7 +119,7 @@ def test_exclude_rules_on_spark_as_on_duckdb(spark, tmp_path):
     assert (json.loads((tmp_path / "s" / "drift.json").read_text())
             == json.loads((tmp_path / "d" / "drift.json").read_text()))
     # beyond the driver threshold: fitted on a sample, Spark marks the excluded customers
-    _cli("run", "--engine", "spark", "--driver-customers", 200, *args, "--out", tmp_path / "sample")
+    cli("run", "--engine", "spark", "--driver-customers", 200, *args, "--out", tmp_path / "sample")
     summary = json.loads((tmp_path / "sample" / "summary.json").read_text())
     assert summary["fit_scope"]["fitted_on"] == "stratified_sample"
     assert summary["data_quality"]["customers_excluded"] == n_staff
