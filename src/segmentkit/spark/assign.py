@@ -32,7 +32,7 @@ from segmentkit.model import SegmentationModel
 from segmentkit.prepare import CLIP, Preparation
 from segmentkit.sources import Source, load_customers
 from segmentkit.spark.catalogue import join_catalogue_spark, read_catalogue
-from segmentkit.spark.engine import SparkEngine
+from segmentkit.spark.engine import SparkEngine, is_connect
 from segmentkit.spark.events import SparkEvents, SparkStage, load_events_spark, read_table
 from segmentkit.sqltext import literal, spark_identifier
 
@@ -147,11 +147,17 @@ def _customer_ids(spark: Any, customers: str, column: str) -> Any:
 
 
 def _write_text(spark: Any, path: str, text: str) -> None:
-    """A small file written by the driver: locally, or through Hadoop's file systems for a URL."""
+    """A small file written by the driver: locally, or through Hadoop's file systems for a
+    URL; with Spark Connect (no JVM on this side), by the server, as a folder holding the
+    text in one part file."""
     if not _is_url(path):
         Path(path).write_text(text, encoding="utf-8")
         return
-    jvm = spark.sparkContext._jvm  # classic Spark (spark-submit); Spark Connect has no JVM here
+    if is_connect(spark):
+        (spark.createDataFrame(pa.table({"value": [text]})).coalesce(1)
+         .write.mode("overwrite").text(path))
+        return
+    jvm = spark.sparkContext._jvm  # classic Spark (spark-submit)
     target = jvm.org.apache.hadoop.fs.Path(path)
     stream = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(target, True)
     try:
@@ -286,9 +292,12 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
     features = features.selectExpr(
         "CAST(customer_id AS STRING) AS customer_id",
         *[f"{_rounded(spark_identifier(n))} AS {spark_identifier(n)}" for n in names])
-    left_out = spark.createDataFrame(pa.table({  # from Arrow: ids are data, never SQL text
-        "customer_id": pa.array([] if excluded is None else excluded[0].index.astype(str).tolist(), pa.string()),
-        "__reason": pa.array([] if excluded is None else excluded[0].astype(str).tolist(), pa.string())}))
+    if excluded is not None and len(excluded[0]):
+        left_out = spark.createDataFrame(pa.table({  # from Arrow: ids are data, never SQL text
+            "customer_id": pa.array(excluded[0].index.astype(str).tolist(), pa.string()),
+            "__reason": pa.array(excluded[0].astype(str).tolist(), pa.string())}))
+    else:  # (Spark Connect infers no schema from an empty table)
+        left_out = spark.sql("SELECT CAST(NULL AS STRING) AS customer_id, CAST(NULL AS STRING) AS __reason WHERE false")
     features = features.join(left_out, "customer_id", "left_anti").persist()
 
     z = [f"__z{j}" for j in range(len(model.preparation.columns))]
