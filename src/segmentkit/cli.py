@@ -13,7 +13,7 @@ import traceback
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.text import Text
 
 from segmentkit.errors import InputError
 from segmentkit.result import Candidate, Summary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from segmentkit.config import Settings
 
 __all__ = ["app", "main"]
 
@@ -276,17 +279,9 @@ def run(
 ) -> None:
     """Segment your own customers and/or events."""
     from segmentkit.config import load_settings
-    from segmentkit.briefs import load_brief_overrides
-    from segmentkit.name_overrides import load_name_overrides
     from segmentkit.pipeline import Segmentation
 
     with _reported(ctx):
-        snap = None
-        if snapshot_date:
-            try:
-                snap = dt.date.fromisoformat(snapshot_date)
-            except ValueError:
-                raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
         settings = load_settings(
             config,
             columns={"customer_id": id_column, "event_time": time_column, "event_type": type_column,
@@ -301,33 +296,19 @@ def run(
                         "min_share": min_share, "max_segments": max_segments,
                         "min_value_share": min_value_share, "assign_noise": assign_noise or None,
                         "balance_families": balance_families, "validate": validate},
-            snapshot_date=snap,
+            snapshot_date=_date_flag("--snapshot-date", snapshot_date),
             keep_duplicates=keep_duplicates or None,
             products=products,
             holdout={"enabled": holdout or None, "min_lift": min_lift},
             spark={"driver_customers": driver_customers},
             exclude=_exclude_rules(exclude or []),
         )
-        if driver_customers is not None and engine is not Engine.spark:
-            raise InputError("--driver-customers needs --engine spark")
-        if min_lift is not None and not settings.holdout.enabled:
-            raise InputError("--min-lift needs --holdout")
+        _check_companion_flags(settings, engine, driver_customers=driver_customers, min_lift=min_lift)
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
         if engine is Engine.spark:
-            from segmentkit.spark.engine import spark_inputs
-
-            if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
-                raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
-            events, customers = spark_inputs(settings.spark, events, customers)
-            if write_db or settings.output.database:
-                raise InputError("--write-db takes the assignments from the driver; with --engine spark write "
-                                 "them from assignments.parquet instead")
-        try:
-            overrides = load_name_overrides(names) if names else None
-            brief_texts = load_brief_overrides(names) if names else None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--names: {exc}") from None
+            events, customers = _spark_sources(settings, events, customers, write_db=write_db)
+        overrides, brief_texts = _name_files(names)
         catalogue = settings.catalogue(database=database, products_query=products_query)
         _out_dir(out)
         seg = Segmentation(settings, name_overrides=overrides, brief_overrides=brief_texts, previous=previous,
@@ -336,6 +317,49 @@ def run(
         output = settings.output  # flags win over the file's [output] section
         target = _target(write_db or output.database, write_table or output.table, write_mode or output.mode)
         _run(seg, customers, events, out, target=target)
+
+
+def _date_flag(flag: str, value: Optional[str]) -> Optional[dt.date]:
+    """A ``YYYY-MM-DD`` flag as a date (``None`` when not given)."""
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InputError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _check_companion_flags(settings: Settings, engine: Engine, *, driver_customers: Optional[int],
+                           min_lift: Optional[float]) -> None:
+    """Flags that mean something only beside another: say which one is missing."""
+    if driver_customers is not None and engine is not Engine.spark:
+        raise InputError("--driver-customers needs --engine spark")
+    if min_lift is not None and not settings.holdout.enabled:
+        raise InputError("--min-lift needs --holdout")
+
+
+def _spark_sources(settings: Settings, events: Any, customers: Any, *, write_db: Optional[str]) -> tuple[Any, Any]:
+    """The events and customers as Spark reads them; files only, and no write-back from the driver."""
+    from segmentkit.spark.engine import spark_inputs
+
+    if not all(isinstance(x, (str, type(None))) for x in (events, customers)):
+        raise InputError("--engine spark reads files (paths or URLs Spark reads), not --database")
+    spark_events, spark_customers = spark_inputs(settings.spark, events, customers)
+    if write_db or settings.output.database:
+        raise InputError("--write-db takes the assignments from the driver; with --engine spark write "
+                         "them from assignments.parquet instead")
+    return spark_events, spark_customers
+
+
+def _name_files(names: Optional[Path]) -> tuple[Optional[dict[int, str]], Optional[dict[int, dict[str, str]]]]:
+    """The segment names and brief texts of ``--names`` (``None`` each without it)."""
+    from segmentkit.briefs import load_brief_overrides
+    from segmentkit.name_overrides import load_name_overrides
+
+    if not names:
+        return None, None
+    try:
+        return load_name_overrides(names), load_brief_overrides(names)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--names: {exc}") from None
 
 
 @app.command()
@@ -357,10 +381,7 @@ def assign(
     from segmentkit.pipeline import score
 
     with _reported(ctx):
-        try:
-            snap = dt.date.fromisoformat(snapshot_date) if snapshot_date else None
-        except ValueError:
-            raise InputError(f"--snapshot-date must be YYYY-MM-DD, got {snapshot_date!r}") from None
+        snap = _date_flag("--snapshot-date", snapshot_date)
         target = _target(write_db, write_table, write_mode)
         if engine is Engine.spark:
             from segmentkit.config import load_settings
@@ -417,13 +438,7 @@ def readout(
     from segmentkit.report.readout import write_readout
 
     with _reported(ctx):
-        dates = []
-        for flag, value in (("--from", from_date), ("--to", to_date)):
-            try:
-                dates.append(dt.date.fromisoformat(value) if value else None)
-            except ValueError:
-                raise InputError(f"{flag} must be YYYY-MM-DD, got {value!r}") from None
-        result = readout_run(run_dir, events, start=dates[0], end=dates[1])
+        result = readout_run(run_dir, events, start=_date_flag("--from", from_date), end=_date_flag("--to", to_date))
         paths = write_readout(result, out)
         for seg in result["segments"]:
             _out.print(f"  {seg['verdict']}", soft_wrap=True)

@@ -12,7 +12,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from segmentkit.errors import InputError, SettingError
 from segmentkit.exclusions import exclusion_rules
@@ -411,6 +411,36 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_Section = TypeVar("_Section")
+
+
+def _with_flags(section: _Section, flags: Mapping[str, Any] | None) -> _Section:
+    """A settings section with the flags that were given (not ``None``) over it; a value
+    out of range is reported by its flag (``--k-min``)."""
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    if not given:
+        return section
+    try:
+        return replace(section, **given)  # type: ignore[type-var]
+    except SettingError as exc:
+        raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
+
+
+def _read_toml(path: str | Path | None) -> tuple[dict[str, Any], str]:
+    """The settings file's tables (none without a file), and its name for messages."""
+    if path is None:
+        return {}, "settings"
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("config file not found", source=str(path))
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8")), p.name
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file (a TOML settings file is expected)", source=p.name) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", source=p.name) from None
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Read settings from a TOML file and apply flag overrides on top.
 
@@ -429,19 +459,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     -------
     Settings
     """
-    data: dict[str, Any] = {}
-    where = str(path) if path else "settings"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InputError("config file not found", source=str(path))
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise InputError("not a UTF-8 text file (a TOML settings file is expected)", source=p.name) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"not valid TOML ({exc})", source=p.name) from None
-        where = p.name
+    data, where = _read_toml(path)
     sections = ("clustering", "columns", "data", "database", "holdout", "output", "roles", "spark")
     unknown = sorted(map(str, set(data) - set(sections)))
     if unknown:
@@ -453,9 +471,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     output = _section(OutputSettings, data.get("output", {}), where, "output")
     spark = _section(SparkSettings, data.get("spark", {}), where, "spark")
     holdout = _section(HoldoutSettings, data.get("holdout", {}), where, "holdout")
-    given_holdout = {k: v for k, v in (overrides.get("holdout") or {}).items() if v is not None}
-    if given_holdout:
-        holdout = replace(holdout, **given_holdout)
+    holdout = _with_flags(holdout, overrides.get("holdout"))
     data_section = data.get("data", {})
     if not isinstance(data_section, Mapping):
         raise InputError("[data] must be a table of settings", source=where)
@@ -475,25 +491,10 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     exclude |= exclusion_rules(overrides.get("exclude") or {}, "flags")  # a flag's column wins
     if isinstance(products, str) and path is not None and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
-    given_spark = {k: v for k, v in (overrides.get("spark") or {}).items() if v is not None}
-    if given_spark:
-        try:
-            spark = replace(spark, **given_spark)
-        except SettingError as exc:
-            raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
-    for name, cls_value in (("columns", columns), ("roles", roles), ("clustering", clustering)):
-        given = {k: v for k, v in (overrides.get(name) or {}).items() if v is not None}
-        if given:
-            try:
-                updated = replace(cls_value, **given)
-            except SettingError as exc:
-                raise InputError(f"{_flag(exc.setting)} {exc.requirement}") from None
-            if name == "columns":
-                columns = updated
-            elif name == "roles":
-                roles = updated
-            else:
-                clustering = updated
+    spark = _with_flags(spark, overrides.get("spark"))
+    columns = _with_flags(columns, overrides.get("columns"))
+    roles = _with_flags(roles, overrides.get("roles"))
+    clustering = _with_flags(clustering, overrides.get("clustering"))
     if overrides.get("snapshot_date") is not None:
         snapshot = overrides["snapshot_date"]
     if isinstance(snapshot, str):

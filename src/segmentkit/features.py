@@ -213,6 +213,13 @@ class DuckDBEngine:
         return f"count(DISTINCT date_trunc('month', {t}))"
 
 
+#: The event types the features know; others are left out and counted.
+_KNOWN_TYPE = "event_type IN ('purchase', 'view', 'cart', 'return')"
+
+#: An event the features can place at all: it has a customer and a time.
+_USABLE = "customer_id IS NOT NULL AND event_time IS NOT NULL"
+
+
 def _one(engine: SqlEngine, sql: str) -> Any:
     return engine.rows(sql)[0][0]
 
@@ -239,8 +246,7 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     others = [r for r in roles if r not in ("customer_id", "event_time")]
     # count(*) - count(col) is answered from validity masks, far cheaper than a FILTER
     miss = "".join(f", count(*) - count({r})" for r in others)
-    known = "event_type IN ('purchase', 'view', 'cart', 'return')"
-    unknown = (f"count(*) FILTER (WHERE {usable} AND (event_type IS NULL OR NOT {known}))"
+    unknown = (f"count(*) FILTER (WHERE {usable} AND (event_type IS NULL OR NOT {_KNOWN_TYPE}))"
                if "event_type" in roles else "0")
     row = engine.rows(
         f"SELECT count(*), count(*) - count(customer_id), count(*) - count(event_time), "
@@ -267,7 +273,7 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     if n_unknown:
         detail = engine.rows(
             f"SELECT coalesce(CAST(event_type AS {engine.text_type}), '(empty)'), count(*) FROM {events} "
-            f"WHERE {usable} AND (event_type IS NULL OR NOT {known}) GROUP BY 1 ORDER BY 1"
+            f"WHERE {usable} AND (event_type IS NULL OR NOT {_KNOWN_TYPE}) GROUP BY 1 ORDER BY 1"
         )
         quality["unknown_event_types"] = {str(k): int(v) for k, v in detail}
     return _EventScan(quality, n_usable, window_start, lines_unique)
@@ -545,6 +551,283 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
     )
 
 
+@dataclass(frozen=True)
+class _EventConditions:
+    """The SQL conditions over the event table that every feature shares.
+
+    Attributes
+    ----------
+    usable : str
+        Customer id and time present, time within the plausible range.
+    snap : str
+        The snapshot date as a SQL timestamp.
+    in_window : str
+        Usable, before the snapshot and of a known type: the events the features see.
+    is_purchase, is_return : str
+        What a row of ``ev`` (the window, always with an event type) is.
+    raw_purchase, raw_return : str
+        The same on the event table itself, which may have no event type column.
+    weight : str
+        What a row counts for in spend: its amount, or 1 without amounts.
+    ev_cte : str
+        The ``ev`` CTE: the events in the window, with an event type.
+    """
+
+    usable: str
+    snap: str
+    in_window: str
+    is_purchase: str
+    is_return: str
+    raw_purchase: str
+    raw_return: str
+    weight: str
+    ev_cte: str
+
+
+def _snapshot(engine: SqlEngine, events: str, usable: str) -> dt.date:
+    """The default snapshot date: the day after the last usable event."""
+    last = _one(engine, f"SELECT max(event_time) FROM {events} WHERE {usable}")
+    if last is None:
+        raise InputError("no event has both a customer id and a time")
+    return (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
+
+
+def _event_conditions(engine: SqlEngine, events: str, has: set[str], usable: str,
+                      snapshot_date: dt.date) -> _EventConditions:
+    """Which events the features see, and which of them are purchases and returns."""
+    snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
+    signed = [r for r in ("amount", "quantity") if r in has]
+    # a line with a negative amount or a negative quantity (a cancellation) is a return
+    negative = [f"{r} < 0" for r in signed]
+    not_negative = [f"coalesce({r}, 0) >= 0" for r in signed]
+    is_return = "(" + " OR ".join(["event_type = 'return'"] + negative) + ")"
+    is_purchase = "(" + " AND ".join(["event_type = 'purchase'"] + not_negative) + ")"
+    typed = "event_type" in has
+    type_col = "" if typed else ", 'purchase' AS event_type"
+    # the events the features see: usable, before the snapshot, of a known type
+    in_window = f"{usable} AND event_time < {snap}"
+    if typed:
+        in_window += f" AND {_KNOWN_TYPE}"
+    return _EventConditions(
+        usable=usable,
+        snap=snap,
+        in_window=in_window,
+        is_purchase=is_purchase,
+        is_return=is_return,
+        raw_purchase=is_purchase if typed else (" AND ".join(not_negative) or "true"),
+        raw_return=is_return if typed else ("(" + " OR ".join(negative) + ")" if negative else "false"),
+        weight="coalesce(amount, 0)" if "amount" in has else "1.0",
+        ev_cte=f"ev AS {engine.cte_hint}(SELECT *{type_col} FROM {events} WHERE {in_window})",
+    )
+
+
+def _base_specs(has: set[str]) -> tuple[list[FeatureSpec], dict[str, str]]:
+    """The :data:`_BASE` features these columns allow, and the reason for each left out."""
+    specs: list[FeatureSpec] = []
+    skipped: dict[str, str] = {}
+    for name, kind, label, needs in _BASE:
+        missing = [r for r in needs if r not in has]
+        if missing:
+            skipped[name] = f"no {', '.join(missing)} column in the events"
+        else:
+            evidence = "orders" if name in _PER_ORDER else None
+            specs.append(FeatureSpec(name, kind, label, ",".join(needs) or "events", evidence))
+    return specs, skipped
+
+
+#: role, column prefix, what the share is of (category: spend; channel: orders)
+_SHARE_ROLES = (("category", "cat_share", "spend"), ("channel", "channel_share", "orders"))
+
+
+@dataclass(frozen=True)
+class _ShareColumns:
+    """The category and channel share columns.
+
+    Attributes
+    ----------
+    columns : dict
+        Role → ``(column, level)`` pairs; level ``None`` is the ``other`` column.
+    levels : dict
+        Role → the levels turned into columns (as :attr:`FeatureTable.levels`).
+    specs : list of FeatureSpec
+        One per column.
+    skipped : dict
+        Family (``cat_share__*``) → why it has no columns.
+    category_choice : dict or None
+        How the category levels were chosen (as :attr:`FeatureTable.category_levels`).
+    """
+
+    columns: dict[str, list[tuple[str, str | None]]]
+    levels: dict[str, tuple[str, ...]]
+    specs: list[FeatureSpec]
+    skipped: dict[str, str]
+    category_choice: dict[str, Any] | None
+
+
+def _share_columns(engine: SqlEngine, cond: _EventConditions, has: set[str],
+                   levels: dict[str, Sequence[str]] | None, max_levels: int,
+                   never_levels: Sequence[str]) -> _ShareColumns:
+    """The share columns per category and channel: the given levels (from a fitted model,
+    always with ``other``), or those :func:`_levels` chooses from these events."""
+    given = levels or {}
+    found = _levels(engine, cond.ev_cte, [r for r in ("category", "channel") if r in has and r not in given],
+                    cond.weight, cond.is_purchase, max_levels, never=never_levels)
+    columns: dict[str, list[tuple[str, str | None]]] = {}
+    chosen_levels: dict[str, tuple[str, ...]] = {}
+    specs: list[FeatureSpec] = []
+    skipped: dict[str, str] = {}
+    for role, prefix, what in _SHARE_ROLES:
+        if role not in has:
+            skipped[f"{prefix}__*"] = f"no {role} column in the events"
+            continue
+        chosen, n_all = (tuple(given[role]), 0) if role in given else (found[role].chosen, found[role].n_all)
+        if not chosen:
+            skipped[f"{prefix}__*"] = f"the {role} column is empty"
+            continue
+        chosen_levels[role] = chosen
+        cols: list[tuple[str, str | None]] = list(_level_columns(prefix, chosen))
+        if n_all > len(chosen) or role in given:
+            cols.append((f"{prefix}__other", None))
+        columns[role] = cols
+        for col, level in cols:
+            shown = "other" if level is None else level
+            specs.append(FeatureSpec(col, "share", f"share of {what} on {shown}" if role == "category"
+                                     else f"share of orders via {shown}", role, "orders"))
+    category_choice = found["category"].choice if "category" in found else None
+    return _ShareColumns(columns, chosen_levels, specs, skipped, category_choice)
+
+
+def _level_condition(role: str, level: str | None, columns: Sequence[tuple[str, str | None]]) -> str:
+    """SQL: the event belongs to this share column's level (``None``: to none of the named)."""
+    if level is not None:
+        return f"{role} = {literal(level)}"
+    named = [lvl for _, lvl in columns if lvl is not None]
+    return f"({role} IS NULL OR {role} NOT IN ({', '.join(literal(x) for x in named)}))"
+
+
+def _category_shares(columns: Sequence[tuple[str, str | None]], cond: _EventConditions) -> str:
+    """The ``act`` aggregates: share of spend per category column (``""`` without any)."""
+    parts = [f"sum({cond.weight}) FILTER (WHERE {cond.is_purchase} AND {_level_condition('category', lvl, columns)}) / "
+             f"nullif(sum({cond.weight}) FILTER (WHERE {cond.is_purchase}), 0) AS {col}" for col, lvl in columns]
+    return ", " + ", ".join(parts) if parts else ""
+
+
+def _channel_shares(columns: Sequence[tuple[str, str | None]]) -> str:
+    """The ``ord`` aggregates: share of orders per channel column (``""`` without any)."""
+    parts = [f"CAST(count(*) FILTER (WHERE {_level_condition('channel', lvl, columns)}) AS DOUBLE) / count(*) AS {col}"
+             for col, lvl in columns]
+    return ", " + ", ".join(parts) if parts else ""
+
+
+def _order_key(engine: SqlEngine, has: set[str]) -> str:
+    """SQL: a 64-bit key per order, from the order id or, without one, the purchase row."""
+    # a purchase row without an order id is an order of its own; rows are distinct after
+    # loading, so a hash of the row is a key (no row_number(): it would serialise the scan)
+    row_cols = ", ".join(["event_time"] + [r for r in ("amount", "quantity", "category", "channel",
+                                                        "discount", "product_id") if r in has])
+    # keys are 64-bit hashes: cheaper to group and sort than text (collisions ~ 1e-8 here)
+    row_key = engine.hash64(f"{row_cols}, 'row'")
+    # (not coalesce(hash(order_id), ...): DuckDB's hash(NULL) is a value, not NULL)
+    return (f"CASE WHEN order_id IS NOT NULL THEN {engine.hash64('order_id')} ELSE {row_key} END"
+            if "order_id" in has else row_key)
+
+
+def _orders_select(has: set[str], lines_unique: bool) -> str:
+    """The ``orders`` CTE's SELECT: one row per order from the purchase ``lines``."""
+    # an export with one row per order (the usual case) needs no grouping of lines
+    if lines_unique:
+        return ("SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
+                "coalesce(discount, 0) AS disc, channel FROM lines")
+    qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
+    disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
+    chan = "min(channel)" if "channel" in has else "NULL"
+    return (f"SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty, "
+            f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")
+
+
+def _days(engine: SqlEngine, later: str, earlier: str) -> str:
+    """SQL: the days between two timestamps, with fractions."""
+    return f"({engine.seconds(later, earlier)} / 86400.0)"
+
+
+def _lines_cte(engine: SqlEngine, has: set[str], cond: _EventConditions) -> str:
+    """The ``lines`` CTE: purchase rows with their order key and amount."""
+    return f"""    lines AS (
+        SELECT customer_id, {_order_key(engine, has)} AS oid, event_time, {cond.weight} AS amt,
+               {"quantity" if "quantity" in has else "NULL"} AS quantity,
+               {"discount" if "discount" in has else "NULL"} AS discount,
+               {"channel" if "channel" in has else "NULL"} AS channel
+        FROM ev WHERE {cond.is_purchase}
+    )"""
+
+
+def _order_features_cte(engine: SqlEngine, window_start: Any, snapshot_date: dt.date,
+                        channel_columns: Sequence[tuple[str, str | None]]) -> str:
+    """The ``ord`` CTE: per customer, what their orders show (count, spend, gaps, months,
+    trend between the window's halves, peak quarter, channel shares)."""
+    start = pd.Timestamp(window_start)
+    mid = f"TIMESTAMP '{(start + (pd.Timestamp(snapshot_date) - start) / 2).isoformat(sep=' ')}'"  # the window's middle
+    first_month = start.year * 12 + start.month
+    months = engine.months("t", first_month, snapshot_date.year * 12 + snapshot_date.month - first_month)
+    return f"""    ord AS (
+        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
+               sum(qty) AS qty, avg(disc) AS disc, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd,
+               {months} AS active_months,
+               coalesce(sum(amt) FILTER (WHERE t >= {mid}), 0) AS recent,
+               coalesce(sum(amt) FILTER (WHERE t < {mid}), 0) AS earlier,
+               greatest(coalesce(sum(amt) FILTER (WHERE quarter(t) = 1), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 2), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
+                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
+               {_channel_shares(channel_columns)}
+        FROM (SELECT *, {_days(engine, "t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
+              FROM orders) AS o GROUP BY customer_id
+    )"""
+
+
+def _activity_cte(cond: _EventConditions, category_columns: Sequence[tuple[str, str | None]]) -> str:
+    """The ``act`` CTE: per customer, all their events (first seen, views, carts, returns,
+    category shares of spend)."""
+    return f"""    act AS (
+        SELECT customer_id, min(event_time) AS first_t,
+               count(*) FILTER (WHERE event_type = 'view') AS n_views,
+               count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
+               coalesce(sum(abs({cond.weight})) FILTER (WHERE {cond.is_return}), 0) AS ret_amt,
+               count(*) FILTER (WHERE {cond.is_return}) AS ret_n
+               {_category_shares(category_columns, cond)}
+        FROM ev GROUP BY customer_id
+    )"""
+
+
+def _features_select(engine: SqlEngine, cond: _EventConditions, window_start: Any, has_amount: bool,
+                     columns: dict[str, list[tuple[str, str | None]]]) -> str:
+    """The final SELECT: the features of :data:`_BASE` and the share columns from ``act``
+    and ``ord``, one row per customer with events."""
+    snap = cond.snap
+    ws = f"TIMESTAMP '{pd.Timestamp(window_start).isoformat(sep=' ')}'"
+    return f"""    SELECT act.customer_id AS customer_id,
+        coalesce({_days(engine, snap, "ord.last_t")}, {_days(engine, snap, ws)}) AS recency_days,
+        CAST(coalesce(ord.n_orders, 0) AS DOUBLE) AS orders,
+        coalesce(ord.gross, 0) - act.ret_amt AS monetary,
+        coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
+        CAST(coalesce(ord.qty / nullif(ord.n_orders, 0), 0) AS DOUBLE) AS basket_size,
+        {_days(engine, snap, "act.first_t")} AS tenure_days,
+        ord.gap_mean AS gap_mean_days,
+        CASE WHEN ord.n_orders >= 3 THEN coalesce(ord.gap_sd / nullif(ord.gap_mean, 0), 0) END AS gap_cv,
+        CASE WHEN ord.n_orders >= 2 THEN coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) END AS spend_trend,
+        CAST(coalesce(ord.active_months, 0) AS DOUBLE) AS active_months,
+        CASE WHEN ord.n_orders >= 2 THEN coalesce(ord.peak / nullif(ord.gross, 0), 0) END AS peak_quarter_share,
+        CAST(coalesce(ord.disc, 0) AS DOUBLE) AS discount_share,
+        coalesce({"act.ret_amt / nullif(ord.gross, 0)" if has_amount else "act.ret_n / nullif(ord.n_orders, 0)"}, 0) AS return_rate,
+        act.n_views / CAST(greatest(coalesce(ord.n_orders, 0), 1) AS DOUBLE) AS views_per_order,
+        CASE WHEN act.n_carts > 0
+             THEN CAST(greatest(act.n_carts - coalesce(ord.n_orders, 0), 0) AS DOUBLE) / act.n_carts
+             ELSE 0 END AS cart_abandonment
+        {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in columns.get("category", []))}
+        {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in columns.get("channel", []))}
+    FROM act LEFT JOIN ord USING (customer_id)"""
+
+
 def feature_query(
     engine: SqlEngine,
     events: str,
@@ -560,177 +843,29 @@ def feature_query(
     engine whose result stays where it is (Spark, in :mod:`segmentkit.spark.assign`)."""
     roles = tuple(roles)
     has = set(roles)
-    usable = "customer_id IS NOT NULL AND event_time IS NOT NULL"
-    outside, in_range = _time_range(engine, events, usable)
-    usable += in_range
+    outside, in_range = _time_range(engine, events, _USABLE)
+    usable = _USABLE + in_range
     if snapshot_date is None:
-        last = _one(engine, f"SELECT max(event_time) FROM {events} WHERE {usable}")
-        if last is None:
-            raise InputError("no event has both a customer id and a time")
-        snapshot_date = (pd.Timestamp(last).normalize() + pd.Timedelta(days=1)).date()
-    snap = f"TIMESTAMP '{snapshot_date.isoformat()} 00:00:00'"
-    has_amount = "amount" in has
-    w = "coalesce(amount, 0)" if has_amount else "1.0"
-    # a line with a negative amount or a negative quantity (a cancellation) is a return
-    negative = [f"{r} < 0" for r in ("amount", "quantity") if r in has]
-    is_return = "(" + " OR ".join(["event_type = 'return'"] + negative) + ")"
-    is_purchase = "(" + " AND ".join(["event_type = 'purchase'"] + [f"coalesce({r}, 0) >= 0" for r in
-                                                                   ("amount", "quantity") if r in has]) + ")"
-    type_col = "" if "event_type" in has else ", 'purchase' AS event_type"
-    # the events the features see: usable, before the snapshot, of a known type
-    in_window = f"{usable} AND event_time < {snap}"
-    if "event_type" in has:
-        in_window += " AND event_type IN ('purchase', 'view', 'cart', 'return')"
-    ev_cte = f"ev AS {engine.cte_hint}(SELECT *{type_col} FROM {events} WHERE {in_window})"
-    raw_return = is_return if "event_type" in has else ("(" + " OR ".join(negative) + ")" if negative else "false")
-    raw_purchase = is_purchase if "event_type" in has else (
-        " AND ".join(f"coalesce({r}, 0) >= 0" for r in ("amount", "quantity") if r in has) or "true")
-    scan = _scan_events(engine, events, roles, usable, in_window, snap, raw_return, raw_purchase)
-    quality, window_start = scan.quality, scan.window_start
+        snapshot_date = _snapshot(engine, events, usable)
+    cond = _event_conditions(engine, events, has, usable, snapshot_date)
+    scan = _scan_events(engine, events, roles, usable, cond.in_window, cond.snap, cond.raw_return,
+                        cond.raw_purchase)
+    quality = scan.quality
     quality["events_outside_time_range"] = outside
     if scan.n_usable == 0:
-        raise _why_no_usable_events(engine, events, usable, snap, "event_type" in has, snapshot_date)
-
-    skipped: dict[str, str] = {}
-    specs: list[FeatureSpec] = []
-    for name, kind, label, needs in _BASE:
-        missing = [r for r in needs if r not in has]
-        if missing:
-            skipped[name] = f"no {', '.join(missing)} column in the events"
-        else:
-            evidence = "orders" if name in _PER_ORDER else None
-            specs.append(FeatureSpec(name, kind, label, ",".join(needs) or "events", evidence))
-
-    level_map: dict[str, tuple[str, ...]] = {}
-    level_cols: dict[str, list[tuple[str, str]]] = {}
-    found_levels = _levels(engine, ev_cte, [r for r in ("category", "channel") if r in has and not
-                                         (levels and r in levels)], w, is_purchase, max_levels,
-                           never=never_levels)
-    level_choice = found_levels["category"].choice if "category" in found_levels else None
-    for role, prefix, what in (("category", "cat_share", "spend"), ("channel", "channel_share", "orders")):
-        if role not in has:
-            skipped[f"{prefix}__*"] = f"no {role} column in the events"
-            continue
-        if levels and role in levels:
-            chosen, n_all = tuple(levels[role]), 0
-        else:
-            chosen, n_all = found_levels[role].chosen, found_levels[role].n_all
-        if not chosen:
-            skipped[f"{prefix}__*"] = f"the {role} column is empty"
-            continue
-        level_map[role] = chosen
-        cols = _level_columns(prefix, chosen)
-        if n_all > len(chosen) or (levels and role in levels):
-            cols.append((f"{prefix}__other", None))  # type: ignore[arg-type]
-        level_cols[role] = cols
-        for col, level in cols:
-            shown = "other" if level is None else level
-            specs.append(FeatureSpec(col, "share", f"share of {what} on {shown}" if role == "category"
-                                     else f"share of orders via {shown}", role, "orders"))
-
-    # a purchase row without an order id is an order of its own; rows are distinct after
-    # loading, so a hash of the row is a key (no row_number(): it would serialise the scan)
-    row_cols = ", ".join(["event_time"] + [r for r in ("amount", "quantity", "category", "channel",
-                                                        "discount", "product_id") if r in has])
-    # keys are 64-bit hashes: cheaper to group and sort than text (collisions ~ 1e-8 here)
-    row_key = engine.hash64(f"{row_cols}, 'row'")
-    # (not coalesce(hash(order_id), ...): DuckDB's hash(NULL) is a value, not NULL)
-    order_key = (f"CASE WHEN order_id IS NOT NULL THEN {engine.hash64('order_id')} ELSE {row_key} END"
-                 if "order_id" in has else row_key)
-    qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
-    disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
-    chan = "min(channel)" if "channel" in has else "NULL"
-
-    cat_sql = ""
-    if "category" in level_cols:
-        named = [lvl for _, lvl in level_cols["category"] if lvl is not None]
-        parts = []
-        for col, lvl in level_cols["category"]:
-            cond = (f"category = {literal(lvl)}" if lvl is not None
-                    else f"(category IS NULL OR category NOT IN ({', '.join(literal(x) for x in named)}))")
-            parts.append(f"sum({w}) FILTER (WHERE {is_purchase} AND {cond}) / "
-                         f"nullif(sum({w}) FILTER (WHERE {is_purchase}), 0) AS {col}")
-        cat_sql = ", " + ", ".join(parts)
-    chan_parts = []
-    if "channel" in level_cols:
-        named = [lvl for _, lvl in level_cols["channel"] if lvl is not None]
-        for col, lvl in level_cols["channel"]:
-            cond = (f"channel = {literal(lvl)}" if lvl is not None
-                    else f"(channel IS NULL OR channel NOT IN ({', '.join(literal(x) for x in named)}))")
-            chan_parts.append(f"CAST(count(*) FILTER (WHERE {cond}) AS DOUBLE) / count(*) AS {col}")
-
-    start = pd.Timestamp(window_start)
-    ws = f"TIMESTAMP '{start.isoformat(sep=' ')}'"
-    snap_ts = pd.Timestamp(snapshot_date)
-    mid = f"TIMESTAMP '{(start + (snap_ts - start) / 2).isoformat(sep=' ')}'"  # the window's middle
-    first_month = start.year * 12 + start.month
-    months = engine.months("t", first_month, snapshot_date.year * 12 + snapshot_date.month - first_month)
-
-    def days(later: str, earlier: str) -> str:
-        return f"({engine.seconds(later, earlier)} / 86400.0)"
-
-    # an export with one row per order (the usual case) needs no grouping of lines
-    if scan.order_lines_unique:
-        orders_sql = ("SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
-                      "coalesce(discount, 0) AS disc, channel FROM lines")
-    else:
-        orders_sql = (f"SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty, "
-                      f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")
-    sql = f"""
-    WITH {ev_cte},
-    lines AS (
-        SELECT customer_id, {order_key} AS oid, event_time, {w} AS amt,
-               {"quantity" if "quantity" in has else "NULL"} AS quantity,
-               {"discount" if "discount" in has else "NULL"} AS discount,
-               {"channel" if "channel" in has else "NULL"} AS channel
-        FROM ev WHERE {is_purchase}
-    ),
-    orders AS ({orders_sql}),
-    ord AS (
-        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
-               sum(qty) AS qty, avg(disc) AS disc, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd,
-               {months} AS active_months,
-               coalesce(sum(amt) FILTER (WHERE t >= {mid}), 0) AS recent,
-               coalesce(sum(amt) FILTER (WHERE t < {mid}), 0) AS earlier,
-               greatest(coalesce(sum(amt) FILTER (WHERE quarter(t) = 1), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 2), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
-               {", " + ", ".join(chan_parts) if chan_parts else ""}
-        FROM (SELECT *, {days("t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
-              FROM orders) AS o GROUP BY customer_id
-    ),
-    act AS (
-        SELECT customer_id, min(event_time) AS first_t,
-               count(*) FILTER (WHERE event_type = 'view') AS n_views,
-               count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
-               coalesce(sum(abs({w})) FILTER (WHERE {is_return}), 0) AS ret_amt,
-               count(*) FILTER (WHERE {is_return}) AS ret_n
-               {cat_sql}
-        FROM ev GROUP BY customer_id
-    )
-    SELECT act.customer_id AS customer_id,
-        coalesce({days(snap, "ord.last_t")}, {days(snap, ws)}) AS recency_days,
-        CAST(coalesce(ord.n_orders, 0) AS DOUBLE) AS orders,
-        coalesce(ord.gross, 0) - act.ret_amt AS monetary,
-        coalesce(ord.gross / nullif(ord.n_orders, 0), 0) AS avg_order_value,
-        CAST(coalesce(ord.qty / nullif(ord.n_orders, 0), 0) AS DOUBLE) AS basket_size,
-        {days(snap, "act.first_t")} AS tenure_days,
-        ord.gap_mean AS gap_mean_days,
-        CASE WHEN ord.n_orders >= 3 THEN coalesce(ord.gap_sd / nullif(ord.gap_mean, 0), 0) END AS gap_cv,
-        CASE WHEN ord.n_orders >= 2 THEN coalesce((ord.recent - ord.earlier) / nullif(ord.recent + ord.earlier, 0), 0) END AS spend_trend,
-        CAST(coalesce(ord.active_months, 0) AS DOUBLE) AS active_months,
-        CASE WHEN ord.n_orders >= 2 THEN coalesce(ord.peak / nullif(ord.gross, 0), 0) END AS peak_quarter_share,
-        CAST(coalesce(ord.disc, 0) AS DOUBLE) AS discount_share,
-        coalesce({"act.ret_amt / nullif(ord.gross, 0)" if has_amount else "act.ret_n / nullif(ord.n_orders, 0)"}, 0) AS return_rate,
-        act.n_views / CAST(greatest(coalesce(ord.n_orders, 0), 1) AS DOUBLE) AS views_per_order,
-        CASE WHEN act.n_carts > 0
-             THEN CAST(greatest(act.n_carts - coalesce(ord.n_orders, 0), 0) AS DOUBLE) / act.n_carts
-             ELSE 0 END AS cart_abandonment
-        {"".join(f", coalesce(act.{c}, 0) AS {c}" for c, _ in level_cols.get("category", []))}
-        {"".join(f", coalesce(ord.{c}, 0) AS {c}" for c, _ in level_cols.get("channel", []))}
-    FROM act LEFT JOIN ord USING (customer_id)
-    """
-    return FeatureQuery(sql=sql, specs=tuple(specs), skipped=skipped, snapshot_date=snapshot_date,
-                        levels=level_map, data_quality=quality,
-                        value_column="monetary" if has_amount else "orders", category_levels=level_choice)
+        raise _why_no_usable_events(engine, events, usable, cond.snap, "event_type" in has, snapshot_date)
+    specs, skipped = _base_specs(has)
+    shares = _share_columns(engine, cond, has, levels, max_levels, never_levels)
+    sql = "\n".join([
+        f"\n    WITH {cond.ev_cte},",
+        _lines_cte(engine, has, cond) + ",",
+        f"    orders AS ({_orders_select(has, scan.order_lines_unique)}),",
+        _order_features_cte(engine, scan.window_start, snapshot_date, shares.columns.get("channel", [])) + ",",
+        _activity_cte(cond, shares.columns.get("category", [])),
+        _features_select(engine, cond, scan.window_start, "amount" in has, shares.columns),
+        "    ",
+    ])
+    return FeatureQuery(sql=sql, specs=tuple(specs + shares.specs), skipped={**skipped, **shares.skipped},
+                        snapshot_date=snapshot_date, levels=shares.levels, data_quality=quality,
+                        value_column="monetary" if "amount" in has else "orders",
+                        category_levels=shares.category_choice)

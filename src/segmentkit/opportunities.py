@@ -245,6 +245,33 @@ def _kind(vi: float | None, ai: float | None, big_enough: bool, high: float, low
     return "balanced"
 
 
+def _entry(j: int, sid: int, size: int, n: int, names: Mapping[int, str], v: _Measure, a: _Measure | None,
+           c: _Measure | None, *, min_size: int, high: float, low: float) -> SegmentOpportunity:
+    """The entry of segment ``sid``: position ``j`` of the value (``v``), attention (``a``)
+    and CLV (``c``) measures, ``size`` of ``n`` customers."""
+    name = str(names.get(sid, f"Segment {sid}"))
+    vi, ai = v.index_of(j), (None if a is None else a.index_of(j))
+    kind = _kind(vi, ai, size >= min_size, high, low)
+    return SegmentOpportunity(
+        segment=sid,
+        name=name,
+        size=size,
+        share=size / n,
+        value_per_customer=float(v.mean[j]),
+        value_index=vi,
+        value_share=v.share_of(j),
+        attention_per_customer=None if a is None else float(a.mean[j]),
+        attention_index=ai,
+        attention_share=None if a is None else a.share_of(j),
+        clv_per_customer=None if c is None else float(c.mean[j]),
+        clv_index=None if c is None else c.index_of(j),
+        kind=kind,
+        gap=None if (vi is None or ai is None) else vi - ai,
+        attention_to_parity=None if (vi is None or a is None) else size * (vi / 100.0 * a.average - float(a.mean[j])),
+        reason=_reason(name, kind, vi, ai, size, min_size, high, low),
+    )
+
+
 def find_opportunities(
     labels: np.ndarray,
     value: pd.Series,
@@ -303,34 +330,8 @@ def find_opportunities(
     a = None if att is None else _Measure.of(att, inverse, sizes)
     c = None if clv_v is None else _Measure.of(clv_v, inverse, sizes)
 
-    entries: list[SegmentOpportunity] = []
-    for j in np.flatnonzero(ids != NOISE):
-        sid = int(ids[j])
-        name = str(names.get(sid, f"Segment {sid}"))
-        size = int(sizes[j])
-        vi, ai = v.index_of(j), (None if a is None else a.index_of(j))
-        kind = _kind(vi, ai, size >= min_size, high, low)
-        entries.append(
-            SegmentOpportunity(
-                segment=sid,
-                name=name,
-                size=size,
-                share=size / n,
-                value_per_customer=float(v.mean[j]),
-                value_index=vi,
-                value_share=v.share_of(j),
-                attention_per_customer=None if a is None else float(a.mean[j]),
-                attention_index=ai,
-                attention_share=None if a is None else a.share_of(j),
-                clv_per_customer=None if c is None else float(c.mean[j]),
-                clv_index=None if c is None else c.index_of(j),
-                kind=kind,
-                gap=None if (vi is None or ai is None) else vi - ai,
-                attention_to_parity=None if (vi is None or a is None) else size * (vi / 100.0 * a.average
-                                                                                    - float(a.mean[j])),
-                reason=_reason(name, kind, vi, ai, size, min_size, high, low),
-            )
-        )
+    entries = [_entry(j, int(ids[j]), int(sizes[j]), n, names, v, a, c, min_size=min_size, high=high, low=low)
+               for j in np.flatnonzero(ids != NOISE)]
     return Opportunities(
         segments=tuple(entries),
         has_attention=att is not None,

@@ -65,6 +65,36 @@ def _previous_on_rows(frame: pd.DataFrame) -> bool:
     return rows_prev
 
 
+def _similarity(overlap: np.ndarray | pd.DataFrame, cur: list[int], prev: list[int]) -> np.ndarray:
+    """``overlap`` as a finite array, current ids (``cur``) on the rows and previous ids
+    (``prev``) on the columns, in their order (see :func:`match_segments`)."""
+    if isinstance(overlap, pd.DataFrame):
+        if _previous_on_rows(overlap):
+            overlap = overlap.T
+        idx = [int(i) for i in overlap.index]
+        cols = [int(c) for c in overlap.columns]
+        extra_rows = sorted(set(idx) - set(cur))
+        extra_cols = sorted(set(cols) - set(prev))
+        if extra_rows or extra_cols:
+            raise ValueError(
+                "overlap rows must be current ids and columns previous ids "
+                f"(unknown rows {extra_rows}, unknown columns {extra_cols}); transposed?"
+            )
+        frame = overlap.copy()
+        frame.index, frame.columns = idx, cols
+        sim = frame.reindex(index=cur, columns=prev, fill_value=0).to_numpy(dtype=float)
+    else:
+        sim = np.asarray(overlap, dtype=float)
+        if sim.ndim != 2 or sim.shape != (len(cur), len(prev)):
+            raise ValueError(
+                "overlap must have shape (len(current_ids), len(previous_ids)) = "
+                f"{(len(cur), len(prev))}; got {sim.shape}"
+            )
+    if not np.all(np.isfinite(sim)):
+        raise ValueError("overlap has missing or infinite values")
+    return sim
+
+
 def match_segments(
     previous_ids: Sequence[int] | np.ndarray,
     current_ids: Sequence[int] | np.ndarray,
@@ -112,31 +142,7 @@ def match_segments(
     """
     prev = _unique_ints(previous_ids, "previous_ids")
     cur = _unique_ints(current_ids, "current_ids")
-    if isinstance(overlap, pd.DataFrame):
-        if _previous_on_rows(overlap):
-            overlap = overlap.T
-        idx = [int(i) for i in overlap.index]
-        cols = [int(c) for c in overlap.columns]
-        extra_rows = sorted(set(idx) - set(cur))
-        extra_cols = sorted(set(cols) - set(prev))
-        if extra_rows or extra_cols:
-            raise ValueError(
-                "overlap rows must be current ids and columns previous ids "
-                f"(unknown rows {extra_rows}, unknown columns {extra_cols}); transposed?"
-            )
-        frame = overlap.copy()
-        frame.index, frame.columns = idx, cols
-        sim = frame.reindex(index=cur, columns=prev, fill_value=0).to_numpy(dtype=float)
-    else:
-        sim = np.asarray(overlap, dtype=float)
-        if sim.ndim != 2 or sim.shape != (len(cur), len(prev)):
-            raise ValueError(
-                "overlap must have shape (len(current_ids), len(previous_ids)) = "
-                f"{(len(cur), len(prev))}; got {sim.shape}"
-            )
-    if not np.all(np.isfinite(sim)):
-        raise ValueError("overlap has missing or infinite values")
-
+    sim = _similarity(overlap, cur, prev)
     rows = sorted((i for i, c in enumerate(cur) if c != NOISE), key=lambda i: cur[i])
     cols = sorted((j for j, p in enumerate(prev) if p != NOISE), key=lambda j: prev[j])
     mapping: dict[int, int] = {}

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from segmentkit.features import FeatureSpec
-from segmentkit.personas.classification import classify, match, merges, persona_kinds, segment_kinds
+from segmentkit.personas.classification import (Classes, Matching, classify, match, merges, persona_kinds,
+                                                segment_kinds)
 from segmentkit.personas.explain import splits
 from segmentkit.personas.narrative import narrative
-from segmentkit.personas.shares import NOISE, agreement, int_labels, persona_codes, shares
-from segmentkit.personas.types import PersonaComparison
+from segmentkit.personas.shares import NOISE, Shares, agreement, int_labels, persona_codes, shares
+from segmentkit.personas.types import PersonaComparison, PersonaSplit
 
 if TYPE_CHECKING:  # pragma: no cover
     from segmentkit.opportunities import Opportunities
@@ -94,12 +95,33 @@ def compare_personas(
     Inputs are aligned by position and never modified. Results are invariant to the row
     order and equivariant to a renaming of the segment ids (except for exact ties).
     """
+    _check_thresholds(split_share=split_share, merge_share=merge_share, dominance=dominance)
+    lab, persona_names, pcode, missing = _encoded_inputs(labels, personas, features, demographics)
+    sh = shares(lab, pcode, persona_names)
+    names = _display_names(segment_names, sh.seg_ids)
+    cl = classify(sh, lift=lift, dominance=dominance, split_share=split_share, merge_share=merge_share)
+    matching = match(sh, cl, names, dominance=dominance)
+    split = splits(sh, cl, lab, pcode, names, specs=dict(specs or {}), features=features,
+                   demographics=demographics, min_effect=min_effect, n_features=n_features, lookalike=lookalike)
+    return _comparison(column, lab, pcode, missing, sh, cl, matching, split, names,
+                       split_share=split_share, opportunities=opportunities)
+
+
+def _check_thresholds(*, split_share: float, merge_share: float, dominance: float) -> None:
+    """Raise ``ValueError`` for a share threshold outside the range where it means what it says."""
     if not 0 < split_share <= 0.5:
         raise ValueError("split_share must be in (0, 0.5]")
     if not 0 < merge_share <= 0.5:
         raise ValueError("merge_share must be in (0, 0.5]")
     if not 0.5 <= dominance <= 1:
         raise ValueError("dominance must be in [0.5, 1]")
+
+
+def _encoded_inputs(labels: np.ndarray, personas: pd.Series, features: pd.DataFrame | None,
+                    demographics: pd.DataFrame | None) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, np.ndarray]:
+    """Segments as int labels and personas as codes: labels, persona names, persona code
+    per customer, whether each customer's persona is missing. Raises ``ValueError`` when
+    the inputs are not aligned by position."""
     lab = np.asarray(labels)
     if lab.ndim != 1:
         raise ValueError("labels must be one-dimensional")
@@ -109,20 +131,26 @@ def compare_personas(
     for what, frame in (("features", features), ("demographics", demographics)):
         if frame is not None and len(frame) != n:
             raise ValueError(f"{what} has {len(frame)} rows, labels have {n}")
+    return lab, persona_names, pcode, missing
 
-    sh = shares(lab, pcode, persona_names)
+
+def _display_names(segment_names: Mapping[int, str] | None, seg_ids: tuple[int, ...]) -> dict[int, str]:
+    """The given segment names, ``"Segment <id>"`` for the others."""
     names = {int(k): str(v) for k, v in (segment_names or {}).items()}
-    for sid in sh.seg_ids:
+    for sid in seg_ids:
         names.setdefault(sid, f"Segment {sid}")
+    return names
+
+
+def _comparison(column: str, lab: np.ndarray, pcode: np.ndarray, missing: np.ndarray, sh: Shares, cl: Classes,
+                matching: Matching, split: tuple[PersonaSplit, ...], names: dict[int, str], *,
+                split_share: float, opportunities: Opportunities | None) -> PersonaComparison:
+    """The result: agreement, what each persona and segment became, and the narrative."""
     ari, ami, nmi, vm = agreement(lab, pcode)
-    cl = classify(sh, lift=lift, dominance=dominance, split_share=split_share, merge_share=merge_share)
-    matching = match(sh, cl, names, dominance=dominance)
     p_kinds = persona_kinds(sh, cl, matching, split_share=split_share)
-    dissolved = tuple(p for p in persona_names if p_kinds[p] == "dissolved")
+    dissolved = tuple(p for p in sh.persona_names if p_kinds[p] == "dissolved")
     new_segments = tuple(sid for j, sid in enumerate(sh.seg_ids) if cl.is_new[j])
     merged = merges(sh, cl, names)
-    split = splits(sh, cl, lab, pcode, names, specs=dict(specs or {}), features=features,
-                   demographics=demographics, min_effect=min_effect, n_features=n_features, lookalike=lookalike)
     result_names = {sid: names[sid] for sid in sh.seg_ids}
     return PersonaComparison(
         column=column,
@@ -130,10 +158,10 @@ def compare_personas(
         ami=ami,
         nmi=nmi,
         v_measure=vm,
-        n_customers=n,
+        n_customers=lab.shape[0],
         n_missing_persona=int(missing.sum()),
         n_noise=int((lab == NOISE).sum()),
-        personas=persona_names,
+        personas=sh.persona_names,
         segment_names=result_names,
         crosstab=sh.crosstab(),
         crosstab_shares=sh.both_ways(),
@@ -146,7 +174,7 @@ def compare_personas(
         persona_kinds=p_kinds,
         segment_kinds=segment_kinds(sh, cl, matching),
         narrative=narrative(
-            column=column, persona_names=persona_names, seg_ids=sh.seg_ids, names=result_names, ari=ari,
+            column=column, persona_names=sh.persona_names, seg_ids=sh.seg_ids, names=result_names, ari=ari,
             splits=split, merges=merged, new_segments=new_segments, matches=matching.matches,
             dissolved=dissolved, r=sh.r, s_size=sh.s_size, n_missing=int(missing.sum()),
             opportunities=opportunities,

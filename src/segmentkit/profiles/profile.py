@@ -254,6 +254,92 @@ def _value_figures(value: np.ndarray | None, codes: np.ndarray, sizes: np.ndarra
     return out
 
 
+@dataclass(frozen=True)
+class _SegmentStatistics:
+    """What every customer says about the segments (no sampling).
+
+    ``seg_ids`` in profile order (noise last), ``codes`` each customer's position in that
+    order, ``sizes`` the members per code, ``values`` the (share, mean, index) of value per
+    code, ``features`` and ``attributes`` the statistics per code.
+    """
+
+    seg_ids: list[int]
+    codes: np.ndarray
+    sizes: np.ndarray
+    values: list[tuple[float | None, float | None, float | None]]
+    features: list[tuple[NumericStat, ...]]
+    attributes: list[tuple[NumericStat | CategoricalStat, ...]]
+
+
+def _segment_statistics(inputs: _Inputs, specs: Mapping[str, FeatureSpec], *, alpha: float,
+                        max_levels: int) -> _SegmentStatistics:
+    """Sizes, value figures and feature and attribute statistics of every segment."""
+    seg_ids, codes = _segment_codes(inputs.labels)
+    n_seg = len(seg_ids)
+    sizes = np.bincount(codes, minlength=n_seg)
+    kinds = [spec_for(c, specs).kind for c in inputs.feats.columns]
+    return _SegmentStatistics(
+        seg_ids=seg_ids,
+        codes=codes,
+        sizes=sizes,
+        values=_value_figures(inputs.value, codes, sizes),
+        features=feature_stats(inputs.feats, codes, n_seg, kinds, alpha),
+        attributes=attribute_stats(inputs.attributes, codes, n_seg, max_levels, alpha),
+    )
+
+
+@dataclass(frozen=True)
+class _SampleFits:
+    """What is fitted on the descriptive sample: rules and exemplars per segment code, and
+    the weighted accuracy of one surrogate tree over the whole segmentation."""
+
+    sample: StratifiedSample
+    rules: list[tuple[Rule, ...]]
+    exemplars: list[tuple[Exemplar, ...]]
+    surrogate_accuracy: float
+
+
+def _sample_fits(inputs: _Inputs, codes: np.ndarray, n_seg: int, specs: Mapping[str, FeatureSpec], *,
+                 rule_depth: int, max_rules: int, min_rule_precision: float, surrogate_depth: int,
+                 n_exemplars: int, sample_size: int, random_state: int) -> _SampleFits:
+    """Draw the segment-stratified sample, then fit the rules, exemplars and surrogate tree on it."""
+    feats = inputs.feats
+    columns = list(feats.columns)
+    raw = feats.to_numpy(dtype=float)
+    sample = stratified_sample(codes, size=sample_size, random_state=random_state)
+    data = RuleData(raw, np.nan_to_num(feats.median().to_numpy(dtype=float)), sample.rows, sample.weights, codes)
+    return _SampleFits(
+        sample=sample,
+        rules=[segment_rules(data, code, columns, specs, depth=rule_depth, max_rules=max_rules,
+                             min_precision=min_rule_precision, random_state=random_state) for code in range(n_seg)],
+        exemplars=[segment_exemplars(inputs.X, raw, columns, codes == code,
+                                     sample.rows[data.codes == code],  # exemplars come from the sample
+                                     inputs.confidence, n_exemplars) for code in range(n_seg)],
+        surrogate_accuracy=surrogate_accuracy(data, n_seg, depth=surrogate_depth, random_state=random_state),
+    )
+
+
+def _segment_profile(code: int, stats: _SegmentStatistics, fits: _SampleFits, specs: Mapping[str, FeatureSpec], *,
+                     n_top: int, min_effect_size: float) -> SegmentProfile:
+    """The profile of the segment at position ``code``, from what was measured and fitted."""
+    sid = stats.seg_ids[code]
+    value_share, value_mean, value_index = stats.values[code]
+    return SegmentProfile(
+        id=sid,
+        size=int(stats.sizes[code]),
+        share=float(stats.sizes[code] / len(stats.codes)),
+        value_share=value_share,
+        value_index=value_index,
+        value_mean=value_mean,
+        is_noise=sid == NOISE,
+        top_features=top_traits(stats.features[code], specs, n_top=n_top, min_effect_size=min_effect_size),
+        rules=fits.rules[code],
+        exemplars=fits.exemplars[code],
+        profile=SegmentStats(features={s.name: s for s in stats.features[code]},
+                             attributes={s.name: s for s in stats.attributes[code]}),
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Main entry point
 # ---------------------------------------------------------------------------------------
@@ -345,42 +431,12 @@ def profile_segments(
     Fitting the trees on a bounded sample keeps their cost flat as customers grow.
     """
     inputs = _checked(features, labels, X, value, attributes, confidence, n_exemplars)
-    feats = inputs.feats
-    n, columns = len(feats), list(feats.columns)
-    seg_ids, codes = _segment_codes(inputs.labels)
-    n_seg = len(seg_ids)
-    sizes = np.bincount(codes, minlength=n_seg)
-
-    fstats = feature_stats(feats, codes, n_seg, [spec_for(c, specs).kind for c in columns], alpha)
-    astats = attribute_stats(inputs.attributes, codes, n_seg, max_levels, alpha)
-    raw = feats.to_numpy(dtype=float)
-    sample = stratified_sample(codes, size=sample_size, random_state=random_state)
-    rule_data = RuleData(raw, np.nan_to_num(feats.median().to_numpy(dtype=float)), sample.rows, sample.weights,
-                         codes)
-    values = _value_figures(inputs.value, codes, sizes)
-
-    segments = []
-    for code, sid in enumerate(seg_ids):
-        value_share, value_mean, value_index = values[code]
-        segments.append(SegmentProfile(
-            id=sid,
-            size=int(sizes[code]),
-            share=float(sizes[code] / n),
-            value_share=value_share,
-            value_index=value_index,
-            value_mean=value_mean,
-            is_noise=sid == NOISE,
-            top_features=top_traits(fstats[code], specs, n_top=n_top, min_effect_size=min_effect_size),
-            rules=segment_rules(rule_data, code, columns, specs, depth=rule_depth, max_rules=max_rules,
-                                min_precision=min_rule_precision, random_state=random_state),
-            exemplars=segment_exemplars(inputs.X, raw, columns, codes == code,
-                                        sample.rows[rule_data.codes == code],  # exemplars come from the sample
-                                        inputs.confidence, n_exemplars),
-            profile=SegmentStats(features={s.name: s for s in fstats[code]},
-                                 attributes={s.name: s for s in astats[code]}),
-        ))
-    return SegmentProfiles(
-        segments=tuple(segments),
-        surrogate_accuracy=surrogate_accuracy(rule_data, n_seg, depth=surrogate_depth, random_state=random_state),
-        n_customers=n, alpha=alpha, sample=sample,
-    )
+    stats = _segment_statistics(inputs, specs, alpha=alpha, max_levels=max_levels)
+    n_seg = len(stats.seg_ids)
+    fits = _sample_fits(inputs, stats.codes, n_seg, specs, rule_depth=rule_depth, max_rules=max_rules,
+                        min_rule_precision=min_rule_precision, surrogate_depth=surrogate_depth,
+                        n_exemplars=n_exemplars, sample_size=sample_size, random_state=random_state)
+    segments = tuple(_segment_profile(code, stats, fits, specs, n_top=n_top, min_effect_size=min_effect_size)
+                     for code in range(n_seg))
+    return SegmentProfiles(segments=segments, surrogate_accuracy=fits.surrogate_accuracy,
+                           n_customers=len(inputs.feats), alpha=alpha, sample=fits.sample)
