@@ -29,17 +29,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("segmentkit-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-               .getOrCreate())
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     data = make_demo(700, seed=6)
     folder = tmp_path_factory.mktemp("spark-demo")
@@ -97,16 +86,11 @@ def _hostile_events(path):
     return path
 
 
-def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, tmp_path):
+def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, fit_both, tmp_path):
     """Hand-counted: 1 id with blanks, 4 non-finite numbers, 2 events in 2099, 2 duplicates
     carrying 6.25; ids as written ('1' and '001' differ); the +02:00 time read as 08:00 UTC."""
     path = _hostile_events(tmp_path / "hostile.csv")
-    kwargs = dict(random_state=0, k=2, validate=False)
-    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
-    b = Segmentation(**kwargs).fit(events=path)
-    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
-    assert [n.replace("hostile.csv (Spark)", "hostile.csv") for n in qa.pop("notes")] == qb.pop("notes")
-    assert qa == qb
+    a, b, qb = fit_both(path, random_state=0, k=2, validate=False)
     assert (qb["ids_trimmed"], qb["non_finite_amounts"], qb["events_outside_time_range"]) == (1, 4, 2)
     assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (2, 6.25)
     assert qb["customers_without_usable_events"] == 1 and qb["events_rows_read"] == 240 + 13
@@ -221,6 +205,17 @@ def test_beyond_the_driver_threshold_a_sample_is_fitted_and_spark_assigns_everyo
     assert a["customer_id"].tolist() == b["customer_id"].tolist()  # everyone, once
     assert a["status"].tolist() == b["status"].tolist()
     assert _ari(a["segment_id"], b["segment_id"]) >= 0.9
+    # later commands read the run's folders of part files as they read a DuckDB run's files
+    contacts = tmp_path / "contacts.csv"
+    pd.DataFrame({"customer_id": a["customer_id"], "email": [f"c{i}@example.org" for i in range(len(a))]}).to_csv(
+        contacts, index=False)
+    _cli("export-audiences", tmp_path / "s", "--customers", contacts, "--platform", "meta", "--out", tmp_path / "aud")
+    pre = json.loads((tmp_path / "aud" / "audiences.json").read_text())
+    sizes = a.loc[a["status"] == "segmented", "segment_id"].value_counts()
+    assert {seg["id"]: seg["customers"] for seg in pre["segments"]} == {int(k): int(v) for k, v in sizes.items()}
+    res = CliRunner().invoke(app, ["readout", str(tmp_path / "s"), "--events", str(files["events"]),
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "run it with --holdout" in res.output
 
 
 def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):
