@@ -219,3 +219,45 @@ def test_the_validation_fits_the_layers_on_the_past(layered):
     assert validation.status == "done" and validation.cutoff == "2025-10-03"
     assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
     assert validation.segments.groups == 5 and validation.rfm.groups == 5
+
+
+#: Personas by hand: habit A is 'Budget', habit B 'Premium'; the groups draw from both
+#: (new: N1, O2 Budget and N2 Premium; one-time O1 Budget; browsers B1 Premium; lapsed L1
+#: Budget and S1 Premium; S2 Premium), so each persona has 27 members.
+PERSONAS = {**{f"A{i:02d}": "Budget" for i in range(ACTIVE_PER_HABIT)},
+            **{f"B{i:02d}": "Premium" for i in range(ACTIVE_PER_HABIT)},
+            "N1": "Budget", "O2": "Budget", "O1": "Budget", "L1": "Budget",
+            "N2": "Premium", "B1": "Premium", "S1": "Premium", ACTIVE_SLOW: "Premium"}
+
+
+def test_the_persona_narrative_does_not_call_a_lifecycle_group_a_new_group(layered, tmp_path):
+    from segmentkit.personas import compare_personas
+
+    events = layered[0]
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": list(PERSONAS), "persona": list(PERSONAS.values())}).to_csv(customers, index=False)
+    # k=3: the two habits and S2 (a slow buyer, alone)
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle",
+                          persona_column="persona").fit(customers=customers, events=events)
+    personas = result.summary.personas
+    text = personas.narrative
+    ids = {g.group: g.id for g in result.summary.layers.groups}
+    # the groups are set by rule: said once, with each persona's share of each group
+    # (Budget: 2 new, 1 one-time, 0 browsers, 1 lapsed of 27; Premium: 1, 0, 1, 1 of 27)
+    assert "map onto 3 behavioral segments and 4 lifecycle groups" in text
+    assert text.count("set by rule") == 1
+    assert ("'Budget' 7 % new, 4 % one-time buyers, 0 % never bought and 4 % lapsed; "
+            "'Premium' 4 % new, 0 % one-time buyers, 4 % never bought and 4 % lapsed.") in text
+    assert "is a new group" not in text and personas.new_segments == []
+    assert {personas.segment_kinds[sid] for sid in ids.values()} == {"lifecycle"}
+    # the same labels compared as a flat run would: the mixed groups read as new groups there,
+    # and the behavioural findings (each habit is its persona) are said the same way in both
+    a = result.assignments.set_index("customer_id")
+    flat = compare_personas(a["segment_id"].to_numpy(), a.index.map(PERSONAS).to_series(), column="persona",
+                            segment_names={s.id: s.name for s in result.summary.segments})
+    assert "'New customers' is a new group" in flat.narrative
+    behaviour = [s for s in flat.narrative.split(". ") if "maps cleanly" in s]
+    assert len(behaviour) == 1 and behaviour[0] in text
+    assert [(m.persona, m.segment) for m in personas.matches] == [(m.persona, m.segment) for m in flat.matches]
+    # the lifecycle groups are in the crosstab all the same
+    assert personas.crosstab["Budget"][ids["new"]] == 2 and personas.crosstab["Premium"][ids["lapsed"]] == 1

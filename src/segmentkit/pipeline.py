@@ -587,13 +587,15 @@ class _Wording:
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
-        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
+        lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
+        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of,
+                                  lifecycle=lifecycle)
         personas = None
         if self.persona is not None and self.persona_column is not None:
             personas = compare_personas(
                 self.labels, self.persona, column=self.persona_column, features=self.frame,
                 demographics=self.demographics, segment_names=name_of, specs=self.specs,
-                opportunities=opps,
+                opportunities=opps, lifecycle=lifecycle,
             ).to_dict()
         layers = None if self.layers is None else {
             **self.layers, "groups": [{**g, "name": name_of[g["id"]]} for g in self.layers["groups"]]}
