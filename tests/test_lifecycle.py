@@ -261,3 +261,30 @@ def test_the_persona_narrative_does_not_call_a_lifecycle_group_a_new_group(layer
     assert [(m.persona, m.segment) for m in personas.matches] == [(m.persona, m.segment) for m in flat.matches]
     # the lifecycle groups are in the crosstab all the same
     assert personas.crosstab["Budget"][ids["new"]] == 2 and personas.crosstab["Premium"][ids["lapsed"]] == 1
+
+
+def test_the_briefs_of_the_groups_state_their_rule_and_pick_the_objective_from_it(layered):
+    # by hand (snapshot 2026-01-01): O1's only order 2025-03-01, 306 days ago; B1 first seen
+    # 2025-02-01, 334 days ago; new: first seen 47 (N1), 31 (N2), 12 (O2) days ago, median 31;
+    # lapsed: last orders 345 (L1) and 396 (S1) days ago, median 370.5, their mean gaps 10 and
+    # 183 days, median 96.5: 370.5 / 96.5 = 3.84 usual gaps
+    result = layered[2]
+    ids = {g.group: g.id for g in result.summary.layers.groups}
+    brief = {group: result.summary.segment(sid).brief for group, sid in ids.items()}
+
+    def text(group, topic):
+        return next(s.text for s in brief[group].sentences if s.topic == topic)
+
+    assert {g: (b.lifecycle, b.objective) for g, b in brief.items()} == {
+        "new": ("new", "onboard"), "one-time": ("one-time", "second purchase"),
+        "browsers": ("browsers", "convert browsers"), "lapsed": ("lapsed", "reactivate")}
+    one_time = " ".join(s.text for s in brief["one-time"].sentences if s.topic != "move_up")
+    assert "their only purchase a median 306 days ago" in text("one-time", "who")
+    assert "usual" not in one_time  # no gap for a single order, not everyone's gap either
+    assert "first seen a median 31 days ago" in text("new", "who")
+    assert "first seen a median 334 days ago" in text("browsers", "who") and "never ordered" in text("browsers", "objective")
+    assert "last purchase a median 370 days ago, 3.84× their usual 96.5 days between orders" in text("lapsed", "who")
+    numbers = {n.name: n.value for s in brief["lapsed"].sentences if s.topic == "who" for n in s.numbers}
+    assert numbers["median_recency_days"] == pytest.approx(370.5) and numbers["usual_gap_days"] == pytest.approx(96.5)
+    # a step up always leads to a behavioural segment
+    assert {result.summary.segment(sid).brief.move_up_to for sid in ids.values()} <= {0, 1}

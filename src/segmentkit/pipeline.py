@@ -582,12 +582,13 @@ class _Wording:
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
         # a brief per segment, from the profile numbers only (noise gets none); it cites names
-        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()})
+        lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
+        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()},
+                              groups=lifecycle)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
-        lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
         opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of,
                                   lifecycle=lifecycle)
         personas = None
