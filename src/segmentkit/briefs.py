@@ -513,7 +513,8 @@ def _move_up(s: _Seg, segs: Sequence[_Seg], specs: Mapping[str, FeatureSpec],
 def _group_who(s: _Seg, group: str, recency: float | None, gap: float | None) -> BriefSentence:
     """The who of a lifecycle group: its rule and the rule's own numbers."""
     text = (f"{s.size:,} customers ({format_value(s.share, 'share')} of all) bringing "
-            f"{format_value(s.value_share, 'share')} of net revenue (value index {format_value(s.value_index, 'count')})"
+            f"{format_value(s.value_share, 'share')} of net revenue "
+            f"(value index {format_value(s.value_index, 'count')})"
             f"; lifecycle group, by rule: {_GROUP_WORDS[group]}")
     numbers: dict[str, Any] = {"size": s.size, "share": s.share, "value_share": s.value_share,
                                "value_index": s.value_index}
@@ -528,7 +529,8 @@ def _group_who(s: _Seg, group: str, recency: float | None, gap: float | None) ->
         text += f", last purchase a median {format_value(recency, 'days')} days ago"
         numbers["median_recency_days"] = recency
         if gap:
-            text += f", {format_value(recency / gap, 'ratio')}× their usual {format_value(gap, 'days')} days between orders"
+            text += (f", {format_value(recency / gap, 'ratio')}× their usual {format_value(gap, 'days')} days "
+                     "between orders")
             numbers.update({"usual_gap_days": gap, "gaps_since_last_order": recency / gap})
     return BriefSentence("who", text + ".", numbers)
 
@@ -564,7 +566,8 @@ def _group_objective(s: _Seg, group: str, recency: float | None, gap: float | No
     else:
         worth = vi is not None and vi >= VALUE_INDEX_AVERAGE
         objective = "win back" if worth else "reactivate"
-        rule = f"lifecycle group lapsed repeat buyers and value index {'≥' if worth else '<'} {VALUE_INDEX_AVERAGE:.0f}"
+        rule = (f"lifecycle group lapsed repeat buyers and value index {'≥' if worth else '<'} "
+                f"{VALUE_INDEX_AVERAGE:.0f}")
         why = f"they stopped buying (last purchase a median {format_value(recency, 'days')} days ago"
         numbers = {"median_recency_days": recency, "value_index": vi}
         if recency is not None and gap:

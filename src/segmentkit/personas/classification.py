@@ -96,7 +96,8 @@ def persona_kinds(sh: Shares, cl: Classes, matching: Matching, *, split_share: f
     if len(sh.persona_names) and sh.seg_ids:
         top = np.argmax(sh.N, axis=0)
         leader[top, np.arange(len(sh.seg_ids))] = sh.s_size > 0
-    owns = (leader & cl.over & (sh.r >= split_share - SLACK) & ~cl.is_new[None, :] & cl.behavioural[None, :]).any(axis=1)
+    own = cl.behavioural & ~cl.is_new  # a lifecycle group is nobody's own segment
+    owns = (leader & cl.over & (sh.r >= split_share - SLACK) & own[None, :]).any(axis=1)
     kinds = np.select([cl.is_split, in_merge, matching.matched_p, owns], ["split", "merge", "match", "partial"],
                       "dissolved")
     return dict(zip(sh.persona_names, kinds.tolist()))
