@@ -1274,7 +1274,7 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
     if settings.exclude:
         raise InputError(f"{beyond}, --exclude is not available (Spark assigns every customer)")
     if settings.clustering.layers != "flat":
-        raise InputError(f"{beyond}, --layers lifecycle is not available (Spark assigns by the nearest centre only)")
+        raise InputError(f"{beyond}, --layers lifecycle is not available (a fit on a sample is not layered)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 
