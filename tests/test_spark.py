@@ -279,3 +279,33 @@ def test_assign_with_spark_refuses_a_rule_it_cannot_write(spark, demo, tmp_path)
     model = replace(load_model(tmp_path / "run"), algorithm="gmm")
     with pytest.raises(InputError, match="this model is gmm: use --engine duckdb"):
         score_spark(model, SparkEvents(str(files["events"]), spark=spark), str(tmp_path / "out"))
+
+
+def test_assign_with_spark_applies_the_lifecycle_rules_as_duckdb_does(spark, demo, tmp_path):
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--layers", "lifecycle", "--k", 3, "--no-validate",
+         "--out", tmp_path / "run")
+    group_ids = json.loads((tmp_path / "run" / "model" / "model.json").read_text())["lifecycle"]["group_ids"]
+    events = pd.read_csv(files["events"], dtype={"customer_id": str})
+    new = events[events["customer_id"].isin(sorted(events["customer_id"].unique())[1::3])]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    # a month before the last event: some customers are new then, others lapsed, one-time or browsing
+    args = ["--events", tmp_path / "new.csv", "--snapshot-date", "2026-06-01"]
+    _cli("assign", tmp_path / "run", *args, "--out", tmp_path / "d")
+    _cli("assign", tmp_path / "run", "--engine", "spark", *args, "--out", tmp_path / "s")
+    d = pd.read_parquet(tmp_path / "d" / "assignments.parquet")
+    s = pd.read_parquet(tmp_path / "s" / "assignments.parquet")
+    assert set(group_ids.values()) <= set(d["segment_id"])  # every group of the run is met
+    assert (d["layer"] == "behaviour").sum() > 0
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
+    assert (json.loads((tmp_path / "s" / "drift.json").read_text())
+            == json.loads((tmp_path / "d" / "drift.json").read_text()))
+
+
+def test_a_sample_fit_refuses_the_lifecycle_layers(spark, demo, tmp_path):
+    files = demo[0]
+    res = CliRunner().invoke(app, ["run", "--engine", "spark", "--driver-customers", "300", "--layers", "lifecycle",
+                                   "--events", str(files["events"]), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2
+    assert "beyond [spark] driver_customers (300) customers, --layers lifecycle is not available" in res.output

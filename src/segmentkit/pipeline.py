@@ -582,18 +582,21 @@ class _Wording:
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
         # a brief per segment, from the profile numbers only (noise gets none); it cites names
-        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()})
+        lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
+        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()},
+                              groups=lifecycle)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
-        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
+        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of,
+                                  lifecycle=lifecycle)
         personas = None
         if self.persona is not None and self.persona_column is not None:
             personas = compare_personas(
                 self.labels, self.persona, column=self.persona_column, features=self.frame,
                 demographics=self.demographics, segment_names=name_of, specs=self.specs,
-                opportunities=opps,
+                opportunities=opps, lifecycle=lifecycle,
             ).to_dict()
         layers = None if self.layers is None else {
             **self.layers, "groups": [{**g, "name": name_of[g["id"]]} for g in self.layers["groups"]]}
@@ -1276,7 +1279,7 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
     if settings.clustering.layers != "flat":
-        raise InputError(f"{beyond}, --layers lifecycle is not available (Spark assigns by the nearest centre only)")
+        raise InputError(f"{beyond}, --layers lifecycle is not available (a fit on a sample is not layered)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 

@@ -28,6 +28,7 @@ from segmentkit.errors import InputError
 from segmentkit.exclusions import excluded_customers, exclusion_note, format_rules
 from segmentkit.export import FORMULA_START, to_json
 from segmentkit.features import FeatureSpec, feature_query
+from segmentkit.lifecycle import GROUPS, RULE_FEATURES, LifecycleRules
 from segmentkit.model import SegmentationModel
 from segmentkit.prepare import CLIP, Preparation
 from segmentkit.sources import Source, load_customers
@@ -168,9 +169,9 @@ def _write_text(spark: Any, path: str, text: str) -> None:
 
 def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
-    is not the nearest centre, whose features are not all from events, or that has lifecycle
-    groups (Spark does not apply them); and, like :func:`segmentkit.pipeline.score`, one with
-    exclude rules without ``customers``.
+    is not the nearest centre or whose features are not all from events; and, like
+    :func:`segmentkit.pipeline.score`, one with exclude rules without ``customers``. A
+    layered model's lifecycle rules are applied.
 
     Raises
     ------
@@ -180,9 +181,6 @@ def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
     if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
         raise InputError(f"assign --engine spark applies the nearest-centre rule of "
                          f"{', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}; this model is {model.algorithm}: "
-                         "use --engine duckdb")
-    if model.lifecycle is not None:
-        raise InputError("assign --engine spark does not apply the model's lifecycle groups (--layers lifecycle): "
                          "use --engine duckdb")
     if not model.uses_events or model.feature_columns:
         raise InputError("assign --engine spark computes features from events only; this model also uses "
@@ -200,9 +198,9 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     ----------
     model : SegmentationModel
         A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`),
-        its features must come from events only and it must have no lifecycle groups. Its
-        exclude rules are applied to the ``customers`` table, read on the driver for them
-        (:func:`excluded_on_driver`).
+        its features must come from events only; its exclude rules are applied to the
+        ``customers`` table, read on the driver for them (:func:`excluded_on_driver`), and a
+        layered model's lifecycle rules first, as on DuckDB.
     events : SparkEvents
         The new customers' events.
     out : str
@@ -279,6 +277,29 @@ class SparkAssignment:
                                excluded=excluded)
 
 
+def _lifecycle_sql(rules: LifecycleRules, ids: Mapping[str, int], segment: str, confidence: str) -> tuple[str, str]:
+    """Spark SQL of the lifecycle step of :meth:`SegmentationModel.assign_frame`: the segment
+    id (the first group whose rule holds, in :data:`segmentkit.lifecycle.GROUPS` order, gets
+    its id; a group empty in the run, or no rule, keeps ``segment``) and the confidence (1 for
+    a customer put in a group by rule). A missing or NaN feature fails its comparison, as in
+    numpy (Spark orders NaN above every number, so it is tested for)."""
+
+    def known(col: str) -> str:
+        return f"({col} IS NOT NULL AND NOT isnan({col}))"
+
+    tenure, orders, recency, gap = (spark_identifier(c) for c in RULE_FEATURES)
+    horizon = (f"least(CASE WHEN {known(gap)} THEN greatest({_num(rules.lapsed_gaps)} * {gap}, "
+               f"{_num(rules.lapsed_days)}) ELSE {_num(rules.lapsed_days)} END, {_num(rules.lapsed_max_days)})")
+    holds = {"new": f"{known(tenure)} AND {tenure} <= {_num(rules.new_tenure_days)}",
+             "one-time": f"{known(orders)} AND {orders} = {_num(1.0)}",
+             "browsers": f"{known(orders)} AND {orders} < {_num(1.0)}",
+             "lapsed": f"{known(recency)} AND {recency} >= {horizon}"}
+    label = " ".join(f"WHEN {holds[g]} THEN {int(ids[g]) if g in ids else segment}" for g in GROUPS)
+    ruled = " ".join(f"WHEN {holds[g]} THEN {'true' if g in ids else 'false'}" for g in GROUPS)
+    return (f"CASE {label} ELSE {segment} END",
+            f"CASE WHEN (CASE {ruled} ELSE false END) THEN 1D ELSE {confidence} END")
+
+
 def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, specs: Sequence[FeatureSpec],
                     out: str, customers: str | None = None, *, with_drift: bool = True,
                     excluded: tuple[pd.Series, str] | None = None) -> SparkScored:
@@ -314,8 +335,12 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
               .selectExpr(*[spark_identifier(c) for c in features.columns], f"{label} AS __raw",
                           f"{confidence} AS __confidence")
               .selectExpr(*[spark_identifier(c) for c in features.columns], "__confidence",
-                          f"CASE __raw {raw_to_id} ELSE -1 END AS __segment")
-              .persist())
+                          f"CASE __raw {raw_to_id} ELSE -1 END AS __segment"))
+    if model.lifecycle is not None:  # the groups by rule first, as SegmentationModel.assign_frame
+        segment, confidence = _lifecycle_sql(model.lifecycle, model.lifecycle_ids, "__segment", "__confidence")
+        scored = scored.selectExpr(*[spark_identifier(c) for c in features.columns],
+                                   f"{confidence} AS __confidence", f"{segment} AS __segment")
+    scored = scored.persist()
 
     # drift: customers per baseline bin of each feature, and per segment, in one aggregate
     base = (model.baseline or {}) if with_drift else {}
@@ -329,7 +354,7 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
         idx = f"CASE WHEN {col} IS NULL OR isnan({col}) THEN {len(edges) + 1} ELSE {above} END"
         bins[f] = len(edges) + 2
         aggregates += [f"count_if(({idx}) = {i})" for i in range(len(edges) + 2)]
-    ids = sorted(set(model.label_map.values()) | {-1})
+    ids = sorted(set(model.label_map.values()) | set(model.lifecycle_ids.values()) | {-1})
     aggregates += [f"count_if(__segment = {sid})" for sid in ids]
     counts = scored.selectExpr(*aggregates).collect()[0]
 
@@ -343,6 +368,11 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
     if customers is not None:
         id_column = model.columns.get("customers_id") or model.columns["customer_id"]
         everyone = everyone.union(_customer_ids(spark, customers, id_column)).distinct()
+    layer = []  # a layered model's assignments say which layer each segmented customer is in
+    if model.lifecycle is not None:
+        groups = ", ".join(str(int(v)) for v in model.lifecycle_ids.values()) or "NULL"
+        layer = [f"CASE WHEN __segment IS NULL OR __segment < 0 THEN '' WHEN __segment IN ({groups}) "
+                 "THEN 'lifecycle' ELSE 'behaviour' END AS layer"]
     assignments = (everyone.join(scored.select("customer_id", "__segment", "__confidence"), "customer_id", "left")
                    .join(evented, "customer_id", "left")
                    .join(lookup, "__segment", "left")
@@ -354,7 +384,7 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
                                "WHEN __segment IS NULL AND __evented THEN 'no_usable_events' "
                                "WHEN __segment IS NULL THEN 'no_events' WHEN __segment < 0 THEN 'noise' "
                                "ELSE 'segmented' END AS status",
-                               "bround(__confidence, 6) AS confidence",
+                               "bround(__confidence, 6) AS confidence", *layer,
                                *(["coalesce(__reason, '') AS reason"] if model.exclude else []))
                    .orderBy("customer_id"))
     folder = out.rstrip("/") if _is_url(out) else str(Path(out).resolve())
