@@ -13,7 +13,11 @@ Real logs (nothing is downloaded at run time; give the files):
 * the demo data (planted behaviour, with personas unrelated to part of it).
 
 Planted sets: 21 of ``segmentkit.labeled``'s sets with close, small or unequal groups and
-customer-like mixtures; printed: sets where the selection finds the true k.
+customer-like mixtures; printed: sets where the selection finds the true k. (They are feature
+matrices without an event history, so ``--layers`` does not apply to them.)
+
+``--layers flat,lifecycle`` runs the real logs once per layering (``k`` counts every segment,
+``k beh`` the behavioural ones; ``lifecycle``: groups by rule + segments of the active base).
 
 ``python bench/bench_real.py --cdnow /tmp/lt/lifetimes/datasets/CDNOW_master.txt``
 """
@@ -86,6 +90,7 @@ def real_row(name: str, events: pd.DataFrame, customers_df: pd.DataFrame | None,
     con.close()
     return {
         "data": name, "k": a.summary.k, "k_seed1": b.summary.k,
+        "k_behaviour": a.summary.k_selection.recommended_k,
         "ari_seeds": adjusted_rand_score(seg_a.to_numpy(), seg_b.to_numpy()),
         "eta2_segments": val["segments"]["spend_eta2"] if val["status"] == "done" else None,
         "eta2_rfm": val["rfm"]["spend_eta2"] if val["status"] == "done" else None,
@@ -121,21 +126,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-planted", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--no-balance-families", action="store_true", help="the switch of the run")
+    parser.add_argument("--layers", default="flat", help="comma-separated: flat, lifecycle (one row each)")
     args = parser.parse_args(argv)
     settings = {"balance_families": False} if args.no_balance_families else {}
     rows = []
-    if args.cdnow:
-        rows.append(real_row("CDNOW", cdnow(args.cdnow), None, None, **settings))
-    if not args.skip_demo:
-        ev, cu = demo()
-        rows.append(real_row("demo (personas)", ev, cu, "persona", **settings))
-    print(f"{'data':<18}{'k':>3}{'k seed1':>8}{'ARI seeds':>10}{'k past':>7}"
+    for layers in args.layers.split(","):
+        if args.cdnow:
+            rows.append(real_row(f"CDNOW {layers}", cdnow(args.cdnow), None, None, layers=layers, **settings))
+        if not args.skip_demo:
+            ev, cu = demo()
+            rows.append(real_row(f"demo {layers}", ev, cu, "persona", layers=layers, **settings))
+    print(f"{'data':<18}{'k':>3}{'k beh':>6}{'k seed1':>8}{'ARI seeds':>10}{'k past':>7}"
           f"{'η² segments':>12}{'η² RFM':>8}{'η² personas':>12}{'s':>6}")
     for r in rows:
         def f(x):
             return "-" if x is None else f"{x:.3f}"
-        print(f"{r['data']:<18}{r['k']:>3}{r['k_seed1']:>8}{r['ari_seeds']:>10.3f}{str(r['k_past']):>7}"
-              f"{f(r['eta2_segments']):>12}{f(r['eta2_rfm']):>8}{f(r['eta2_personas']):>12}{r['seconds']:>6.0f}")
+        print(f"{r['data']:<18}{r['k']:>3}{r['k_behaviour']:>6}{r['k_seed1']:>8}{r['ari_seeds']:>10.3f}"
+              f"{str(r['k_past']):>7}{f(r['eta2_segments']):>12}{f(r['eta2_rfm']):>8}{f(r['eta2_personas']):>12}"
+              f"{r['seconds']:>6.0f}")
         print("    segments: " + "; ".join(r["names"]))
     if not args.skip_planted:
         hits = 0

@@ -194,3 +194,17 @@ def test_to_below_from_is_said_in_the_pages_words(app):
     shown = " ".join(e.value for e in app.error)
     assert "Numbers of segments to compare: must be at least “From” (5), got 3." in shown
     assert "k_min" not in shown and not app.exception
+
+
+def test_lifecycle_groups_first_runs_layered(app):
+    _quick(app)
+    app.checkbox(key="layers").check()
+    app.button(key="run").click()
+    app.run()
+    assert not app.exception and not app.error
+    downloads = app.session_state["downloads"]
+    summary = json.loads(downloads["summary.json"][0])
+    assert summary["layers"]["mode"] == "lifecycle" and len(summary["layers"]["behaviour_segments"]) == 3
+    layer = pd.read_csv(io.BytesIO(downloads["assignments.csv"][0]), keep_default_na=False)["layer"]
+    assert set(layer) <= {"lifecycle", "behaviour", ""} and (layer == "lifecycle").any()
+    assert "segments are found among the active repeat buyers only" in app.checkbox(key="layers").proto.help

@@ -39,6 +39,7 @@ from typing import Any
 
 from segmentkit.export import json_float
 from segmentkit.features import FeatureSpec
+from segmentkit.lifecycle import AT_RISK_GAPS, LAPSED_GAPS, NEW_TENURE_DAYS
 from segmentkit.profiles.wording import spec_for
 from segmentkit.wording import format_value
 
@@ -68,12 +69,7 @@ TOPIC_TITLES = {
 LIFECYCLE_STATES = ("new", "active", "at risk", "lapsed")
 OBJECTIVES = ("retain", "grow", "win back", "reactivate", "convert browsers")
 
-#: Customers first seen this few days ago (median) are new: too short a history for a habit.
-NEW_TENURE_DAYS = 90.0
-#: Last purchase this many of their usual gaps ago: at risk (one missed order and a half) ...
-AT_RISK_GAPS = 1.5
-#: ... and lapsed (three usual orders missed).
-LAPSED_GAPS = 3.0
+# NEW_TENURE_DAYS, AT_RISK_GAPS and LAPSED_GAPS (segmentkit.lifecycle) read a segment's medians here
 #: Browsers: product views per order at least this index (1.5× the average) ...
 BROWSER_VIEWS_INDEX = 150.0
 #: ... and orders at most this index (half the average).

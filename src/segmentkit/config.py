@@ -16,6 +16,7 @@ from typing import Any, Mapping, TypeVar
 
 from segmentkit.errors import InputError, SettingError
 from segmentkit.exclusions import exclusion_rules
+from segmentkit.lifecycle import LAYERS
 
 __all__ = ["ColumnMapping", "Roles", "ClusteringSettings", "DatabaseSettings", "HoldoutSettings", "OutputSettings",
            "SparkSettings", "Settings", "load_settings", "format_settings", "SETTING_RANGES"]
@@ -151,6 +152,9 @@ class ClusteringSettings:
     balance_families: bool = False
     #: out-of-time validation when the history is long enough (see segmentkit.validation)
     validate: bool = True
+    #: "flat" clusters everyone; "lifecycle" puts new, one-time, browsing-only and lapsed
+    #: customers in groups of their own and clusters the active base (segmentkit.lifecycle)
+    layers: str = "flat"
 
     def __post_init__(self) -> None:
         from segmentkit import algorithms
@@ -167,6 +171,8 @@ class ClusteringSettings:
             raise SettingError("k_max", f"must be at least k_min ({self.k_min}), got {self.k_max}")
         if not isinstance(self.assign_noise, bool):
             raise SettingError("assign_noise", f"must be true or false, got {self.assign_noise!r}")
+        if self.layers not in LAYERS:
+            raise SettingError("layers", f"must be one of {', '.join(LAYERS)}; got {self.layers!r}")
         if self.k is not None and self.algorithm != "auto" and not algorithms.get(self.algorithm).capabilities.needs_k:
             raise SettingError("k", f"cannot be used with algorithm {self.algorithm} (it finds the number "
                                     "of segments itself)")

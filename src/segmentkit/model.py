@@ -17,6 +17,7 @@ import numpy as np
 
 from segmentkit import algorithms
 from segmentkit.errors import InputError, first_line
+from segmentkit.lifecycle import GROUPS, RULE_FEATURES, LifecycleRules, layer_labels, lifecycle_groups
 from segmentkit.prepare import Preparation
 
 __all__ = ["SegmentationModel", "MODEL_FORMAT", "MODEL_SCHEMA", "load_model", "validate_model"]
@@ -43,7 +44,7 @@ MODEL_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "preparation": (dict, True), "feature_names": (list, True), "levels": (dict, True), "columns": (dict, True),
     "feature_columns": (list, False), "names": (dict, False), "generated_names": (dict, False),
     "overrides": (dict, False), "centres": (dict, False), "assign_noise": (bool, False),
-    "uses_events": (bool, False), "baseline": (dict, False), "exclude": (dict, False),
+    "uses_events": (bool, False), "baseline": (dict, False), "exclude": (dict, False), "lifecycle": (dict, False),
 }
 _TRANSFORM_NUMBERS = ("impute", "center", "scale", "prior", "prior_weight")
 _JSON_TYPES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
@@ -146,6 +147,27 @@ def validate_model(data: Any) -> None:
     if not all(v is None or isinstance(v, str) for v in data["columns"].values()):  # None: a role not read
         raise InputError("'columns' must map roles to column names", source="model.json")
     _check_exclude(data.get("exclude", {}))
+    if "lifecycle" in data:
+        _check_lifecycle(data["lifecycle"], names)
+
+
+def _check_lifecycle(layer: dict[str, Any], feature_names: list[str]) -> None:
+    """The lifecycle layer: its rules (:class:`~segmentkit.lifecycle.LifecycleRules`), the
+    segment id of each group, and the features the rules read among the model's."""
+    try:
+        LifecycleRules.from_dict(layer.get("rules") if isinstance(layer.get("rules"), dict) else {})
+    except ValueError as exc:
+        raise InputError(f"'lifecycle.rules': {exc}", source="model.json") from None
+    ids = layer.get("group_ids")
+    if not (isinstance(ids, dict) and ids and all(
+            g in GROUPS and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEGMENT_ID
+            for g, v in ids.items())):
+        raise InputError(f"'lifecycle.group_ids' must map groups ({', '.join(GROUPS)}) to segment ids from 0 to "
+                         f"{MAX_SEGMENT_ID}", source="model.json")
+    lacking = [f for f in RULE_FEATURES if f not in feature_names]
+    if lacking:
+        raise InputError(f"'lifecycle' rules read {', '.join(lacking)}, which are not among 'feature_names'",
+                         source="model.json")
 
 
 def _check_exclude(rules: dict[str, Any]) -> None:
@@ -202,6 +224,11 @@ class SegmentationModel:
     exclude : dict
         The run's exclude rules, customers-table column → values
         (:mod:`segmentkit.exclusions`), applied again when customers are assigned.
+    lifecycle : LifecycleRules or None
+        The fitted rules of a layered run (``None``: flat), applied before the algorithm's
+        rule (:meth:`assign_frame`).
+    lifecycle_ids : dict
+        Lifecycle group → segment id (the groups that were not empty in the run).
     """
 
     algorithm: str
@@ -220,6 +247,8 @@ class SegmentationModel:
     uses_events: bool = True
     baseline: dict[str, Any] = field(default_factory=dict)
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    lifecycle: LifecycleRules | None = None
+    lifecycle_ids: dict[str, int] = field(default_factory=dict)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Segment ids (−1 for noise) and confidence for rows of a prepared matrix."""
@@ -235,9 +264,28 @@ class SegmentationModel:
             labels = algorithms.assign_noise(labels, X, self.centres)
         return labels, confidence
 
+    def assign_frame(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Segment ids and confidence for a feature frame (one row per customer).
+
+        A layered model puts the customers its lifecycle rules match into their group
+        (confidence 1: a rule, not a distance); a customer of a group that was empty in the
+        run, and everybody else, gets the algorithm's segment (:meth:`predict`).
+        """
+        labels, confidence = self.predict(self.preparation.transform(frame))
+        if self.lifecycle is None:
+            return labels, confidence
+        groups = lifecycle_groups(frame, self.lifecycle)
+        ruled = groups.isin(list(self.lifecycle_ids)).to_numpy()
+        labels = layer_labels(groups, self.lifecycle_ids, labels)
+        if confidence is not None:
+            confidence = np.where(ruled, 1.0, confidence)
+        return labels, confidence
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
+        """JSON-safe form (``lifecycle`` only for a layered model)."""
+        layer = {} if self.lifecycle is None else {"lifecycle": {
+            "rules": self.lifecycle.to_dict(), "group_ids": dict(self.lifecycle_ids)}}
+        return {**layer,
             "format": MODEL_FORMAT,
             "algorithm": self.algorithm,
             "state": self.state,
@@ -278,6 +326,8 @@ class SegmentationModel:
             uses_events=bool(data.get("uses_events", True)),
             baseline=dict(data.get("baseline", {})),
             exclude={str(k): tuple(str(x).strip() for x in v) for k, v in data.get("exclude", {}).items()},
+            lifecycle=LifecycleRules.from_dict(data["lifecycle"]["rules"]) if "lifecycle" in data else None,
+            lifecycle_ids={str(k): int(v) for k, v in data.get("lifecycle", {}).get("group_ids", {}).items()},
         )
 
     def save(self, directory: str | Path) -> Path:

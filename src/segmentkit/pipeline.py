@@ -31,6 +31,7 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.exclusions import exclusion_note, excluded_customers, exclusion_rules, format_rules
+from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering, layer_labels
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.name_overrides import apply_overrides
@@ -239,6 +240,11 @@ class Segmentation:
         :mod:`segmentkit.prepare`).
     validate : bool, optional
         Out-of-time validation (default True; see :mod:`segmentkit.validation`).
+    layers : str, optional
+        ``"flat"`` (default): cluster every customer; ``"lifecycle"``: new, one-time,
+        browsing-only and lapsed customers form groups of their own by rule, and the
+        clustering (and ``k``, ``k_min``/``k_max``, ``max_segments``) applies to the active
+        base only (see :mod:`segmentkit.lifecycle`); needs events.
     progress : callable, optional
         ``progress(stage, elapsed_seconds)`` at the start of every stage.
     """
@@ -265,6 +271,7 @@ class Segmentation:
         assign_noise: bool | None = None,
         balance_families: bool | None = None,
         validate: bool | None = None,
+        layers: str | None = None,
         name_overrides: Mapping[int, str] | None = None,
         brief_overrides: Mapping[int, Mapping[str, str]] | None = None,
         previous: SegmentationModel | str | Path | None = None,
@@ -294,6 +301,7 @@ class Segmentation:
         self.assign_noise = assign_noise
         self.balance_families = balance_families
         self.validate = validate
+        self.layers = layers
         self.name_overrides = name_overrides
         self.brief_overrides = brief_overrides
         self.previous = previous
@@ -314,7 +322,7 @@ class Segmentation:
             "seed": self.random_state, "min_share": self.min_share, "max_segments": self.max_segments,
             "min_value_share": self.min_value_share, "n_bootstrap": self.n_bootstrap,
             "assign_noise": self.assign_noise, "balance_families": self.balance_families,
-            "validate": self.validate,
+            "validate": self.validate, "layers": self.layers,
         }
         clustering = replace(s.clustering, **{k: v for k, v in cl.items() if v is not None})
         roles = s.roles
@@ -395,27 +403,28 @@ class Segmentation:
 
         ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
 
-        frame, specs, status_reason, k_max = _clustering_frame(settings, feats, cust, inputs, quality, notes,
-                                                               excluded)
+        frame, specs, status_reason, k_max, layering = _clustering_frame(settings, feats, cust, inputs, quality,
+                                                                         notes, excluded)
+        active = frame if layering is None else frame[layering.active]  # the customers clustered
 
         stage("preparing the matrix")
-        prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
+        prep = fit_preparation(active, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
-        X = prep.transform(frame)
+        X = prep.transform(active)
         value = _value(feats, frame.index, notes)
 
-        selection = _choose(X, value, cl, k_max, stage)
+        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering)
         algo_name = selection.recommended_algorithm
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
 
-        # ids and names that stick across refreshes
+        # ids and names that stick across refreshes; the lifecycle groups join the behavioural segments
         previous = load_previous(self.previous)
-        prev_labels = None
-        if previous is not None:
-            prev_labels, _ = previous.predict(previous.preparation.transform(frame))
-            labels, centres, label_map = carry_ids(prev_labels, labels, centres, label_map)
+        labels, centres, label_map, prev_labels = _carried(previous, active, frame, labels, centres, label_map)
+        layers = _Layers.join(layering, frame, prep, labels, confidence, previous)
+        if layers is not None:
+            X, labels, confidence, quality["imputed"] = layers.X, layers.labels, layers.confidence, layers.imputed
 
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
@@ -426,7 +435,8 @@ class Segmentation:
         )
         # generated names of matched segments are carried over; overrides (this run's on top
         # of the previous run's) are applied last, so they survive refreshes too
-        generated = generate_names(profiles, specs, previous=previous.generated_names if previous else None)
+        generated = generate_names(profiles, specs, previous={
+            **(previous.generated_names if previous else {}), **(layers.names() if layers else {})})
         overrides = dict(previous.overrides) if previous is not None else {}
         overrides.update({int(k): str(v) for k, v in (self.name_overrides or {}).items()})
         wording = _Wording(
@@ -434,19 +444,15 @@ class Segmentation:
             **_customer_inputs(cust, roles, attributes, frame.index),
             brief_overrides=dict(self.brief_overrides or {}),
             sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, roles),
+            layers=layers.summary(len(active)) if layers is not None else None,
         )
         stage("opportunities and personas")
         names, named = wording.describe(overrides)
         name_of = {s["id"]: s["name"] for s in named["segments"]}
 
-        # assignments: every customer exactly once
         stage("assignments and model")
-        assigned = pd.Series(labels, index=frame.index).reindex(ids)
-        assignments = assignments_frame(
-            ids, assigned, pd.Series(confidence, index=frame.index) if confidence is not None else None,
-            name_of, status_reason, event_ids)
-        if settings.exclude:
-            _mark_excluded(assignments, excluded)
+        assignments = _run_assignments(ids, frame.index, labels, confidence, name_of, status_reason, event_ids,
+                                       layers, excluded if settings.exclude else None)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         # control groups per segment, from the history's base rates
@@ -462,7 +468,7 @@ class Segmentation:
 
         model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
                              name_of=name_of, names=names, overrides=overrides,
-                             labels=assigned.reindex(frame.index).fillna(-1).astype(int).to_numpy())
+                             labels=labels, layers=layers)
         if fitted.details.get("converged") is False:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
@@ -471,7 +477,8 @@ class Segmentation:
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
                                       selection.recommended_k, selection.recommended_params, excluded.index)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
-                           X=X, labels=labels, confidence=confidence, k=len(centres), fitted=fitted,
+                           X=X, labels=labels, confidence=confidence,
+                           k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
                            selection=selection, profiles=profiles, profile_skipped=profile_skipped, named=named,
                            quality=quality, validation=validation, spark_stage=spark_stage,
                            holdout=holdout_dict, inputs=inputs)
@@ -486,7 +493,8 @@ class Segmentation:
                     algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index) -> dict[str, Any]:
         """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
         algorithm and number of segments fitted on the history up to the cutoff (the
-        ``excluded`` customers left out, as in the run)."""
+        ``excluded`` customers left out, and the lifecycle layer fitted on the past, as in
+        the run)."""
         cl, roles = settings.clustering, settings.roles
         if not cl.validate:
             return {"status": "skipped", "reason": "turned off (--no-validate)"}
@@ -507,15 +515,23 @@ class Segmentation:
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
             frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
             frame = frame[~frame.index.isin(excluded)]
+            # a layered run is validated layered: the rules fitted on the past, its active base clustered
+            layering = Layering.fit(frame) if cl.layers == "lifecycle" else None
+            active = frame if layering is None else frame[layering.active]
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
-                prep = fit_preparation(frame, specs, balance_families=cl.balance_families)
-            X = prep.transform(frame)
+                prep = fit_preparation(active, specs, balance_families=cl.balance_families)
+            X = prep.transform(active)
             if spec.capabilities.needs_k and X.shape[0] <= k:
                 return pd.Series([], dtype=int), frame
             with threadpool_limits(limits=1):
                 fitted = spec.fit(X, k=k if spec.capabilities.needs_k else None, random_state=cl.seed, **params)
-            return pd.Series(fitted.labels, index=frame.index), frame
+            if layering is None:
+                return pd.Series(fitted.labels, index=frame.index), frame
+            behaviour = np.full(len(frame), -1)
+            behaviour[layering.active] = fitted.labels
+            group_ids = layering.group_ids(int(max(fitted.labels, default=-1)) + 1)
+            return pd.Series(layer_labels(layering.groups, group_ids, behaviour), index=frame.index), frame
 
         personas = None
         if roles.persona is not None and cust is not None:
@@ -541,6 +557,8 @@ class _Wording:
     demographics: pd.DataFrame | None
     sql_inputs: Mapping[str, Any] = field(default_factory=dict)
     brief_overrides: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    #: the ``layers`` section of the summary without the groups' names (``None``: flat)
+    layers: Mapping[str, Any] | None = None
 
     def rules_sql(self, summary: Summary) -> str:
         """The text of ``segments.sql`` (it cites the segments' names)."""
@@ -549,8 +567,8 @@ class _Wording:
     def describe(self, overrides: Mapping[int, str]) -> tuple[dict[int, SegmentName], dict[str, Any]]:
         """Names after ``overrides``, and the summary parts that cite them.
 
-        Returns the names and ``segments``, ``surrogate_accuracy``, ``opportunities`` and
-        ``personas`` (JSON-safe, in the summary's shape).
+        Returns the names and ``layers``, ``segments``, ``surrogate_accuracy``,
+        ``opportunities`` and ``personas`` (JSON-safe, in the summary's shape).
         """
         names = apply_overrides(self.generated, overrides) if overrides else dict(self.generated)
         prof = self.profiles.to_dict()
@@ -577,12 +595,109 @@ class _Wording:
                 demographics=self.demographics, segment_names=name_of, specs=self.specs,
                 opportunities=opps,
             ).to_dict()
+        layers = None if self.layers is None else {
+            **self.layers, "groups": [{**g, "name": name_of[g["id"]]} for g in self.layers["groups"]]}
         return names, {
+            "layers": layers,
             "segments": segments,
             "surrogate_accuracy": prof.get("surrogate_accuracy"),
             "personas": personas,
             "opportunities": opps.to_dict(),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class _Layers:
+    """A layered run's one segmentation: the behavioural segments of the active base and
+    the lifecycle groups (:mod:`segmentkit.lifecycle`), over every clustered customer."""
+
+    layering: Layering
+    group_ids: Mapping[str, int]
+    X: np.ndarray
+    labels: np.ndarray
+    confidence: np.ndarray | None
+    #: values imputed in ``X`` per column (groups and active base alike)
+    imputed: dict[str, int]
+
+    @classmethod
+    def join(cls, layering: Layering | None, frame: pd.DataFrame, prep: Preparation, labels: np.ndarray,
+             confidence: np.ndarray | None, previous: SegmentationModel | None) -> _Layers | None:
+        """The lifecycle groups get ids after the behavioural segments (and every id of the
+        ``previous`` run, whose groups keep theirs); ``labels`` and ``confidence`` are the
+        active base's (rows of ``frame`` where ``layering.active``). ``None`` when flat."""
+        if layering is None:
+            return None
+        taken = [int(x) for x in labels] + (list(previous.names) + list(previous.lifecycle_ids.values())
+                                            if previous is not None else [])
+        group_ids = layering.group_ids(max(taken, default=-1) + 1,
+                                       previous.lifecycle_ids if previous is not None else None)
+        active = layering.active
+        behaviour = np.full(len(frame), -1)
+        behaviour[active] = labels
+        full_confidence = None
+        if confidence is not None:
+            full_confidence = np.ones(len(frame))
+            full_confidence[active] = confidence
+        missing = frame.reindex(columns=list(prep.names)).isna().sum()
+        return cls(layering=layering, group_ids=group_ids, X=prep.transform(frame),
+                   labels=layer_labels(layering.groups, group_ids, behaviour), confidence=full_confidence,
+                   imputed={str(c): int(n) for c, n in missing.items() if n})
+
+    def names(self) -> dict[int, str]:
+        """Segment id → the group's fixed name (overrides still replace it)."""
+        return {sid: GROUP_NAMES[group] for group, sid in self.group_ids.items()}
+
+    def summary(self, active: int) -> dict[str, Any]:
+        """The ``layers`` section of ``summary.json`` (the names are filled in by the wording)."""
+        counts = self.layering.groups.value_counts()
+        behaviour = sorted(set(self.labels.tolist()) - set(self.group_ids.values()) - {-1})
+        return {"mode": "lifecycle", "rules": self.layering.rules.to_dict(),
+                "sentence": self.layering.rules.sentence(), "active_customers": int(active),
+                "behaviour_segments": [int(x) for x in behaviour],
+                "groups": [{"group": g, "id": int(sid), "customers": int(counts[g])}
+                           for g, sid in self.group_ids.items()]}
+
+
+def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confidence: np.ndarray | None,
+                     names: Mapping[int, str], missing: str, event_ids: pd.Index, layers: _Layers | None,
+                     excluded: pd.Series | None) -> pd.DataFrame:
+    """A run's assignments, every customer exactly once (:func:`assignments_frame`), with the
+    ``layer`` of a layered run and the ``excluded`` customers marked (``None``: no rules)."""
+    assignments = assignments_frame(
+        ids, pd.Series(labels, index=index).reindex(ids),
+        pd.Series(confidence, index=index) if confidence is not None else None, names, missing, event_ids)
+    if layers is not None:
+        assignments["layer"] = _layer_column(assignments, layers.group_ids)
+    if excluded is not None:
+        _mark_excluded(assignments, excluded)
+    return assignments
+
+
+def _carried(previous: SegmentationModel | None, active: pd.DataFrame, frame: pd.DataFrame, labels: np.ndarray,
+             centres: dict[int, np.ndarray], label_map: dict[int, int]
+             ) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, int], np.ndarray | None]:
+    """The behavioural segments under the ``previous`` run's ids (:func:`carry_ids`; new ones
+    above the previous lifecycle groups' ids), and every customer as the previous model puts
+    them (for the migration table; ``None`` without a previous run)."""
+    if previous is None:
+        return labels, centres, label_map, None
+    labels, centres, label_map = carry_ids(
+        previous.predict(previous.preparation.transform(active))[0], labels, centres, label_map,
+        next_id=_next_id(previous) if previous.lifecycle is not None else None)
+    return labels, centres, label_map, previous.assign_frame(frame)[0]
+
+
+def _layer_column(assignments: pd.DataFrame, group_ids: Mapping[str, int]) -> np.ndarray:
+    """The assignments' ``layer``: ``lifecycle`` (in a group of ``group_ids``), ``behaviour``,
+    or empty (not segmented)."""
+    in_group = assignments["segment_id"].isin(list(group_ids.values())).to_numpy()
+    return np.where(assignments["status"].to_numpy() != "segmented", "",
+                    np.where(in_group, "lifecycle", "behaviour"))
+
+
+def _next_id(previous: SegmentationModel) -> int:
+    """One above every segment id of a previous run (its lifecycle groups' too)."""
+    return max([*previous.names, *previous.lifecycle_ids.values(), -1]) + 1
 
 
 def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series | None,
@@ -732,12 +847,13 @@ def score(
         frame = parts[0]
         reason = "excluded"
     frame = frame[~frame.index.isin(excluded.index)]
-    X = model.preparation.transform(frame)
-    labels, confidence = model.predict(X)
+    labels, confidence = model.assign_frame(frame)
     assignments = assignments_frame(
         ids, pd.Series(labels, index=frame.index).reindex(ids),
         pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason,
         event_ids)
+    if model.lifecycle is not None:
+        assignments["layer"] = _layer_column(assignments, model.lifecycle_ids)
     if model.exclude:
         _mark_excluded(assignments, excluded)
     if model.baseline and frame.empty and len(excluded):
@@ -906,10 +1022,11 @@ def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
 
 def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.DataFrame | None,
                       inputs: dict[str, Any], quality: dict[str, Any], notes: list[str],
-                      excluded: pd.Series) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int]:
+                      excluded: pd.Series) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int, Layering | None]:
     """The features of every clustered customer (event features, then customer feature
     columns), in value order; their specs; the status of customers left out; the largest k
-    the selection may try. Raises when there are too few customers for the asked k."""
+    the selection may try; the lifecycle layer (``None`` when flat). Raises when there are
+    too few customers (of the active base, when layered) for the asked k."""
     cl, roles = settings.clustering, settings.roles
     # the clustering frame
     specs: dict[str, FeatureSpec] = {}
@@ -937,23 +1054,32 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
         status_reason = "excluded"
     frame = _value_order(frame)
     frame = frame[~frame.index.isin(excluded.index)]  # left out by the exclude rules
-    n = len(frame)
+    layering = None
+    if cl.layers == "lifecycle":
+        if feats is None:
+            raise InputError("--layers lifecycle needs events (its rules read orders, tenure and recency)")
+        layering = Layering.fit(frame)
+    n = len(frame) if layering is None else int(layering.active.sum())
+    whom = "customers to segment" if layering is None else "active customers to segment (--layers lifecycle)"
     # the selection needs two customers per segment at least (its bootstrap halves hold k)
     most = n // _MIN_PER_SEGMENT
     if cl.k is not None and cl.k > most:
-        raise InputError(f"only {n} customers to segment, too few for k = {cl.k} (at most {most}: "
+        raise InputError(f"only {n} {whom}, too few for k = {cl.k} (at most {most}: "
                          f"{_MIN_PER_SEGMENT} customers per segment)")
     needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
     if n < needed:
-        raise InputError(f"only {n} customers to segment; at least {needed} are needed"
+        raise InputError(f"only {n} {whom}; at least {needed} are needed"
                          + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
     k_max = min(cl.k_max, most)
-    return frame, specs, status_reason, k_max
+    return frame, specs, status_reason, k_max, layering
 
 
-def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None]) -> KSelection:
+def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None],
+            layering: Layering | None = None) -> KSelection:
     """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
-    run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``)."""
+    run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``).
+    With a lifecycle layer, k counts the behavioural segments of the active base; the reason
+    says so."""
     sweep = cl.k is None or cl.evidence
     stage("choosing k" if sweep else f"checking k = {cl.k}")
     selection = select_k(
@@ -970,6 +1096,11 @@ def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callabl
     if not sweep:
         selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
                                                   "(--evidence compares them)."})
+    if layering is not None:
+        groups = sorted(set(layering.groups) - {""}, key=GROUPS.index)
+        selection = selection.model_copy(update={"reason": selection.reason + (
+            f" k counts the behavioural segments of the {X.shape[0]:,} active customers; the lifecycle "
+            f"layer adds {len(groups)} group(s) of its own ({', '.join(groups) or 'none'}).")})
     return selection
 
 
@@ -1112,9 +1243,10 @@ def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: Loade
 def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: dict[int, int], prep: Preparation,
                  frame: pd.DataFrame, feats: FeatureTable | None, centres: Mapping[int, np.ndarray], *,
                  name_of: Mapping[int, str], names: Mapping[int, SegmentName], overrides: Mapping[int, str],
-                 labels: np.ndarray) -> SegmentationModel:
+                 labels: np.ndarray, layers: _Layers | None = None) -> SegmentationModel:
     """The model ``assign`` and the next refresh use: the fit, the features and preparation
-    to repeat, the names (generated and overridden), the centres and the drift baseline."""
+    to repeat, the names (generated and overridden), the centres, the drift baseline and
+    the lifecycle rules of a layered run."""
     return SegmentationModel(
         algorithm=algorithm, state=fitted.state, label_map=label_map, preparation=prep,
         feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
@@ -1123,7 +1255,9 @@ def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: 
         generated_names={int(k): n.auto_name for k, n in names.items() if int(k) >= 0},
         overrides=dict(overrides), centres={k: [round(float(x), 10) for x in v] for k, v in centres.items()},
         assign_noise=settings.clustering.assign_noise, uses_events=feats is not None,
-        baseline=baseline(frame, labels), exclude=dict(settings.exclude))
+        baseline=baseline(frame, labels), exclude=dict(settings.exclude),
+        lifecycle=layers.layering.rules if layers is not None else None,
+        lifecycle_ids=dict(layers.group_ids) if layers is not None else {})
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
@@ -1141,6 +1275,8 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
+    if settings.clustering.layers != "flat":
+        raise InputError(f"{beyond}, --layers lifecycle is not available (Spark assigns by the nearest centre only)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 

@@ -325,13 +325,15 @@ def load_previous(previous: SegmentationModel | str | Path | None) -> Segmentati
 
 
 def carry_ids(
-    prev_labels: np.ndarray, labels: np.ndarray, centres: dict[int, np.ndarray], label_map: dict[int, int]
+    prev_labels: np.ndarray, labels: np.ndarray, centres: dict[int, np.ndarray], label_map: dict[int, int],
+    *, next_id: int | None = None,
 ) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, int]]:
     """Renumber current segments to match the previous run's ids.
 
     ``prev_labels`` are the current customers as the previous model assigns them; the overlap
     of old and new labels is matched one-to-one (Hungarian, :func:`match_segments`), so a
-    segment keeps its id and name; unmatched new segments get fresh ids.
+    segment keeps its id and name; unmatched new segments get fresh ids (from ``next_id``
+    when given, e.g. above ids the previous run gave to lifecycle groups).
 
     Returns
     -------
@@ -346,7 +348,7 @@ def carry_ids(
     prev_ids = sorted(int(s) for s in set(prev_labels.tolist()) if s >= 0)
     overlap = pd.crosstab(pd.Series(prev_labels, name="previous"), pd.Series(labels, name="current"))
     overlap = overlap.reindex(index=prev_ids, columns=cur_ids, fill_value=0)
-    mapping = match_segments(prev_ids, cur_ids, overlap)
+    mapping = match_segments(prev_ids, cur_ids, overlap, next_id=next_id)
     lookup = {c: int(mapping.get(c, c)) for c in cur_ids}
     new_centres = {lookup[c]: v for c, v in centres.items()}
     new_map = {raw: lookup.get(cid, cid) for raw, cid in label_map.items()}

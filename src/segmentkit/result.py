@@ -44,7 +44,7 @@ __all__ = [
     "SCHEMA_PATH", "SCHEMA_VERSION", "Brief", "BriefNumber", "BriefSentence", "Candidate", "CategoricalStat",
     "CategoryLevel", "CategoryLevels", "Condition", "Constraints", "CrosstabShares", "CustomerMap", "DataQuality",
     "DescriptiveSample", "Exemplar", "FeatureFamilies", "FeatureFamily", "FitScope", "HoldoutMetric", "HoldoutPlan",
-    "HoldoutSegment", "InputInfo", "KSelection", "NumericStat", "Opportunity", "PersonaComparison",
+    "HoldoutSegment", "InputInfo", "KSelection", "Layers", "LifecycleGroup", "LifecycleRulesInfo", "NumericStat", "Opportunity", "PersonaComparison",
     "PersonaMatch", "PersonaMerge", "PersonaSplit", "Personas", "Rule", "Run", "Segment", "SegmentStats",
     "SeparatingFeature", "Structure", "Summary", "Trait", "Validation", "ValidationGroups", "build_summary",
     "summary_schema",
@@ -255,6 +255,38 @@ class Validation(Typed):
     sentence: str | None = None
 
 
+class LifecycleRulesInfo(Typed):
+    """The fitted rules of the lifecycle layer (``segmentkit.lifecycle.LifecycleRules``)."""
+
+    new_tenure_days: float
+    lapsed_gaps: float
+    lapsed_days: float
+    lapsed_max_days: float
+    median_gap_days: float | None
+
+
+class LifecycleGroup(Typed):
+    """One lifecycle group: its segment id, name and number of customers."""
+
+    group: Literal["new", "one-time", "browsers", "lapsed"]
+    id: int
+    name: str
+    customers: int
+
+
+class Layers(Typed):
+    """A layered segmentation (``--layers lifecycle``): lifecycle groups by rule, behavioural
+    segments (``behaviour_segments``, the ones ``k`` of ``k_selection`` counts) found by the
+    clustering among the ``active_customers`` only."""
+
+    mode: Literal["lifecycle"]
+    rules: LifecycleRulesInfo
+    sentence: str
+    active_customers: int
+    behaviour_segments: list[int]
+    groups: list[LifecycleGroup]
+
+
 class Structure(Typed):
     """How strong the found structure is (``segmentkit.choose_k.structure_strength``)."""
 
@@ -287,6 +319,7 @@ class Summary(Typed):
     feature_families: FeatureFamilies
     validation: Validation
     structure: Structure
+    layers: Layers | None = None
     segments: list[Segment]
     surrogate_accuracy: float | None
     descriptive_sample: DescriptiveSample | None

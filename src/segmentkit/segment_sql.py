@@ -17,6 +17,11 @@ Rules are measured with a missing feature value read as the column's median (as 
 rules were fitted), so each condition reads ``coalesce(column, median) <op> threshold``.
 The rules describe the segments; they do not reproduce the clustering exactly: their
 precision and coverage say how far each one goes.
+
+A layered run (``--layers lifecycle``) adds the lifecycle rules exactly
+(:mod:`segmentkit.lifecycle`): ``segment_rules.lifecycle_group`` is each customer's group
+(``''``: the active base), and ``customer_segments`` gives the groups first, then the
+behavioural segments by their readable rules.
 """
 
 from __future__ import annotations
@@ -115,15 +120,22 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
                 f"    -- precision {rule['precision']}, coverage {rule['coverage']}, support {rule['support']}\n"
                 f"    ({cond}) AS {col}")
             order.append((-float(rule["precision"]), sid, n, col))
+    layers = summary.get("layers")
+    groups = {int(g["id"]): g["group"] for g in layers["groups"]} if layers else {}
+    if layers:
+        rule_cols.insert(0, _lifecycle_column(layers["rules"]))
+        order = [o for o in order if o[1] not in groups]
     lines += ["-- 2. One column per rule: does the customer match it?",
               "CREATE OR REPLACE VIEW segment_rules AS", "SELECT customer_id" + ("," if rule_cols else "")]
     lines.append(",\n".join(rule_cols))
     lines += [f"FROM {FEATURES_TABLE};", ""]
-    whens = [f"        WHEN {col} THEN {sid}" for _, sid, _, col in sorted(order)] or ["        WHEN FALSE THEN 0"]
+    whens = [f"        WHEN lifecycle_group = {literal(group)} THEN {sid}" for sid, group in groups.items()]
+    whens += [f"        WHEN {col} THEN {sid}" for _, sid, _, col in sorted(order)] or ["        WHEN FALSE THEN 0"]
     name_whens = [f"        WHEN {sid} THEN {literal(name)}" for sid, name in sorted(names.items())] or \
         ["        WHEN NULL THEN ''"]
     lines += [
-        "-- 3. Each customer's segment: the first matching rule, most precise first.",
+        "-- 3. Each customer's segment: " + ("its lifecycle group, else " if groups else "")
+        + "the first matching rule, most precise first.",
         "CREATE OR REPLACE VIEW customer_segments AS",
         "SELECT customer_id, segment_id,",
         "    CASE segment_id",
@@ -140,3 +152,19 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         "",
     ]
     return "\n".join(lines)
+
+
+def _lifecycle_column(rules: Mapping[str, Any]) -> str:
+    """The lifecycle rules (:func:`segmentkit.lifecycle.lifecycle_groups`) as a ``CASE``: the
+    first that holds wins; a repeat buyer's horizon is their own gaps × ``lapsed_gaps``, at
+    least ``lapsed_days`` (also without a gap) and at most ``lapsed_max_days``."""
+    horizon = (f"least(greatest({_number(rules['lapsed_gaps'])} * coalesce(gap_mean_days, 0), "
+               f"{_number(rules['lapsed_days'])}), {_number(rules['lapsed_max_days'])})")
+    return ("    -- the lifecycle group (exact rules of the run; '' = the active base)\n"
+            "    CASE\n"
+            f"        WHEN tenure_days <= {_number(rules['new_tenure_days'])} THEN 'new'\n"
+            "        WHEN orders = 1 THEN 'one-time'\n"
+            "        WHEN orders < 1 THEN 'browsers'\n"
+            f"        WHEN recency_days >= {horizon} THEN 'lapsed'\n"
+            "        ELSE ''\n"
+            "    END AS lifecycle_group")

@@ -111,8 +111,8 @@ def _headline(summary: Summary, segments: list[dict[str, Any]]) -> dict[str, Any
         "lead": lead,
         "narrative": summary.personas.narrative if summary.personas else None,
         "reason": summary.k_selection.reason,
-        "evidence": [x for x in (summary.structure.sentence, summary.validation.sentence,
-                                 summary.feature_families.sentence) if x],
+        "evidence": [x for x in (summary.layers.sentence if summary.layers else None, summary.structure.sentence,
+                                 summary.validation.sentence, summary.feature_families.sentence) if x],
         "stats": [
             ("Segments", fmt_int(summary.k)),
             ("Customers", fmt_int(summary.n_customers)),
@@ -254,7 +254,16 @@ def _segment(seg: Segment, summary: Summary, colors: dict[int, str]) -> dict[str
         ],
         "brief": _brief(seg, summary),
         "holdout": _holdout(seg, summary),
+        "layer": _layer(seg, summary),
     }
+
+
+def _layer(seg: Segment, summary: Summary) -> str | None:
+    """The segment's layer in a layered run (``None`` when flat, and for noise)."""
+    if summary.layers is None or seg.is_noise:
+        return None
+    group = next((g.group for g in summary.layers.groups if g.id == seg.id), None)
+    return f"lifecycle group: {group}" if group else "behavioural segment"
 
 
 def _heatmap(summary: Summary) -> dict[str, Any] | None:

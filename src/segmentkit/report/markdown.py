@@ -64,7 +64,8 @@ def render_markdown(summary: Summary) -> str:
     stats = " · ".join(f"{e(label)}: **{e(value)}**" for label, value in head["stats"])
     lines += [stats, ""]
     for seg in ctx["segments"]:
-        title = e(seg["name"]) + (" (not a segment)" if seg["is_noise"] else "")
+        title = e(seg["name"]) + (" (not a segment)" if seg["is_noise"] else "") + (
+            f" ({e(seg['layer'])})" if seg["layer"] else "")
         lines += [f"## {title}", ""]
         lines.append(
             f"**{e(seg['size_fmt'])}** customers ({e(seg['share_fmt'])}) · "

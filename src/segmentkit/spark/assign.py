@@ -166,10 +166,11 @@ def _write_text(spark: Any, path: str, text: str) -> None:
         stream.close()
 
 
-def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
+def check_spark_model(model: SegmentationModel, customers: str | None = None) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
-    is not the nearest centre, or whose features are not all from events (and, like
-    :func:`segmentkit.pipeline.score`, one with exclude rules without ``customers``).
+    is not the nearest centre, whose features are not all from events, or that has
+    lifecycle groups (Spark does not apply them); and, like :func:`segmentkit.pipeline.score`,
+    one with exclude rules without ``customers``.
 
     Raises
     ------
@@ -179,6 +180,9 @@ def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
     if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
         raise InputError(f"assign --engine spark applies the nearest-centre rule of "
                          f"{', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}; this model is {model.algorithm}: "
+                         "use --engine duckdb")
+    if model.lifecycle is not None:
+        raise InputError("assign --engine spark does not apply the model's lifecycle groups (--layers lifecycle): "
                          "use --engine duckdb")
     if not model.uses_events or model.feature_columns:
         raise InputError("assign --engine spark computes features from events only; this model also uses "
@@ -195,9 +199,10 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
     Parameters
     ----------
     model : SegmentationModel
-        A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`)
-        and its features must come from events only. Its exclude rules are applied to the
-        ``customers`` table, read on the driver for them (:func:`excluded_on_driver`).
+        A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`),
+        its features must come from events only and it must have no lifecycle groups. Its
+        exclude rules are applied to the ``customers`` table, read on the driver for them
+        (:func:`excluded_on_driver`).
     events : SparkEvents
         The new customers' events.
     out : str

@@ -1,0 +1,221 @@
+"""The lifecycle layer (``--layers lifecycle``): groups by rule on a hand-built history,
+the active base clustered, one segmentation with stable ids, the model's round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from segmentkit import Segmentation
+from segmentkit.cli import app
+from segmentkit.config import ClusteringSettings
+from segmentkit.errors import InputError, SettingError
+from segmentkit.model import load_model
+from segmentkit.pipeline import score
+
+SNAPSHOT = dt.date(2026, 1, 1)
+#: Who is in which lifecycle group, worked out by hand (snapshot 2026-01-01):
+EXPECTED = {
+    "N1": "new",         # first order 2025-11-15: 47 days ago (3 orders)
+    "N2": "new",         # browsed on 2025-12-01 only: 31 days ago
+    "O2": "new",         # one order on 2025-12-20: new wins over one-time
+    "O1": "one-time",    # one order on 2025-03-01
+    "B1": "browsers",    # views in February 2025, never bought
+    "L1": "lapsed",      # 3 orders 10 days apart, the last 345 days ago (≥ the run's 72)
+    "S1": "lapsed",      # 2 orders 183 days apart, the last 396 days ago: beyond the year's cap
+}
+#: S2 buys slowly (2 orders 150 days apart, the last 211 days ago): 3 × 150 = 450 days, capped
+#: at 365, is its horizon, so it is active although 211 > the run's 72 days.
+ACTIVE_SLOW = "S2"
+#: Customers of each of the two buying habits of the active base (54 customers in all, so
+#: that 51 are known at the validation's cutoff: at least validation.MIN_CUSTOMERS).
+ACTIVE_PER_HABIT = 23
+
+
+def _history() -> pd.DataFrame:
+    rows = []
+
+    def buy(cid, day, amount, kind="purchase"):
+        rows.append((cid, pd.Timestamp(day), kind, amount if kind == "purchase" else None))
+
+    start = pd.Timestamp("2025-01-01")
+    # the active base: 23 buy every 21 days for ~20, 23 every 27 days for ~100, from Jan 1 + i days
+    for i in range(ACTIVE_PER_HABIT):
+        for kind, gap, amount in (("A", 21, 20.0), ("B", 27, 100.0)):
+            day = start + pd.Timedelta(days=i)
+            while day < pd.Timestamp(SNAPSHOT):
+                buy(f"{kind}{i:02d}", day, amount + i)
+                day += pd.Timedelta(days=gap)
+    for day in ("2025-11-15", "2025-11-25", "2025-12-05"):
+        buy("N1", day, 30.0)
+    buy("N2", "2025-12-01", None, "view")
+    buy("O2", "2025-12-20", 40.0)
+    buy("O1", "2025-03-01", 40.0)
+    buy("B1", "2025-02-01", None, "view")
+    buy("B1", "2025-02-03", None, "view")
+    for day in ("2025-01-01", "2025-01-11", "2025-01-21"):
+        buy("L1", day, 25.0)
+    for day in ("2024-06-01", "2024-12-01"):
+        buy("S1", day, 60.0)
+    for day in ("2025-01-05", "2025-06-04"):
+        buy(ACTIVE_SLOW, day, 60.0)
+    return pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "amount"])
+
+
+@pytest.fixture(scope="module")
+def layered(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("layers")
+    events = folder / "events.csv"
+    _history().to_csv(events, index=False)
+    result = Segmentation(k=2, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle").fit(
+        events=events)
+    result.write(folder / "out")
+    return events, folder / "out", result
+
+
+def test_the_groups_are_the_hand_computed_ones_and_the_active_base_is_clustered(layered):
+    _, _, result = layered
+    a = result.assignments.set_index("customer_id")
+    assert a.index.is_unique and len(a) == 2 * ACTIVE_PER_HABIT + len(EXPECTED) + 1
+    assert (a["status"] == "segmented").all()
+    layers = result.summary.layers
+    ids = {g.group: g.id for g in layers.groups}
+    # groups numbered after the 2 behavioural segments, in the fixed order new, one-time, browsers, lapsed
+    assert ids == {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
+    assert {g.group: g.customers for g in layers.groups} == {"new": 3, "one-time": 1, "browsers": 1, "lapsed": 2}
+    assert {g.group: g.name for g in layers.groups} == {
+        "new": "New customers", "one-time": "One-time buyers", "browsers": "Browsers who never bought",
+        "lapsed": "Lapsed repeat buyers"}
+    in_group = {cid: grp for grp, sid in ids.items() for cid in a.index[a["segment_id"] == sid]}
+    assert in_group == EXPECTED
+    assert set(a.loc[a["layer"] == "lifecycle"].index) == set(EXPECTED)
+    # the clustering saw the active base only: 47 customers in 2 segments
+    assert layers.active_customers == 47 and layers.behaviour_segments == [0, 1]
+    behaviour = a.loc[a["layer"] == "behaviour", "segment_id"]
+    assert len(behaviour) == 47 and a.loc[ACTIVE_SLOW, "layer"] == "behaviour"
+    assert set(behaviour) == {0, 1} and result.labels.shape[0] == result.matrix.shape[0] == len(a)
+    assert sorted(result.model.centres) == [0, 1]
+    assert result.summary.k == 6 and result.summary.k_selection.recommended_k == 2
+    assert "behavioural segments of the 47 active customers" in result.summary.k_selection.reason
+    assert sum(s.size for s in result.summary.segments) == len(a)
+
+
+def test_the_lapsed_threshold_is_three_median_gaps_of_the_repeat_buyers(layered):
+    # repeat buyers' mean gaps: L1 10, N1 10, 23 × 21, 23 × 27, S2 150, S1 183 (50 values): the
+    # median is (21 + 27) / 2 = 24 days; 3 × 24 = 72 days, inside the 60..365 range
+    rules = layered[2].summary.layers.rules
+    assert rules.median_gap_days == pytest.approx(24.0)
+    assert rules.lapsed_days == 72.0 and rules.lapsed_gaps == 3.0 and rules.lapsed_max_days == 365.0
+    assert rules.new_tenure_days == 90.0
+
+
+def test_assign_with_the_saved_model_reproduces_the_run(layered):
+    events, out, result = layered
+    saved = json.loads((out / "model" / "model.json").read_text())
+    assert saved["lifecycle"]["group_ids"] == {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
+    scored = score(out, events=events, snapshot_date=SNAPSHOT).assignments
+    cols = ["customer_id", "segment_id", "segment_name", "status", "layer"]
+    pd.testing.assert_frame_equal(scored[cols].reset_index(drop=True),
+                                  result.assignments[cols].reset_index(drop=True))
+    written = pd.read_csv(out / "assignments.csv", keep_default_na=False)
+    assert list(written["layer"]) == list(result.assignments["layer"])
+
+
+def test_a_tampered_lifecycle_in_the_model_is_refused(layered, tmp_path):
+    _, out, _ = layered
+    data = json.loads((out / "model" / "model.json").read_text())
+    data["lifecycle"]["rules"]["lapsed_days"] = 400.0  # beyond its own cap
+    (tmp_path / "model.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="lifecycle.rules"):
+        load_model(tmp_path)
+    data["lifecycle"]["rules"]["lapsed_days"] = 72.0
+    data["lifecycle"]["group_ids"] = {"vip": 2}
+    (tmp_path / "model.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="lifecycle.group_ids"):
+        load_model(tmp_path)
+
+
+def test_a_refresh_keeps_the_group_ids_and_numbers_new_segments_above_them(layered):
+    events, out, first = layered
+    again = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle",
+                         previous=out).fit(events=events)
+    ids = {g.group: g.id for g in again.summary.layers.groups}
+    assert ids == {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
+    assert sorted(again.summary.layers.behaviour_segments) == [0, 1, 6]
+    assert again.summary.segment(5).name == "Lapsed repeat buyers"
+    renamed = again.with_names({3: "Single purchase"})
+    assert [g.name for g in renamed.summary.layers.groups if g.group == "one-time"] == ["Single purchase"]
+
+
+def test_flat_runs_have_no_layer_and_a_bad_value_is_refused(layered):
+    events, _, _ = layered
+    flat = Segmentation(k=2, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT).fit(events=events)
+    assert flat.summary.layers is None and "layer" not in flat.assignments.columns
+    assert flat.model.lifecycle is None and "lifecycle" not in flat.model.to_dict()
+    with pytest.raises(SettingError, match="flat, lifecycle"):
+        ClusteringSettings(layers="tiers")
+
+
+def test_the_flag_runs_layered_and_a_customers_only_run_is_refused(layered, tmp_path):
+    events, _, _ = layered
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", "--events", str(events), "--k", "2", "--layers", "lifecycle",
+                              "--snapshot-date", "2026-01-01", "--no-validate", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["layers"]["mode"] == "lifecycle" and summary["run"]["parameters"]["clustering"]["layers"] == "lifecycle"
+    bad = runner.invoke(app, ["run", "--events", str(events), "--layers", "tiers", "--out", str(tmp_path / "b")])
+    assert bad.exit_code == 2 and "--layers must be one of flat, lifecycle" in bad.output
+    customers = tmp_path / "c.csv"
+    pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)], "x": range(30)}).to_csv(customers, index=False)
+    with pytest.raises(InputError, match="--layers lifecycle needs events"):
+        Segmentation(layers="lifecycle", feature_columns=["x"], k=2, n_bootstrap=0).fit(customers=customers)
+
+
+def test_the_report_and_summary_md_show_each_segments_layer(layered):
+    _, out, result = layered
+    md = (out / "summary.md").read_text()
+    assert "One-time buyers (lifecycle group: one-time)" in md
+    assert md.count("(behavioural segment)") == 2
+    assert "at least 72 and at most 365 days" in md  # the rules' sentence, numbers of summary.layers
+    html = (out / "report.html").read_text()
+    assert html.count("data-layer>lifecycle group:") == 4 and html.count("data-layer>behavioural segment") == 2
+
+
+def test_spark_assign_refuses_a_layered_model(layered):
+    from segmentkit.spark.assign import check_spark_model
+
+    with pytest.raises(InputError, match="lifecycle groups .*--engine duckdb"):
+        check_spark_model(layered[2].model)
+
+
+def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
+    import duckdb
+
+    _, out, result = layered
+    text = (out / "segments.sql").read_text(encoding="utf-8")
+    con = duckdb.connect()
+    con.register("feats_df", result.features.frame.reset_index())
+    con.execute("CREATE TABLE customer_features AS SELECT * FROM feats_df")
+    con.execute("-- 2. One column per rule" + text.split("-- 2. One column per rule", 1)[1])
+    got = dict(con.execute("SELECT customer_id, segment_id FROM customer_segments "
+                           "WHERE segment_id IN (2, 3, 4, 5)").fetchall())
+    ids = {"new": 2, "one-time": 3, "browsers": 4, "lapsed": 5}
+    assert got == {cid: ids[group] for cid, group in EXPECTED.items()}
+
+
+def test_the_validation_fits_the_layers_on_the_past(layered):
+    # cutoff = snapshot − 90 days = 2025-10-03. Known then: not N1, N2, O2 (later events); O1
+    # one-time; B1 browsers; repeat buyers' median gap 27 (L1 10, 23 × 21, 23 × 27, S2 150,
+    # S1 183: 49 values), so 81 days: L1 (255 days since its last order) lapsed; S1 (306 < its
+    # 365 cap) and S2 active. No one new: 2 behavioural segments + 3 groups = 5 groups.
+    events = layered[0]
+    result = Segmentation(k=2, n_bootstrap=0, snapshot_date=SNAPSHOT, layers="lifecycle").fit(events=events)
+    validation = result.summary.validation
+    assert validation.status == "done" and validation.cutoff == "2025-10-03"
+    assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
+    assert validation.segments.groups == 5 and validation.rfm.groups == 5
