@@ -167,7 +167,7 @@ def _write_text(spark: Any, path: str, text: str) -> None:
         stream.close()
 
 
-def check_spark_model(model: SegmentationModel, customers: str | None) -> None:
+def check_spark_model(model: SegmentationModel, customers: str | None = None) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
     is not the nearest centre or whose features are not all from events; and, like
     :func:`segmentkit.pipeline.score`, one with exclude rules without ``customers``. A
