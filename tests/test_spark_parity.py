@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentkit.config import ColumnMapping
+from segmentkit.config import ColumnMapping, load_settings
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.export import read_assignments
-from segmentkit.pipeline import load_model, score
+from segmentkit.pipeline import Segmentation, load_model, score
 from segmentkit.spark import SparkEvents
 from segmentkit.spark.assign import score_spark
 
@@ -127,3 +127,28 @@ def test_exclude_rules_on_spark_as_on_duckdb(spark, cli, tmp_path):
     assert sampled["customer_id"].tolist() == ref["customer_id"].tolist()
     assert sampled["reason"].tolist() == ref["reason"].tolist()
     assert sampled["status"].tolist() == ref["status"].tolist()
+
+
+def test_a_catalogue_at_a_url_is_fetched_by_spark(spark, tmp_path):
+    """A catalogue given as a URL (here ``file://``; ``s3a://`` on a cluster) is fetched by Spark
+    to the driver and read by the usual rules: the same categories as the local file, named
+    by its file name; a settings file keeps the URL as written (not joined to its folder)."""
+    events, products = _receipts(tmp_path / "lines.csv"), _catalogue(tmp_path / "products.csv")
+    url = products.resolve().as_uri()
+    assert url.startswith("file:///")
+    kwargs = dict(columns=LINES, random_state=0, k=3, validate=False)
+    a = Segmentation(products=url, **kwargs).fit(events=SparkEvents(str(events), spark=spark))
+    b = Segmentation(products=str(products), **kwargs).fit(events=events)
+    pd.testing.assert_frame_equal(a.features.frame, b.features.frame, check_exact=False, atol=1e-9)
+    assert a.summary.run.inputs["products"] == b.summary.run.inputs["products"]
+    assert a.summary.run.inputs["products"].name == "products.csv"
+    b.write(tmp_path / "run")
+    score_spark(load_model(tmp_path / "run"), SparkEvents(str(events), spark=spark), str(tmp_path / "s"),
+                products=url)
+    d = score(tmp_path / "run", events=events, products=str(products)).assignments
+    pd.testing.assert_frame_equal(read_assignments(tmp_path / "s").drop(columns="confidence"),
+                                  d.drop(columns="confidence"))
+    settings = tmp_path / "conf" / "settings.toml"
+    settings.parent.mkdir()
+    settings.write_text('[data]\nproducts = "s3a://bucket/products.csv"\n', encoding="utf-8")
+    assert load_settings(settings).products == "s3a://bucket/products.csv"

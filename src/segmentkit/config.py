@@ -495,7 +495,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     products = overrides.get("products") or data_section.get("products")
     exclude = exclusion_rules(data_section.get("exclude", {}), where)
     exclude |= exclusion_rules(overrides.get("exclude") or {}, "flags")  # a flag's column wins
-    if isinstance(products, str) and path is not None and not Path(products).is_absolute():
+    if isinstance(products, str) and path is not None and "://" not in products and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
     spark = _with_flags(spark, overrides.get("spark"))
     columns = _with_flags(columns, overrides.get("columns"))

@@ -888,7 +888,8 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
         from segmentkit.spark.events import spark_event_stage
 
         # one row per product: read on the driver, joined by Spark
-        products = read_catalogue(con, settings.products, settings.columns) if settings.products is not None else None
+        products = (read_catalogue(con, settings.products, settings.columns, events.spark)
+                    if settings.products is not None else None)
         stage("computing features (Spark)")
         spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
                                                keep_duplicates=settings.keep_duplicates,

@@ -225,7 +225,7 @@ def score_spark(model: SegmentationModel, events: SparkEvents, out: str, custome
                               elsewhere=("category",) if products is not None else ())
     if products is not None:
         with duckdb.connect() as con:
-            join_catalogue_spark(stage, *read_catalogue(con, products, columns))
+            join_catalogue_spark(stage, *read_catalogue(con, products, columns, stage.spark))
     query = feature_query(SparkEngine(stage.spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
                           levels={k: list(v) for k, v in model.levels.items()})
     excluded = excluded_on_driver(model, stage.spark, customers) if model.exclude else None

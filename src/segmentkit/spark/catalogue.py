@@ -1,15 +1,17 @@
 """Categories from a product catalogue, looked up by Spark.
 
 The catalogue has one row per product, so it is read on the driver by the usual rules
-(:func:`segmentkit.sources.load_products`: the same checks, notes and SHA-256) and handed to
-Spark as a small table; the event lines are joined to it in Spark, as
+(:func:`segmentkit.sources.load_products`: the same checks, notes and SHA-256; a catalogue at
+a URL, ``s3a://…``, is first fetched by Spark into a temporary local copy of the same name)
+and handed to Spark as a small table; the event lines are joined to it in Spark, as
 :func:`segmentkit.catalogue.join_catalogue` joins them on DuckDB: a line whose product the
 catalogue does not list gets the category :data:`~segmentkit.catalogue.UNKNOWN`, and is counted.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -25,11 +27,16 @@ if TYPE_CHECKING:
 __all__ = ["join_catalogue_spark", "read_catalogue"]
 
 
-def read_catalogue(con: duckdb.DuckDBPyConnection, source: Source,
-                   columns: ColumnMapping) -> tuple[LoadedTable, pa.Table]:
-    """The catalogue read on the driver (:func:`segmentkit.sources.load_products`), and its
-    category per product id as an Arrow table, for :func:`join_catalogue_spark`."""
-    products = load_products(con, source, columns)
+def read_catalogue(con: duckdb.DuckDBPyConnection, source: Source, columns: ColumnMapping,
+                   spark: Any = None) -> tuple[LoadedTable, pa.Table]:
+    """The catalogue read on the driver (:func:`segmentkit.sources.load_products`; fetched
+    by ``spark``, default the active session, when ``source`` is a URL), and its category
+    per product id as an Arrow table, for :func:`join_catalogue_spark`."""
+    from segmentkit.spark.customers import SparkCustomers, driver_copy
+
+    remote = isinstance(source, str) and "://" in source
+    with driver_copy(SparkCustomers(source, spark=spark)) if remote else nullcontext(source) as local:
+        products = load_products(con, local, columns)
     return products, con.sql(catalogue_query(products.table)).to_arrow_table()
 
 

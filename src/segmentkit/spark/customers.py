@@ -42,7 +42,8 @@ class SparkCustomers:
 
 @contextmanager
 def driver_copy(customers: SparkCustomers) -> Iterator[Path]:
-    """The customer table as a temporary local file of the same name (removed afterwards).
+    """The customer table (or any one-file table Spark reaches, such as a product catalogue)
+    as a temporary local file of the same name (removed afterwards).
 
     Raises
     ------
@@ -60,7 +61,7 @@ def driver_copy(customers: SparkCustomers) -> Iterator[Path]:
     files = [f for f in files if not Path(f["path"]).name.startswith(("_", "."))]  # _SUCCESS, .crc
     if not files:
         raise InputError("no file found", source=customers.name)
-    with tempfile.TemporaryDirectory(prefix="segmentkit-customers-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="segmentkit-driver-copy-") as tmp:
         if len(files) == 1:
             local = Path(tmp) / Path(files[0]["path"]).name
             content = (spark.read.format("binaryFile").load(files[0]["path"])
@@ -72,6 +73,6 @@ def driver_copy(customers: SparkCustomers) -> Iterator[Path]:
             local = Path(tmp) / (Path(customers.name).stem + ".parquet")
             pq.write_table(spark.read.parquet(customers.source).toArrow(), local)
         else:
-            raise InputError(f"{len(files):,} files found; give one customers file or a Parquet dataset",
+            raise InputError(f"{len(files):,} files found; give one file or a Parquet dataset",
                              source=customers.name)
         yield local
