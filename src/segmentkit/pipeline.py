@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import platform
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -67,6 +68,11 @@ _CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 #: Fewest customers per segment on average that a k may ask for (k at most n / 2).
 _MIN_PER_SEGMENT = 2
+#: DuckDB's memory budget on a run's connection. The loaded events are the largest thing a
+#: run holds (1.7 GB at 20 million events) and are scanned a few times only (features,
+#: validation, control groups); above the budget DuckDB keeps them in a temporary folder
+#: on disk, removed when the run ends, so they are not held beside the features and the fit.
+DUCKDB_MEMORY_BUDGET = "1GB"
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -369,16 +375,12 @@ class Segmentation:
         settings = self.resolved_settings()
         if customers is None and events is None:
             raise InputError("give an events table, a customers table, or both")
-        con = duckdb.connect()
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = self._fit(con, settings, customers, events,
-                                   lambda stage: report(stage, time.perf_counter() - start))
-        finally:
-            con.close()
+        with run_connection() as con, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self._fit(con, settings, customers, events,
+                               lambda stage: report(stage, time.perf_counter() - start))
         # what a library warned about reaches the user as a plain note, never a warning line
         quality = result.summary.data_quality.model_dump(mode="json")
         said = [m for m in dict.fromkeys(" ".join(str(w.message).split()) for w in caught) if m not in quality["notes"]]
@@ -795,13 +797,12 @@ def score(
     if customers is None and model.exclude:
         raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
                          "which read the customers table: give --customers")
-    con = duckdb.connect()
     labels_of: dict[str, str] = {}
     event_ids = pd.Index([], dtype=object)
     snapshot = snapshot_date
     excluded = pd.Series([], dtype="string")
     notes: list[str] = []
-    try:
+    with run_connection() as con:
         parts = []
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
@@ -837,8 +838,6 @@ def score(
                 parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
-    finally:
-        con.close()
     ids = pd.Index(sorted(map(str, ids)), name="customer_id")
     if model.uses_events:
         frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
@@ -864,6 +863,18 @@ def score(
     if drift and notes:
         drift["notes"] = list(notes)
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot, notes=tuple(notes))
+
+
+@contextlib.contextmanager
+def run_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB connection of a run (or of ``assign``): in memory, within
+    :data:`DUCKDB_MEMORY_BUDGET`, spilling to a temporary folder removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="segmentkit-duckdb-") as tmp:
+        con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_BUDGET, "temp_directory": tmp})
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,
