@@ -510,13 +510,14 @@ class Segmentation:
 
         def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
             past = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff)
-            frame = past.frame
-            specs = {s.name: s for s in past.specs}
+            frame, specs = past.frame, {s.name: s for s in past.specs}
+            del past  # each reordering below copies the features: hold one copy at a time
             if roles.features and cust is not None:
                 frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
             frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
-            frame = frame[~frame.index.isin(excluded)]
+            if len(excluded):
+                frame = frame[~frame.index.isin(excluded)]
             # a layered run is validated layered: the rules fitted on the past, its active base clustered
             layering = Layering.fit(frame) if cl.layers == "lifecycle" else None
             active = frame if layering is None else frame[layering.active]
