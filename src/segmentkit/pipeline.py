@@ -49,7 +49,7 @@ from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.customers import SparkCustomers, driver_copy
-from segmentkit.validation import validate
+from segmentkit.validation import horizon_days, next_period, validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
@@ -73,6 +73,10 @@ _MIN_PER_SEGMENT = 2
 #: validation, control groups); above the budget DuckDB keeps them in a temporary folder
 #: on disk, removed when the run ends, so they are not held beside the features and the fit.
 DUCKDB_MEMORY_BUDGET = "1GB"
+#: The budget once the events are read (features, and the past and future of the out-of-time
+#: validation): what a run asks of them afterwards (orphan counts, control groups) is small,
+#: and the loaded events wait on disk while the clustering holds the customers in memory.
+DUCKDB_IDLE_BUDGET = "256MB"
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -400,10 +404,12 @@ class Segmentation:
 
         feats, ev_table, event_ids, spark_stage = _event_stage(con, settings, customers, events, stage,
                                                                quality, notes, inputs)
+        history = _History.read(con, settings, ev_table, spark_stage, feats, stage)
 
         cust, excluded = _customer_stage(con, settings, customers, stage, quality, notes, inputs)
 
         ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
+        con.execute(f"SET memory_limit = '{DUCKDB_IDLE_BUDGET}'")
 
         frame, specs, status_reason, k_max, layering = _clustering_frame(settings, feats, cust, inputs, quality,
                                                                          notes, excluded)
@@ -477,7 +483,8 @@ class Segmentation:
         quality["notes"] = notes
         stage("out-of-time validation")
         validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, selection.recommended_params, excluded.index)
+                                      selection.recommended_k, selection.recommended_params, excluded.index,
+                                      history)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
                            X=X, labels=labels, confidence=confidence,
                            k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
@@ -492,7 +499,8 @@ class Segmentation:
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
                     spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
-                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index) -> dict[str, Any]:
+                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index,
+                    history: _History | None) -> dict[str, Any]:
         """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
         algorithm and number of segments fitted on the history up to the cutoff (the
         ``excluded`` customers left out, and the lifecycle layer fitted on the past, as in
@@ -502,14 +510,13 @@ class Segmentation:
             return {"status": "skipped", "reason": "turned off (--no-validate)"}
         if ev_table is None or feats is None:
             return {"status": "skipped", "reason": "no events: nothing happens after a cutoff to measure"}
-        if spark_stage is not None:
+        if spark_stage is not None or history is None:
             return {"status": "skipped", "reason": "events read by Spark are not kept for a second fit"}
-        first = con.execute(f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
-                            f"AND event_time < TIMESTAMP '{feats.snapshot_date.isoformat()}'").fetchall()[0][0]
         spec = algorithms.get(algo_name)
 
         def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
-            past = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff)
+            past = history.take_past(cutoff) or customer_features(con, ev_table.table, ev_table.roles,
+                                                                  snapshot_date=cutoff)
             frame, specs = past.frame, {s.name: s for s in past.specs}
             del past  # each reordering below copies the features: hold one copy at a time
             if roles.features and cust is not None:
@@ -539,8 +546,43 @@ class Segmentation:
         personas = None
         if roles.persona is not None and cust is not None:
             personas = cust[roles.persona].set_axis(cust.index.astype(str))
-        return validate(con, ev_table.table, ev_table.roles, first_event=pd.Timestamp(first).date(),
-                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas)
+        return validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
+                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
+
+
+@dataclass(eq=False)
+class _History:
+    """What the out-of-time validation reads from the events (:mod:`segmentkit.validation`),
+    read right after the run's features, while the run holds little else: the first event,
+    and for the cutoff the features of the past and the outcomes of the future."""
+
+    first_event: dt.date
+    cutoff: dt.date | None
+    past: FeatureTable | None
+    future: pd.DataFrame | None
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
+             spark_stage: Any, feats: FeatureTable | None, stage: Callable[[str], None]) -> _History | None:
+        """``None`` when there is nothing to read (no validation, no events, or Spark's)."""
+        if not settings.clustering.validate or ev_table is None or feats is None or spark_stage is not None:
+            return None
+        stage("reading the past and the future for the out-of-time validation")
+        snapshot = feats.snapshot_date
+        first = pd.Timestamp(con.execute(
+            f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
+            f"AND event_time < TIMESTAMP '{snapshot.isoformat()}'").fetchall()[0][0]).date()
+        days, _ = horizon_days(first, snapshot)
+        if days is None:
+            return cls(first, None, None, None)
+        cutoff = snapshot - dt.timedelta(days=days)
+        return cls(first, cutoff, customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff),
+                   next_period(con, ev_table.table, ev_table.roles, cutoff, snapshot))
+
+    def take_past(self, cutoff: dt.date) -> FeatureTable | None:
+        """The past's features for ``cutoff`` (``None`` if read for another), no longer held here."""
+        past, self.past = (self.past if cutoff == self.cutoff else None), None
+        return past
 
 
 @dataclass(frozen=True, eq=False)

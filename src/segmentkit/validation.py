@@ -190,6 +190,7 @@ def validate(
     snapshot: dt.date,
     past_fit: Callable[[dt.date], tuple[pd.Series, pd.DataFrame]],
     personas: pd.Series | None = None,
+    future: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Fit on the past, measure on the future; the ``validation`` block of ``summary.json``.
 
@@ -205,6 +206,8 @@ def validate(
         ``orders`` for the RFM score). It fits the run's own settings.
     personas : pandas.Series, optional
         Persona per customer id.
+    future : pandas.DataFrame, optional
+        :func:`next_period` from the cutoff to ``snapshot``, when already read.
 
     Returns
     -------
@@ -225,7 +228,7 @@ def validate(
         return {"status": "skipped", "reason": f"only {len(keep)} customers were segmented at the "
                 f"cutoff {cutoff.isoformat()}; the validation needs at least {MIN_CUSTOMERS}"}
     ids = keep.index
-    out = _outcomes(ids, next_period(con, table, roles, cutoff, snapshot))
+    out = _outcomes(ids, future if future is not None else next_period(con, table, roles, cutoff, snapshot))
     seg = keep.to_numpy(int)
     k = int(np.unique(seg).size)
     f = feats.reindex(ids)
