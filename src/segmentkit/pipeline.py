@@ -427,6 +427,14 @@ class Segmentation:
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
 
+        # before the profiles, assignments and texts exist: the past fit's copies of the
+        # customers' features come on top of less (and the past's features are let go)
+        stage("out-of-time validation")
+        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
+                                      selection.recommended_k, selection.recommended_params, excluded.index,
+                                      history)
+        del history
+
         # ids and names that stick across refreshes; the lifecycle groups join the behavioural segments
         previous = load_previous(self.previous)
         labels, centres, label_map, prev_labels = _carried(previous, active, frame, labels, centres, label_map)
@@ -481,10 +489,6 @@ class Segmentation:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
-        stage("out-of-time validation")
-        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, selection.recommended_params, excluded.index,
-                                      history)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
                            X=X, labels=labels, confidence=confidence,
                            k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
