@@ -631,7 +631,9 @@ class _Wording:
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
         # a brief per segment, from the profile numbers only (noise gets none); it cites names
-        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()})
+        # column by column: the same bits as the frame's std, without its copies of the frame
+        spread = {c: float(self.frame[c].std(ddof=0)) for c in self.frame.columns}
+        briefs = build_briefs(segments, self.specs, spread)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
