@@ -4,7 +4,9 @@ Per data set it prints the number of segments the default run recommends, the nu
 another seed and the agreement of the two partitions (ARI), and — fitting the default run
 on the history up to the last quarter (at most 90 days) and measuring the quarter after —
 the share of the variance of log(1 + next-period spend) explained (η²) by the segments,
-by a plain RFM score cut into as many groups, and by the personas where the data has them.
+by a plain RFM score cut into as many groups, and by the personas where the data has them;
+then each clustered segment's bootstrap Jaccard (the chosen candidate's, with its share of the
+clustered customers) and each segment's leading trait.
 
 Real logs (nothing is downloaded at run time; give the files):
 
@@ -98,7 +100,21 @@ def real_row(name: str, events: pd.DataFrame, customers_df: pd.DataFrame | None,
         "k_past": val["segments"]["groups"] if val["status"] == "done" else None,
         "seconds": time.perf_counter() - t0,
         "names": [s.name for s in a.summary.segments if s.id >= 0],
+        "stability": _chosen_stability(a.summary),
+        "traits": [f"{s.name} ({s.size}): {s.top_features[0].sentence if s.top_features else '-'}"
+                   for s in a.summary.segments if s.id >= 0],
     }
+
+
+def _chosen_stability(summary) -> list[tuple[float, float]]:
+    """(share of the clustered customers, bootstrap Jaccard) of each segment of the chosen
+    candidate, largest first (the behavioural segments only in a layered run)."""
+    sel = summary.k_selection
+    chosen = [c for c in sel.candidates if c.k == sel.recommended_k and c.algorithm == sel.recommended_algorithm]
+    if not chosen or not chosen[0].segment_stability:
+        return []
+    pairs = zip(chosen[0].segment_shares, chosen[0].segment_stability)
+    return sorted(((sh or 0.0, st) for sh, st in pairs if st is not None), reverse=True)
 
 
 def planted_sets() -> list:
@@ -145,6 +161,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{str(r['k_past']):>7}{f(r['eta2_segments']):>12}{f(r['eta2_rfm']):>8}{f(r['eta2_personas']):>12}"
               f"{r['seconds']:>6.0f}")
         print("    segments: " + "; ".join(r["names"]))
+        print("    stability (share of clustered, bootstrap Jaccard): "
+              + ", ".join(f"{sh:.1%} {st:.2f}" for sh, st in r["stability"]))
+        for trait in r["traits"]:
+            print("      " + trait)
     if not args.skip_planted:
         hits = 0
         sets = planted_sets()

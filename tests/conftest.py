@@ -1,5 +1,6 @@
 """Shared fixtures: demo data written to disk once per session, real small runs for the
-consumers' tests, and a check that every ``summary.json`` a test writes follows the schema."""
+consumers' tests, a Spark session in local mode per test module that asks for one, the CLI
+run as a user runs it, and a check that every ``summary.json`` a test writes follows the schema."""
 
 from __future__ import annotations
 
@@ -9,10 +10,52 @@ import time
 import jsonschema
 import pytest
 
+from typer.testing import CliRunner
+
 from hostile import HOSTILE
+from segmentkit.cli import app
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.pipeline import Segmentation
 from segmentkit.result import SCHEMA_PATH
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A Spark session in local mode (two cores, no web UI), stopped after the module."""
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("segmentkit-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .getOrCreate())
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def fit_both(spark):
+    """Fit the same segmentation with the events at ``path`` read by Spark and by DuckDB; the
+    test fails unless their ``data_quality`` is equal (the notes naming the input alike).
+    Returns both results and DuckDB's ``data_quality`` (without its notes)."""
+    from segmentkit.spark import SparkEvents
+
+    def fit(path, **kwargs):
+        a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
+        b = Segmentation(**kwargs).fit(events=path)
+        qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
+        assert [n.replace(f"{path.name} (Spark)", path.name) for n in qa.pop("notes")] == qb.pop("notes")
+        assert qa == qb
+        return a, b, qb
+    return fit
+
+
+@pytest.fixture()
+def cli():
+    """Run the CLI with these arguments; the test fails with its output unless it exits 0."""
+    def invoke(*args):
+        res = CliRunner().invoke(app, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+        return res
+    return invoke
 
 
 @pytest.fixture(scope="session")

@@ -186,13 +186,6 @@ def test_the_report_and_summary_md_show_each_segments_layer(layered):
     assert html.count("data-layer>lifecycle group:") == 4 and html.count("data-layer>behavioural segment") == 2
 
 
-def test_spark_assign_refuses_a_layered_model(layered):
-    from segmentkit.spark.assign import check_spark_model
-
-    with pytest.raises(InputError, match="lifecycle groups .*--engine duckdb"):
-        check_spark_model(layered[2].model)
-
-
 def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
     import duckdb
 
@@ -219,3 +212,73 @@ def test_the_validation_fits_the_layers_on_the_past(layered):
     assert validation.status == "done" and validation.cutoff == "2025-10-03"
     assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
     assert validation.segments.groups == 5 and validation.rfm.groups == 5
+
+
+#: Personas by hand: habit A is 'Budget', habit B 'Premium'; the groups draw from both
+#: (new: N1, O2 Budget and N2 Premium; one-time O1 Budget; browsers B1 Premium; lapsed L1
+#: Budget and S1 Premium; S2 Premium), so each persona has 27 members.
+PERSONAS = {**{f"A{i:02d}": "Budget" for i in range(ACTIVE_PER_HABIT)},
+            **{f"B{i:02d}": "Premium" for i in range(ACTIVE_PER_HABIT)},
+            "N1": "Budget", "O2": "Budget", "O1": "Budget", "L1": "Budget",
+            "N2": "Premium", "B1": "Premium", "S1": "Premium", ACTIVE_SLOW: "Premium"}
+
+
+def test_the_persona_narrative_does_not_call_a_lifecycle_group_a_new_group(layered, tmp_path):
+    from segmentkit.personas import compare_personas
+
+    events = layered[0]
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": list(PERSONAS), "persona": list(PERSONAS.values())}).to_csv(customers, index=False)
+    # k=3: the two habits and S2 (a slow buyer, alone)
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle",
+                          persona_column="persona").fit(customers=customers, events=events)
+    personas = result.summary.personas
+    text = personas.narrative
+    ids = {g.group: g.id for g in result.summary.layers.groups}
+    # the groups are set by rule: said once, with each persona's share of each group
+    # (Budget: 2 new, 1 one-time, 0 browsers, 1 lapsed of 27; Premium: 1, 0, 1, 1 of 27)
+    assert "map onto 3 behavioral segments and 4 lifecycle groups" in text
+    assert text.count("set by rule") == 1
+    assert ("'Budget' 7 % new, 4 % one-time buyers, 0 % never bought and 4 % lapsed; "
+            "'Premium' 4 % new, 0 % one-time buyers, 4 % never bought and 4 % lapsed.") in text
+    assert "is a new group" not in text and personas.new_segments == []
+    assert {personas.segment_kinds[sid] for sid in ids.values()} == {"lifecycle"}
+    # the same labels compared as a flat run would: the mixed groups read as new groups there,
+    # and the behavioural findings (each habit is its persona) are said the same way in both
+    a = result.assignments.set_index("customer_id")
+    flat = compare_personas(a["segment_id"].to_numpy(), a.index.map(PERSONAS).to_series(), column="persona",
+                            segment_names={s.id: s.name for s in result.summary.segments})
+    assert "'New customers' is a new group" in flat.narrative
+    behaviour = [s for s in flat.narrative.split(". ") if "maps cleanly" in s]
+    assert len(behaviour) == 1 and behaviour[0] in text
+    assert [(m.persona, m.segment) for m in personas.matches] == [(m.persona, m.segment) for m in flat.matches]
+    # the lifecycle groups are in the crosstab all the same
+    assert personas.crosstab["Budget"][ids["new"]] == 2 and personas.crosstab["Premium"][ids["lapsed"]] == 1
+
+
+def test_the_briefs_of_the_groups_state_their_rule_and_pick_the_objective_from_it(layered):
+    # by hand (snapshot 2026-01-01): O1's only order 2025-03-01, 306 days ago; B1 first seen
+    # 2025-02-01, 334 days ago; new: first seen 47 (N1), 31 (N2), 12 (O2) days ago, median 31;
+    # lapsed: last orders 345 (L1) and 396 (S1) days ago, median 370.5, their mean gaps 10 and
+    # 183 days, median 96.5: 370.5 / 96.5 = 3.84 usual gaps
+    result = layered[2]
+    ids = {g.group: g.id for g in result.summary.layers.groups}
+    brief = {group: result.summary.segment(sid).brief for group, sid in ids.items()}
+
+    def text(group, topic):
+        return next(s.text for s in brief[group].sentences if s.topic == topic)
+
+    assert {g: (b.lifecycle, b.objective) for g, b in brief.items()} == {
+        "new": ("new", "onboard"), "one-time": ("one-time", "second purchase"),
+        "browsers": ("browsers", "convert browsers"), "lapsed": ("lapsed", "reactivate")}
+    one_time = " ".join(s.text for s in brief["one-time"].sentences if s.topic != "move_up")
+    assert "their only purchase a median 306 days ago" in text("one-time", "who")
+    assert "usual" not in one_time  # no gap for a single order, not everyone's gap either
+    assert "first seen a median 31 days ago" in text("new", "who")
+    assert "first seen a median 334 days ago" in text("browsers", "who")
+    assert "never ordered" in text("browsers", "objective")
+    assert "last purchase a median 370 days ago, 3.84× their usual 96.5 days between orders" in text("lapsed", "who")
+    numbers = {n.name: n.value for s in brief["lapsed"].sentences if s.topic == "who" for n in s.numbers}
+    assert numbers["median_recency_days"] == pytest.approx(370.5) and numbers["usual_gap_days"] == pytest.approx(96.5)
+    # a step up always leads to a behavioural segment
+    assert {result.summary.segment(sid).brief.move_up_to for sid in ids.values()} <= {0, 1}

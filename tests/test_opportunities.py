@@ -105,3 +105,22 @@ def test_clv_index_reported():
     labels, value, attention = data(0)
     opp = find_opportunities(labels, value, attention, clv=value * 3)
     assert opp.get(1).clv_index == pytest.approx(opp.get(1).value_index)
+
+
+def test_a_lifecycle_group_is_never_flagged_but_keeps_its_indices():
+    # the same planted data, with segments 1 and 3 as lifecycle groups of a layered run:
+    # their value and attention follow from their rule, so neither is flagged
+    labels, value, attention = data(0)
+    plain = find_opportunities(labels, value, attention, segment_names=NAMES)
+    layered = find_opportunities(labels, value, attention, segment_names=NAMES, lifecycle={1: "lapsed", 3: "new"})
+    assert {s.segment: s.kind for s in layered.segments} == {0: "balanced", 1: "balanced", 2: "balanced",
+                                                            3: "balanced"}
+    for sid in (1, 3):
+        assert layered.get(sid).value_index == plain.get(sid).value_index
+        assert layered.get(sid).attention_index == plain.get(sid).attention_index
+        assert "lifecycle group, set by rule" in layered.get(sid).reason
+    assert "lifecycle" not in layered.get(0).reason and layered.get(2).reason == plain.get(2).reason
+    assert layered.narrative.startswith("No segment is clearly under- or over-served")
+    # without attention, "brings the most" names a behavioural segment, not the valuable group
+    no_att = find_opportunities(labels, value, segment_names=NAMES, lifecycle={1: "lapsed"})
+    assert "'Core' brings the most" in no_att.narrative

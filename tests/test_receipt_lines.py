@@ -326,3 +326,17 @@ def test_assigning_with_the_catalogue_a_run_used(tmp_path):
     assert scored.assignments.set_index("customer_id")["segment_id"].equals(fitted)
     with pytest.raises(InputError, match="give the events' category column or the product catalogue"):
         score(result.model, events=events)
+
+
+def test_product_ids_are_read_as_written(con, tmp_path):
+    # SKU 1.10 is not SKU 1.1: read as numbers, they would merge (in the events and the catalogue)
+    events = _write(tmp_path / "e.csv", "card,time,sku,amount\nc1,2024-01-01,1.10,5\nc1,2024-01-01,1.1,5\n"
+                                        "c2,2024-01-02,1.10,7\n")
+    products = _write(tmp_path / "p.csv", "sku,category\n1.10,tea\n2.5,coffee\n")
+    cols = ColumnMapping(customer_id="card", event_time="time", product_id="sku")
+    t = load_events(con, events, cols)
+    assert t.duplicates == 0
+    joined, counts = join_catalogue(con, t, load_products(con, products, cols))
+    assert (counts.lines_unknown, counts.products_unknown, counts.products) == (1, 1, 2)
+    assert sorted(con.execute(f"SELECT product_id, category FROM {joined.table}").fetchall()) == [
+        ("1.1", UNKNOWN), ("1.10", "tea"), ("1.10", "tea")]

@@ -29,17 +29,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("segmentkit-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-               .getOrCreate())
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     data = make_demo(700, seed=6)
     folder = tmp_path_factory.mktemp("spark-demo")
@@ -97,16 +86,11 @@ def _hostile_events(path):
     return path
 
 
-def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, tmp_path):
+def test_every_data_quality_count_equals_duckdb_on_troublesome_input(spark, fit_both, tmp_path):
     """Hand-counted: 1 id with blanks, 4 non-finite numbers, 2 events in 2099, 2 duplicates
     carrying 6.25; ids as written ('1' and '001' differ); the +02:00 time read as 08:00 UTC."""
     path = _hostile_events(tmp_path / "hostile.csv")
-    kwargs = dict(random_state=0, k=2, validate=False)
-    a = Segmentation(**kwargs).fit(events=SparkEvents(str(path), spark=spark))
-    b = Segmentation(**kwargs).fit(events=path)
-    qa, qb = a.summary.data_quality.model_dump(), b.summary.data_quality.model_dump()
-    assert [n.replace("hostile.csv (Spark)", "hostile.csv") for n in qa.pop("notes")] == qb.pop("notes")
-    assert qa == qb
+    a, b, qb = fit_both(path, random_state=0, k=2, validate=False)
     assert (qb["ids_trimmed"], qb["non_finite_amounts"], qb["events_outside_time_range"]) == (1, 4, 2)
     assert (qb["duplicate_events_dropped"], qb["duplicate_events_amount"]) == (2, 6.25)
     assert qb["customers_without_usable_events"] == 1 and qb["events_rows_read"] == 240 + 13
@@ -221,6 +205,17 @@ def test_beyond_the_driver_threshold_a_sample_is_fitted_and_spark_assigns_everyo
     assert a["customer_id"].tolist() == b["customer_id"].tolist()  # everyone, once
     assert a["status"].tolist() == b["status"].tolist()
     assert _ari(a["segment_id"], b["segment_id"]) >= 0.9
+    # later commands read the run's folders of part files as they read a DuckDB run's files
+    contacts = tmp_path / "contacts.csv"
+    pd.DataFrame({"customer_id": a["customer_id"], "email": [f"c{i}@example.org" for i in range(len(a))]}).to_csv(
+        contacts, index=False)
+    _cli("export-audiences", tmp_path / "s", "--customers", contacts, "--platform", "meta", "--out", tmp_path / "aud")
+    pre = json.loads((tmp_path / "aud" / "audiences.json").read_text())
+    sizes = a.loc[a["status"] == "segmented", "segment_id"].value_counts()
+    assert {seg["id"]: seg["customers"] for seg in pre["segments"]} == {int(k): int(v) for k, v in sizes.items()}
+    res = CliRunner().invoke(app, ["readout", str(tmp_path / "s"), "--events", str(files["events"]),
+                                   "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "run it with --holdout" in res.output
 
 
 def test_remote_customers_are_fetched_by_spark_byte_for_byte(spark, demo):
@@ -284,3 +279,33 @@ def test_assign_with_spark_refuses_a_rule_it_cannot_write(spark, demo, tmp_path)
     model = replace(load_model(tmp_path / "run"), algorithm="gmm")
     with pytest.raises(InputError, match="this model is gmm: use --engine duckdb"):
         score_spark(model, SparkEvents(str(files["events"]), spark=spark), str(tmp_path / "out"))
+
+
+def test_assign_with_spark_applies_the_lifecycle_rules_as_duckdb_does(spark, demo, tmp_path):
+    files = demo[0]
+    _cli("run", "--events", files["events"], "--layers", "lifecycle", "--k", 3, "--no-validate",
+         "--out", tmp_path / "run")
+    group_ids = json.loads((tmp_path / "run" / "model" / "model.json").read_text())["lifecycle"]["group_ids"]
+    events = pd.read_csv(files["events"], dtype={"customer_id": str})
+    new = events[events["customer_id"].isin(sorted(events["customer_id"].unique())[1::3])]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    # a month before the last event: some customers are new then, others lapsed, one-time or browsing
+    args = ["--events", tmp_path / "new.csv", "--snapshot-date", "2026-06-01"]
+    _cli("assign", tmp_path / "run", *args, "--out", tmp_path / "d")
+    _cli("assign", tmp_path / "run", "--engine", "spark", *args, "--out", tmp_path / "s")
+    d = pd.read_parquet(tmp_path / "d" / "assignments.parquet")
+    s = pd.read_parquet(tmp_path / "s" / "assignments.parquet")
+    assert set(group_ids.values()) <= set(d["segment_id"])  # every group of the run is met
+    assert (d["layer"] == "behaviour").sum() > 0
+    pd.testing.assert_frame_equal(s.drop(columns="confidence"), d.drop(columns="confidence"))
+    assert np.allclose(s["confidence"], d["confidence"], atol=1e-6, equal_nan=True)
+    assert (json.loads((tmp_path / "s" / "drift.json").read_text())
+            == json.loads((tmp_path / "d" / "drift.json").read_text()))
+
+
+def test_a_sample_fit_refuses_the_lifecycle_layers(spark, demo, tmp_path):
+    files = demo[0]
+    res = CliRunner().invoke(app, ["run", "--engine", "spark", "--driver-customers", "300", "--layers", "lifecycle",
+                                   "--events", str(files["events"]), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 2
+    assert "beyond [spark] driver_customers (300) customers, --layers lifecycle is not available" in res.output

@@ -47,7 +47,7 @@ import pandas as pd
 
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError
-from segmentkit.export import excel_safe, to_json
+from segmentkit.export import excel_safe, read_assignments, to_json
 from segmentkit.result import Segment, Summary
 
 __all__ = [
@@ -383,13 +383,12 @@ def _usable(keys: pd.DataFrame, platform: str) -> dict[str, pd.Series]:
 def _run_segments(run: Path, segments: Sequence[int] | None,
                   ) -> tuple[dict[int, Segment], list[int], pd.DataFrame]:
     """A run's segments by id (noise left out), the ids asked for, and its assignments."""
-    assignments_path, summary_path = run / "assignments.parquet", run / "summary.json"
-    for p in (assignments_path, summary_path):
-        if not p.is_file():
-            raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
-                             source=str(run))
+    summary_path = run / "summary.json"
+    if not summary_path.is_file() or not (run / "assignments.parquet").exists():
+        raise InputError("not a run's output folder (missing assignments.parquet or summary.json)",
+                         source=str(run))
     summary = Summary.read(summary_path)
-    assignments = pd.read_parquet(assignments_path)
+    assignments = read_assignments(run)
     known = {s.id: s for s in summary.segments if s.id >= 0}
     wanted = sorted(known) if not segments else list(dict.fromkeys(int(s) for s in segments))
     unknown = [s for s in wanted if s not in known]

@@ -18,6 +18,13 @@ sentence for each of these topics:
 * **move_up** -- the next segment up in net spend per customer and the two or three
   behavioural features that separate the two most (in overall standard deviations).
 
+The lifecycle groups of a layered run (:mod:`segmentkit.lifecycle`) are set by rule, so
+their brief states the rule's own numbers instead of reading a state from medians: one-time
+buyers the days since their only purchase, lapsed repeat buyers the days since their last
+purchase against their own usual gap, new customers the days since first seen, browsers that
+they never ordered; and the objective follows from the group (one-time: a second purchase;
+new: onboard; lapsed: win back, or reactivate below the average value; browsers: convert).
+
 Every sentence is stored next to the numbers it cites (``numbers``), in the features' own
 units, so a reader or a test can check each sentence against the profile. A sentence whose
 features the run does not have (no category column, say) is left out, never guessed.
@@ -66,8 +73,11 @@ TOPIC_TITLES = {
     "who": "Who", "what": "What they buy", "where": "Where to reach them", "when": "When",
     "price": "Price sensitivity", "risk": "Risk", "objective": "Objective", "move_up": "Move-up levers",
 }
-LIFECYCLE_STATES = ("new", "active", "at risk", "lapsed")
-OBJECTIVES = ("retain", "grow", "win back", "reactivate", "convert browsers")
+LIFECYCLE_STATES = ("new", "active", "at risk", "lapsed", "one-time", "browsers")
+OBJECTIVES = ("retain", "grow", "win back", "reactivate", "convert browsers", "second purchase", "onboard")
+#: How a brief calls each lifecycle group (:data:`segmentkit.lifecycle.GROUPS`) and its rule.
+_GROUP_WORDS = {"new": "new customers", "one-time": "one-time buyers (one order)",
+                "browsers": "browsers (no order)", "lapsed": "lapsed repeat buyers"}
 
 # NEW_TENURE_DAYS, AT_RISK_GAPS and LAPSED_GAPS (segmentkit.lifecycle) read a segment's medians here
 #: Browsers: product views per order at least this index (1.5× the average) ...
@@ -500,10 +510,78 @@ def _move_up(s: _Seg, segs: Sequence[_Seg], specs: Mapping[str, FeatureSpec],
     return up.id, BriefSentence("move_up", text, numbers)
 
 
+def _group_who(s: _Seg, group: str, recency: float | None, gap: float | None) -> BriefSentence:
+    """The who of a lifecycle group: its rule and the rule's own numbers."""
+    text = (f"{s.size:,} customers ({format_value(s.share, 'share')} of all) bringing "
+            f"{format_value(s.value_share, 'share')} of net revenue "
+            f"(value index {format_value(s.value_index, 'count')})"
+            f"; lifecycle group, by rule: {_GROUP_WORDS[group]}")
+    numbers: dict[str, Any] = {"size": s.size, "share": s.share, "value_share": s.value_share,
+                               "value_index": s.value_index}
+    tenure = s.stat("tenure_days", "median")
+    if group in ("new", "browsers") and tenure is not None:
+        text += f", first seen a median {format_value(tenure, 'days')} days ago"
+        numbers["median_tenure_days"] = tenure
+    elif group == "one-time" and recency is not None:
+        text += f", their only purchase a median {format_value(recency, 'days')} days ago"
+        numbers["median_recency_days"] = recency
+    elif group == "lapsed" and recency is not None:
+        text += f", last purchase a median {format_value(recency, 'days')} days ago"
+        numbers["median_recency_days"] = recency
+        if gap:
+            text += (f", {format_value(recency / gap, 'ratio')}× their usual {format_value(gap, 'days')} days "
+                     "between orders")
+            numbers.update({"usual_gap_days": gap, "gaps_since_last_order": recency / gap})
+    return BriefSentence("who", text + ".", numbers)
+
+
+def _group_risk(s: _Seg, group: str, recency: float | None, gap: float | None) -> BriefSentence | None:
+    """The risk of a lifecycle group: when they last bought (never, for browsers)."""
+    if group == "browsers" or recency is None:
+        return None
+    if group == "lapsed":
+        return _risk(s, recency, gap, "lapsed")
+    text = (f"Their only purchase was a median {format_value(recency, 'days')} days ago" if group == "one-time"
+            else f"Last purchase a median {format_value(recency, 'days')} days ago")
+    return BriefSentence("risk", text + ".", {"median_recency_days": recency})
+
+
+def _group_objective(s: _Seg, group: str, recency: float | None, gap: float | None) -> tuple[str, str, BriefSentence]:
+    """The objective a lifecycle group's rule calls for, with the numbers behind it."""
+    vi = s.value_index
+    tenure = s.stat("tenure_days", "median")
+    if group == "one-time":
+        objective, rule = "second purchase", "lifecycle group one-time buyers (one order)"
+        why = f"they bought once, a median {format_value(recency, 'days')} days ago, and never again"
+        numbers: dict[str, Any] = {"median_recency_days": recency}
+    elif group == "new":
+        objective, rule = "onboard", f"lifecycle group new customers (first seen at most {NEW_TENURE_DAYS:g} days ago)"
+        why = (f"they are new (first seen a median {format_value(tenure, 'days')} days ago): "
+               "turn a first order into a habit")
+        numbers = {"median_tenure_days": tenure}
+    elif group == "browsers":
+        objective, rule = "convert browsers", "lifecycle group browsers (no order)"
+        why = f"they were first seen a median {format_value(tenure, 'days')} days ago and have never ordered"
+        numbers = {"median_tenure_days": tenure}
+    else:
+        worth = vi is not None and vi >= VALUE_INDEX_AVERAGE
+        objective = "win back" if worth else "reactivate"
+        rule = (f"lifecycle group lapsed repeat buyers and value index {'≥' if worth else '<'} "
+                f"{VALUE_INDEX_AVERAGE:.0f}")
+        why = f"they stopped buying (last purchase a median {format_value(recency, 'days')} days ago"
+        numbers = {"median_recency_days": recency, "value_index": vi}
+        if recency is not None and gap:
+            why += f", {format_value(recency / gap, 'ratio')}× their usual gap"
+            numbers["gaps_since_last_order"] = recency / gap
+        why += f") and their value index is {format_value(vi, 'count')}"
+    return objective, rule, BriefSentence("objective", f"Suggested objective: {objective}, because {why}.", numbers)
+
+
 def build_briefs(
     segments: Sequence[Mapping[str, Any]],
     specs: Mapping[str, FeatureSpec],
     feature_scale: Mapping[str, float],
+    groups: Mapping[int, str] | None = None,
 ) -> dict[int, Brief]:
     """Write a brief for every segment (noise has none).
 
@@ -517,6 +595,10 @@ def build_briefs(
         Feature kinds and labels.
     feature_scale : mapping of str to float
         Overall standard deviation of each feature, to rank move-up differences.
+    groups : mapping of int to str, optional
+        The lifecycle groups of a layered run, segment id → group: their lifecycle is the
+        group and their brief states its rule (module docstring); they are never the next
+        segment up.
 
     Returns
     -------
@@ -524,15 +606,25 @@ def build_briefs(
         By segment id.
     """
     segs = [_Seg(x) for x in segments if not x.get("is_noise") and int(x["id"]) >= 0]
+    # a step up leads to a behavioural segment: nobody is meant to move into a lifecycle group
+    targets = [t for t in segs if t.id not in (groups or {})]
     out: dict[int, Brief] = {}
     for s in segs:
         recency = s.stat("recency_days", "median")
-        gap = usual_gap(s)
-        life = lifecycle_state(recency, gap, s.stat("tenure_days", "median"))
-        objective, rule, obj_sentence = _objective(s, life, recency, gap)
-        up_id, up_sentence = _move_up(s, segs, specs, feature_scale)
-        sentences = [_who(s, life, gap, recency), _what(s, specs), _where(s), _when(s, gap), _price(s),
-                     _risk(s, recency, gap, life), obj_sentence, up_sentence]
+        group = (groups or {}).get(s.id)
+        up_id, up_sentence = _move_up(s, targets, specs, feature_scale)
+        if group is None:
+            gap = usual_gap(s)
+            life = lifecycle_state(recency, gap, s.stat("tenure_days", "median"))
+            objective, rule, obj_sentence = _objective(s, life, recency, gap)
+            who, risk = _who(s, life, gap, recency), _risk(s, recency, gap, life)
+        else:
+            # the group's own median gap (none for one-time buyers: no everyone's fallback)
+            gap = s.stat("gap_mean_days", "median") if group == "lapsed" else None
+            life = group
+            objective, rule, obj_sentence = _group_objective(s, group, recency, gap)
+            who, risk = _group_who(s, group, recency, gap), _group_risk(s, group, recency, gap)
+        sentences = [who, _what(s, specs), _where(s), _when(s, gap), _price(s), risk, obj_sentence, up_sentence]
         out[s.id] = Brief(s.id, life, objective, rule, up_id,
                           tuple(_with_units(x, specs) for x in sentences if x is not None))
     return out

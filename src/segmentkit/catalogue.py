@@ -17,7 +17,7 @@ from segmentkit.errors import InputError
 from segmentkit.sources import LoadedTable
 from segmentkit.sqltext import literal
 
-__all__ = ["UNKNOWN", "CatalogueJoin", "join_catalogue"]
+__all__ = ["UNKNOWN", "CatalogueJoin", "catalogue_query", "check_product_id", "join_catalogue", "joined_events"]
 
 #: The category of a line whose product is missing from the catalogue.
 UNKNOWN = "unknown"
@@ -68,29 +68,50 @@ def join_catalogue(con: duckdb.DuckDBPyConnection, events: LoadedTable,
     InputError
         The events have no product id column.
     """
-    if "product_id" not in events.roles:
-        raise InputError("a product catalogue needs a product id column in the events "
-                         "(--product-column, or [columns] product_id)", source=events.source)
+    check_product_id(events)
     t, p = events.table, products.table
     lines, unknown, unknown_ids = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE p.product_id IS NULL), "
         f"count(DISTINCT e.product_id) FILTER (WHERE p.product_id IS NULL) "
         f"FROM {t} e LEFT JOIN (SELECT DISTINCT product_id FROM {p}) p USING (product_id)").fetchall()[0]
     n_products = con.execute(f"SELECT count(DISTINCT product_id) FROM {p}").fetchall()[0][0]
+    keep = "* EXCLUDE (category)" if "category" in events.roles else "*"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {t} AS SELECT e.{keep}, CASE WHEN p.product_id IS NULL THEN {literal(UNKNOWN)} "
+        f"ELSE p.category END AS category FROM {t} e LEFT JOIN ({catalogue_query(p)}) p USING (product_id)")
+    return joined_events(events, products, CatalogueJoin(int(n_products), int(lines), int(unknown), int(unknown_ids)))
+
+
+def check_product_id(events: LoadedTable) -> None:
+    """Refuse events without a product id: the catalogue has nothing to look up.
+
+    Raises
+    ------
+    InputError
+        Naming the flag and setting of the product id column.
+    """
+    if "product_id" not in events.roles:
+        raise InputError("a product catalogue needs a product id column in the events "
+                         "(--product-column, or [columns] product_id)", source=events.source)
+
+
+def catalogue_query(products: str) -> str:
+    """SQL of the category per product id of the catalogue table ``products`` (one each:
+    :func:`segmentkit.sources.load_products` refused ids listed with two)."""
+    return (f"SELECT product_id, any_value(category) AS category FROM {products} "
+            "WHERE product_id IS NOT NULL GROUP BY 1")
+
+
+def joined_events(events: LoadedTable, products: LoadedTable,
+                  joined: CatalogueJoin) -> tuple[LoadedTable, CatalogueJoin]:
+    """The events after the join (on any engine): a ``category`` role, and notes saying
+    where the categories came from and how many lines the catalogue does not list."""
     notes = list(events.notes) + list(products.notes)
     if "category" in events.roles:
         notes.append(f"{events.source}: categories taken from the catalogue {products.source}, "
                      "not from the events' own category column")
-    keep = "* EXCLUDE (category)" if "category" in events.roles else "*"
-    # one category per product id (load_products refused ids listed with two)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {t} AS SELECT e.{keep}, CASE WHEN p.product_id IS NULL THEN {literal(UNKNOWN)} "
-        f"ELSE p.category END AS category FROM {t} e LEFT JOIN "
-        f"(SELECT product_id, any_value(category) AS category FROM {p} WHERE product_id IS NOT NULL GROUP BY 1) p "
-        f"USING (product_id)")
-    if unknown:
-        notes.append(f"{events.source}: {int(unknown):,} line(s) of {int(unknown_ids):,} product(s) missing from "
-                     f"the catalogue {products.source} get the category {UNKNOWN!r}")
+    if joined.lines_unknown:
+        notes.append(f"{events.source}: {joined.lines_unknown:,} line(s) of {joined.products_unknown:,} product(s) "
+                     f"missing from the catalogue {products.source} get the category {UNKNOWN!r}")
     roles = tuple(r for r in events.roles if r != "category") + ("category",)
-    joined = CatalogueJoin(int(n_products), int(lines), int(unknown), int(unknown_ids))
     return replace(events, roles=roles, notes=tuple(notes)), joined

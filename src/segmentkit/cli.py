@@ -392,15 +392,15 @@ def assign(
 
             if events is None:
                 raise InputError("assign --engine spark needs --events")
-            if products is not None:
-                raise InputError("--products with --engine spark: the catalogue join runs on DuckDB; use --engine duckdb")
             if target is not None:
                 raise InputError("--write-db takes the assignments from the driver; with --engine spark they "
                                  "stay in Spark: write them from assignments.parquet/ instead")
             model = load_model(model_dir)
-            check_spark_model(model)  # before Spark starts
+            check_spark_model(model, customers)  # before Spark starts
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
-            done = score_spark(model, source, out, customers, snapshot_date=snap)
+            done = score_spark(model, source, out, customers, snapshot_date=snap, products=products)
+            for note in done.notes:
+                _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:

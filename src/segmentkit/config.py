@@ -253,8 +253,9 @@ class SparkSettings:
     Attributes
     ----------
     master : str or None
-        ``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://...``. ``None``: what
-        ``spark-submit`` set, else local mode with every core.
+        ``local[*]``, ``yarn``, ``spark://host:7077``, ``k8s://...``, or a Spark Connect
+        server, ``sc://host:15002``. ``None``: what ``spark-submit`` set, else local mode
+        with every core.
     app_name : str
         The application's name in the cluster's UI.
     config : dict

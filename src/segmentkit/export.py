@@ -1,4 +1,5 @@
-"""Write results: assignments (CSV safe to open in Excel, Parquet) and the JSON summary."""
+"""Write results: assignments (CSV safe to open in Excel, Parquet) and the JSON summary; read
+a run's assignments back, however they were written."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FORMULA_START", "excel_safe", "json_float", "json_safe", "to_json", "write_assignments", "write_summary"]
+from segmentkit.errors import InputError, first_line
+
+__all__ = ["FORMULA_START", "excel_safe", "json_float", "json_safe", "read_assignments", "to_json", "write_assignments",
+           "write_summary"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 
@@ -40,6 +44,29 @@ def write_assignments(assignments: pd.DataFrame, out_dir: Path) -> dict[str, Pat
     safe.to_csv(csv, index=False, lineterminator="\n")
     assignments.to_parquet(parquet, index=False)
     return {"assignments_csv": csv, "assignments_parquet": parquet}
+
+
+def read_assignments(run_dir: str | Path) -> pd.DataFrame:
+    """A run's assignments, from its ``assignments.parquet``: one file (written by
+    :func:`write_assignments`) or a folder of part files (written by Spark after a fit on a
+    sample, or by ``assign --engine spark``), in customer id order either way for a folder.
+
+    Raises
+    ------
+    InputError
+        No ``assignments.parquet`` in ``run_dir``, or one that cannot be read.
+    """
+    path = Path(run_dir) / "assignments.parquet"
+    if not path.exists():
+        raise InputError(f"assignments.parquet not found: is {Path(run_dir)} the output folder of a run?")
+    try:
+        # a folder: pyarrow reads its part files and skips Spark's _SUCCESS and .crc files
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot be read ({first_line(exc)})", source=str(path)) from None
+    if path.is_dir():
+        frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
+    return frame
 
 
 def json_float(x: Any, digits: int = 6) -> float | None:

@@ -40,7 +40,7 @@ from scipy import stats
 
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError
-from segmentkit.export import json_safe
+from segmentkit.export import json_safe, read_assignments
 
 __all__ = [
     "ALPHA",
@@ -517,11 +517,10 @@ def readout_run(run_dir: str | Path, events: Any, *, start: dt.date | None = Non
     from segmentkit.sources import load_events
 
     run = Path(run_dir)
-    parquet, summary_path = run / "assignments.parquet", run / "summary.json"
-    for needed in (parquet, summary_path):
-        if not needed.is_file():
-            raise InputError(f"{needed.name} not found: is {run} the output folder of a run?")
-    assignments = pd.read_parquet(parquet)
+    summary_path = run / "summary.json"
+    if not summary_path.is_file():
+        raise InputError(f"{summary_path.name} not found: is {run} the output folder of a run?")
+    assignments = read_assignments(run)
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     model = SegmentationModel.load(run / "model")
     if start is None:

@@ -25,6 +25,13 @@ over a handful of customers are dominated by single orders.
 The average customer is taken over *all* customers, noise (label ``-1``) included,
 because the indices compare a segment with the client's customer base. Missing values
 of ``value`` or ``attention`` count as 0 (no recorded revenue / no recorded touch).
+
+The lifecycle groups of a layered run (new, one-time, lapsed, ...; see
+:mod:`segmentkit.lifecycle`) get their indices but are never flagged: revenue and
+marketing touches accumulate over a customer's history, and a group's rule fixes that
+history (a quarter at most for new customers, one order for one-time buyers), so its
+value against its attention says what the rule is, not that a group was overlooked.
+Their brief says what to do with them.
 """
 
 from __future__ import annotations
@@ -169,11 +176,16 @@ def _numeric(values: Any, n: int, what: str) -> np.ndarray:
 
 
 def _reason(name: str, kind: str, v_idx: float | None, a_idx: float | None, size: int,
-            min_size: int, high: float, low: float) -> str:
+            min_size: int, high: float, low: float, group: str | None = None) -> str:
     q = f"'{name}'"
     if v_idx is None:
         return f"{q}: the average net revenue is not positive, so no value index can be computed."
     value_part = f"brings {_times(v_idx)} the average net revenue per customer (value index {v_idx:.0f})"
+    if group is not None:
+        att = "" if a_idx is None else (f" and receives {_times(a_idx)} the average marketing attention "
+                                        f"(attention index {a_idx:.0f})")
+        return (f"{q} {value_part}{att}; it is a lifecycle group, set by rule, whose value and "
+                "attention follow from the length of its customers' history, so it is not flagged.")
     if a_idx is None:
         return f"{q} {value_part}; no attention measure was given to compare it with."
     att_part = f"{_times(a_idx)} the average marketing attention (attention index {a_idx:.0f})"
@@ -246,12 +258,13 @@ def _kind(vi: float | None, ai: float | None, big_enough: bool, high: float, low
 
 
 def _entry(j: int, sid: int, size: int, n: int, names: Mapping[int, str], v: _Measure, a: _Measure | None,
-           c: _Measure | None, *, min_size: int, high: float, low: float) -> SegmentOpportunity:
+           c: _Measure | None, *, min_size: int, high: float, low: float, group: str | None) -> SegmentOpportunity:
     """The entry of segment ``sid``: position ``j`` of the value (``v``), attention (``a``)
-    and CLV (``c``) measures, ``size`` of ``n`` customers."""
+    and CLV (``c``) measures, ``size`` of ``n`` customers; ``group``: the lifecycle group it
+    is (never flagged), ``None`` for a behavioural segment."""
     name = str(names.get(sid, f"Segment {sid}"))
     vi, ai = v.index_of(j), (None if a is None else a.index_of(j))
-    kind = _kind(vi, ai, size >= min_size, high, low)
+    kind = _kind(vi, ai, size >= min_size and group is None, high, low)
     return SegmentOpportunity(
         segment=sid,
         name=name,
@@ -268,7 +281,7 @@ def _entry(j: int, sid: int, size: int, n: int, names: Mapping[int, str], v: _Me
         kind=kind,
         gap=None if (vi is None or ai is None) else vi - ai,
         attention_to_parity=None if (vi is None or a is None) else size * (vi / 100.0 * a.average - float(a.mean[j])),
-        reason=_reason(name, kind, vi, ai, size, min_size, high, low),
+        reason=_reason(name, kind, vi, ai, size, min_size, high, low, group),
     )
 
 
@@ -282,6 +295,7 @@ def find_opportunities(
     low: float = 80.0,
     min_size: int = 30,
     clv: pd.Series | None = None,
+    lifecycle: Mapping[int, str] | None = None,
 ) -> Opportunities:
     """Value and attention indices per segment, with under- and over-served flags.
 
@@ -305,6 +319,9 @@ def find_opportunities(
         Segments smaller than this are never flagged.
     clv : pandas.Series, optional
         A customer-lifetime-value estimate per customer; reported as ``clv_index``.
+    lifecycle : mapping of int to str, optional
+        The lifecycle groups of a layered run, segment id → group: never flagged (module
+        docstring), and left out of the narrative's "brings the most".
 
     Returns
     -------
@@ -330,7 +347,9 @@ def find_opportunities(
     a = None if att is None else _Measure.of(att, inverse, sizes)
     c = None if clv_v is None else _Measure.of(clv_v, inverse, sizes)
 
-    entries = [_entry(j, int(ids[j]), int(sizes[j]), n, names, v, a, c, min_size=min_size, high=high, low=low)
+    groups = {int(sid): str(g) for sid, g in (lifecycle or {}).items()}
+    entries = [_entry(j, int(ids[j]), int(sizes[j]), n, names, v, a, c, min_size=min_size, high=high, low=low,
+                      group=groups.get(int(ids[j])))
                for j in np.flatnonzero(ids != NOISE)]
     return Opportunities(
         segments=tuple(entries),
@@ -339,7 +358,8 @@ def find_opportunities(
         average_attention=None if a is None else a.average,
         high=float(high),
         low=float(low),
-        narrative=_narrative(entries, att is not None, v.average),
+        narrative=_narrative([e for e in entries if e.segment not in groups] or entries, att is not None,
+                             v.average),
     )
 
 

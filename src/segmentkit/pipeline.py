@@ -498,7 +498,7 @@ class Segmentation:
         return SegmentationResult(
             assignments=assignments, summary=summary, features=feats, matrix=X,
             labels=labels, model=model, migration=migration, segments_sql=wording.rules_sql(summary),
-            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers),
+            wording=wording, spark_assignment=_spark_assignment(spark_stage, feats, customers, excluded),
         )
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
@@ -631,20 +631,22 @@ class _Wording:
             segments.append(entry)
         name_of = {s["id"]: s["name"] for s in segments}
         # a brief per segment, from the profile numbers only (noise gets none); it cites names
+        lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
         # column by column: the same bits as the frame's std, without its copies of the frame
         spread = {c: float(self.frame[c].std(ddof=0)) for c in self.frame.columns}
-        briefs = build_briefs(segments, self.specs, spread)
+        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
         # opportunities, then personas (whose narrative cites the under-served segments)
-        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of)
+        opps = find_opportunities(self.labels, self.value, self.attention, segment_names=name_of,
+                                  lifecycle=lifecycle)
         personas = None
         if self.persona is not None and self.persona_column is not None:
             personas = compare_personas(
                 self.labels, self.persona, column=self.persona_column, features=self.frame,
                 demographics=self.demographics, segment_names=name_of, specs=self.specs,
-                opportunities=opps,
+                opportunities=opps, lifecycle=lifecycle,
             ).to_dict()
         layers = None if self.layers is None else {
             **self.layers, "groups": [{**g, "name": name_of[g["id"]]} for g in self.layers["groups"]]}
@@ -941,16 +943,21 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
     spark_stage = None
     if isinstance(events, SparkEvents):
         # the event stage on Spark (same canonical rules, same feature SQL); see segmentkit.spark
+        from segmentkit.spark.catalogue import read_catalogue
         from segmentkit.spark.events import spark_event_stage
 
-        if settings.products is not None or settings.columns.price is not None:
-            raise InputError("a product catalogue and a price column are read on the DuckDB path, "
-                             "not by Spark: join them into the Spark events first")
+        # one row per product: read on the driver, joined by Spark
+        products = read_catalogue(con, settings.products, settings.columns) if settings.products is not None else None
         stage("computing features (Spark)")
         spark_stage, feats = spark_event_stage(events, settings.columns, settings.snapshot_date,
                                                keep_duplicates=settings.keep_duplicates,
-                                               driver_customers=settings.spark.driver_customers, seed=cl.seed)
+                                               driver_customers=settings.spark.driver_customers, seed=cl.seed,
+                                               products=products)
         ev_table = spark_stage.loaded
+        if products is not None:
+            inputs["products"] = {"name": products[0].source, "sha256": products[0].sha256,
+                                  "rows": products[0].rows_read}
+            quality.update(spark_stage.catalogue.to_dict())
         sampled = spark_stage.scope is not None and spark_stage.scope.sampled
         if sampled:
             _check_sample_fit(settings, customers)
@@ -1226,13 +1233,15 @@ def _customer_inputs(cust: pd.DataFrame | None, roles: Roles, attributes: pd.Dat
     }
 
 
-def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any) -> Any:
-    """With a sample fit, what Spark needs to assign every customer (written with the run)."""
+def _spark_assignment(spark_stage: Any, feats: FeatureTable | None, customers: Any, excluded: pd.Series) -> Any:
+    """With a sample fit, what Spark needs to assign every customer (written with the run),
+    the customers the exclude rules left out included."""
     if spark_stage is None or spark_stage.scope is None or not spark_stage.scope.sampled:
         return None
     from segmentkit.spark.assign import SparkAssignment
 
-    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers))
+    return SparkAssignment(stage=spark_stage, specs=feats.specs if feats else (), customers=_spark_path(customers),
+                           excluded=excluded)
 
 
 def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int], feats: FeatureTable | None,
@@ -1328,10 +1337,8 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
-    if settings.exclude:
-        raise InputError(f"{beyond}, --exclude is not available (Spark assigns every customer)")
     if settings.clustering.layers != "flat":
-        raise InputError(f"{beyond}, --layers lifecycle is not available (Spark assigns by the nearest centre only)")
+        raise InputError(f"{beyond}, --layers lifecycle is not available (a fit on a sample is not layered)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 

@@ -87,8 +87,8 @@ class BriefSentence(Typed):
 class Brief(Typed):
     """A segment's brief (:mod:`segmentkit.briefs`)."""
 
-    lifecycle: Literal["new", "active", "at risk", "lapsed"] | None
-    objective: Literal["retain", "grow", "win back", "reactivate", "convert browsers"]
+    lifecycle: Literal["new", "active", "at risk", "lapsed", "one-time", "browsers"] | None
+    objective: Literal["retain", "grow", "win back", "reactivate", "convert browsers", "second purchase", "onboard"]
     objective_rule: str
     move_up_to: int | None
     sentences: list[BriefSentence]

@@ -50,7 +50,8 @@ from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format", "input_columns"]
+__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
+           "input_columns", "line_amount"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -751,18 +752,22 @@ class _Made:
     duplicates_amount: float | None = None
 
 
-def _line_amount(inp: _Input, found: dict[str, str], strict: dict[str, str], notes: list[str]) -> None:
-    """Turn a price column into the line amount, in place: price × quantity (× 1 without a
-    quantity column). An amount column, when there is one too, wins and a note says so."""
-    price = strict.pop("price")
-    if "amount" in strict:
-        notes.append(f"{inp.name}: both an amount column ({found['amount']!r}) and a price column "
-                     f"({found['price']!r}); the amount is used as the line's value")
-        return
-    quantity = strict.get("quantity")
-    strict["amount"] = f"(({price}) * ({quantity}))" if quantity else price
-    notes.append(f"{inp.name}: line value = {found['price']!r} × "
-                 + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
+def line_amount(name: str, found: dict[str, str], typed: dict[str, str]) -> str:
+    """Turn the price role of ``typed`` (role → SQL of its typed value) into the line amount,
+    in place: price × quantity (× 1 without a quantity column). An amount column, when there
+    is one too, wins. Returns the note that says which (``name`` is the input's).
+
+    The same rule on DuckDB and on Spark (:mod:`segmentkit.spark.events`): the SQL is plain
+    arithmetic on the typed columns.
+    """
+    price = typed.pop("price")
+    if "amount" in typed:
+        return (f"{name}: both an amount column ({found['amount']!r}) and a price column "
+                f"({found['price']!r}); the amount is used as the line's value")
+    quantity = typed.get("quantity")
+    typed["amount"] = f"(({price}) * ({quantity}))" if quantity else price
+    return (f"{name}: line value = {found['price']!r} × "
+            + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
 
 
 def _materialize(
@@ -772,7 +777,7 @@ def _materialize(
     """Create ``table`` with typed canonical columns in one strict pass over the input.
 
     With ``collapse``, rows equal in *every* input column (the mapped ones as typed and
-    tidied, the others as they are) are exact duplicates: all but the first are deleted
+    tidied, the others as they are: as written in a CSV file) are exact duplicates: all but the first are deleted
     (or, with ``keep_duplicates``, only counted). The typed pass also stores a 64-bit hash
     of each row (``__row_hash``; rows the text tidying rewrites get theirs anew), so
     finding duplicates is a group-by over one integer column: only rows whose hash is
@@ -791,7 +796,7 @@ def _materialize(
             _all_tidy(inp.distinct_text(found[role], _FEW_LEVELS))}
     strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
     if "price" in strict:
-        _line_amount(inp, found, strict, notes)
+        notes.append(line_amount(inp.name, found, strict))
     riders: list[str] = []
     if collapse:
         used = {found[r] for r in strict if r in found}
@@ -899,7 +904,11 @@ def load_events(
         inp = _Input(con, source, "events", Path(workdir or tmp))
         found = _resolve(inp, columns, EVENT_ROLES + LINE_ROLES, required=("customer_id", "event_time"),
                          elsewhere=elsewhere)
-        inp.read_as_text([found[r] for r in ("customer_id", "order_id") if r in found])
+        # ids as written; so are the columns no role reads (an amount column wins over a price),
+        # which only decide duplicates: "10" and "10.0" there may be two codes, not one number
+        used = {c for r, c in found.items() if not (r == "price" and "amount" in found)}
+        inp.read_as_text([found[r] for r in ("customer_id", "order_id", "product_id") if r in found]
+                         + [c for c in inp.columns if c not in used])
         made = _materialize(inp, table, found, [], collapse=True, keep_duplicates=keep_duplicates)
     if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)
@@ -994,6 +1003,7 @@ def load_products(
     with tempfile.TemporaryDirectory() as tmp:
         inp = _Input(con, source, "products", Path(workdir or tmp))
         found = _resolve(inp, columns, ("product_id", "category"), required=("product_id", "category"))
+        inp.read_as_text([found["product_id"]])  # "00123" is not product 123
         made = _materialize(inp, table, found, [])
     if made.rows == 0:
         raise InputError("the file has a header but no rows", source=inp.name)

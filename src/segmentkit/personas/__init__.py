@@ -51,7 +51,8 @@ dissolved
 Every persona gets one kind (precedence ``split > merge > match > partial >
 dissolved``; *partial* is a persona that leads a segment of its own without a clean
 match), every non-noise segment one kind (``merge > new > split > match > other``;
-``"unknown"`` for a segment without any customer of known persona). Customers with a
+``"unknown"`` for a segment without any customer of known persona; ``"lifecycle"`` for the
+lifecycle groups of a layered run, which are set by rule and so never claimed or new). Customers with a
 missing persona are left out of the crosstab and the scores; noise customers (label
 ``-1``) stay in the crosstab as segment ``"-1"`` but are never a split target, merge or
 new segment, and are left out of the agreement scores.

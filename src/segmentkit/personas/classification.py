@@ -30,19 +30,25 @@ class Classes:
     is_split: np.ndarray  # persona with two or more targets
     merge_part: np.ndarray  # target that also makes up >= merge_share of the segment
     is_merge: np.ndarray  # segment with two or more merge parts
+    behavioural: np.ndarray  # segment found by the clustering (not a lifecycle group set by rule)
 
 
-def classify(sh: Shares, *, lift: float, dominance: float, split_share: float, merge_share: float) -> Classes:
-    """Over-representation, claimed and new segments, split personas and merge segments."""
+def classify(sh: Shares, *, lift: float, dominance: float, split_share: float, merge_share: float,
+             behavioural: np.ndarray | None = None) -> Classes:
+    """Over-representation, claimed and new segments, split personas and merge segments.
+
+    ``behavioural`` marks the segments found by the clustering (default: all); the others,
+    a layered run's lifecycle groups, are neither claimed nor new, so never a target."""
+    beh = np.ones(len(sh.seg_ids), dtype=bool) if behavioural is None else np.asarray(behavioural, dtype=bool)
     threshold = np.minimum(lift * sh.base, (1.0 + sh.base) / 2.0)
     over = (sh.c >= threshold[:, None] - SLACK) & (sh.N > 0)
-    has_known = sh.s_size > 0
+    has_known = (sh.s_size > 0) & beh
     claimed = has_known & (np.where(over, sh.c, 0.0).sum(axis=0) >= dominance - SLACK)
     target = over & claimed[None, :] & (sh.r >= split_share - SLACK)
     merge_part = target & (sh.c >= merge_share - SLACK)
     return Classes(over=over, claimed=claimed, is_new=has_known & ~claimed, target=target,
                    is_split=target.sum(axis=1) >= 2, merge_part=merge_part,
-                   is_merge=merge_part.sum(axis=0) >= 2)
+                   is_merge=merge_part.sum(axis=0) >= 2, behavioural=beh)
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,9 @@ def match(sh: Shares, cl: Classes, names: Mapping[int, str], *, dominance: float
         return Matching(tuple(pairs), tuple(matches), matched_p, matched_s)
     union = sh.p_size[:, None] + sh.s_size[None, :] - sh.N
     jac = np.divide(sh.N, union, out=np.zeros_like(sh.N), where=union > 0)
-    rows, cols = linear_sum_assignment(-jac)
-    for i, j in sorted(zip(rows.tolist(), cols.tolist())):
+    among = np.flatnonzero(cl.behavioural)  # a lifecycle group is never matched
+    rows, cols = linear_sum_assignment(-jac[:, among])
+    for i, j in sorted(zip(rows.tolist(), among[cols].tolist())):
         if sh.N[i, j] <= 0:
             continue
         m = PersonaMatch(persona=sh.persona_names[i], segment=sh.seg_ids[j], name=names[sh.seg_ids[j]],
@@ -89,7 +96,8 @@ def persona_kinds(sh: Shares, cl: Classes, matching: Matching, *, split_share: f
     if len(sh.persona_names) and sh.seg_ids:
         top = np.argmax(sh.N, axis=0)
         leader[top, np.arange(len(sh.seg_ids))] = sh.s_size > 0
-    owns = (leader & cl.over & (sh.r >= split_share - SLACK) & ~cl.is_new[None, :]).any(axis=1)
+    own = cl.behavioural & ~cl.is_new  # a lifecycle group is nobody's own segment
+    owns = (leader & cl.over & (sh.r >= split_share - SLACK) & own[None, :]).any(axis=1)
     kinds = np.select([cl.is_split, in_merge, matching.matched_p, owns], ["split", "merge", "match", "partial"],
                       "dissolved")
     return dict(zip(sh.persona_names, kinds.tolist()))

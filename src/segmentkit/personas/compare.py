@@ -11,7 +11,7 @@ from segmentkit.features import FeatureSpec
 from segmentkit.personas.classification import (Classes, Matching, classify, match, merges, persona_kinds,
                                                 segment_kinds)
 from segmentkit.personas.explain import splits
-from segmentkit.personas.narrative import narrative
+from segmentkit.personas.narrative import LifecycleShares, narrative
 from segmentkit.personas.shares import NOISE, Shares, agreement, int_labels, persona_codes, shares
 from segmentkit.personas.types import PersonaComparison, PersonaSplit
 
@@ -38,6 +38,7 @@ def compare_personas(
     min_effect: float = 0.5,
     n_features: int = 3,
     opportunities: Opportunities | None = None,
+    lifecycle: Mapping[int, str] | None = None,
 ) -> PersonaComparison:
     """Compare behavioral segments with the client's personas.
 
@@ -85,6 +86,13 @@ def compare_personas(
     opportunities : Opportunities, optional
         When given, the narrative adds value and attention to the sentences about new
         segments.
+    lifecycle : mapping of int to str, optional
+        The lifecycle groups of a layered run: segment id → group (one of
+        :data:`segmentkit.lifecycle.GROUPS`). They are set by rule, not found by the
+        clustering, so they are never split targets, merges, matches, new groups or a
+        persona's own segment (their kind is ``"lifecycle"``): the narrative says once which
+        share of each persona each group holds, then the splits, merges and new groups among
+        the behavioural segments. Shares, crosstab and agreement still cover every customer.
 
     Returns
     -------
@@ -99,11 +107,14 @@ def compare_personas(
     lab, persona_names, pcode, missing = _encoded_inputs(labels, personas, features, demographics)
     sh = shares(lab, pcode, persona_names)
     names = _display_names(segment_names, sh.seg_ids)
-    cl = classify(sh, lift=lift, dominance=dominance, split_share=split_share, merge_share=merge_share)
+    groups = {sid: str(lifecycle[sid]) for sid in sh.seg_ids if lifecycle and sid in lifecycle}
+    behavioural = np.array([sid not in groups for sid in sh.seg_ids], dtype=bool)
+    cl = classify(sh, lift=lift, dominance=dominance, split_share=split_share, merge_share=merge_share,
+                  behavioural=behavioural)
     matching = match(sh, cl, names, dominance=dominance)
     split = splits(sh, cl, lab, pcode, names, specs=dict(specs or {}), features=features,
                    demographics=demographics, min_effect=min_effect, n_features=n_features, lookalike=lookalike)
-    return _comparison(column, lab, pcode, missing, sh, cl, matching, split, names,
+    return _comparison(column, lab, pcode, missing, sh, cl, matching, split, names, groups,
                        split_share=split_share, opportunities=opportunities)
 
 
@@ -143,9 +154,11 @@ def _display_names(segment_names: Mapping[int, str] | None, seg_ids: tuple[int, 
 
 
 def _comparison(column: str, lab: np.ndarray, pcode: np.ndarray, missing: np.ndarray, sh: Shares, cl: Classes,
-                matching: Matching, split: tuple[PersonaSplit, ...], names: dict[int, str], *,
-                split_share: float, opportunities: Opportunities | None) -> PersonaComparison:
-    """The result: agreement, what each persona and segment became, and the narrative."""
+                matching: Matching, split: tuple[PersonaSplit, ...], names: dict[int, str],
+                groups: Mapping[int, str], *, split_share: float,
+                opportunities: Opportunities | None) -> PersonaComparison:
+    """The result: agreement, what each persona and segment became, and the narrative
+    (``groups``: the lifecycle groups by segment id, told apart from the behavioural segments)."""
     ari, ami, nmi, vm = agreement(lab, pcode)
     p_kinds = persona_kinds(sh, cl, matching, split_share=split_share)
     dissolved = tuple(p for p in sh.persona_names if p_kinds[p] == "dissolved")
@@ -172,11 +185,21 @@ def _comparison(column: str, lab: np.ndarray, pcode: np.ndarray, missing: np.nda
         new_segments=new_segments,
         dissolved=dissolved,
         persona_kinds=p_kinds,
-        segment_kinds=segment_kinds(sh, cl, matching),
+        segment_kinds={**segment_kinds(sh, cl, matching), **{sid: "lifecycle" for sid in groups}},
         narrative=narrative(
-            column=column, persona_names=sh.persona_names, seg_ids=sh.seg_ids, names=result_names, ari=ari,
-            splits=split, merges=merged, new_segments=new_segments, matches=matching.matches,
-            dissolved=dissolved, r=sh.r, s_size=sh.s_size, n_missing=int(missing.sum()),
-            opportunities=opportunities,
+            column=column, persona_names=sh.persona_names, seg_ids=tuple(s for s in sh.seg_ids if s not in groups),
+            names=result_names, ari=ari, splits=split, merges=merged, new_segments=new_segments,
+            matches=matching.matches, dissolved=dissolved, r=sh.r[:, cl.behavioural],
+            s_size=sh.s_size[cl.behavioural], n_missing=int(missing.sum()), opportunities=opportunities,
+            lifecycle=_lifecycle_shares(sh, groups),
         ),
     )
+
+
+def _lifecycle_shares(sh: Shares, groups: Mapping[int, str]) -> LifecycleShares | None:
+    """Each lifecycle group's share of each persona, ``None`` without groups (a flat run)."""
+    if not groups:
+        return None
+    cols = [sh.seg_ids.index(sid) for sid in groups]
+    return LifecycleShares(groups=tuple(groups.values()), persona_names=sh.persona_names, r=sh.r[:, cols],
+                           known=float(sh.s_size.sum()))

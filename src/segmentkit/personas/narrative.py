@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
@@ -12,7 +13,7 @@ from segmentkit.wording import percent
 if TYPE_CHECKING:  # pragma: no cover
     from segmentkit.opportunities import Opportunities
 
-__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "narrative", "quoted"]
+__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "LifecycleShares", "narrative", "quoted"]
 
 #: Agreement (adjusted Rand index) below which the personas "explain little" of behaviour:
 #: the narrative says so once and then tells only the splits, merges and new groups.
@@ -25,6 +26,31 @@ CLEAN_SHARE = 0.8
 _STRONG, _MODERATE = 0.8, 0.5
 #: Sub-segments named when a dissolved persona's members are spread over segments.
 _SPREAD_SHOWN = 3
+#: How the narrative calls the members of each lifecycle group (by its rule, whatever its
+#: display name), see :data:`segmentkit.lifecycle.GROUPS`.
+_GROUP_WORDS = {"new": "new", "one-time": "one-time buyers", "browsers": "never bought", "lapsed": "lapsed"}
+
+
+@dataclass(frozen=True)
+class LifecycleShares:
+    """The lifecycle groups of a layered run against the personas.
+
+    ``r`` is personas × ``groups``: the share of each persona's members in each group;
+    ``known`` counts the customers with a persona in any segment or group.
+    """
+
+    groups: tuple[str, ...]
+    persona_names: tuple[str, ...]
+    r: np.ndarray
+    known: float
+
+    def sentence(self) -> str:
+        """Said once: the groups are set by rule, and which share of each persona they hold."""
+        words = [_GROUP_WORDS.get(g, g) for g in self.groups]
+        per_persona = [f"{quoted(p)} {_join([f'{percent(x)} {w}' for x, w in zip(self.r[i], words)])}"
+                       for i, p in enumerate(self.persona_names)]
+        return ("The lifecycle groups are set by rule, not found by the clustering, so the splits, merges and new "
+                f"groups below are among the behavioural segments; by persona: {'; '.join(per_persona)}.")
 
 
 def quoted(name: str) -> str:
@@ -50,17 +76,19 @@ def _ari_words(ari: float | None) -> str:
     return "very weak"
 
 
-def _opening(column: str, n_personas: int, n_segments: int, ari: float | None, n_dissolved: int) -> str:
+def _opening(column: str, n_personas: int, n_segments: int, ari: float | None, n_dissolved: int,
+             n_groups: int = 0) -> str:
     ari_txt = "" if ari is None else f" (adjusted Rand index {ari:.2f})"
+    segments = f"{n_segments} behavioral segments" + (f" and {n_groups} lifecycle groups" if n_groups else "")
     if ari is not None and ari < WEAK_AGREEMENT:
         return (
             f"The client's {n_personas} personas in '{column}' explain little of how customers "
-            f"behave: agreement with the {n_segments} behavioral segments is {_ari_words(ari)}{ari_txt}"
+            f"behave: agreement with the {segments} is {_ari_words(ari)}{ari_txt}"
             + (f", and {n_dissolved} of the {n_personas} personas have no segment of their own"
                if n_dissolved else "") + "."
         )
-    return (f"The client's {n_personas} personas in '{column}' map onto {n_segments} behavioral "
-            f"segments; agreement is {_ari_words(ari)}{ari_txt}.")
+    return (f"The client's {n_personas} personas in '{column}' map onto {segments}; "
+            f"agreement is {_ari_words(ari)}{ari_txt}.")
 
 
 def _split_sentence(sp: PersonaSplit) -> str:
@@ -117,17 +145,25 @@ def _match_sentences(matches: Sequence[PersonaMatch]) -> list[str]:
 
 
 def _dissolved_sentences(dissolved: Sequence[str], persona_names: Sequence[str], seg_ids: Sequence[int],
-                         names: Mapping[int, str], r: np.ndarray) -> list[str]:
+                         names: Mapping[int, str], r: np.ndarray, lifecycle: LifecycleShares | None) -> list[str]:
+    """Personas without a segment of their own; in a layered run, without a behavioural one,
+    and "mostly in the lifecycle groups" for those of which the groups hold most."""
+    own = "segment" if lifecycle is None else "behavioural segment"
+    in_groups = set() if lifecycle is None else {
+        p for p, x in zip(lifecycle.persona_names, lifecycle.r.sum(axis=1)) if x > 0.5}
+    if len(dissolved) == 1 and dissolved[0] in in_groups:
+        return [f"{quoted(dissolved[0])} has no {own} of its own: most of its members are in the lifecycle groups."]
     if len(dissolved) == 1:
         i = list(persona_names).index(dissolved[0])
         ranked = [j for j in sorted(range(len(seg_ids)), key=lambda j: (-r[i, j], seg_ids[j])) if r[i, j] > 0]
         spread = [f"{quoted(names[seg_ids[j]])} ({percent(r[i, j])})" for j in ranked[:_SPREAD_SHOWN]]
         if len(ranked) > _SPREAD_SHOWN:
             spread.append("others")
-        return [f"{quoted(dissolved[0])} has no segment of its own: its members are spread over {_join(spread)}."]
+        return [f"{quoted(dissolved[0])} has no {own} of its own: its members are spread over {_join(spread)}."]
     if dissolved:
-        return [f"{_join([quoted(p) for p in dissolved])} have no segment of their own: their members are "
-                "spread over several segments."]
+        where = ("most of their members are in the lifecycle groups" if set(dissolved) <= in_groups
+                 else "their members are spread over several segments")
+        return [f"{_join([quoted(p) for p in dissolved])} have no {own} of their own: {where}."]
     return []
 
 
@@ -147,24 +183,31 @@ def narrative(
     s_size: np.ndarray,
     n_missing: int,
     opportunities: Opportunities | None,
+    lifecycle: LifecycleShares | None = None,
 ) -> str:
     """The paragraph: agreement, then splits, merges, new groups, matches, dissolved
     personas and the customers left out (matches and dissolved personas only when the
-    agreement is not weak: said once at the start)."""
-    if not persona_names or not seg_ids:
+    agreement is not weak: said once at the start). With ``lifecycle`` (a layered run;
+    ``seg_ids``, ``r`` and ``s_size`` then cover the behavioural segments only), the
+    groups' shares of each persona come once after the agreement."""
+    if not persona_names or not (seg_ids or lifecycle):
         return f"No customer has both a '{column}' persona and a segment, so the personas cannot be compared."
-    out = [_opening(column, len(persona_names), len(seg_ids), ari, len(dissolved))]
-    out += [_split_sentence(sp) for sp in splits]
-    out += [_merge_sentence(mg) for mg in merges]
-    total = float(s_size.sum())
-    out += [_new_segment_sentence(names[sid], s_size[seg_ids.index(sid)] / total, opportunities, sid)
-            for sid in new_segments]
+    out = [_opening(column, len(persona_names), len(seg_ids), ari, len(dissolved),
+                    len(lifecycle.groups) if lifecycle else 0)]
+    found = [_split_sentence(sp) for sp in splits]
+    found += [_merge_sentence(mg) for mg in merges]
+    total = float(lifecycle.known if lifecycle is not None else s_size.sum())
+    found += [_new_segment_sentence(names[sid], s_size[seg_ids.index(sid)] / total, opportunities, sid)
+              for sid in new_segments]
     if ari is not None and ari < WEAK_AGREEMENT:
         matches, dissolved = [], ()
-    out += _match_sentences(matches)
-    out += _dissolved_sentences(dissolved, persona_names, seg_ids, names, r)
+    found += _match_sentences(matches)
+    found += _dissolved_sentences(dissolved, persona_names, seg_ids, names, r, lifecycle)
     if not (splits or merges or new_segments or dissolved) and matches:
-        out.append("The segments reproduce the personas.")
+        found.append("The segments reproduce the personas.")
+    if lifecycle is not None:
+        out.append(lifecycle.sentence())
+    out += found
     if n_missing:
         out.append(f"{n_missing} customers without a persona are left out of this comparison.")
     return " ".join(out)

@@ -94,7 +94,9 @@ class PersonaComparison(Typed):
     persona → segment id (``-1``: noise), and ``crosstab_shares`` the same as shares both
     ways. ``matching`` is the full Hungarian matching by persona, ``matches`` its mutually
     dominant pairs; ``splits`` are by persona, ``merges`` by segment id. Every persona and
-    every non-noise segment has a kind; ``narrative`` says it all in plain words.
+    every non-noise segment has a kind (``lifecycle`` for a layered run's groups set by rule,
+    which are never split targets, merges, matches or new); ``narrative`` says it all in
+    plain words.
     """
 
     column: str

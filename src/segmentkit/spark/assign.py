@@ -12,26 +12,33 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from segmentkit.config import ColumnMapping
 from segmentkit.drift import drift_from_shares
 from segmentkit.errors import InputError
+from segmentkit.exclusions import excluded_customers, exclusion_note, format_rules
 from segmentkit.export import FORMULA_START, to_json
 from segmentkit.features import FeatureSpec, feature_query
+from segmentkit.lifecycle import GROUPS, RULE_FEATURES, LifecycleRules
 from segmentkit.model import SegmentationModel
 from segmentkit.prepare import CLIP, Preparation
-from segmentkit.spark.engine import SparkEngine
+from segmentkit.sources import Source, load_customers
+from segmentkit.spark.catalogue import join_catalogue_spark, read_catalogue
+from segmentkit.spark.engine import SparkEngine, is_connect
 from segmentkit.spark.events import SparkEvents, SparkStage, load_events_spark, read_table
 from segmentkit.sqltext import literal, spark_identifier
 
 __all__ = ["NEAREST_CENTRE_ALGORITHMS", "SparkAssignment", "SparkScored", "assign_features", "check_spark_model",
-           "nearest_centre_sql", "prepared_sql", "score_spark"]
+           "excluded_on_driver", "nearest_centre_sql", "prepared_sql", "score_spark"]
 
 #: Algorithms whose rule for new customers is the nearest centre of ``state["centres"]``
 #: (:func:`segmentkit.algorithms.nearest_centre`), the rule written here as Spark SQL.
@@ -56,12 +63,15 @@ class SparkScored:
     paths : dict
         ``assignments_parquet``, ``assignments_csv`` (folders of part files, as Spark
         writes them) and ``drift`` (``drift.json``), as paths or URLs.
+    notes : tuple of str
+        What was left out, in plain sentences (the customers the model's exclude rules matched).
     """
 
     drift: dict[str, Any]
     status_counts: dict[str, int]
     segment_counts: dict[tuple[int, str], int]
     paths: dict[str, str]
+    notes: tuple[str, ...] = ()
 
 
 def _num(x: float) -> str:
@@ -138,11 +148,17 @@ def _customer_ids(spark: Any, customers: str, column: str) -> Any:
 
 
 def _write_text(spark: Any, path: str, text: str) -> None:
-    """A small file written by the driver: locally, or through Hadoop's file systems for a URL."""
+    """A small file written by the driver: locally, or through Hadoop's file systems for a
+    URL; with Spark Connect (no JVM on this side), by the server, as a folder holding the
+    text in one part file."""
     if not _is_url(path):
         Path(path).write_text(text, encoding="utf-8")
         return
-    jvm = spark.sparkContext._jvm  # classic Spark (spark-submit); Spark Connect has no JVM here
+    if is_connect(spark):
+        (spark.createDataFrame(pa.table({"value": [text]})).coalesce(1)
+         .write.mode("overwrite").text(path))
+        return
+    jvm = spark.sparkContext._jvm  # classic Spark (spark-submit)
     target = jvm.org.apache.hadoop.fs.Path(path)
     stream = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).create(target, True)
     try:
@@ -151,60 +167,83 @@ def _write_text(spark: Any, path: str, text: str) -> None:
         stream.close()
 
 
-def check_spark_model(model: SegmentationModel) -> None:
+def check_spark_model(model: SegmentationModel, customers: str | None = None) -> None:
     """Refuse, before Spark starts, a model :func:`score_spark` cannot apply: one whose rule
-    is not the nearest centre, whose features are not all from events, or that has exclude
-    rules or lifecycle groups (Spark does not apply them).
+    is not the nearest centre or whose features are not all from events; and, like
+    :func:`segmentkit.pipeline.score`, one with exclude rules without ``customers``. A
+    layered model's lifecycle rules are applied.
 
     Raises
     ------
     InputError
-        Naming what Spark cannot do and ``--engine duckdb``.
+        Naming what Spark cannot do and ``--engine duckdb`` (or ``--customers``).
     """
     if model.algorithm not in NEAREST_CENTRE_ALGORITHMS:
         raise InputError(f"assign --engine spark applies the nearest-centre rule of "
                          f"{', '.join(sorted(NEAREST_CENTRE_ALGORITHMS))}; this model is {model.algorithm}: "
                          "use --engine duckdb")
-    if model.exclude:
-        raise InputError("assign --engine spark does not apply the model's exclude rules (staff, test accounts): "
-                         "use --engine duckdb")
-    if model.lifecycle is not None:
-        raise InputError("assign --engine spark does not apply the model's lifecycle groups (--layers lifecycle): "
-                         "use --engine duckdb")
     if not model.uses_events or model.feature_columns:
         raise InputError("assign --engine spark computes features from events only; this model also uses "
                          "customer columns as features: use --engine duckdb")
+    if customers is None and model.exclude:
+        raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
+                         "which read the customers table: give --customers")
 
 
 def score_spark(model: SegmentationModel, events: SparkEvents, out: str, customers: str | None = None, *,
-                snapshot_date: dt.date | None = None) -> SparkScored:
+                snapshot_date: dt.date | None = None, products: Source | None = None) -> SparkScored:
     """Put customers into the segments of a saved run with Spark, and measure drift from it.
 
     Parameters
     ----------
     model : SegmentationModel
         A run's model; its rule must be the nearest centre (:data:`NEAREST_CENTRE_ALGORITHMS`),
-        its features must come from events only and it must have no exclude rules or
-        lifecycle groups.
+        its features must come from events only; its exclude rules are applied to the
+        ``customers`` table, read on the driver for them (:func:`excluded_on_driver`), and a
+        layered model's lifecycle rules first, as on DuckDB.
     events : SparkEvents
         The new customers' events.
     out : str
         Output folder, a local path or a URL Spark writes to (``s3a://...``, ``hdfs://...``).
     customers : str, optional
-        Customer table (path or URL): its customers without events get ``no_events``.
+        Customer table (path or URL): its customers without events get ``no_events``
+        (needed when the model has exclude rules).
     snapshot_date : datetime.date, optional
         Features as of this day (default: the day after the last event).
+    products : path, DataFrame or SqlQuery, optional
+        The product catalogue, when the run's categories came from one (read on the driver,
+        looked up by Spark).
 
     Raises
     ------
     InputError
         A model Spark cannot apply, or bad input.
     """
-    check_spark_model(model)
-    stage = load_events_spark(events, ColumnMapping(**model.columns), view="segmentkit_assign_events")
+    check_spark_model(model, customers)
+    columns = ColumnMapping(**model.columns)
+    stage = load_events_spark(events, columns, view="segmentkit_assign_events",
+                              elsewhere=("category",) if products is not None else ())
+    if products is not None:
+        with duckdb.connect() as con:
+            join_catalogue_spark(stage, *read_catalogue(con, products, columns))
     query = feature_query(SparkEngine(stage.spark), stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
                           levels={k: list(v) for k, v in model.levels.items()})
-    return assign_features(model, stage, stage.spark.sql(query.sql), query.specs, out, customers)
+    excluded = excluded_on_driver(model, stage.spark, customers) if model.exclude else None
+    return assign_features(model, stage, stage.spark.sql(query.sql), query.specs, out, customers, excluded=excluded)
+
+
+def excluded_on_driver(model: SegmentationModel, spark: Any, customers: str) -> tuple[pd.Series, str]:
+    """The customers the model's exclude rules leave out (id → the rule matched) and the
+    note counting them: the customers table read on the driver by the usual rules
+    (:func:`segmentkit.exclusions.excluded_customers`; fetched by Spark when it is a URL),
+    so cells compare exactly as in the run."""
+    from segmentkit.spark.customers import SparkCustomers, driver_copy
+
+    remote = driver_copy(SparkCustomers(customers, spark=spark)) if _is_url(customers) else nullcontext(customers)
+    with remote as local, duckdb.connect() as con:
+        table, cust = load_customers(con, local, ColumnMapping(**model.columns))
+    excluded = excluded_customers(cust, model.exclude, table.source)
+    return excluded, exclusion_note(table.source, len(excluded), model.exclude)
 
 
 @dataclass(frozen=True)
@@ -220,33 +259,72 @@ class SparkAssignment:
         The features, in the model's order.
     customers : str or None
         The customers table (path or URL), whose customers without events are listed too.
+    excluded : pandas.Series or None
+        The customers left out by the run's exclude rules (id → the rule matched).
     """
 
     stage: SparkStage
     specs: tuple[FeatureSpec, ...]
     customers: str | None = None
+    excluded: pd.Series | None = None
 
     def write(self, model: SegmentationModel, out: str | Path) -> SparkScored:
         """Assign every customer with ``model`` and write the assignments into ``out``
         (no ``drift.json``: these are the run's own customers)."""
         features = self.stage.spark.table(self.stage.features_view)
-        return assign_features(model, self.stage, features, self.specs, str(out), self.customers, with_drift=False)
+        excluded = None if self.excluded is None else (self.excluded, "")
+        return assign_features(model, self.stage, features, self.specs, str(out), self.customers, with_drift=False,
+                               excluded=excluded)
+
+
+def _lifecycle_sql(rules: LifecycleRules, ids: Mapping[str, int], segment: str, confidence: str) -> tuple[str, str]:
+    """Spark SQL of the lifecycle step of :meth:`SegmentationModel.assign_frame`: the segment
+    id (the first group whose rule holds, in :data:`segmentkit.lifecycle.GROUPS` order, gets
+    its id; a group empty in the run, or no rule, keeps ``segment``) and the confidence (1 for
+    a customer put in a group by rule). A missing or NaN feature fails its comparison, as in
+    numpy (Spark orders NaN above every number, so it is tested for)."""
+
+    def known(col: str) -> str:
+        return f"({col} IS NOT NULL AND NOT isnan({col}))"
+
+    tenure, orders, recency, gap = (spark_identifier(c) for c in RULE_FEATURES)
+    horizon = (f"least(CASE WHEN {known(gap)} THEN greatest({_num(rules.lapsed_gaps)} * {gap}, "
+               f"{_num(rules.lapsed_days)}) ELSE {_num(rules.lapsed_days)} END, {_num(rules.lapsed_max_days)})")
+    holds = {"new": f"{known(tenure)} AND {tenure} <= {_num(rules.new_tenure_days)}",
+             "one-time": f"{known(orders)} AND {orders} = {_num(1.0)}",
+             "browsers": f"{known(orders)} AND {orders} < {_num(1.0)}",
+             "lapsed": f"{known(recency)} AND {recency} >= {horizon}"}
+    label = " ".join(f"WHEN {holds[g]} THEN {int(ids[g]) if g in ids else segment}" for g in GROUPS)
+    ruled = " ".join(f"WHEN {holds[g]} THEN {'true' if g in ids else 'false'}" for g in GROUPS)
+    return (f"CASE {label} ELSE {segment} END",
+            f"CASE WHEN (CASE {ruled} ELSE false END) THEN 1D ELSE {confidence} END")
 
 
 def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, specs: Sequence[FeatureSpec],
-                    out: str, customers: str | None = None, *, with_drift: bool = True) -> SparkScored:
+                    out: str, customers: str | None = None, *, with_drift: bool = True,
+                    excluded: tuple[pd.Series, str] | None = None) -> SparkScored:
     """Put the customers of a Spark DataFrame of features (``customer_id`` and a column per
     spec, as the feature SQL makes them) into the segments of ``model``, and write the
     assignments (and ``drift.json`` when ``with_drift`` and the model has a baseline) into ``out``.
 
     Every customer with an event row in ``stage`` and every customer of the ``customers``
-    table gets a row: ``no_usable_events`` or ``no_events`` when it has no features.
+    table gets a row: ``no_usable_events`` or ``no_events`` when it has no features,
+    ``excluded`` (and the rule in ``reason``) when it is one of ``excluded`` (the customers
+    the model's exclude rules leave out, id → rule, and the note counting them): they are
+    neither assigned nor in the drift.
     """
     spark = stage.spark
     names = [s.name for s in specs]
     features = features.selectExpr(
         "CAST(customer_id AS STRING) AS customer_id",
-        *[f"{_rounded(spark_identifier(n))} AS {spark_identifier(n)}" for n in names]).persist()
+        *[f"{_rounded(spark_identifier(n))} AS {spark_identifier(n)}" for n in names])
+    if excluded is not None and len(excluded[0]):
+        left_out = spark.createDataFrame(pa.table({  # from Arrow: ids are data, never SQL text
+            "customer_id": pa.array(excluded[0].index.astype(str).tolist(), pa.string()),
+            "__reason": pa.array(excluded[0].astype(str).tolist(), pa.string())}))
+    else:  # (Spark Connect infers no schema from an empty table)
+        left_out = spark.sql("SELECT CAST(NULL AS STRING) AS customer_id, CAST(NULL AS STRING) AS __reason WHERE false")
+    features = features.join(left_out, "customer_id", "left_anti").persist()
 
     z = [f"__z{j}" for j in range(len(model.preparation.columns))]
     distances, label, confidence = nearest_centre_sql(model.state["centres"], z)
@@ -257,8 +335,12 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
               .selectExpr(*[spark_identifier(c) for c in features.columns], f"{label} AS __raw",
                           f"{confidence} AS __confidence")
               .selectExpr(*[spark_identifier(c) for c in features.columns], "__confidence",
-                          f"CASE __raw {raw_to_id} ELSE -1 END AS __segment")
-              .persist())
+                          f"CASE __raw {raw_to_id} ELSE -1 END AS __segment"))
+    if model.lifecycle is not None:  # the groups by rule first, as SegmentationModel.assign_frame
+        segment, confidence = _lifecycle_sql(model.lifecycle, model.lifecycle_ids, "__segment", "__confidence")
+        scored = scored.selectExpr(*[spark_identifier(c) for c in features.columns],
+                                   f"{confidence} AS __confidence", f"{segment} AS __segment")
+    scored = scored.persist()
 
     # drift: customers per baseline bin of each feature, and per segment, in one aggregate
     base = (model.baseline or {}) if with_drift else {}
@@ -272,7 +354,7 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
         idx = f"CASE WHEN {col} IS NULL OR isnan({col}) THEN {len(edges) + 1} ELSE {above} END"
         bins[f] = len(edges) + 2
         aggregates += [f"count_if(({idx}) = {i})" for i in range(len(edges) + 2)]
-    ids = sorted(set(model.label_map.values()) | {-1})
+    ids = sorted(set(model.label_map.values()) | set(model.lifecycle_ids.values()) | {-1})
     aggregates += [f"count_if(__segment = {sid})" for sid in ids]
     counts = scored.selectExpr(*aggregates).collect()[0]
 
@@ -286,16 +368,24 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
     if customers is not None:
         id_column = model.columns.get("customers_id") or model.columns["customer_id"]
         everyone = everyone.union(_customer_ids(spark, customers, id_column)).distinct()
+    layer = []  # a layered model's assignments say which layer each segmented customer is in
+    if model.lifecycle is not None:
+        groups = ", ".join(str(int(v)) for v in model.lifecycle_ids.values()) or "NULL"
+        layer = [f"CASE WHEN __segment IS NULL OR __segment < 0 THEN '' WHEN __segment IN ({groups}) "
+                 "THEN 'lifecycle' ELSE 'behaviour' END AS layer"]
     assignments = (everyone.join(scored.select("customer_id", "__segment", "__confidence"), "customer_id", "left")
                    .join(evented, "customer_id", "left")
                    .join(lookup, "__segment", "left")
+                   .join(left_out, "customer_id", "left")
                    .selectExpr("customer_id",
                                "CAST(coalesce(__segment, -1) AS BIGINT) AS segment_id",
                                "CASE WHEN __segment >= 0 THEN coalesce(__name, '') ELSE '' END AS segment_name",
-                               "CASE WHEN __segment IS NULL AND __evented THEN 'no_usable_events' "
+                               "CASE WHEN __reason IS NOT NULL THEN 'excluded' "
+                               "WHEN __segment IS NULL AND __evented THEN 'no_usable_events' "
                                "WHEN __segment IS NULL THEN 'no_events' WHEN __segment < 0 THEN 'noise' "
                                "ELSE 'segmented' END AS status",
-                               "bround(__confidence, 6) AS confidence")
+                               "bround(__confidence, 6) AS confidence", *layer,
+                               *(["coalesce(__reason, '') AS reason"] if model.exclude else []))
                    .orderBy("customer_id"))
     folder = out.rstrip("/") if _is_url(out) else str(Path(out).resolve())
     if not _is_url(out):
@@ -303,7 +393,7 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
     paths = {"assignments_parquet": f"{folder}/assignments.parquet", "assignments_csv": f"{folder}/assignments.csv"}
     assignments.write.mode("overwrite").parquet(paths["assignments_parquet"])
     written = spark.read.parquet(paths["assignments_parquet"])
-    (written.selectExpr(*[_excel_safe(c) + f" AS {c}" if c in ("customer_id", "segment_name", "status") else c
+    (written.selectExpr(*[_excel_safe(c) + f" AS {c}" if c in ("customer_id", "segment_name", "status", "reason") else c
                           for c in written.columns])
      .write.mode("overwrite").option("header", True).csv(paths["assignments_csv"]))
     tally = written.groupBy("status", "segment_id", "segment_name").count().collect()
@@ -317,7 +407,11 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
         if row["status"] == "segmented":
             segment_counts[(int(row["segment_id"]), row["segment_name"])] = int(row["count"])
     drift: dict[str, Any] = {}
-    if base:
+    notes = [excluded[1]] if excluded is not None and excluded[1] else []
+    if base and not int(counts[0]) and excluded is not None and len(excluded[0]):
+        notes.append("every customer with features was left out by the exclude rules: no drift measured "
+                     "(no drift.json)")
+    elif base:
         n, i = int(counts[0]), 1
         shares: dict[str, np.ndarray] = {}
         for f, width in bins.items():
@@ -326,7 +420,9 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
         seg_counts: Mapping[int, int] = {sid: int(v) for sid, v in zip(ids, counts[i:]) if v}
         drift = drift_from_shares(base, shares, seg_counts, labels={s.name: s.label for s in specs},
                                   names=model.names)
+        if notes:
+            drift["notes"] = list(notes)
         paths["drift"] = f"{folder}/drift.json"
         _write_text(spark, paths["drift"], to_json(drift))
     return SparkScored(drift=drift, status_counts=dict(sorted(status_counts.items())),
-                       segment_counts=dict(sorted(segment_counts.items())), paths=paths)
+                       segment_counts=dict(sorted(segment_counts.items())), paths=paths, notes=tuple(notes))

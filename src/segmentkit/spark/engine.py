@@ -11,10 +11,13 @@ import pandas as pd
 from segmentkit.config import SparkSettings
 from segmentkit.errors import InputError, first_line
 
-__all__ = ["PYSPARK_MISSING", "SparkEngine", "local_session", "spark_inputs", "spark_session"]
+__all__ = ["PYSPARK_MISSING", "SparkEngine", "is_connect", "local_session", "spark_inputs", "spark_session"]
 
 #: The one line shown when the Spark engine is asked for and pyspark is not installed.
 PYSPARK_MISSING = "the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"
+
+#: The scheme of a Spark Connect server's URL (``sc://host:15002``).
+CONNECT_SCHEME = "sc://"
 
 
 def _session_builder() -> Any:
@@ -36,23 +39,39 @@ def local_session(app_name: str = "segmentkit") -> Any:
 def spark_session(settings: SparkSettings = SparkSettings()) -> Any:
     """The Spark session of ``[spark]``: its master (else what ``spark-submit`` set, else
     local mode), application name and extra ``spark.*`` settings (console progress bars off
-    unless they say otherwise); or the active session.
+    unless they say otherwise); or the active session. A master ``sc://host:port`` is a
+    Spark Connect server: this program is then a client of it, and its extra settings are
+    those of the client's session.
 
     Raises
     ------
     InputError
         pyspark is not installed (naming the extra to install), or Spark does not start.
     """
-    builder = _session_builder().appName(settings.app_name)
-    if settings.master:
-        builder = builder.master(settings.master)
-    # Spark's console progress bars would garble the CLI's own progress lines on stderr
-    for key, value in {"spark.ui.showConsoleProgress": "false", **settings.config}.items():
+    builder = _session_builder()
+    settings_of_session = dict(settings.config)
+    if settings.master and settings.master.startswith(CONNECT_SCHEME):
+        builder = builder.remote(settings.master)
+    else:
+        builder = builder.appName(settings.app_name)
+        if settings.master:
+            builder = builder.master(settings.master)
+        # Spark's console progress bars would garble the CLI's own progress lines on stderr
+        settings_of_session = {"spark.ui.showConsoleProgress": "false", **settings_of_session}
+    for key, value in settings_of_session.items():
         builder = builder.config(key, value)
     try:
         return builder.getOrCreate()
+    except ImportError:  # the Connect client's own dependencies (grpcio, ...)
+        raise InputError("a Spark Connect URL (sc://) needs pyspark's Connect client: "
+                         "pip install segmentkit[spark]") from None
     except Exception as exc:  # no Java, a master that does not answer, a bad setting
         raise InputError(f"Spark did not start ({first_line(exc)})") from None
+
+
+def is_connect(spark: Any) -> bool:
+    """Whether ``spark`` is a Spark Connect session (a client: no JVM on this side)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def spark_inputs(settings: SparkSettings, events: str | Path | None,

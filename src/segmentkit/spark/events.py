@@ -18,20 +18,21 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from segmentkit.catalogue import UNKNOWN, CatalogueJoin
 from segmentkit.config import ColumnMapping
 from segmentkit.errors import InputError, first_line
 from segmentkit.features import FeatureTable, feature_query, fetch_features
-from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, MAX_ABS_NUMBER, LoadedTable, detect_time_format,
-                                discount_flag, match_columns)
+from segmentkit.sources import (EVENT_ROLES, EVENT_TYPE_SYNONYMS, LINE_ROLES, MAX_ABS_NUMBER, LoadedTable,
+                                detect_time_format, discount_flag, line_amount, match_columns)
+from segmentkit.spark.catalogue import join_catalogue_spark
 from segmentkit.spark.sample import DRIVER_CUSTOMERS, FitScope, stratified_sample
 from segmentkit.sqltext import literal, spark_identifier
 
 __all__ = ["SparkEvents", "SparkStage", "load_events_spark", "read_table", "spark_event_stage"]
 
-#: The roles Spark reads: the event roles and the product id (kept, and compared when rows are
-#: judged duplicates, as on the DuckDB path). A unit price and a product catalogue are read on
-#: the DuckDB path only (the pipeline refuses them with Spark events).
-_SPARK_ROLES = EVENT_ROLES + ("product_id",)
+#: The roles Spark reads: the event roles and those of receipt lines (a unit price, made the
+#: line amount as on the DuckDB path, and a product id, to look categories up in a catalogue).
+_SPARK_ROLES = EVENT_ROLES + LINE_ROLES
 _REQUIRED = ("customer_id", "event_time")
 _DEFAULT_COLUMNS = ColumnMapping()
 
@@ -132,7 +133,7 @@ def _typed(raw: Any, found: dict[str, str], name: str) -> tuple[dict[str, str], 
                     notes.append(f"{name}: column {column!r} read with date format {fmt}")
                     exprs[role] = f"try_to_timestamp({t}, {literal(_java_pattern(fmt))})"
                 text[role] = t
-        elif role in ("amount", "quantity"):
+        elif role in ("amount", "quantity", "price"):
             exprs[role] = f"try_cast({t} AS DOUBLE)"
             text[role] = t
         elif role == "discount":
@@ -159,6 +160,8 @@ class SparkStage:
     loaded: LoadedTable
     #: which customers' features came to the driver (set by :func:`spark_event_stage`)
     scope: FitScope | None = None
+    #: the counts of the product catalogue's join (with a catalogue)
+    catalogue: CatalogueJoin | None = None
 
     @property
     def features_view(self) -> str:
@@ -193,13 +196,14 @@ class SparkStage:
             f"ON e.customer_id = k.customer_id WHERE e.customer_id IS NOT NULL").collect()[0][0])
 
 
-def _find_columns(raw: Any, columns: ColumnMapping, name: str) -> dict[str, str]:
+def _find_columns(raw: Any, columns: ColumnMapping, name: str, elsewhere: tuple[str, ...] = ()) -> dict[str, str]:
     """The column each role reads (as :func:`segmentkit.sources.match_columns`); a required
-    role, or one the user named, that is not there is an error naming it."""
+    role, or one the user named, that is not there is an error naming it (unless another
+    input holds it: a role in ``elsewhere``)."""
     found = match_columns(list(raw.columns), columns, _SPARK_ROLES)
     for role in _SPARK_ROLES:
         wanted = getattr(columns, role)
-        if role in found or (not wanted and role not in _REQUIRED):
+        if role in found or role in elsewhere or (not wanted and role not in _REQUIRED):
             continue
         if role in _REQUIRED or wanted != getattr(_DEFAULT_COLUMNS, role):
             raise InputError(f"missing column {wanted!r} (the {role.replace('_', ' ')}); "
@@ -208,13 +212,16 @@ def _find_columns(raw: Any, columns: ColumnMapping, name: str) -> dict[str, str]
 
 
 def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMapping(),
-                      *, view: str = "segmentkit_events", keep_duplicates: bool = False) -> SparkStage:
+                      *, view: str = "segmentkit_events", keep_duplicates: bool = False,
+                      elsewhere: tuple[str, ...] = ()) -> SparkStage:
     """Read ``events`` with Spark into the canonical temporary view ``view`` (cached).
 
     Counted as the DuckDB loader counts them: exact duplicate rows (dropped unless
     ``keep_duplicates``) and the net amount they carry, customer ids with blanks around them,
     and rows whose amount or quantity is NaN, infinite or beyond
-    :data:`~segmentkit.sources.MAX_ABS_NUMBER` (read as missing).
+    :data:`~segmentkit.sources.MAX_ABS_NUMBER` (read as missing). A unit price (without an
+    amount) makes the amount price × quantity (:func:`segmentkit.sources.line_amount`).
+    ``elsewhere``: roles another input may hold (``("category",)`` with a product catalogue).
 
     Raises
     ------
@@ -226,19 +233,26 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
     spark = events.spark or local_session()
     SparkEngine(spark)  # sets the session's time zone to UTC before any timestamp is read
     raw = read_table(spark, events)
-    found = _find_columns(raw, columns, events.name)
+    found = _find_columns(raw, columns, events.name, elsewhere)
     exprs, text, notes = _typed(raw, found, events.name)
+    checked = dict(exprs)  # the typed values whose text is checked (a price made an amount too)
+    if "price" in exprs:
+        if "amount" in exprs:  # an amount column wins: the price is not read (as on DuckDB)
+            text.pop("price")
+        notes.append(line_amount(events.name, found, exprs))
     # unmapped columns ride along so that duplicates are judged on every column of the row
-    riders = [c for c in raw.columns if c not in set(found.values())]
+    used = {found[r] for r in exprs if r in found}
+    riders = [c for c in raw.columns if c not in used]
     rider_names = [f"__x{i}" for i in range(len(riders))]
     raw_id = f"CAST({spark_identifier(found['customer_id'])} AS STRING)"
     typed = raw.selectExpr(*[f"{e} AS {r}" for r, e in exprs.items()],
+                           *[f"{checked[r]} AS __typed_{r}" for r in text if r not in exprs],
                            *[f"{t} AS __raw_{r}" for r, t in text.items()],
                            f"{raw_id} <> trim({raw_id}) AND trim({raw_id}) <> '' AS __id_trimmed",
                            *[f"`{c.replace('`', '``')}` AS {x}" for c, x in zip(riders, rider_names)])
     checks: list[str] = []
     for r in text:  # per role: how many values did not convert, and one of them
-        bad = f"__raw_{r} IS NOT NULL AND {r} IS NULL"
+        bad = f"__raw_{r} IS NOT NULL AND {r if r in exprs else f'__typed_{r}'} IS NULL"
         checks += [f"count_if({bad})", f"min(CASE WHEN {bad} THEN __raw_{r} END)"]
     numbers = [r for r in ("amount", "quantity") if r in exprs]
     finite = {r: f"(NOT isnan({r}) AND abs({r}) <= {MAX_ABS_NUMBER:g})" for r in numbers}
@@ -275,8 +289,13 @@ def load_events_spark(events: SparkEvents, columns: ColumnMapping = ColumnMappin
 
 def spark_event_stage(events: SparkEvents, columns: ColumnMapping, snapshot_date: dt.date | None,
                       *, keep_duplicates: bool = False, driver_customers: int = DRIVER_CUSTOMERS,
-                      seed: int = 0) -> tuple[SparkStage, FeatureTable]:
+                      seed: int = 0, products: tuple[LoadedTable, pa.Table] | None = None,
+                      ) -> tuple[SparkStage, FeatureTable]:
     """Canonical events and their features, computed by Spark with the shared feature SQL.
+
+    With ``products`` (the catalogue as read, and its category per product id:
+    :func:`segmentkit.spark.catalogue.read_catalogue`), every line's category is its
+    product's (:func:`segmentkit.spark.catalogue.join_catalogue_spark`).
 
     Every customer's features stay in Spark (:attr:`SparkStage.features_view`); those of
     all customers come to the driver, or, beyond ``driver_customers``, those of a
@@ -290,10 +309,14 @@ def spark_event_stage(events: SparkEvents, columns: ColumnMapping, snapshot_date
     """
     from segmentkit.spark.engine import SparkEngine
 
-    stage = load_events_spark(events, columns, keep_duplicates=keep_duplicates)
+    stage = load_events_spark(events, columns, keep_duplicates=keep_duplicates,
+                              elsewhere=("category",) if products is not None else ())
+    if products is not None:
+        stage.catalogue = join_catalogue_spark(stage, *products)
     engine = SparkEngine(stage.spark)
     try:
-        query = feature_query(engine, stage.view, stage.loaded.roles, snapshot_date=snapshot_date)
+        query = feature_query(engine, stage.view, stage.loaded.roles, snapshot_date=snapshot_date,
+                              never_levels=(UNKNOWN,) if products is not None else ())
     except InputError as exc:  # named by the input and its column, as on the DuckDB path
         column = getattr(columns, exc.column) if exc.column else None
         raise InputError(exc.reason, source=events.name, column=column) from None
