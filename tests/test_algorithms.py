@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from segmentkit import algorithms
-from segmentkit.algorithms._base import knee_index, relabel_by_size, segment_centres
+from segmentkit.algorithms._base import knee_index, nearest_centre, relabel_by_size, segment_centres
 
 #: slow: fits every algorithm family; CI runs it, `make test-fast` leaves it out
 pytestmark = pytest.mark.slow
@@ -200,3 +200,16 @@ def test_assign_noise_moves_noise_rows_to_the_nearest_centre():
     assert out.tolist() == [0, 0, 5, 5]
     assert labels.tolist() == [0, -1, 5, -1]  # the caller's labels are not changed
     assert algorithms.assign_noise(labels, X, {}).tolist() == [0, -1, 5, -1]
+
+
+def test_nearest_centre_in_blocks_equals_all_rows_at_once():
+    # planted: rows around three centres, so the labels are known without the function
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    truth = rng.integers(0, 3, 1000)
+    X = centres[truth] + rng.normal(scale=0.5, size=(1000, 2))
+    whole_labels, whole_conf = nearest_centre(centres, X, block=len(X))
+    labels, conf = nearest_centre(centres, X, block=7)  # blocks of 7 rows and a remainder of 6
+    assert (whole_labels == truth).all()
+    assert np.array_equal(labels, whole_labels) and np.array_equal(conf, whole_conf)
+    assert ((conf > 0.5) & (conf <= 1.0)).all()  # every row far nearer its own centre

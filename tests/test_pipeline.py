@@ -117,9 +117,9 @@ def test_fixed_k_evaluates_only_that_k_unless_evidence_is_asked(demo_files):
     assert [c.k for c in sel.candidates] == [5]
     assert "Other k were not evaluated" in sel.reason
     assert [s for s, _ in stages] == [
-        "loading events", "computing features", "preparing the matrix", "checking k = 5",
-        f"fitting kmeans on {fixed.summary.n_segmented:,} customers", "profiling segments",
-        "opportunities and personas", "assignments and model", "out-of-time validation"]
+        "loading events", "computing features", "reading the past and the future for the out-of-time validation",
+        "preparing the matrix", "checking k = 5", f"fitting kmeans on {fixed.summary.n_segmented:,} customers",
+        "out-of-time validation", "profiling segments", "opportunities and personas", "assignments and model"]
     assert all(a <= b for (_, a), (_, b) in zip(stages, stages[1:]))
     swept = Segmentation(k=5, evidence=True, k_min=3, k_max=6, n_bootstrap=2).fit(events=paths["events"])
     assert [c.k for c in swept.summary.k_selection.candidates] == [3, 4, 5, 6]

@@ -346,12 +346,23 @@ def roles_needed(feature_names: Sequence[str]) -> dict[str, list[str]]:
 
 
 def _round_significant(x: np.ndarray, digits: int = 9) -> np.ndarray:
-    """Round to ``digits`` significant digits (vectorized; NaN and 0 kept)."""
+    """Round to ``digits`` significant digits (vectorized; NaN and 0 kept).
+
+    Computed in place on two arrays the size of ``x`` (a million customers' features are
+    200 MB each), not one temporary per step.
+    """
     x = np.asarray(x, dtype=float)
+    scale = np.abs(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag = np.where(np.isfinite(x) & (x != 0), np.floor(np.log10(np.abs(x))), 0.0)
-    scale = 10.0 ** (digits - 1 - mag)
-    return np.round(x * scale) / scale
+        np.log10(scale, out=scale)
+    np.floor(scale, out=scale)
+    scale[~(np.isfinite(x) & (x != 0))] = 0.0  # the magnitude; 0 for NaN, infinite and 0
+    np.subtract(digits - 1, scale, out=scale)
+    np.power(10.0, scale, out=scale)
+    out = x * scale
+    np.round(out, out=out)
+    out /= scale
+    return out
 
 
 def _slug(text: str) -> str:
@@ -536,7 +547,7 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
     # last bit between runs; rounding to 9 significant digits makes the features (and so
     # everything after them) identical run to run.
     frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
-                         index=frame.index, columns=names)
+                         index=frame.index, columns=names, copy=False)
     quality = dict(query.data_quality, customers_with_events=int(len(frame) if customers is None else customers))
     return FeatureTable(
         frame=frame,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import platform
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -48,7 +49,7 @@ from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.customers import SparkCustomers, driver_copy
-from segmentkit.validation import validate
+from segmentkit.validation import horizon_days, next_period, validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
@@ -67,6 +68,15 @@ _CONTACT_IDENTIFIERS = ("email", "phone", "first_name", "last_name")
 _MAP_POINTS = 3000
 #: Fewest customers per segment on average that a k may ask for (k at most n / 2).
 _MIN_PER_SEGMENT = 2
+#: DuckDB's memory budget on a run's connection. The loaded events are the largest thing a
+#: run holds (1.7 GB at 20 million events) and are scanned a few times only (features,
+#: validation, control groups); above the budget DuckDB keeps them in a temporary folder
+#: on disk, removed when the run ends, so they are not held beside the features and the fit.
+DUCKDB_MEMORY_BUDGET = "1GB"
+#: The budget once the events are read (features, and the past and future of the out-of-time
+#: validation): what a run asks of them afterwards (orphan counts, control groups) is small,
+#: and the loaded events wait on disk while the clustering holds the customers in memory.
+DUCKDB_IDLE_BUDGET = "256MB"
 
 
 def canonical_labels(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
@@ -369,16 +379,12 @@ class Segmentation:
         settings = self.resolved_settings()
         if customers is None and events is None:
             raise InputError("give an events table, a customers table, or both")
-        con = duckdb.connect()
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = self._fit(con, settings, customers, events,
-                                   lambda stage: report(stage, time.perf_counter() - start))
-        finally:
-            con.close()
+        with run_connection() as con, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = self._fit(con, settings, customers, events,
+                               lambda stage: report(stage, time.perf_counter() - start))
         # what a library warned about reaches the user as a plain note, never a warning line
         quality = result.summary.data_quality.model_dump(mode="json")
         said = [m for m in dict.fromkeys(" ".join(str(w.message).split()) for w in caught) if m not in quality["notes"]]
@@ -398,10 +404,12 @@ class Segmentation:
 
         feats, ev_table, event_ids, spark_stage = _event_stage(con, settings, customers, events, stage,
                                                                quality, notes, inputs)
+        history = _History.read(con, settings, ev_table, spark_stage, feats, stage)
 
         cust, excluded = _customer_stage(con, settings, customers, stage, quality, notes, inputs)
 
         ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
+        con.execute(f"SET memory_limit = '{DUCKDB_IDLE_BUDGET}'")
 
         frame, specs, status_reason, k_max, layering = _clustering_frame(settings, feats, cust, inputs, quality,
                                                                          notes, excluded)
@@ -418,6 +426,14 @@ class Segmentation:
         algo_name = selection.recommended_algorithm
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
+
+        # before the profiles, assignments and texts exist: the past fit's copies of the
+        # customers' features come on top of less (and the past's features are let go)
+        stage("out-of-time validation")
+        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
+                                      selection.recommended_k, selection.recommended_params, excluded.index,
+                                      history)
+        del history
 
         # ids and names that stick across refreshes; the lifecycle groups join the behavioural segments
         previous = load_previous(self.previous)
@@ -473,9 +489,6 @@ class Segmentation:
             notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
                          "change with the seed; compare with another seed or algorithm")
         quality["notes"] = notes
-        stage("out-of-time validation")
-        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, selection.recommended_params, excluded.index)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
                            X=X, labels=labels, confidence=confidence,
                            k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
@@ -490,7 +503,8 @@ class Segmentation:
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
                     spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
-                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index) -> dict[str, Any]:
+                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index,
+                    history: _History | None) -> dict[str, Any]:
         """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
         algorithm and number of segments fitted on the history up to the cutoff (the
         ``excluded`` customers left out, and the lifecycle layer fitted on the past, as in
@@ -500,21 +514,21 @@ class Segmentation:
             return {"status": "skipped", "reason": "turned off (--no-validate)"}
         if ev_table is None or feats is None:
             return {"status": "skipped", "reason": "no events: nothing happens after a cutoff to measure"}
-        if spark_stage is not None:
+        if spark_stage is not None or history is None:
             return {"status": "skipped", "reason": "events read by Spark are not kept for a second fit"}
-        first = con.execute(f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
-                            f"AND event_time < TIMESTAMP '{feats.snapshot_date.isoformat()}'").fetchall()[0][0]
         spec = algorithms.get(algo_name)
 
         def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
-            past = customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff)
-            frame = past.frame
-            specs = {s.name: s for s in past.specs}
+            past = history.take_past(cutoff) or customer_features(con, ev_table.table, ev_table.roles,
+                                                                  snapshot_date=cutoff)
+            frame, specs = past.frame, {s.name: s for s in past.specs}
+            del past  # each reordering below copies the features: hold one copy at a time
             if roles.features and cust is not None:
                 frame = frame.join(_numeric_customer_columns(cust, roles.features, "customers"))
                 specs.update({c: FeatureSpec(c, "custom", c, "customers") for c in roles.features})
             frame = _value_order(frame)  # as in the run: the ids' spelling must not move the fit
-            frame = frame[~frame.index.isin(excluded)]
+            if len(excluded):
+                frame = frame[~frame.index.isin(excluded)]
             # a layered run is validated layered: the rules fitted on the past, its active base clustered
             layering = Layering.fit(frame) if cl.layers == "lifecycle" else None
             active = frame if layering is None else frame[layering.active]
@@ -536,8 +550,43 @@ class Segmentation:
         personas = None
         if roles.persona is not None and cust is not None:
             personas = cust[roles.persona].set_axis(cust.index.astype(str))
-        return validate(con, ev_table.table, ev_table.roles, first_event=pd.Timestamp(first).date(),
-                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas)
+        return validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
+                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
+
+
+@dataclass(eq=False)
+class _History:
+    """What the out-of-time validation reads from the events (:mod:`segmentkit.validation`),
+    read right after the run's features, while the run holds little else: the first event,
+    and for the cutoff the features of the past and the outcomes of the future."""
+
+    first_event: dt.date
+    cutoff: dt.date | None
+    past: FeatureTable | None
+    future: pd.DataFrame | None
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
+             spark_stage: Any, feats: FeatureTable | None, stage: Callable[[str], None]) -> _History | None:
+        """``None`` when there is nothing to read (no validation, no events, or Spark's)."""
+        if not settings.clustering.validate or ev_table is None or feats is None or spark_stage is not None:
+            return None
+        stage("reading the past and the future for the out-of-time validation")
+        snapshot = feats.snapshot_date
+        first = pd.Timestamp(con.execute(
+            f"SELECT min(event_time) FROM {ev_table.table} WHERE customer_id IS NOT NULL "
+            f"AND event_time < TIMESTAMP '{snapshot.isoformat()}'").fetchall()[0][0]).date()
+        days, _ = horizon_days(first, snapshot)
+        if days is None:
+            return cls(first, None, None, None)
+        cutoff = snapshot - dt.timedelta(days=days)
+        return cls(first, cutoff, customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff),
+                   next_period(con, ev_table.table, ev_table.roles, cutoff, snapshot))
+
+    def take_past(self, cutoff: dt.date) -> FeatureTable | None:
+        """The past's features for ``cutoff`` (``None`` if read for another), no longer held here."""
+        past, self.past = (self.past if cutoff == self.cutoff else None), None
+        return past
 
 
 @dataclass(frozen=True, eq=False)
@@ -583,8 +632,9 @@ class _Wording:
         name_of = {s["id"]: s["name"] for s in segments}
         # a brief per segment, from the profile numbers only (noise gets none); it cites names
         lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
-        briefs = build_briefs(segments, self.specs, {c: float(v) for c, v in self.frame.std(ddof=0).items()},
-                              groups=lifecycle)
+        # column by column: the same bits as the frame's std, without its copies of the frame
+        spread = {c: float(self.frame[c].std(ddof=0)) for c in self.frame.columns}
+        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
@@ -798,13 +848,12 @@ def score(
     if customers is None and model.exclude:
         raise InputError(f"this model leaves out customers by exclude rules ({format_rules(model.exclude)}), "
                          "which read the customers table: give --customers")
-    con = duckdb.connect()
     labels_of: dict[str, str] = {}
     event_ids = pd.Index([], dtype=object)
     snapshot = snapshot_date
     excluded = pd.Series([], dtype="string")
     notes: list[str] = []
-    try:
+    with run_connection() as con:
         parts = []
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:
@@ -840,8 +889,6 @@ def score(
                 parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
-    finally:
-        con.close()
     ids = pd.Index(sorted(map(str, ids)), name="customer_id")
     if model.uses_events:
         frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
@@ -867,6 +914,18 @@ def score(
     if drift and notes:
         drift["notes"] = list(notes)
     return Scored(assignments=assignments, drift=drift, snapshot_date=snapshot, notes=tuple(notes))
+
+
+@contextlib.contextmanager
+def run_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The DuckDB connection of a run (or of ``assign``): in memory, within
+    :data:`DUCKDB_MEMORY_BUDGET`, spilling to a temporary folder removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="segmentkit-duckdb-") as tmp:
+        con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_BUDGET, "temp_directory": tmp})
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: Source | None,

@@ -135,10 +135,15 @@ def next_period(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str]
             f"coalesce(CAST(category AS VARCHAR), '(none)') AS category, sum({amount}) AS s "
             f"FROM {table} WHERE {where} AND {is_purchase} GROUP BY 1, 2").df()
         if len(cats):
-            wide = cats.pivot_table(index="customer_id", columns="category", values="s",
-                                    aggfunc="sum", fill_value=0.0)
-            wide.columns = [f"cat__{c}" for c in wide.columns]
-            spend = spend.join(wide.sort_index(axis=1), how="left")
+            # one row per customer and category already: placed, not pivoted (a pivot of a
+            # million customers' rows holds several copies of them); 0 for a category a
+            # buyer did not buy, missing for a customer without purchases
+            levels, column = np.unique(cats["category"].to_numpy(dtype=object), return_inverse=True)
+            row = spend.index.get_indexer(cats["customer_id"])  # each buyer has a spend row
+            wide = np.full((len(spend), len(levels)), np.nan)
+            wide[np.unique(row)] = 0.0
+            wide[row, column.ravel()] = cats["s"].to_numpy(dtype=float) + 0.0  # + 0.0: no -0.0, as a sum gives
+            spend = spend.join(pd.DataFrame(wide, index=spend.index, columns=[f"cat__{c}" for c in levels]))
     return spend.sort_index()
 
 
@@ -185,6 +190,7 @@ def validate(
     snapshot: dt.date,
     past_fit: Callable[[dt.date], tuple[pd.Series, pd.DataFrame]],
     personas: pd.Series | None = None,
+    future: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Fit on the past, measure on the future; the ``validation`` block of ``summary.json``.
 
@@ -200,6 +206,8 @@ def validate(
         ``orders`` for the RFM score). It fits the run's own settings.
     personas : pandas.Series, optional
         Persona per customer id.
+    future : pandas.DataFrame, optional
+        :func:`next_period` from the cutoff to ``snapshot``, when already read.
 
     Returns
     -------
@@ -214,12 +222,13 @@ def validate(
         return {"status": "skipped", "reason": reason}
     cutoff = snapshot - dt.timedelta(days=days)
     labels, feats = past_fit(cutoff)
+    feats = feats[[c for c in ("recency_days", "orders", "monetary") if c in feats.columns]]  # all the RFM uses
     keep = labels[labels >= 0]
     if len(keep) < MIN_CUSTOMERS:
         return {"status": "skipped", "reason": f"only {len(keep)} customers were segmented at the "
                 f"cutoff {cutoff.isoformat()}; the validation needs at least {MIN_CUSTOMERS}"}
     ids = keep.index
-    out = _outcomes(ids, next_period(con, table, roles, cutoff, snapshot))
+    out = _outcomes(ids, future if future is not None else next_period(con, table, roles, cutoff, snapshot))
     seg = keep.to_numpy(int)
     k = int(np.unique(seg).size)
     f = feats.reindex(ids)

@@ -119,13 +119,21 @@ class AlgorithmSpec:
     fit_path: FitPathFunction | None = None
 
 
-def nearest_centre(centres: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: Rows per block in :func:`nearest_centre`: its temporaries are a few (rows, k) and
+#: (rows, d) arrays per block, not per customer (a million customers' would be 100s of MB).
+NEAREST_CENTRE_BLOCK = 65_536
+
+
+def nearest_centre(centres: np.ndarray, X: np.ndarray, *,
+                   block: int = NEAREST_CENTRE_BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """Assign rows to their nearest centre.
 
     Parameters
     ----------
     centres : numpy.ndarray of shape (k, d)
     X : numpy.ndarray of shape (n, d)
+    block : int, default NEAREST_CENTRE_BLOCK
+        Rows handled at a time (each row's answer is its own: the blocks change memory only).
 
     Returns
     -------
@@ -137,15 +145,21 @@ def nearest_centre(centres: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.n
     """
     centres = np.asarray(centres, dtype=float)
     X = np.asarray(X, dtype=float)
-    # squared distances without an (n, k, d) temporary
-    d2 = (X * X).sum(axis=1)[:, None] - 2.0 * X @ centres.T + (centres * centres).sum(axis=1)[None, :]
-    np.maximum(d2, 0.0, out=d2)
-    labels = np.argmin(d2, axis=1)
-    if centres.shape[0] < 2:
-        return labels, np.ones(X.shape[0])
-    part = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        conf = np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 0.0)
+    n = X.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    conf = np.ones(n)
+    c2 = (centres * centres).sum(axis=1)[None, :]
+    for start in range(0, n, block):
+        rows = X[start:start + block]
+        # squared distances without an (n, k, d) temporary
+        d2 = (rows * rows).sum(axis=1)[:, None] - 2.0 * rows @ centres.T + c2
+        np.maximum(d2, 0.0, out=d2)
+        labels[start:start + block] = np.argmin(d2, axis=1)
+        if centres.shape[0] < 2:
+            continue
+        part = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conf[start:start + block] = np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 0.0)
     return labels, conf
 
 

@@ -137,17 +137,22 @@ def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int) -> _Nume
     filled = np.where(valid, arr, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         overall_mean = np.where(n_tot > 0, filled.sum(axis=0) / n_tot, np.nan)
+    del filled  # one customers x features temporary at a time (a million customers: 200 MB each)
     centred = np.where(valid, arr - overall_mean, 0.0)
 
-    frame_c = pd.DataFrame(centred)
-    frame_v = pd.DataFrame(valid.astype(float))
-    frame_sq = pd.DataFrame(centred**2)
     grouper = pd.Index(codes)
-    n_seg_obs = frame_v.groupby(grouper).sum().reindex(range(n_seg), fill_value=0.0).to_numpy()
-    s_seg = frame_c.groupby(grouper).sum().reindex(range(n_seg), fill_value=0.0).to_numpy()
-    ss_seg = frame_sq.groupby(grouper).sum().reindex(range(n_seg), fill_value=0.0).to_numpy()
+
+    def per_segment(part: np.ndarray) -> np.ndarray:
+        return (pd.DataFrame(part, copy=False).groupby(grouper).sum()
+                .reindex(range(n_seg), fill_value=0.0).to_numpy())
+
+    n_seg_obs = per_segment(valid.astype(float))
+    s_seg = per_segment(centred)
     s_tot = centred.sum(axis=0)
-    ss_tot = (centred**2).sum(axis=0)
+    centred **= 2  # now the squares
+    ss_seg = per_segment(centred)
+    ss_tot = centred.sum(axis=0)
+    del centred
 
     n1, n2 = n_seg_obs, n_tot[None, :] - n_seg_obs
     s2, ss2 = s_tot[None, :] - s_seg, ss_tot[None, :] - ss_seg

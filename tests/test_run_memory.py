@@ -1,0 +1,56 @@
+"""What keeps a run's memory bounded: DuckDB's budget on the run's connection, and the
+per-segment statistics and rounding computed without extra copies (same numbers)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segmentkit import Segmentation
+from segmentkit.features import _round_significant
+from segmentkit.pipeline import DUCKDB_MEMORY_BUDGET, run_connection
+from segmentkit.profiles.statistics import _numeric_table
+
+
+def test_run_connection_has_the_budget_and_removes_its_spill_folder():
+    assert DUCKDB_MEMORY_BUDGET == "1GB"
+    with run_connection() as con:
+        limit, folder = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
+        assert Path(folder).is_dir()
+    assert limit == "953.6 MiB"  # 1 GB = 10^9 bytes (DuckDB's docs: "1GB" is decimal), shown in MiB
+    assert not Path(folder).exists()
+
+
+def test_a_run_spills_into_its_own_folder_and_removes_it(demo_files, tmp_path, monkeypatch):
+    _, paths = demo_files
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where TemporaryDirectory makes folders
+    seen: list[list[str]] = []
+    Segmentation(k=3, n_bootstrap=2, validate=False,
+                 progress=lambda stage, _: seen.append(sorted(p.name for p in tmp_path.iterdir()))).fit(
+        customers=paths["customers"], events=paths["events"])
+    assert seen and all(any(n.startswith("segmentkit-duckdb-") for n in names) for names in seen)
+    assert not any(p.name.startswith("segmentkit-duckdb-") for p in tmp_path.iterdir())
+
+
+def test_round_significant_by_hand():
+    x = np.array([[123456789.123, -0.000123456789123], [0.0, np.nan], [np.inf, 987654321987.0]])
+    out = _round_significant(x)
+    assert out[0, 0] == 123456789.0 and out[0, 1] == -0.000123456789
+    assert out[1, 0] == 0.0 and np.isnan(out[1, 1])
+    assert out[2, 0] == np.inf  # infinite stays infinite
+    assert out[2, 1] == 987654322000.0
+
+
+def test_numeric_table_by_hand():
+    # segment 0: x = 1, 3 (mean 2); segment 1: x = 5, 7, NaN (mean 6); overall mean 4
+    values = pd.DataFrame({"x": [1.0, 5.0, 3.0, 7.0, np.nan], "y": [1.0, 1.0, 1.0, 1.0, 2.0]})
+    tab = _numeric_table(values, np.array([0, 1, 0, 1, 1]), 2)
+    assert np.allclose(tab.mean[:, 0], [2.0, 6.0]) and tab.overall_mean[0] == 4.0
+    assert np.allclose(tab.observed[:, 0], [1.0, 2 / 3])
+    # Cohen's d of segment 0 vs the rest: (2 - 6) / pooled sd, pooled variance (2 + 2) / 2 = 2
+    assert np.isclose(tab.effect[0, 0], -4 / np.sqrt(2))
+    assert np.allclose(tab.median[:, 1], [1.0, 1.0]) and tab.overall_median[1] == 1.0
