@@ -231,15 +231,13 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
             sil[k] = float(silhouette_score(X, labels, sample_size=NAIVE_SILHOUETTE, random_state=SEED))
         res.update(seconds=time.perf_counter() - t0, k=max(sil, key=sil.get))
     elif task == "features":
-        import duckdb
-
         from segmentkit.features import customer_features
+        from segmentkit.pipeline import run_connection
         from segmentkit.sources import load_events
 
-        con = duckdb.connect()
-        loaded = load_events(con, a["events"])
-        feats = customer_features(con, loaded.table, loaded.roles)
-        con.close()
+        with run_connection() as con:  # as a run does: within its DuckDB memory budget
+            loaded = load_events(con, a["events"])
+            feats = customer_features(con, loaded.table, loaded.roles)
         res["seconds"] = time.perf_counter() - t0
         res.update(snapshot=f"{feats.snapshot_date.isoformat()} 00:00:00", categories=list(feats.levels["category"]),
                    channels=list(feats.levels["channel"]))
