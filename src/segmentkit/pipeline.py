@@ -471,12 +471,8 @@ class Segmentation:
                                        layers, excluded if settings.exclude else None)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
-        # control groups per segment, from the history's base rates
-        holdout_dict = None
-        if settings.holdout.enabled:
-            plan = _holdout_plan(con, settings, feats, ev_table, spark_stage, frame.index, labels, notes)
-            assignments["group"] = holdout_groups(assignments, plan).to_numpy()
-            holdout_dict = plan.to_dict()
+        holdout_dict = _with_holdout(con, settings, feats, ev_table, spark_stage, assignments, frame.index, labels,
+                                     notes)
 
         # the migration table (customers moving between segments since the previous run)
         migration = None if prev_labels is None else migration_table(
@@ -485,10 +481,7 @@ class Segmentation:
         model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
                              name_of=name_of, names=names, overrides=overrides,
                              labels=labels, layers=layers)
-        if fitted.details.get("converged") is False:
-            notes.append(f"{algo_name} did not converge within its iteration limit: the segments may "
-                         "change with the seed; compare with another seed or algorithm")
-        quality["notes"] = notes
+        quality["notes"] = notes + _convergence_notes(fitted, algo_name)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
                            X=X, labels=labels, confidence=confidence,
                            k=len(centres) + (len(layers.group_ids) if layers else 0), fitted=fitted,
@@ -1182,6 +1175,27 @@ def _fit_segments(X: np.ndarray, selection: KSelection, cl: Any,
     if cl.assign_noise:
         labels = algorithms.assign_noise(labels, X, centres)
     return fitted, labels, label_map, centres
+
+
+def _with_holdout(con: duckdb.DuckDBPyConnection, settings: Settings, feats: FeatureTable | None,
+                  ev_table: LoadedTable | None, spark_stage: Any, assignments: pd.DataFrame, index: pd.Index,
+                  labels: np.ndarray, notes: list[str]) -> dict[str, Any] | None:
+    """With ``--holdout``: a control group per segment, planned from the history's base rates
+    (:func:`_holdout_plan`), written into the assignments' ``group`` column; the plan's
+    summary section (``None`` without ``--holdout``)."""
+    if not settings.holdout.enabled:
+        return None
+    plan = _holdout_plan(con, settings, feats, ev_table, spark_stage, index, labels, notes)
+    assignments["group"] = holdout_groups(assignments, plan).to_numpy()
+    return plan.to_dict()
+
+
+def _convergence_notes(fitted: Fitted, algorithm: str) -> list[str]:
+    """A note when the final fit stopped at its iteration limit (none otherwise)."""
+    if fitted.details.get("converged") is not False:
+        return []
+    return [f"{algorithm} did not converge within its iteration limit: the segments may "
+            "change with the seed; compare with another seed or algorithm"]
 
 
 def _holdout_plan(con: duckdb.DuckDBPyConnection, settings: Settings, feats: FeatureTable | None,

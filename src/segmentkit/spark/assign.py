@@ -300,6 +300,54 @@ def _lifecycle_sql(rules: LifecycleRules, ids: Mapping[str, int], segment: str, 
             f"CASE WHEN (CASE {ruled} ELSE false END) THEN 1D ELSE {confidence} END")
 
 
+def _left_out(spark: Any, excluded: tuple[pd.Series, str] | None) -> Any:
+    """The customers the exclude rules leave out (``customer_id``, ``__reason``) as a Spark
+    DataFrame, built from Arrow (ids are data, never SQL text); empty without any."""
+    if excluded is not None and len(excluded[0]):
+        return spark.createDataFrame(pa.table({
+            "customer_id": pa.array(excluded[0].index.astype(str).tolist(), pa.string()),
+            "__reason": pa.array(excluded[0].astype(str).tolist(), pa.string())}))
+    # (Spark Connect infers no schema from an empty table)
+    return spark.sql("SELECT CAST(NULL AS STRING) AS customer_id, CAST(NULL AS STRING) AS __reason WHERE false")
+
+
+def _scored(model: SegmentationModel, features: Any, names: Sequence[str]) -> Any:
+    """``features`` with each customer's ``__segment`` and ``__confidence``: the saved
+    preparation, the nearest centre and the raw → segment id map as Spark expressions, then
+    a layered model's lifecycle groups by rule (as :meth:`SegmentationModel.assign_frame`)."""
+    z = [f"__z{j}" for j in range(len(model.preparation.columns))]
+    distances, label, confidence = nearest_centre_sql(model.state["centres"], z)
+    raw_to_id = " ".join(f"WHEN {int(raw)} THEN {int(sid)}" for raw, sid in sorted(model.label_map.items()) if raw >= 0)
+    kept = [spark_identifier(c) for c in features.columns]
+    # each step a projection of its own, so no expression is copied into every use of it
+    scored = (features.selectExpr("*", *[f"{e} AS {c}" for e, c in zip(prepared_sql(model.preparation, names), z)])
+              .selectExpr(*kept, f"{distances} AS __d")
+              .selectExpr(*kept, f"{label} AS __raw", f"{confidence} AS __confidence")
+              .selectExpr(*kept, "__confidence", f"CASE __raw {raw_to_id} ELSE -1 END AS __segment"))
+    if model.lifecycle is not None:
+        segment, confidence = _lifecycle_sql(model.lifecycle, model.lifecycle_ids, "__segment", "__confidence")
+        scored = scored.selectExpr(*kept, f"{confidence} AS __confidence", f"{segment} AS __segment")
+    return scored
+
+
+def _drift_aggregates(base: Mapping[str, Any], names: Sequence[str],
+                      ids: Sequence[int]) -> tuple[list[str], dict[str, int]]:
+    """The Spark SQL aggregates counting the customers (``n``), per baseline bin of each
+    feature of ``base`` that the run has, and per segment id; the number of bins per feature."""
+    bins: dict[str, int] = {}
+    aggregates = ["count(*) AS n"]
+    for f, b in base.get("features", {}).items():
+        if f not in names:
+            continue
+        col, edges = spark_identifier(f), [float(e) for e in b["edges"]]
+        above = " + ".join(f"CAST({col} > {_num(e)} AS INT)" for e in edges) or "0"
+        idx = f"CASE WHEN {col} IS NULL OR isnan({col}) THEN {len(edges) + 1} ELSE {above} END"
+        bins[f] = len(edges) + 2
+        aggregates += [f"count_if(({idx}) = {i})" for i in range(len(edges) + 2)]
+    aggregates += [f"count_if(__segment = {sid})" for sid in ids]
+    return aggregates, bins
+
+
 def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, specs: Sequence[FeatureSpec],
                     out: str, customers: str | None = None, *, with_drift: bool = True,
                     excluded: tuple[pd.Series, str] | None = None) -> SparkScored:
@@ -318,44 +366,14 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
     features = features.selectExpr(
         "CAST(customer_id AS STRING) AS customer_id",
         *[f"{_rounded(spark_identifier(n))} AS {spark_identifier(n)}" for n in names])
-    if excluded is not None and len(excluded[0]):
-        left_out = spark.createDataFrame(pa.table({  # from Arrow: ids are data, never SQL text
-            "customer_id": pa.array(excluded[0].index.astype(str).tolist(), pa.string()),
-            "__reason": pa.array(excluded[0].astype(str).tolist(), pa.string())}))
-    else:  # (Spark Connect infers no schema from an empty table)
-        left_out = spark.sql("SELECT CAST(NULL AS STRING) AS customer_id, CAST(NULL AS STRING) AS __reason WHERE false")
+    left_out = _left_out(spark, excluded)
     features = features.join(left_out, "customer_id", "left_anti").persist()
-
-    z = [f"__z{j}" for j in range(len(model.preparation.columns))]
-    distances, label, confidence = nearest_centre_sql(model.state["centres"], z)
-    raw_to_id = " ".join(f"WHEN {int(raw)} THEN {int(sid)}" for raw, sid in sorted(model.label_map.items()) if raw >= 0)
-    # each step a projection of its own, so no expression is copied into every use of it
-    scored = (features.selectExpr("*", *[f"{e} AS {c}" for e, c in zip(prepared_sql(model.preparation, names), z)])
-              .selectExpr(*[spark_identifier(c) for c in features.columns], f"{distances} AS __d")
-              .selectExpr(*[spark_identifier(c) for c in features.columns], f"{label} AS __raw",
-                          f"{confidence} AS __confidence")
-              .selectExpr(*[spark_identifier(c) for c in features.columns], "__confidence",
-                          f"CASE __raw {raw_to_id} ELSE -1 END AS __segment"))
-    if model.lifecycle is not None:  # the groups by rule first, as SegmentationModel.assign_frame
-        segment, confidence = _lifecycle_sql(model.lifecycle, model.lifecycle_ids, "__segment", "__confidence")
-        scored = scored.selectExpr(*[spark_identifier(c) for c in features.columns],
-                                   f"{confidence} AS __confidence", f"{segment} AS __segment")
-    scored = scored.persist()
+    scored = _scored(model, features, names).persist()
 
     # drift: customers per baseline bin of each feature, and per segment, in one aggregate
     base = (model.baseline or {}) if with_drift else {}
-    bins: dict[str, int] = {}
-    aggregates = ["count(*) AS n"]
-    for f, b in base.get("features", {}).items():
-        if f not in names:
-            continue
-        col, edges = spark_identifier(f), [float(e) for e in b["edges"]]
-        above = " + ".join(f"CAST({col} > {_num(e)} AS INT)" for e in edges) or "0"
-        idx = f"CASE WHEN {col} IS NULL OR isnan({col}) THEN {len(edges) + 1} ELSE {above} END"
-        bins[f] = len(edges) + 2
-        aggregates += [f"count_if(({idx}) = {i})" for i in range(len(edges) + 2)]
     ids = sorted(set(model.label_map.values()) | set(model.lifecycle_ids.values()) | {-1})
-    aggregates += [f"count_if(__segment = {sid})" for sid in ids]
+    aggregates, bins = _drift_aggregates(base, names, ids)
     counts = scored.selectExpr(*aggregates).collect()[0]
 
     # assignments: every customer of the events and of the customer table, once
