@@ -277,6 +277,7 @@ def test_the_briefs_of_the_groups_state_their_rule_and_pick_the_objective_from_i
     assert "first seen a median 31 days ago" in text("new", "who")
     assert "first seen a median 334 days ago" in text("browsers", "who")
     assert "never ordered" in text("browsers", "objective")
+    assert "1 order over 1 active month on average" in text("one-time", "when")  # not "1 orders"
     assert "last purchase a median 370 days ago, 3.84× their usual 96.5 days between orders" in text("lapsed", "who")
     numbers = {n.name: n.value for s in brief["lapsed"].sentences if s.topic == "who" for n in s.numbers}
     assert numbers["median_recency_days"] == pytest.approx(370.5) and numbers["usual_gap_days"] == pytest.approx(96.5)

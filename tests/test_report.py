@@ -14,7 +14,7 @@ from segmentkit.datasets import make_demo
 from segmentkit.export import to_json
 from segmentkit.pipeline import Segmentation
 from segmentkit.report import render_html, render_markdown, write_report
-from segmentkit.report._format import fmt_date, fmt_index, fmt_int, fmt_num, fmt_pct, safe_json
+from segmentkit.report._format import fmt_date, fmt_index, fmt_int, fmt_num, fmt_pct, fmt_value, safe_json
 from segmentkit.report._view import MAX_MAP_POINTS
 from segmentkit.report.markdown import escape_markdown
 from segmentkit.result import Summary
@@ -61,6 +61,7 @@ def test_formats_are_human() -> None:
     assert fmt_index(180.4) == "180"
     assert fmt_date("2026-07-01") == "1 July 2026"
     assert fmt_date("not a date") == "not a date"
+    assert fmt_value({"seed": 0, "customers": 1234, "min_share": 0.03}) == "seed=0, customers=1,234, min_share=0.03"
 
 
 def test_safe_json_round_trips_and_cannot_close_a_script() -> None:
@@ -89,6 +90,8 @@ def test_every_section_and_segment_card_is_there(summary: Summary, html: str) ->
     assert escape(summary.personas.narrative) in html
     assert summary.run.inputs["events"].sha256 in html
     assert "scikit-learn" in html and summary.run.versions["scikit-learn"] in html
+    seed = summary.run.parameters["clustering"]["seed"]
+    assert f"seed={seed}," in html  # the run's parameters as given (a seed, never "0.00")
 
 
 def test_why_a_candidate_was_ruled_out_is_said(tmp_path) -> None:

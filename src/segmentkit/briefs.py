@@ -366,6 +366,11 @@ def _where(s: _Seg) -> BriefSentence | None:
     return BriefSentence("where", text, numbers)
 
 
+def _counted(number: str, noun: str) -> str:
+    """``"1 order"``, ``"2.5 orders"``: the noun in the plural unless the number reads 1."""
+    return f"{number} {noun}" if number == "1" else f"{number} {noun}s"
+
+
 def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
     parts: list[str] = []
     numbers: dict[str, Any] = {}
@@ -373,10 +378,10 @@ def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
         parts.append(f"a usual {format_value(gap, 'days')} days between orders (median)")
         numbers["usual_gap_days"] = gap
     if s.has("orders"):
-        text = f"{format_value(s.stat('orders'), 'count')} orders"
+        text = _counted(format_value(s.stat('orders'), 'count'), "order")
         numbers["orders"] = s.stat("orders")
         if s.has("active_months"):
-            text += f" over {format_value(s.stat('active_months'), 'count')} active months"
+            text += f" over {_counted(format_value(s.stat('active_months'), 'count'), 'active month')}"
             numbers["active_months"] = s.stat("active_months")
         parts.append(text + " on average")
     if s.has("peak_quarter_share"):

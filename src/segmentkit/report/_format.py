@@ -213,6 +213,8 @@ def fmt_value(x: Any) -> str:
         return DASH
     if isinstance(x, str):
         return x
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"  # a count or a seed, never "0.00"
     if isinstance(x, bool) or _is_number(x):
         return fmt_num(x)
     if isinstance(x, (list, tuple)):
