@@ -555,24 +555,24 @@ def _group_objective(s: _Seg, group: str, recency: float | None, gap: float | No
     """The objective a lifecycle group's rule calls for, with the numbers behind it."""
     vi = s.value_index
     tenure = s.stat("tenure_days", "median")
+    rule = f"lifecycle group {_GROUP_WORDS[group]}"
     if group == "one-time":
-        objective, rule = "second purchase", "lifecycle group one-time buyers (one order)"
+        objective = "second purchase"
         why = f"they bought once, a median {format_value(recency, 'days')} days ago, and never again"
         numbers: dict[str, Any] = {"median_recency_days": recency}
     elif group == "new":
-        objective, rule = "onboard", f"lifecycle group new customers (first seen at most {NEW_TENURE_DAYS:g} days ago)"
+        objective, rule = "onboard", f"{rule} (first seen at most {NEW_TENURE_DAYS:g} days ago)"
         why = (f"they are new (first seen a median {format_value(tenure, 'days')} days ago): "
                "turn a first order into a habit")
         numbers = {"median_tenure_days": tenure}
     elif group == "browsers":
-        objective, rule = "convert browsers", "lifecycle group browsers (no order)"
+        objective = "convert browsers"
         why = f"they were first seen a median {format_value(tenure, 'days')} days ago and have never ordered"
         numbers = {"median_tenure_days": tenure}
     else:
         worth = vi is not None and vi >= VALUE_INDEX_AVERAGE
         objective = "win back" if worth else "reactivate"
-        rule = (f"lifecycle group lapsed repeat buyers and value index {'≥' if worth else '<'} "
-                f"{VALUE_INDEX_AVERAGE:.0f}")
+        rule += f" and value index {'≥' if worth else '<'} {VALUE_INDEX_AVERAGE:.0f}"
         why = f"they stopped buying (last purchase a median {format_value(recency, 'days')} days ago"
         numbers = {"median_recency_days": recency, "value_index": vi}
         if recency is not None and gap:

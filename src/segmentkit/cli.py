@@ -13,7 +13,7 @@ import traceback
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -90,6 +90,12 @@ def _reported(ctx: typer.Context) -> Iterator[None]:
                                  _one_line(str(exc)), " (run again with --debug for the traceback, and please "
                                  "report it)"), soft_wrap=True)
         raise typer.Exit(code=1) from None
+
+
+def _print_notes(notes: Sequence[str]) -> None:
+    """Each note on stderr as one plain line, ``note: ...``."""
+    for note in notes:
+        _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
 
 
 def _one_line(text: str) -> str:
@@ -193,8 +199,7 @@ def _run(seg: Any, customers: Any, events: Any, out: Path, target: Any = None) -
     show = seg.progress or (lambda stage, elapsed: None)
     start = time.perf_counter()
     result = seg.fit(customers=customers, events=events)
-    for note in result.summary.data_quality.notes:
-        _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
+    _print_notes(result.summary.data_quality.notes)
     show("writing outputs", time.perf_counter() - start)
     paths = result.write(out, progress=lambda stage: show(stage, time.perf_counter() - start))
     show("done", time.perf_counter() - start)
@@ -399,8 +404,7 @@ def assign(
             check_spark_model(model, customers)  # before Spark starts
             source, _ = spark_inputs(load_settings(settings).spark, events, None)
             done = score_spark(model, source, out, customers, snapshot_date=snap, products=products)
-            for note in done.notes:
-                _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
+            _print_notes(done.notes)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
             written = f"{done.paths['assignments_csv']}/ and {done.paths['assignments_parquet']}/ (part files)"
         else:
@@ -408,8 +412,7 @@ def assign(
             scored = score(model_dir, customers=customers, events=events, snapshot_date=snap, products=products)
             frame = scored.assignments
             scored.write(out)
-            for note in scored.notes:
-                _err.print(Text("note: " + _one_line(note)), soft_wrap=True)
+            _print_notes(scored.notes)
             drift = scored.drift
             counts = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
             per_segment = {(int(sid), str(name)): int(n) for (sid, name), n in

@@ -389,6 +389,11 @@ class Settings:
         return SqlQuery(url, query)
 
 
+def is_url(path: str | Path) -> bool:
+    """True for a URL such as ``s3a://bucket/key`` (read by Spark), false for a local path."""
+    return "://" in str(path)
+
+
 #: Keys of the ``[data]`` section.
 DATA_KEYS = ("snapshot_date", "keep_duplicates", "products", "exclude")
 
@@ -495,7 +500,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     products = overrides.get("products") or data_section.get("products")
     exclude = exclusion_rules(data_section.get("exclude", {}), where)
     exclude |= exclusion_rules(overrides.get("exclude") or {}, "flags")  # a flag's column wins
-    if isinstance(products, str) and path is not None and "://" not in products and not Path(products).is_absolute():
+    if isinstance(products, str) and path is not None and not is_url(products) and not Path(products).is_absolute():
         products = str(Path(path).parent / products)  # relative to the settings file
     spark = _with_flags(spark, overrides.get("spark"))
     columns = _with_flags(columns, overrides.get("columns"))

@@ -224,6 +224,18 @@ class Layering:
                 first_id += 1
         return ids
 
+    def labels(self, behaviour: np.ndarray, first_id: int,
+               previous: Mapping[str, int] | None = None) -> tuple[np.ndarray, dict[str, int]]:
+        """Segment id per customer, and the groups' ids (:meth:`group_ids`).
+
+        ``behaviour`` holds the behavioural segment of each customer of the active base (the
+        rows where :attr:`active`); the others get their group's id (:func:`layer_labels`).
+        """
+        group_ids = self.group_ids(first_id, previous)
+        full = np.full(len(self.groups), -1)
+        full[self.active] = behaviour
+        return layer_labels(self.groups, group_ids, full), group_ids
+
 
 def layer_labels(groups: pd.Series, group_ids: Mapping[str, int], behaviour: np.ndarray) -> np.ndarray:
     """Segment id per customer: its group's id, else its behavioural segment.

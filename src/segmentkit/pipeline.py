@@ -32,7 +32,7 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.exclusions import exclusion_note, excluded_customers, exclusion_rules, format_rules
-from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering, layer_labels
+from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.name_overrides import apply_overrides
@@ -468,7 +468,7 @@ class Segmentation:
 
         stage("assignments and model")
         assignments = _run_assignments(ids, frame.index, labels, confidence, name_of, status_reason, event_ids,
-                                       layers, excluded if settings.exclude else None)
+                                       layers and layers.group_ids, excluded if settings.exclude else None)
         status_counts = {k: int(v) for k, v in assignments["status"].value_counts().sort_index().items()}
 
         holdout_dict = _with_holdout(con, settings, feats, ev_table, spark_stage, assignments, frame.index, labels,
@@ -535,10 +535,8 @@ class Segmentation:
                 fitted = spec.fit(X, k=k if spec.capabilities.needs_k else None, random_state=cl.seed, **params)
             if layering is None:
                 return pd.Series(fitted.labels, index=frame.index), frame
-            behaviour = np.full(len(frame), -1)
-            behaviour[layering.active] = fitted.labels
-            group_ids = layering.group_ids(int(max(fitted.labels, default=-1)) + 1)
-            return pd.Series(layer_labels(layering.groups, group_ids, behaviour), index=frame.index), frame
+            labels, _ = layering.labels(fitted.labels, int(max(fitted.labels, default=-1)) + 1)
+            return pd.Series(labels, index=frame.index), frame
 
         personas = None
         if roles.persona is not None and cust is not None:
@@ -673,20 +671,17 @@ class _Layers:
         active base's (rows of ``frame`` where ``layering.active``). ``None`` when flat."""
         if layering is None:
             return None
-        taken = [int(x) for x in labels] + (list(previous.names) + list(previous.lifecycle_ids.values())
-                                            if previous is not None else [])
-        group_ids = layering.group_ids(max(taken, default=-1) + 1,
-                                       previous.lifecycle_ids if previous is not None else None)
+        first = max(int(np.max(labels, initial=-1)) + 1, _next_id(previous) if previous is not None else 0)
+        full_labels, group_ids = layering.labels(labels, first,
+                                                 previous.lifecycle_ids if previous is not None else None)
         active = layering.active
-        behaviour = np.full(len(frame), -1)
-        behaviour[active] = labels
         full_confidence = None
         if confidence is not None:
             full_confidence = np.ones(len(frame))
             full_confidence[active] = confidence
         missing = frame.reindex(columns=list(prep.names)).isna().sum()
         return cls(layering=layering, group_ids=group_ids, X=prep.transform(frame),
-                   labels=layer_labels(layering.groups, group_ids, behaviour), confidence=full_confidence,
+                   labels=full_labels, confidence=full_confidence,
                    imputed={str(c): int(n) for c, n in missing.items() if n})
 
     def names(self) -> dict[int, str]:
@@ -705,15 +700,17 @@ class _Layers:
 
 
 def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confidence: np.ndarray | None,
-                     names: Mapping[int, str], missing: str, event_ids: pd.Index, layers: _Layers | None,
-                     excluded: pd.Series | None) -> pd.DataFrame:
-    """A run's assignments, every customer exactly once (:func:`assignments_frame`), with the
-    ``layer`` of a layered run and the ``excluded`` customers marked (``None``: no rules)."""
+                     names: Mapping[int, str], missing: str, event_ids: pd.Index,
+                     group_ids: Mapping[str, int] | None, excluded: pd.Series | None) -> pd.DataFrame:
+    """The assignments of a run or of ``assign``, every customer exactly once
+    (:func:`assignments_frame`), with the ``layer`` of a layered model (``group_ids``: its
+    lifecycle groups' ids; ``None``: flat) and the ``excluded`` customers marked (``None``: no
+    rules)."""
     assignments = assignments_frame(
         ids, pd.Series(labels, index=index).reindex(ids),
         pd.Series(confidence, index=index) if confidence is not None else None, names, missing, event_ids)
-    if layers is not None:
-        assignments["layer"] = _layer_column(assignments, layers.group_ids)
+    if group_ids is not None:
+        assignments["layer"] = _layer_column(assignments, group_ids)
     if excluded is not None:
         _mark_excluded(assignments, excluded)
     return assignments
@@ -891,14 +888,9 @@ def score(
         reason = "excluded"
     frame = frame[~frame.index.isin(excluded.index)]
     labels, confidence = model.assign_frame(frame)
-    assignments = assignments_frame(
-        ids, pd.Series(labels, index=frame.index).reindex(ids),
-        pd.Series(confidence, index=frame.index) if confidence is not None else None, model.names, reason,
-        event_ids)
-    if model.lifecycle is not None:
-        assignments["layer"] = _layer_column(assignments, model.lifecycle_ids)
-    if model.exclude:
-        _mark_excluded(assignments, excluded)
+    assignments = _run_assignments(ids, frame.index, labels, confidence, model.names, reason, event_ids,
+                                   model.lifecycle_ids if model.lifecycle is not None else None,
+                                   excluded if model.exclude else None)
     if model.baseline and frame.empty and len(excluded):
         notes.append("every customer with features was left out by the exclude rules: no drift measured "
                      "(no drift.json)")

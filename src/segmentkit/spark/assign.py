@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segmentkit.config import ColumnMapping
+from segmentkit.config import ColumnMapping, is_url
 from segmentkit.drift import drift_from_shares
 from segmentkit.errors import InputError
 from segmentkit.exclusions import excluded_customers, exclusion_note, format_rules
@@ -125,10 +124,6 @@ def _excel_safe(col: str) -> str:
             f"THEN concat('''', {col}) ELSE {col} END")
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def _customer_ids(spark: Any, customers: str, column: str) -> Any:
     """The customer table's ids as canonical text, checked as :func:`load_customers` checks them."""
     source = SparkEvents(customers, spark=spark)
@@ -151,7 +146,7 @@ def _write_text(spark: Any, path: str, text: str) -> None:
     """A small file written by the driver: locally, or through Hadoop's file systems for a
     URL; with Spark Connect (no JVM on this side), by the server, as a folder holding the
     text in one part file."""
-    if not _is_url(path):
+    if not is_url(path):
         Path(path).write_text(text, encoding="utf-8")
         return
     if is_connect(spark):
@@ -237,10 +232,9 @@ def excluded_on_driver(model: SegmentationModel, spark: Any, customers: str) -> 
     note counting them: the customers table read on the driver by the usual rules
     (:func:`segmentkit.exclusions.excluded_customers`; fetched by Spark when it is a URL),
     so cells compare exactly as in the run."""
-    from segmentkit.spark.customers import SparkCustomers, driver_copy
+    from segmentkit.spark.customers import on_driver
 
-    remote = driver_copy(SparkCustomers(customers, spark=spark)) if _is_url(customers) else nullcontext(customers)
-    with remote as local, duckdb.connect() as con:
+    with on_driver(customers, spark) as local, duckdb.connect() as con:
         table, cust = load_customers(con, local, ColumnMapping(**model.columns))
     excluded = excluded_customers(cust, model.exclude, table.source)
     return excluded, exclusion_note(table.source, len(excluded), model.exclude)
@@ -405,8 +399,8 @@ def assign_features(model: SegmentationModel, stage: SparkStage, features: Any, 
                                "bround(__confidence, 6) AS confidence", *layer,
                                *(["coalesce(__reason, '') AS reason"] if model.exclude else []))
                    .orderBy("customer_id"))
-    folder = out.rstrip("/") if _is_url(out) else str(Path(out).resolve())
-    if not _is_url(out):
+    folder = out.rstrip("/") if is_url(out) else str(Path(out).resolve())
+    if not is_url(out):
         Path(folder).mkdir(parents=True, exist_ok=True)
     paths = {"assignments_parquet": f"{folder}/assignments.parquet", "assignments_csv": f"{folder}/assignments.csv"}
     assignments.write.mode("overwrite").parquet(paths["assignments_parquet"])

@@ -10,7 +10,6 @@ catalogue does not list gets the category :data:`~segmentkit.catalogue.UNKNOWN`,
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -32,10 +31,9 @@ def read_catalogue(con: duckdb.DuckDBPyConnection, source: Source, columns: Colu
     """The catalogue read on the driver (:func:`segmentkit.sources.load_products`; fetched
     by ``spark``, default the active session, when ``source`` is a URL), and its category
     per product id as an Arrow table, for :func:`join_catalogue_spark`."""
-    from segmentkit.spark.customers import SparkCustomers, driver_copy
+    from segmentkit.spark.customers import on_driver
 
-    remote = isinstance(source, str) and "://" in source
-    with driver_copy(SparkCustomers(source, spark=spark)) if remote else nullcontext(source) as local:
+    with on_driver(source, spark) as local:
         products = load_products(con, local, columns)
     return products, con.sql(catalogue_query(products.table)).to_arrow_table()
 

@@ -9,14 +9,15 @@ several files as one Arrow table. The copy is then read by :func:`segmentkit.sou
 from __future__ import annotations
 
 import tempfile
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from segmentkit.config import is_url
 from segmentkit.errors import InputError, first_line
 
-__all__ = ["SparkCustomers", "driver_copy"]
+__all__ = ["SparkCustomers", "driver_copy", "on_driver"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,11 @@ def driver_copy(customers: SparkCustomers) -> Iterator[Path]:
             raise InputError(f"{len(files):,} files found; give one file or a Parquet dataset",
                              source=customers.name)
         yield local
+
+
+def on_driver(source: Any, spark: Any = None) -> AbstractContextManager:
+    """A table the driver reads: a URL fetched by ``spark`` (:func:`driver_copy`; default the
+    active session), anything else (a local path, a DataFrame, a query) as it is."""
+    if isinstance(source, (str, Path)) and is_url(source):
+        return driver_copy(SparkCustomers(str(source), spark=spark))
+    return nullcontext(source)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from segmentkit.config import SparkSettings
+from segmentkit.config import SparkSettings, is_url
 from segmentkit.errors import InputError, first_line
 
 __all__ = ["PYSPARK_MISSING", "SparkEngine", "is_connect", "local_session", "spark_inputs", "spark_session"]
@@ -84,7 +84,7 @@ def spark_inputs(settings: SparkSettings, events: str | Path | None,
 
     spark = spark_session(settings)
     ev = SparkEvents(str(events), spark=spark) if events is not None else None
-    cu = SparkCustomers(str(customers), spark=spark) if customers is not None and "://" in str(customers) else customers
+    cu = SparkCustomers(str(customers), spark=spark) if customers is not None and is_url(customers) else customers
     return ev, cu
 
 
