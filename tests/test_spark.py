@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import duckdb
 import numpy as np
@@ -237,6 +238,25 @@ def test_without_pyspark_one_line_names_the_extra(tmp_path):
                          env={**os.environ, "COLUMNS": "200"})
     assert res.returncode == 2
     assert res.stderr.strip() == "error: the Spark engine needs pyspark: pip install segmentkit[spark] (and Java 17+)"
+
+
+def test_the_command_silences_pysparks_pandas_3_warning_and_only_that(monkeypatch):
+    from pyspark.sql.pandas.utils import require_minimum_pandas_version
+
+    from segmentkit.cli import main
+
+    with warnings.catch_warnings(record=True) as before:
+        warnings.simplefilter("always")
+        require_minimum_pandas_version()  # what Spark calls on every pandas conversion
+    assert [str(w.message) for w in before if w.category is FutureWarning], "pyspark no longer warns: drop the filter"
+    monkeypatch.setattr(sys, "argv", ["segmentkit", "--help"])
+    with warnings.catch_warnings(record=True) as after:
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit):
+            main()
+        require_minimum_pandas_version()
+        warnings.warn("another FutureWarning", FutureWarning)
+    assert [str(w.message) for w in after] == ["another FutureWarning"]
 
 
 def test_assign_with_the_spark_engine_matches_duckdb_customer_for_customer(spark, demo, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import traceback
+import warnings
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -528,8 +529,15 @@ def web_app(
     raise SystemExit(serve(sys.executable, port))
 
 
+#: pyspark 4 warns on every pandas conversion that it "does not yet fully support pandas >= 3".
+#: segmentkit moves data to and from Spark through Arrow, so to a user of the command the
+#: warning is noise on stderr, not advice (the library itself leaves warnings as they are).
+PYSPARK_PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
 def main() -> None:
     """Entry point of the ``segmentkit`` command."""
+    warnings.filterwarnings("ignore", message=PYSPARK_PANDAS_WARNING, category=FutureWarning)
     app()
 
 
