@@ -328,6 +328,29 @@ def test_assigning_with_the_catalogue_a_run_used(tmp_path):
         score(result.model, events=events)
 
 
+@pytest.mark.filterwarnings("ignore:constant feature")
+def test_segments_sql_takes_the_categories_from_the_catalogue_as_the_run_did(tmp_path):
+    events = _write(tmp_path / "r.csv", MORE + "20,f1,2024-04-20 08:00,tea,4.00,1,1\n")  # tea: not listed
+    products = _write(tmp_path / "p.csv", "code,department\nmilk,dairy\nbread,bakery\neggs,dairy\njam,sweets\n")
+    columns = ColumnMapping(**{**LINES.__dict__, "products_id": "code", "category": "department"})
+    result = Segmentation(columns=columns, products=products, k=2, k_max=3, n_bootstrap=2).fit(events=events)
+    text = result.segments_sql
+    assert "-- 0. The categories, from a product catalogue" in text
+    # a warehouse holding the event lines and the catalogue rebuilds the run's feature table
+    con = duckdb.connect()
+    load_events(con, events, columns, elsewhere=("category",))
+    load_products(con, products, columns)
+    step0, step1 = text.split("-- 2. One column per rule", 1)[0].split("-- 0. ", 1)[1].split("-- 1. ", 1)
+    con.execute("-- " + step0)
+    con.execute("-- " + step1)
+    rebuilt = con.execute("SELECT * FROM customer_features ORDER BY customer_id").df().set_index("customer_id")
+    want = result.features.frame  # (the SQL also gives the features of roles the lines lack: 0 discounts, ...)
+    assert rebuilt.index.tolist() == want.index.tolist()
+    pd.testing.assert_frame_equal(rebuilt[want.columns].astype(float), want.astype(float), check_names=False)
+    # f1 spent 1.20 × 1 on milk (dairy) and 4.00 on tea, which the catalogue does not list
+    assert rebuilt.loc["f1", "cat_share__dairy"] == pytest.approx(1.20 / 5.20)
+
+
 def test_product_ids_are_read_as_written(con, tmp_path):
     # SKU 1.10 is not SKU 1.1: read as numbers, they would merge (in the events and the catalogue)
     events = _write(tmp_path / "e.csv", "card,time,sku,amount\nc1,2024-01-01,1.10,5\nc1,2024-01-01,1.1,5\n"

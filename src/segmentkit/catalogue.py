@@ -17,7 +17,7 @@ from segmentkit.errors import InputError
 from segmentkit.sources import LoadedTable
 from segmentkit.sqltext import literal
 
-__all__ = ["UNKNOWN", "CatalogueJoin", "catalogue_query", "check_product_id", "join_catalogue", "joined_events"]
+__all__ = ["UNKNOWN", "CatalogueJoin", "catalogue_join_query", "catalogue_query", "check_product_id", "join_catalogue", "joined_events"]
 
 #: The category of a line whose product is missing from the catalogue.
 UNKNOWN = "unknown"
@@ -75,10 +75,8 @@ def join_catalogue(con: duckdb.DuckDBPyConnection, events: LoadedTable,
         f"count(DISTINCT e.product_id) FILTER (WHERE p.product_id IS NULL) "
         f"FROM {t} e LEFT JOIN (SELECT DISTINCT product_id FROM {p}) p USING (product_id)").fetchall()[0]
     n_products = con.execute(f"SELECT count(DISTINCT product_id) FROM {p}").fetchall()[0][0]
-    keep = "* EXCLUDE (category)" if "category" in events.roles else "*"
-    con.execute(
-        f"CREATE OR REPLACE TABLE {t} AS SELECT e.{keep}, CASE WHEN p.product_id IS NULL THEN {literal(UNKNOWN)} "
-        f"ELSE p.category END AS category FROM {t} e LEFT JOIN ({catalogue_query(p)}) p USING (product_id)")
+    con.execute(f"CREATE OR REPLACE TABLE {t} AS "
+                + catalogue_join_query(t, p, replaces_category="category" in events.roles))
     return joined_events(events, products, CatalogueJoin(int(n_products), int(lines), int(unknown), int(unknown_ids)))
 
 
@@ -100,6 +98,15 @@ def catalogue_query(products: str) -> str:
     :func:`segmentkit.sources.load_products` refused ids listed with two)."""
     return (f"SELECT product_id, any_value(category) AS category FROM {products} "
             "WHERE product_id IS NOT NULL GROUP BY 1")
+
+
+def catalogue_join_query(events: str, products: str, *, replaces_category: bool = False) -> str:
+    """SQL of the lines of the event table ``events``, each with the category of its product
+    in the catalogue table ``products`` (:data:`UNKNOWN` when the catalogue does not list it);
+    ``replaces_category``: the events have a category column of their own, left out."""
+    keep = "* EXCLUDE (category)" if replaces_category else "*"
+    return (f"SELECT e.{keep}, CASE WHEN p.product_id IS NULL THEN {literal(UNKNOWN)} ELSE p.category END "
+            f"AS category FROM {events} e LEFT JOIN ({catalogue_query(products)}) p USING (product_id)")
 
 
 def joined_events(events: LoadedTable, products: LoadedTable,

@@ -47,7 +47,7 @@ from segmentkit.sampling import stratified_sample
 from segmentkit.segment_sql import segments_sql
 from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
-from segmentkit.sources import LoadedTable, Source, load_customers, load_events, load_products
+from segmentkit.sources import PRODUCTS_TABLE, LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.customers import SparkCustomers, driver_copy
 from segmentkit.validation import horizon_days, next_period, validate
 from segmentkit.spark.events import SparkEvents
@@ -459,7 +459,7 @@ class Segmentation:
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
             **_customer_inputs(cust, roles, attributes, frame.index),
             brief_overrides=dict(self.brief_overrides or {}),
-            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, roles),
+            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, settings),
             layers=layers.summary(len(active)) if layers is not None else None,
         )
         stage("opportunities and personas")
@@ -1299,14 +1299,16 @@ def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int]
 
 
 def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
-                roles: Roles) -> dict[str, Any]:
+                settings: Settings) -> dict[str, Any]:
     """What ``segments.sql`` needs: the rules read a missing value as the column's median
-    (see profile_segments), the feature SQL (DuckDB runs only) and the events table's name."""
+    (see profile_segments), the feature SQL (DuckDB runs only), the events table's name and
+    the catalogue's, when the categories came from one."""
     return dict(
         medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
         feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
         events_table=ev_table.table if ev_table is not None else "events",
-        customer_columns=tuple(roles.features))
+        customer_columns=tuple(settings.roles.features),
+        products_table=PRODUCTS_TABLE if settings.products is not None else None)
 
 
 def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: dict[int, int], prep: Preparation,

@@ -6,6 +6,8 @@ natively, next to the feature SQL that builds that table from the canonical even
 
 The file holds, in order:
 
+0. when the run took the categories from a product catalogue, the join that gives each
+   event line its product's category (as :func:`segmentkit.catalogue.join_catalogue` did);
 1. the feature SQL (DuckDB's dialect) as ``CREATE TABLE customer_features AS ...`` over the
    canonical event table, when the run had events;
 2. ``segment_rules``: one boolean column per rule, ``segment_<id>_rule_<n>``, each with
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from segmentkit.catalogue import UNKNOWN, catalogue_join_query
 from segmentkit.sqltext import identifier, literal
 
 __all__ = ["FEATURES_TABLE", "segments_sql"]
@@ -56,7 +59,8 @@ def _comment(text: str) -> str:
 
 
 def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], feature_sql: str | None,
-                 *, events_table: str = "events", customer_columns: tuple[str, ...] = ()) -> str:
+                 *, events_table: str = "events", customer_columns: tuple[str, ...] = (),
+                 products_table: str | None = None) -> str:
     """The text of ``segments.sql`` for a run.
 
     Parameters
@@ -73,6 +77,9 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
     customer_columns : tuple of str
         Numeric customer columns used as features as they are (joined from the customer
         table; not built by the feature SQL).
+    products_table : str or None
+        The product catalogue's table, when the run took the categories from one: the file
+        then first gives each event line its product's category, as the run did.
 
     Returns
     -------
@@ -90,6 +97,13 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         lines.append("-- The rules were measured on a stratified sample of the customers, weighted back to all "
                      "(summary.json: descriptive_sample): over the whole table the figures differ by sampling error.")
     lines.append("")
+    if feature_sql and products_table:
+        lines += [
+            f"-- 0. The categories, from a product catalogue: a table {products_table!r} with the columns",
+            f"--    product_id and category. Each line of {events_table!r} (without a category column of its",
+            f"--    own) gets its product's category, or {UNKNOWN!r} when the catalogue does not list it.",
+            f"CREATE OR REPLACE TABLE {events_table} AS",
+            catalogue_join_query(events_table, products_table) + ";", ""]
     if feature_sql:
         lines += [
             f"-- 1. The feature table, from a table {events_table!r} with the canonical columns",

@@ -50,10 +50,15 @@ from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import identifier, literal
 
-__all__ = ["LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
+__all__ = ["EVENTS_TABLE", "PRODUCTS_TABLE", "LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
            "input_columns", "line_amount"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
+
+#: The DuckDB tables the events and the product catalogue are read into (``segments.sql``
+#: names them too: its feature SQL reads the first).
+EVENTS_TABLE = "events_raw"
+PRODUCTS_TABLE = "products_raw"
 
 #: Event-type spellings mapped to the four types the features know.
 EVENT_TYPE_SYNONYMS: dict[str, str] = {
@@ -868,7 +873,7 @@ def load_events(
     source: Source,
     columns: ColumnMapping = ColumnMapping(),
     *,
-    table: str = "events_raw",
+    table: str = EVENTS_TABLE,
     workdir: Path | None = None,
     keep_duplicates: bool = False,
     elsewhere: tuple[str, ...] = (),
@@ -984,7 +989,7 @@ def load_products(
     source: Source,
     columns: ColumnMapping = ColumnMapping(),
     *,
-    table: str = "products_raw",
+    table: str = PRODUCTS_TABLE,
     workdir: Path | None = None,
 ) -> LoadedTable:
     """Read a product catalogue: ``product_id`` and ``category`` per product, as text.
