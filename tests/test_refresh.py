@@ -30,11 +30,12 @@ def refresh(tmp_path_factory):
     ev2.loc[changed & ~drop, "event_time"] -= pd.Timedelta(days=1)
     ev2 = ev2[~drop]
     out1 = tmp_path_factory.mktemp("run1")
-    first = Segmentation(k=6, n_bootstrap=2, random_state=1, name_overrides={2: "Our bargain lovers"}).fit(
+    first = Segmentation(k=6, n_bootstrap=2, random_state=1, name_overrides={2: "Our bargain lovers"},
+                         brief_overrides={2: {"objective": "Bundles, not discounts.", "risk": "Margin."}}).fit(
         customers=cust1, events=ev1)
     first.write(out1)
-    second = Segmentation(k=6, n_bootstrap=2, random_state=2, previous=out1).fit(
-        customers=data.customers, events=ev2)
+    second = Segmentation(k=6, n_bootstrap=2, random_state=2, previous=out1,
+                          brief_overrides={2: {"risk": "Returns."}}).fit(customers=data.customers, events=ev2)
     return data, first, second
 
 
@@ -52,6 +53,19 @@ def test_override_applied_and_survives(refresh):
     _, first, second = refresh
     assert first.segment_names[2] == "Our bargain lovers"
     assert second.segment_names[2] == "Our bargain lovers"
+
+
+def test_brief_sentences_replaced_survive_with_this_runs_on_top(refresh):
+    _, first, second = refresh
+
+    def texts(result):
+        brief = next(s.brief for s in result.summary.segments if s.id == 2)
+        return {s.topic: s.text for s in brief.sentences if s.overridden}
+
+    assert texts(first) == {"objective": "Bundles, not discounts.", "risk": "Margin."}
+    assert texts(second) == {"objective": "Bundles, not discounts.", "risk": "Returns."}
+    assert second.model.to_dict()["brief_overrides"] == {"2": {"objective": "Bundles, not discounts.",
+                                                                "risk": "Returns."}}
 
 
 def test_migration_table(refresh):

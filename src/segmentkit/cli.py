@@ -275,7 +275,7 @@ def run(
     keep_duplicates: Annotated[bool, typer.Option("--keep-duplicates", help="Keep event rows equal in every column to another row (default: drop them, counted).")] = False,
     feature_columns: Annotated[Optional[str], typer.Option(help="Comma-separated numeric customer columns used as features.")] = None,
     names: Annotated[Optional[Path], typer.Option(help="segment_names.toml with [names] id = \"name\" and [briefs.ID] topic = \"text\" overrides.")] = None,
-    previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids and names stick.")] = None,
+    previous: Annotated[Optional[Path], typer.Option(help="Output folder of the previous run: ids, names and replaced brief sentences stick.")] = None,
     holdout: Annotated[bool, typer.Option("--holdout", help="Plan a control group per segment (assignments get a 'group' column: target/holdout).")] = False,
     min_lift: Annotated[Optional[float], typer.Option(help="With --holdout: smallest relative lift to detect (default 0.10 = +10 %).")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="Leave out the customers whose customers-table column holds a value (staff, test accounts): COLUMN=VALUE, repeatable; they stay in the assignments with status 'excluded' and a reason.")] = None,

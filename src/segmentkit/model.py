@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from segmentkit import algorithms
+from segmentkit.briefs import parse_brief_overrides
 from segmentkit.errors import InputError, first_line
 from segmentkit.lifecycle import GROUPS, RULE_FEATURES, LifecycleRules, layer_labels, lifecycle_groups
 from segmentkit.prepare import Preparation
@@ -45,6 +46,7 @@ MODEL_SCHEMA: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "feature_columns": (list, False), "names": (dict, False), "generated_names": (dict, False),
     "overrides": (dict, False), "centres": (dict, False), "assign_noise": (bool, False),
     "uses_events": (bool, False), "baseline": (dict, False), "exclude": (dict, False), "lifecycle": (dict, False),
+    "brief_overrides": (dict, False),
 }
 _TRANSFORM_NUMBERS = ("impute", "center", "scale", "prior", "prior_weight")
 _JSON_TYPES = {str: "text", dict: "an object", list: "a list", bool: "true or false"}
@@ -147,6 +149,10 @@ def validate_model(data: Any) -> None:
     if not all(v is None or isinstance(v, str) for v in data["columns"].values()):  # None: a role not read
         raise InputError("'columns' must map roles to column names", source="model.json")
     _check_exclude(data.get("exclude", {}))
+    try:
+        parse_brief_overrides(data.get("brief_overrides", {}), "brief_overrides")
+    except ValueError as exc:
+        raise InputError(str(exc), source="model.json") from None
     if "lifecycle" in data:
         _check_lifecycle(data["lifecycle"], names)
 
@@ -229,6 +235,9 @@ class SegmentationModel:
         rule (:meth:`assign_frame`).
     lifecycle_ids : dict
         Lifecycle group → segment id (the groups that were not empty in the run).
+    brief_overrides : dict
+        Segment id → {brief topic → the user's sentence} (re-applied on every refresh, like
+        ``overrides``).
     """
 
     algorithm: str
@@ -249,6 +258,7 @@ class SegmentationModel:
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lifecycle: LifecycleRules | None = None
     lifecycle_ids: dict[str, int] = field(default_factory=dict)
+    brief_overrides: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Segment ids (−1 for noise) and confidence for rows of a prepared matrix."""
@@ -282,7 +292,8 @@ class SegmentationModel:
         return labels, confidence
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (``lifecycle`` only for a layered model)."""
+        """JSON-safe form (``lifecycle`` only for a layered model, ``brief_overrides`` only
+        when the user replaced sentences of the briefs)."""
         layer = {} if self.lifecycle is None else {"lifecycle": {
             "rules": self.lifecycle.to_dict(), "group_ids": dict(self.lifecycle_ids)}}
         return {**layer,
@@ -303,6 +314,8 @@ class SegmentationModel:
             "uses_events": self.uses_events,
             "baseline": self.baseline,
             "exclude": {k: list(v) for k, v in self.exclude.items()},
+            **({"brief_overrides": {str(k): dict(v) for k, v in sorted(self.brief_overrides.items())}}
+               if self.brief_overrides else {}),
         }
 
     @classmethod
@@ -328,6 +341,7 @@ class SegmentationModel:
             exclude={str(k): tuple(str(x).strip() for x in v) for k, v in data.get("exclude", {}).items()},
             lifecycle=LifecycleRules.from_dict(data["lifecycle"]["rules"]) if "lifecycle" in data else None,
             lifecycle_ids={str(k): int(v) for k, v in data.get("lifecycle", {}).get("group_ids", {}).items()},
+            brief_overrides=parse_brief_overrides(data.get("brief_overrides", {})),
         )
 
     def save(self, directory: str | Path) -> Path:

@@ -458,7 +458,7 @@ class Segmentation:
         wording = _Wording(
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
             **_customer_inputs(cust, roles, attributes, frame.index),
-            brief_overrides=dict(self.brief_overrides or {}),
+            brief_overrides=_brief_overrides(previous, self.brief_overrides),
             sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, settings),
             layers=layers.summary(len(active)) if layers is not None else None,
         )
@@ -480,7 +480,7 @@ class Segmentation:
 
         model = _saved_model(settings, fitted, algo_name, label_map, prep, frame, feats, centres,
                              name_of=name_of, names=names, overrides=overrides,
-                             labels=labels, layers=layers)
+                             brief_overrides=wording.brief_overrides, labels=labels, layers=layers)
         quality["notes"] = notes + _convergence_notes(fitted, algo_name)
         summary = _summary(settings, ids=ids, status_counts=status_counts, feats=feats, prep=prep, specs=specs,
                            X=X, labels=labels, confidence=confidence,
@@ -1298,6 +1298,16 @@ def _summary(settings: Settings, *, ids: pd.Index, status_counts: dict[str, int]
     }))
 
 
+def _brief_overrides(previous: SegmentationModel | None,
+                     overrides: Mapping[int, Mapping[str, str]] | None) -> dict[int, dict[str, str]]:
+    """The brief sentences the user replaced: the previous run's, with this run's on top
+    (topic by topic), so that they survive refreshes as names do."""
+    out = {int(k): dict(v) for k, v in previous.brief_overrides.items()} if previous is not None else {}
+    for sid, texts in (overrides or {}).items():
+        out.setdefault(int(sid), {}).update(texts)
+    return out
+
+
 def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
                 settings: Settings) -> dict[str, Any]:
     """What ``segments.sql`` needs: the rules read a missing value as the column's median
@@ -1314,10 +1324,11 @@ def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: Loade
 def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: dict[int, int], prep: Preparation,
                  frame: pd.DataFrame, feats: FeatureTable | None, centres: Mapping[int, np.ndarray], *,
                  name_of: Mapping[int, str], names: Mapping[int, SegmentName], overrides: Mapping[int, str],
-                 labels: np.ndarray, layers: _Layers | None = None) -> SegmentationModel:
+                 brief_overrides: Mapping[int, Mapping[str, str]], labels: np.ndarray,
+                 layers: _Layers | None = None) -> SegmentationModel:
     """The model ``assign`` and the next refresh use: the fit, the features and preparation
-    to repeat, the names (generated and overridden), the centres, the drift baseline and
-    the lifecycle rules of a layered run."""
+    to repeat, the names (generated and overridden) and the brief sentences replaced, the
+    centres, the drift baseline and the lifecycle rules of a layered run."""
     return SegmentationModel(
         algorithm=algorithm, state=fitted.state, label_map=label_map, preparation=prep,
         feature_names=tuple(frame.columns), levels=dict(feats.levels) if feats else {},
@@ -1328,7 +1339,8 @@ def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: 
         assign_noise=settings.clustering.assign_noise, uses_events=feats is not None,
         baseline=baseline(frame, labels), exclude=dict(settings.exclude),
         lifecycle=layers.layering.rules if layers is not None else None,
-        lifecycle_ids=dict(layers.group_ids) if layers is not None else {})
+        lifecycle_ids=dict(layers.group_ids) if layers is not None else {},
+        brief_overrides={int(k): dict(v) for k, v in brief_overrides.items()})
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
