@@ -485,6 +485,10 @@ CASES: list[Case] = [
          RUN + ("--customers", "{d}/customers.csv", "--feature-columns", "age,marketing_touches", "--k", "3"), 0,
          check=dq("non_finite_features", 1)),
     # --- assign --------------------------------------------------------------------------------
+    Case("spark-master-without-spark", E, EVR + ("--spark-master", "local[1]"), 2,
+         error="--spark-master needs --engine spark"),
+    Case("assign-spark-master-without-spark", E, ASSIGN + ("--spark-master", "local[1]"), 2, needs_model=True,
+         error="--spark-master needs --engine spark"),
     Case("assign-ok", E, ASSIGN, 0, needs_model=True, check=lambda d: (len(pd.read_csv(d.parent / "assigned" / "assignments.csv")), N_BASE)),
     Case("assign-missing-amount", {"events.csv": ev_map(lambda d: d.drop(columns=["amount"]))}, ASSIGN, 2, needs_model=True,
          error="events.csv: missing column 'amount'"),

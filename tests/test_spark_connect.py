@@ -64,17 +64,19 @@ def test_run_and_assign_through_spark_connect(connect_server, cli, tmp_path):
     assert json.loads(part.read_text()) == json.loads((tmp_path / "da" / "drift.json").read_text())
 
 
-def test_without_the_connect_client_one_line_names_the_extra(tmp_path):
+@pytest.mark.parametrize("where", ["settings", "flag"])
+def test_without_the_connect_client_one_line_names_the_extra(tmp_path, where):
     # grpc made unimportable in a fresh interpreter (None in sys.modules stops an import); a
     # script file, as the installed command is: pyspark takes a `python -c` for its doctests
     settings = tmp_path / "settings.toml"
     settings.write_text('[spark]\nmaster = "sc://localhost:1"\n')
+    master = [str(settings)] if where == "settings" else ["--spark-master", "sc://localhost:1"]
     script = tmp_path / "main.py"
     script.write_text("import sys; sys.modules['grpc'] = None; from segmentkit.cli import main; "
-                      f"sys.argv = ['segmentkit', 'run', {str(settings)!r}, '--engine', 'spark', '--events', "
+                      f"sys.argv = ['segmentkit', 'run', *{master!r}, '--engine', 'spark', '--events', "
                       f"{str(tmp_path / 'e.csv')!r}]; main()\n")
-    # (-W: pyspark's own warning about pandas 3, printed before the error line)
-    res = subprocess.run([sys.executable, "-W", "ignore::FutureWarning", str(script)], capture_output=True,
+    # warnings as Python shows them by default: the command leaves out pyspark's about pandas 3
+    res = subprocess.run([sys.executable, str(script)], capture_output=True,
                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip() == (

@@ -47,6 +47,9 @@ SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (sam
 WriteDbOpt = Annotated[Optional[str], typer.Option(
     help="Also write the assignments to postgresql://user@host/db or sqlite:///path.db.")]
 WriteTableOpt = Annotated[Optional[str], typer.Option(help="With --write-db: schema.table (or table) to write.")]
+SparkMasterOpt = Annotated[Optional[str], typer.Option(
+    help="With --engine spark: the Spark master, e.g. local[4], spark://host:7077, yarn, or a Spark "
+         "Connect server sc://host:15002 ([spark] master).")]
 WriteModeOpt = Annotated[Optional[str], typer.Option(help="With --write-db: replace (default) or append.")]
 
 
@@ -236,6 +239,7 @@ def run(
     events: Annotated[Optional[str], typer.Option(help="Event log (CSV, Parquet or Excel; with --engine spark any path or URL Spark reads).")] = None,
     customers: Annotated[Optional[str], typer.Option(help="Customer table (CSV, Parquet or Excel; with --engine spark also a URL).")] = None,
     engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMasterOpt = None,
     driver_customers: Annotated[Optional[int], typer.Option(help="With --engine spark: beyond this many customers (default 2,000,000), fit on a stratified sample of this size and let Spark assign everyone ([spark] driver_customers).")] = None,
     database: Annotated[Optional[str], typer.Option(help="postgresql://user@host:port/db to read from (password: PGPASSWORD or ~/.pgpass).")] = None,
     events_query: Annotated[Optional[str], typer.Option(help="With --database: events table name or SELECT.")] = None,
@@ -307,10 +311,11 @@ def run(
             keep_duplicates=keep_duplicates or None,
             products=products,
             holdout={"enabled": holdout or None, "min_lift": min_lift},
-            spark={"driver_customers": driver_customers},
+            spark={"driver_customers": driver_customers, "master": spark_master},
             exclude=_exclude_rules(exclude or []),
         )
-        _check_companion_flags(settings, engine, driver_customers=driver_customers, min_lift=min_lift)
+        _check_companion_flags(settings, engine, driver_customers=driver_customers, spark_master=spark_master,
+                               min_lift=min_lift)
         events, customers = settings.sources(events, customers, database=database, events_query=events_query,
                                              customers_query=customers_query)
         if engine is Engine.spark:
@@ -335,10 +340,11 @@ def _date_flag(flag: str, value: Optional[str]) -> Optional[dt.date]:
 
 
 def _check_companion_flags(settings: Settings, engine: Engine, *, driver_customers: Optional[int],
-                           min_lift: Optional[float]) -> None:
+                           spark_master: Optional[str], min_lift: Optional[float]) -> None:
     """Flags that mean something only beside another: say which one is missing."""
-    if driver_customers is not None and engine is not Engine.spark:
-        raise InputError("--driver-customers needs --engine spark")
+    for flag, value in (("--driver-customers", driver_customers), ("--spark-master", spark_master)):
+        if value is not None and engine is not Engine.spark:
+            raise InputError(f"{flag} needs --engine spark")
     if min_lift is not None and not settings.holdout.enabled:
         raise InputError("--min-lift needs --holdout")
 
@@ -379,6 +385,7 @@ def assign(
     snapshot_date: Annotated[Optional[str], typer.Option(help="Features as of this day, YYYY-MM-DD.")] = None,
     engine: EngineOpt = Engine.duckdb,
     settings: Annotated[Optional[Path], typer.Option(help="TOML settings file whose [spark] section starts Spark (--engine spark).")] = None,
+    spark_master: SparkMasterOpt = None,
     products: Annotated[Optional[str], typer.Option(help="Product catalogue, when the run's categories came from one (with --engine spark also a URL).")] = None,
     write_db: WriteDbOpt = None,
     write_table: WriteTableOpt = None,
@@ -390,6 +397,8 @@ def assign(
     with _reported(ctx):
         snap = _date_flag("--snapshot-date", snapshot_date)
         target = _target(write_db, write_table, write_mode)
+        if spark_master is not None and engine is not Engine.spark:
+            raise InputError("--spark-master needs --engine spark")
         if engine is Engine.spark:
             from segmentkit.config import load_settings
             from segmentkit.pipeline import load_model
@@ -403,7 +412,7 @@ def assign(
                                  "stay in Spark: write them from assignments.parquet/ instead")
             model = load_model(model_dir)
             check_spark_model(model, customers)  # before Spark starts
-            source, _ = spark_inputs(load_settings(settings).spark, events, None)
+            source, _ = spark_inputs(load_settings(settings, spark={"master": spark_master}).spark, events, None)
             done = score_spark(model, source, out, customers, snapshot_date=snap, products=products)
             _print_notes(done.notes)
             drift, counts, per_segment = done.drift, done.status_counts, done.segment_counts
