@@ -283,3 +283,48 @@ def test_the_briefs_of_the_groups_state_their_rule_and_pick_the_objective_from_i
     assert numbers["median_recency_days"] == pytest.approx(370.5) and numbers["usual_gap_days"] == pytest.approx(96.5)
     # a step up always leads to a behavioural segment
     assert {result.summary.segment(sid).brief.move_up_to for sid in ids.values()} <= {0, 1}
+
+
+def test_most_segments_bounds_the_total_with_the_groups_never_below_two():
+    from segmentkit.choose_k import Constraints, most_segments
+
+    # by hand: 8 in all less 4 groups leaves 4; 5 less 4 leaves 1, raised to 2; nothing set
+    # bounds nothing but a continuum (8 by default); no groups: the flat bound itself
+    assert most_segments(Constraints(max_segments=8), 4) == 4
+    assert most_segments(Constraints(max_segments=5), 4) == 2
+    assert most_segments(Constraints(), 4) is None
+    assert most_segments(Constraints(), 4, continuum=True) == 4
+    assert most_segments(Constraints(), 0, continuum=True) == 8
+    assert most_segments(Constraints(max_segments=6), 0) == 6
+
+
+def test_max_segments_bounds_the_total_a_user_gets_with_the_groups(layered):
+    # 4 non-empty groups (new, one-time, browsers, lapsed): max_segments 6 leaves 2 behavioural
+    # segments; 3 would make 7 in all
+    events = layered[0]
+    result = Segmentation(max_segments=6, min_share=0.0, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    ks = result.summary.k_selection
+    why = {c.k: c.why_not for c in ks.candidates}
+    assert why[2] is None
+    assert why[3] == "3 segments plus the 4 set by rule make 7, more than max_segments (6)"
+    assert ks.recommended_k == 2 and result.summary.k == 6
+    assert "k counts the behavioural segments of the 47 active customers" in ks.reason
+    assert "(new, one-time, browsers, lapsed): 6 segments in all." in ks.reason
+    assert "The most segments allowed (max_segments = 6) counts the lifecycle groups too." in ks.reason
+
+
+def test_a_max_segments_too_small_for_the_groups_is_said_in_a_plain_sentence(layered):
+    events = layered[0]
+    result = Segmentation(max_segments=4, min_share=0.0, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    said = ("max_segments (4) leaves no room for 2 behavioural segments beside the 4 lifecycle group(s), so the "
+            "run has 6 segments, more than max_segments.")
+    assert result.summary.k == 6 and result.summary.k_selection.recommended_k == 2
+    assert said in result.summary.k_selection.reason and said in result.summary.data_quality.notes
+
+
+def test_k_sets_the_behavioural_segments_and_the_reason_gives_the_total(layered):
+    reason = layered[2].summary.k_selection.reason  # --k 2 with 4 groups
+    assert "--k sets the behavioural segments of the 47 active customers" in reason
+    assert ": 6 segments in all." in reason

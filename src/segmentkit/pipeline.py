@@ -26,7 +26,8 @@ from segmentkit import __version__, algorithms
 from segmentkit.algorithms import Fitted
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import MIN_ROWS, Constraints, KSelection, select_k, structure_strength
+from segmentkit.choose_k import (CONTINUUM_MAX_SEGMENTS, MIN_CLUSTERED_SEGMENTS, MIN_ROWS, Constraints, KSelection,
+                                 select_k, structure_strength)
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
@@ -422,7 +423,7 @@ class Segmentation:
         X = prep.transform(active)
         value = _value(feats, frame.index, notes)
 
-        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering)
+        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering, notes)
         algo_name = selection.recommended_algorithm
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
@@ -1123,32 +1124,51 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
 
 
 def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None],
-            layering: Layering | None = None) -> KSelection:
+            layering: Layering | None = None, notes: list[str] | None = None) -> KSelection:
     """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
     run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``).
-    With a lifecycle layer, k counts the behavioural segments of the active base; the reason
-    says so."""
+    With a lifecycle layer, k (and ``--k``) counts the behavioural segments of the active
+    base, and ``max_segments`` (on a continuum, its default too) bounds the total with the
+    non-empty groups (:func:`segmentkit.choose_k.most_segments`); the reason says so and
+    gives the total, and when the groups leave fewer than two behavioural segments a note
+    in ``notes`` says so too."""
     sweep = cl.k is None or cl.evidence
     stage("choosing k" if sweep else f"checking k = {cl.k}")
+    groups = [] if layering is None else sorted(set(layering.groups) - {""}, key=GROUPS.index)
+    constraints = Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
+                              min_value_share=cl.min_value_share)
     selection = select_k(
         X,
         algorithm=cl.algorithm,
         k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
         fixed_k=cl.k,
-        constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
-                                min_value_share=cl.min_value_share),
+        constraints=constraints,
         value=value.to_numpy(),
         n_bootstrap=cl.n_bootstrap,
         random_state=cl.seed,
+        other_segments=len(groups),
     )
     if not sweep:
         selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
                                                   "(--evidence compares them)."})
     if layering is not None:
-        groups = sorted(set(layering.groups) - {""}, key=GROUPS.index)
-        selection = selection.model_copy(update={"reason": selection.reason + (
-            f" k counts the behavioural segments of the {X.shape[0]:,} active customers; the lifecycle "
-            f"layer adds {len(groups)} group(s) of its own ({', '.join(groups) or 'none'}).")})
+        k = selection.recommended_k
+        text = (f" {'--k sets' if cl.k is not None else 'k counts'} the behavioural segments of the {X.shape[0]:,} "
+                f"active customers; the lifecycle layer adds {len(groups)} group(s) of its own "
+                f"({', '.join(groups) or 'none'}): {k + len(groups)} segments in all.")
+        total = cl.max_segments
+        if total is not None and total - len(groups) < MIN_CLUSTERED_SEGMENTS:
+            crowded = (f"max_segments ({total}) leaves no room for {MIN_CLUSTERED_SEGMENTS} behavioural segments "
+                       f"beside the {len(groups)} lifecycle group(s), so the run has {k + len(groups)} segments, "
+                       f"more than max_segments.")
+            text += " " + crowded
+            if notes is not None:
+                notes.append(crowded)
+        elif cl.k is None:
+            bound = f"max_segments = {total}" if total is not None else \
+                f"on a continuum, {CONTINUUM_MAX_SEGMENTS} by default"
+            text += f" The most segments allowed ({bound}) counts the lifecycle groups too."
+        selection = selection.model_copy(update={"reason": selection.reason + text})
     return selection
 
 
