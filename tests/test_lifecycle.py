@@ -328,3 +328,38 @@ def test_k_sets_the_behavioural_segments_and_the_reason_gives_the_total(layered)
     reason = layered[2].summary.k_selection.reason  # --k 2 with 4 groups
     assert "--k sets the behavioural segments of the 47 active customers" in reason
     assert ": 6 segments in all." in reason
+
+
+#: Orders by hand (snapshot 2026-01-01; customer i starts on Jan 1 + i days): habit A every 21
+#: days, 18 orders for i ≤ 7 (8 customers) and 17 for i ≥ 8 (15): 399; habit B every 27 days,
+#: 14 for i ≤ 13 (14 customers) and 13 for i ≥ 14 (9): 313; S2 2. The active base's 47 hold
+#: 714 orders; everyone's 54 add N1 3, O2 1, O1 1, L1 3, S1 2 (N2 and B1 none): 724.
+ACTIVE_ORDERS, ALL_ORDERS = 714, 724
+
+
+def test_behavioural_segments_are_compared_with_the_active_base_and_groups_with_everyone(layered):
+    events = layered[0]
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle").fit(
+        events=events)
+    layers = result.summary.layers
+    groups = {g.id for g in layers.groups}
+    for seg in result.summary.segments:
+        orders = seg.profile.features["orders"]
+        expected = ALL_ORDERS / 54 if seg.id in groups else ACTIVE_ORDERS / 47
+        assert orders.overall_mean == pytest.approx(expected, abs=1e-6), seg.id
+        assert orders.index == pytest.approx(100 * orders.mean / expected, rel=1e-4)
+    # shares stay shares of everyone: 54 customers, every segment's size over 54
+    assert {s.id: s.share for s in result.summary.segments} == pytest.approx(
+        {s.id: s.size / 54 for s in result.summary.segments}, abs=1e-6)
+    behaviour = [s for s in result.summary.segments if s.id not in groups]
+    # the traits and briefs of behavioural segments say whom they are compared with
+    sentences = [t.sentence for s in behaviour for t in s.top_features]
+    assert sentences and all("active base" in t for t in sentences)
+    assert not any("overall" in b.text for s in behaviour for b in s.brief.sentences)
+    assert any("in the active base" in b.text for s in behaviour for b in s.brief.sentences)
+    lapsed = result.summary.segment(next(g.id for g in layers.groups if g.group == "lapsed"))
+    assert not any("active base" in t.sentence for t in lapsed.top_features)
+    assert layers.baseline.startswith("The behavioural segments are compared with the active base (47 customers)")
+    assert "compared with all 54 customers" in layers.baseline
+    html = (layered[1] / "report.html").read_text()
+    assert "compared with the active base (47 customers)" in html

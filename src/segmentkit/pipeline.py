@@ -446,10 +446,7 @@ class Segmentation:
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
             getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
-        profiles = profile_segments(
-            frame, labels, X=X, specs=specs, value=value,
-            attributes=attributes, confidence=confidence, random_state=cl.seed,
-        )
+        profiles = _profiles(frame, labels, X, specs, value, attributes, confidence, cl.seed, layers)
         # generated names of matched segments are carried over; overrides (this run's on top
         # of the previous run's) are applied last, so they survive refreshes too
         generated = generate_names(profiles, specs, previous={
@@ -697,7 +694,38 @@ class _Layers:
                 "sentence": self.layering.rules.sentence(), "active_customers": int(active),
                 "behaviour_segments": [int(x) for x in behaviour],
                 "groups": [{"group": g, "id": int(sid), "customers": int(counts[g])}
-                           for g, sid in self.group_ids.items()]}
+                           for g, sid in self.group_ids.items()],
+                "baseline": (f"The behavioural segments are compared with {ACTIVE_BASE} ({active:,} customers): "
+                             "their traits, indices, rules and 'vs' figures are against its average; the lifecycle "
+                             f"groups are compared with all {len(self.labels):,} customers; shares of customers and "
+                             "of value are of all of them.")}
+
+
+#: Who a layered run's behavioural segments are compared with, as their traits name them.
+ACTIVE_BASE = "the active base"
+
+
+def _profiles(frame: pd.DataFrame, labels: np.ndarray, X: np.ndarray, specs: Mapping[str, FeatureSpec],
+              value: pd.Series, attributes: pd.DataFrame | None, confidence: np.ndarray | None, seed: int,
+              layers: _Layers | None) -> SegmentProfiles:
+    """Every segment's profile (:func:`profile_segments`). In a layered run the behavioural
+    segments are profiled within the active base, so their traits, indices, rules and
+    "vs" figures compare them with the other active customers (the lifecycle rule already
+    sets the whole base apart from the groups); the groups are profiled against everyone.
+    Shares of customers and of value stay shares of everyone."""
+    everyone = profile_segments(frame, labels, X=X, specs=specs, value=value, attributes=attributes,
+                                confidence=confidence, random_state=seed)
+    if layers is None:
+        return everyone
+    active = layers.layering.active
+    within = profile_segments(
+        frame[active], labels[active], X=X[active], specs=specs, value=value.reindex(frame.index)[active],
+        attributes=None if attributes is None else attributes.reindex(frame.index)[active],
+        confidence=None if confidence is None else confidence[active], random_state=seed, baseline=ACTIVE_BASE)
+    behaviour = {s.id: s for s in within.segments}
+    return replace(everyone, segments=tuple(
+        behaviour[s.id].model_copy(update={"share": s.share, "value_share": s.value_share})
+        if s.id in behaviour else s for s in everyone.segments))
 
 
 def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confidence: np.ndarray | None,

@@ -111,7 +111,8 @@ def _headline(summary: Summary, segments: list[dict[str, Any]]) -> dict[str, Any
         "lead": lead,
         "narrative": summary.personas.narrative if summary.personas else None,
         "reason": summary.k_selection.reason,
-        "evidence": [x for x in (summary.layers.sentence if summary.layers else None, summary.structure.sentence,
+        "evidence": [x for x in (summary.layers.sentence if summary.layers else None,
+                                 summary.layers.baseline if summary.layers else None, summary.structure.sentence,
                                  summary.validation.sentence, summary.feature_families.sentence) if x],
         "stats": [
             ("Segments", fmt_int(summary.k)),
