@@ -363,3 +363,22 @@ def test_behavioural_segments_are_compared_with_the_active_base_and_groups_with_
     assert "compared with all 54 customers" in layers.baseline
     html = (layered[1] / "report.html").read_text()
     assert "compared with the active base (47 customers)" in html
+
+
+def test_a_persona_split_is_shared_among_its_members_in_the_behavioural_segments():
+    from segmentkit.personas import compare_personas
+
+    # by hand: 'P' holds both habits (23 + 23) and N1, O1, L1 (groups); 'Q' holds S2 (segment 2)
+    # and N2, O2, B1, S1 (groups). P's 49 members: 23 in each habit, so it splits 50 % / 50 %
+    # of its 46 members in the behavioural segments (23 / 49 = 47 % of all its members).
+    labels = [0] * 23 + [1] * 23 + [2] + [3, 3, 3, 4, 5, 6, 6]
+    persona = ["P"] * 46 + ["Q"] + ["P", "Q", "Q", "P", "Q", "P", "Q"]
+    groups = {3: "new", 4: "one-time", 5: "browsers", 6: "lapsed"}
+    names = {0: "Habit A", 1: "Habit B", 2: "Slow", 3: "New", 4: "Once", 5: "Browse", 6: "Lapsed"}
+    result = compare_personas(pd.Series(labels).to_numpy(), pd.Series(persona), column="persona",
+                              segment_names=names, lifecycle=groups)
+    (split,) = result.splits
+    assert split.persona == "P" and split.shares == {0: pytest.approx(0.5), 1: pytest.approx(0.5)}
+    assert ("'P' splits into 'Habit A' (50 %) and 'Habit B' (50 %) of its members in the behavioural "
+            "segments") in result.narrative
+    assert result.crosstab["P"][0] == 23 and result.crosstab["P"][3] == 1  # the crosstab still counts everyone
