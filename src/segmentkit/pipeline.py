@@ -979,9 +979,11 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
             scope = spark_stage.scope
             notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
                          f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
-                         f"{scope.fitted:,}; "
-                         "segment sizes and profiles are the sample's, and Spark assigned every customer "
-                         "(assignments.parquet/ and assignments.csv/)")
+                         f"{scope.fitted:,}"
+                         + (" (the lifecycle rules' lapsed threshold too)" if cl.layers == "lifecycle" else "")
+                         + "; segment sizes and profiles are the sample's, and Spark assigned every customer "
+                         + ("by the lifecycle rules, then the nearest centre " if cl.layers == "lifecycle" else "")
+                         + "(assignments.parquet/ and assignments.csv/)")
         # (a sample fit counts the customers without usable events in Spark, below)
         event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
     elif events is not None:
@@ -1378,9 +1380,9 @@ def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: 
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
-    """A sample fit is assigned to everyone by Spark with the nearest-centre rule: the
-    algorithm must have one, the features must come from events, the customers table must
-    be a file Spark reads."""
+    """A sample fit is assigned to everyone by Spark with the nearest-centre rule (after a
+    layered model's lifecycle rules): the algorithm must have one, the features must come
+    from events, the customers table must be a file Spark reads."""
     from segmentkit.spark.assign import NEAREST_CENTRE_ALGORITHMS
 
     beyond = f"beyond [spark] driver_customers ({settings.spark.driver_customers:,}) customers"
@@ -1392,8 +1394,6 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
-    if settings.clustering.layers != "flat":
-        raise InputError(f"{beyond}, --layers lifecycle is not available (a fit on a sample is not layered)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 
