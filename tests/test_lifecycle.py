@@ -191,6 +191,7 @@ def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
 
     _, out, result = layered
     text = (out / "segments.sql").read_text(encoding="utf-8")
+    assert "-- The behavioural segments' rules were measured within the active base" in text
     con = duckdb.connect()
     con.register("feats_df", result.features.frame.reset_index())
     con.execute("CREATE TABLE customer_features AS SELECT * FROM feats_df")
