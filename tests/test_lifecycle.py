@@ -383,3 +383,21 @@ def test_a_persona_split_is_shared_among_its_members_in_the_behavioural_segments
     assert ("'P' splits into 'Habit A' (50 %) and 'Habit B' (50 %) of its members in the behavioural "
             "segments") in result.narrative
     assert result.crosstab["P"][0] == 23 and result.crosstab["P"][3] == 1  # the crosstab still counts everyone
+
+
+def test_the_report_gives_a_layered_split_among_the_behavioural_segments(layered, tmp_path):
+    # the unit test's personas on the real run at k = 3 (the two habits and S2): 'P' (both
+    # habits, N1, O1, L1) splits 50 % / 50 % of its 46 members in the behavioural segments
+    events = layered[0]
+    persona = {**{f"{h}{i:02d}": "P" for h in "AB" for i in range(ACTIVE_PER_HABIT)},
+               "N1": "P", "O1": "P", "L1": "P", ACTIVE_SLOW: "Q", "N2": "Q", "O2": "Q", "B1": "Q", "S1": "Q"}
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": list(persona), "persona": list(persona.values())}).to_csv(customers, index=False)
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle",
+                          persona_column="persona").fit(customers=customers, events=events)
+    result.write(tmp_path / "out")
+    (split,) = result.summary.personas.splits
+    assert split.persona == "P" and sorted(split.shares.values()) == [pytest.approx(0.5)] * 2
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "data-split-basis>Shares of each persona&#39;s members in the behavioural segments" in html
+    assert html.count("(50 %)") >= 2 and "(47 %)" not in html  # not 23 / 49 of all its members
