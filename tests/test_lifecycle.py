@@ -191,6 +191,7 @@ def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
 
     _, out, result = layered
     text = (out / "segments.sql").read_text(encoding="utf-8")
+    assert "-- The behavioural segments' rules were measured within the active base" in text
     con = duckdb.connect()
     con.register("feats_df", result.features.frame.reset_index())
     con.execute("CREATE TABLE customer_features AS SELECT * FROM feats_df")
@@ -283,3 +284,120 @@ def test_the_briefs_of_the_groups_state_their_rule_and_pick_the_objective_from_i
     assert numbers["median_recency_days"] == pytest.approx(370.5) and numbers["usual_gap_days"] == pytest.approx(96.5)
     # a step up always leads to a behavioural segment
     assert {result.summary.segment(sid).brief.move_up_to for sid in ids.values()} <= {0, 1}
+
+
+def test_most_segments_bounds_the_total_with_the_groups_never_below_two():
+    from segmentkit.choose_k import Constraints, most_segments
+
+    # by hand: 8 in all less 4 groups leaves 4; 5 less 4 leaves 1, raised to 2; nothing set
+    # bounds nothing but a continuum (8 by default); no groups: the flat bound itself
+    assert most_segments(Constraints(max_segments=8), 4) == 4
+    assert most_segments(Constraints(max_segments=5), 4) == 2
+    assert most_segments(Constraints(), 4) is None
+    assert most_segments(Constraints(), 4, continuum=True) == 4
+    assert most_segments(Constraints(), 0, continuum=True) == 8
+    assert most_segments(Constraints(max_segments=6), 0) == 6
+
+
+def test_max_segments_bounds_the_total_a_user_gets_with_the_groups(layered):
+    # 4 non-empty groups (new, one-time, browsers, lapsed): max_segments 6 leaves 2 behavioural
+    # segments; 3 would make 7 in all
+    events = layered[0]
+    result = Segmentation(max_segments=6, min_share=0.0, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    ks = result.summary.k_selection
+    why = {c.k: c.why_not for c in ks.candidates}
+    assert why[2] is None
+    assert why[3] == "3 segments plus the 4 set by rule make 7, more than max_segments (6)"
+    assert ks.recommended_k == 2 and result.summary.k == 6
+    assert "k counts the behavioural segments of the 47 active customers" in ks.reason
+    assert "(new, one-time, browsers, lapsed): 6 segments in all." in ks.reason
+    assert "The most segments allowed (max_segments = 6) counts the lifecycle groups too." in ks.reason
+
+
+def test_a_max_segments_too_small_for_the_groups_is_said_in_a_plain_sentence(layered):
+    events = layered[0]
+    result = Segmentation(max_segments=4, min_share=0.0, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    said = ("max_segments (4) leaves no room for 2 behavioural segments beside the 4 lifecycle group(s), so the "
+            "run has 6 segments, more than max_segments.")
+    assert result.summary.k == 6 and result.summary.k_selection.recommended_k == 2
+    assert said in result.summary.k_selection.reason and said in result.summary.data_quality.notes
+
+
+def test_k_sets_the_behavioural_segments_and_the_reason_gives_the_total(layered):
+    reason = layered[2].summary.k_selection.reason  # --k 2 with 4 groups
+    assert "--k sets the behavioural segments of the 47 active customers" in reason
+    assert ": 6 segments in all." in reason
+
+
+#: Orders by hand (snapshot 2026-01-01; customer i starts on Jan 1 + i days): habit A every 21
+#: days, 18 orders for i ≤ 7 (8 customers) and 17 for i ≥ 8 (15): 399; habit B every 27 days,
+#: 14 for i ≤ 13 (14 customers) and 13 for i ≥ 14 (9): 313; S2 2. The active base's 47 hold
+#: 714 orders; everyone's 54 add N1 3, O2 1, O1 1, L1 3, S1 2 (N2 and B1 none): 724.
+ACTIVE_ORDERS, ALL_ORDERS = 714, 724
+
+
+def test_behavioural_segments_are_compared_with_the_active_base_and_groups_with_everyone(layered):
+    events = layered[0]
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle").fit(
+        events=events)
+    layers = result.summary.layers
+    groups = {g.id for g in layers.groups}
+    for seg in result.summary.segments:
+        orders = seg.profile.features["orders"]
+        expected = ALL_ORDERS / 54 if seg.id in groups else ACTIVE_ORDERS / 47
+        assert orders.overall_mean == pytest.approx(expected, abs=1e-6), seg.id
+        assert orders.index == pytest.approx(100 * orders.mean / expected, rel=1e-4)
+    # shares stay shares of everyone: 54 customers, every segment's size over 54
+    assert {s.id: s.share for s in result.summary.segments} == pytest.approx(
+        {s.id: s.size / 54 for s in result.summary.segments}, abs=1e-6)
+    behaviour = [s for s in result.summary.segments if s.id not in groups]
+    # the traits and briefs of behavioural segments say whom they are compared with
+    sentences = [t.sentence for s in behaviour for t in s.top_features]
+    assert sentences and all("active base" in t for t in sentences)
+    assert not any("overall" in b.text for s in behaviour for b in s.brief.sentences)
+    assert any("in the active base" in b.text for s in behaviour for b in s.brief.sentences)
+    lapsed = result.summary.segment(next(g.id for g in layers.groups if g.group == "lapsed"))
+    assert not any("active base" in t.sentence for t in lapsed.top_features)
+    assert layers.baseline.startswith("The behavioural segments are compared with the active base (47 customers)")
+    assert "compared with all 54 customers" in layers.baseline
+    html = (layered[1] / "report.html").read_text()
+    assert "compared with the active base (47 customers)" in html
+
+
+def test_a_persona_split_is_shared_among_its_members_in_the_behavioural_segments():
+    from segmentkit.personas import compare_personas
+
+    # by hand: 'P' holds both habits (23 + 23) and N1, O1, L1 (groups); 'Q' holds S2 (segment 2)
+    # and N2, O2, B1, S1 (groups). P's 49 members: 23 in each habit, so it splits 50 % / 50 %
+    # of its 46 members in the behavioural segments (23 / 49 = 47 % of all its members).
+    labels = [0] * 23 + [1] * 23 + [2] + [3, 3, 3, 4, 5, 6, 6]
+    persona = ["P"] * 46 + ["Q"] + ["P", "Q", "Q", "P", "Q", "P", "Q"]
+    groups = {3: "new", 4: "one-time", 5: "browsers", 6: "lapsed"}
+    names = {0: "Habit A", 1: "Habit B", 2: "Slow", 3: "New", 4: "Once", 5: "Browse", 6: "Lapsed"}
+    result = compare_personas(pd.Series(labels).to_numpy(), pd.Series(persona), column="persona",
+                              segment_names=names, lifecycle=groups)
+    (split,) = result.splits
+    assert split.persona == "P" and split.shares == {0: pytest.approx(0.5), 1: pytest.approx(0.5)}
+    assert ("'P' splits into 'Habit A' (50 %) and 'Habit B' (50 %) of its members in the behavioural "
+            "segments") in result.narrative
+    assert result.crosstab["P"][0] == 23 and result.crosstab["P"][3] == 1  # the crosstab still counts everyone
+
+
+def test_the_report_gives_a_layered_split_among_the_behavioural_segments(layered, tmp_path):
+    # the unit test's personas on the real run at k = 3 (the two habits and S2): 'P' (both
+    # habits, N1, O1, L1) splits 50 % / 50 % of its 46 members in the behavioural segments
+    events = layered[0]
+    persona = {**{f"{h}{i:02d}": "P" for h in "AB" for i in range(ACTIVE_PER_HABIT)},
+               "N1": "P", "O1": "P", "L1": "P", ACTIVE_SLOW: "Q", "N2": "Q", "O2": "Q", "B1": "Q", "S1": "Q"}
+    customers = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": list(persona), "persona": list(persona.values())}).to_csv(customers, index=False)
+    result = Segmentation(k=3, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT, layers="lifecycle",
+                          persona_column="persona").fit(customers=customers, events=events)
+    result.write(tmp_path / "out")
+    (split,) = result.summary.personas.splits
+    assert split.persona == "P" and sorted(split.shares.values()) == [pytest.approx(0.5)] * 2
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "data-split-basis>Shares of each persona&#39;s members in the behavioural segments" in html
+    assert html.count("(50 %)") >= 2 and "(47 %)" not in html  # not 23 / 49 of all its members

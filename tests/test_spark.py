@@ -323,9 +323,31 @@ def test_assign_with_spark_applies_the_lifecycle_rules_as_duckdb_does(spark, dem
             == json.loads((tmp_path / "d" / "drift.json").read_text()))
 
 
-def test_a_sample_fit_refuses_the_lifecycle_layers(spark, demo, tmp_path):
+def test_a_sample_fit_is_layered_and_spark_puts_everyone_where_duckdb_assign_does(spark, demo, tmp_path):
     files = demo[0]
-    res = CliRunner().invoke(app, ["run", "--engine", "spark", "--driver-customers", "300", "--layers", "lifecycle",
-                                   "--events", str(files["events"]), "--out", str(tmp_path / "s")])
-    assert res.exit_code == 2
-    assert "beyond [spark] driver_customers (300) customers, --layers lifecycle is not available" in res.output
+    res = _cli("run", "--engine", "spark", "--driver-customers", 300, "--layers", "lifecycle", "--k", 3,
+               "--no-validate", "--events", files["events"], "--out", tmp_path / "s")
+    s = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert s["fit_scope"]["fitted_on"] == "stratified_sample" and s["layers"]["mode"] == "lifecycle"
+    assert "(the lifecycle rules' lapsed threshold too)" in " ".join(s["data_quality"]["notes"])
+    model = json.loads((tmp_path / "s" / "model" / "model.json").read_text())
+    rules, group_ids = model["lifecycle"]["rules"], model["lifecycle"]["group_ids"]
+    # everyone as the saved model puts them on DuckDB (its rules, then the nearest centre)
+    _cli("assign", tmp_path / "s", "--events", files["events"], "--out", tmp_path / "d")
+    a = pd.read_parquet(tmp_path / "s" / "assignments.parquet").sort_values("customer_id").reset_index(drop=True)
+    d = pd.read_parquet(tmp_path / "d" / "assignments.parquet").sort_values("customer_id").reset_index(drop=True)
+    assert len(a) == s["fit_scope"]["customers"] > s["fit_scope"]["customers_fitted"]
+    cols = ["customer_id", "segment_id", "status", "layer"]
+    pd.testing.assert_frame_equal(a[cols], d[cols])
+    # the groups by the rules themselves, read off every customer's features (first rule wins)
+    _, feats = _duckdb_features(files["events"])
+    f = feats.frame.reindex(a["customer_id"])
+    horizon = np.minimum(np.fmax(rules["lapsed_gaps"] * f["gap_mean_days"], rules["lapsed_days"]),
+                         rules["lapsed_max_days"])
+    want = np.select([f["tenure_days"] <= rules["new_tenure_days"], f["orders"] == 1, f["orders"] < 1,
+                      f["recency_days"] >= horizon], ["new", "one-time", "browsers", "lapsed"], "")
+    by_id = {v: k for k, v in group_ids.items()}
+    got = a["segment_id"].map(by_id).fillna("").to_numpy()
+    assert (got == want).all() and set(want) - {""} == set(group_ids)
+
+

@@ -192,6 +192,9 @@ _OWN_NUMBERS = {
     "usual_gap_days": ("usual days between orders (median)", "days"),
     "gaps_since_last_order": ("usual gaps since the last purchase", "ratio"),
 }
+#: How a layered run's behavioural briefs name what their "vs" figures are over (their
+#: profiles are within the active base; see segmentkit.pipeline).
+ACTIVE_BASE_WORDS = "in the active base"
 #: Numbers behind a sentence's choices rather than written in it (the spread ranking levers).
 _BASIS_SUFFIX = "_sd"
 _SUFFIXES = (("_overall", "overall"), ("_target", "next segment up"), ("_sd", "spread (sd), all customers"),
@@ -330,7 +333,7 @@ def _who(s: _Seg, lifecycle: str | None, gap: float | None, recency: float | Non
     return BriefSentence("who", text + ".", numbers)
 
 
-def _what(s: _Seg, specs: Mapping[str, FeatureSpec]) -> BriefSentence | None:
+def _what(s: _Seg, specs: Mapping[str, FeatureSpec], among: str = "overall") -> BriefSentence | None:
     cats = sorted(((n, s.stat(n), s.stat(n, "overall_mean")) for n in s.features
                    if n.startswith("cat_share__") and s.has(n)), key=lambda t: (-t[1], t[0]))
     parts: list[str] = []
@@ -338,7 +341,7 @@ def _what(s: _Seg, specs: Mapping[str, FeatureSpec]) -> BriefSentence | None:
     if cats:
         top = [c for c in cats[:2] if c[1] > 0]
         parts.append("spend goes mostly to " + " and ".join(
-            f"{_level(n)} ({format_value(m, 'share')} vs {format_value(o, 'share')} overall)" for n, m, o in top))
+            f"{_level(n)} ({format_value(m, 'share')} vs {format_value(o, 'share')} {among})" for n, m, o in top))
         numbers.update({n: m for n, m, _ in top})
         numbers.update({f"{n}_overall": o for n, _, o in top})
     per_order = []
@@ -354,13 +357,13 @@ def _what(s: _Seg, specs: Mapping[str, FeatureSpec]) -> BriefSentence | None:
     return BriefSentence("what", text[0].upper() + text[1:] + ".", numbers)
 
 
-def _where(s: _Seg) -> BriefSentence | None:
+def _where(s: _Seg, among: str = "overall") -> BriefSentence | None:
     chans = sorted(((n, s.stat(n), s.stat(n, "overall_mean")) for n in s.features
                     if n.startswith("channel_share__") and s.has(n)), key=lambda t: (-t[1], t[0]))
     if not chans:
         return None
     text = "Orders come via " + ", ".join(f"{_level(n)} {format_value(m, 'share')}" for n, m, _ in chans)
-    text += " (overall: " + ", ".join(f"{_level(n)} {format_value(o, 'share')}" for n, _, o in chans) + ")."
+    text += f" ({among}: " + ", ".join(f"{_level(n)} {format_value(o, 'share')}" for n, _, o in chans) + ")."
     numbers = {n: m for n, m, _ in chans}
     numbers.update({f"{n}_overall": o for n, _, o in chans})
     return BriefSentence("where", text, numbers)
@@ -371,7 +374,7 @@ def _counted(number: str, noun: str) -> str:
     return f"{number} {noun}" if number == "1" else f"{number} {noun}s"
 
 
-def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
+def _when(s: _Seg, gap: float | None, among: str = "overall") -> BriefSentence | None:
     parts: list[str] = []
     numbers: dict[str, Any] = {}
     if gap is not None:
@@ -390,7 +393,7 @@ def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
         how = ("more seasonal than average" if idx is not None and idx >= SEASONAL_INDEX_HIGH else
                "less seasonal than average" if idx is not None and idx <= SEASONAL_INDEX_LOW else
                "about as seasonal as average")
-        parts.append(f"{format_value(m, 'share')} of their spend falls in their peak quarter vs {format_value(o, 'share')} overall ({how})")
+        parts.append(f"{format_value(m, 'share')} of their spend falls in their peak quarter vs {format_value(o, 'share')} {among} ({how})")
         numbers.update({"peak_quarter_share": m, "peak_quarter_share_overall": o})
     if not parts:
         return None
@@ -398,7 +401,7 @@ def _when(s: _Seg, gap: float | None) -> BriefSentence | None:
     return BriefSentence("when", text[0].upper() + text[1:] + ".", numbers)
 
 
-def _price(s: _Seg) -> BriefSentence | None:
+def _price(s: _Seg, among: str = "overall") -> BriefSentence | None:
     if not s.has("discount_share"):
         return None
     m, o = s.stat("discount_share"), s.stat("discount_share", "overall_mean")
@@ -406,7 +409,7 @@ def _price(s: _Seg) -> BriefSentence | None:
     how = ("price-sensitive: lead with the offer" if idx is not None and idx >= PRICE_SENSITIVE_INDEX else
            "rarely buy on discount: lead with the product, not the price"
            if idx is not None and idx <= PRICE_INSENSITIVE_INDEX else "average discount use")
-    return BriefSentence("price", f"{format_value(m, 'share')} of their orders use a discount vs {format_value(o, 'share')} overall "
+    return BriefSentence("price", f"{format_value(m, 'share')} of their orders use a discount vs {format_value(o, 'share')} {among} "
                                   f"(index {format_value(idx, 'count')}): {how}.",
                          {"discount_share": m, "discount_share_overall": o, "discount_share_index": idx})
 
@@ -429,7 +432,7 @@ def _risk(s: _Seg, recency: float | None, gap: float | None, lifecycle: str | No
 
 
 def _objective(s: _Seg, lifecycle: str | None, recency: float | None,
-               gap: float | None) -> tuple[str, str, BriefSentence]:
+               gap: float | None, average: str = "the average customer") -> tuple[str, str, BriefSentence]:
     vi = s.value_index
     views_idx, orders_idx = s.stat("views_per_order", "index"), s.stat("orders", "index")
     ratio = recency / gap if recency is not None and gap else None
@@ -459,7 +462,7 @@ def _objective(s: _Seg, lifecycle: str | None, recency: float | None,
         objective = "retain"
         rule = f"buying on their usual rhythm and value index ≥ {VALUE_INDEX_AVERAGE:.0f}"
         why = (f"they still buy on their usual rhythm (last purchase {format_value(ratio, 'ratio')} usual gaps "
-               f"ago) with a value index of {format_value(vi, 'count')} (100 = the average customer)")
+               f"ago) with a value index of {format_value(vi, 'count')} (100 = {average})")
         numbers = {"gaps_since_last_order": ratio, "value_index": vi}
     else:
         objective = "grow"
@@ -468,7 +471,7 @@ def _objective(s: _Seg, lifecycle: str | None, recency: float | None,
         why = (f"they are new (first seen a median {format_value(s.stat('tenure_days', 'median'), 'days')} "
                "days ago)" if lifecycle == "new" else
                f"they still buy on their usual rhythm (last purchase {format_value(ratio, 'ratio')} usual gaps "
-               f"ago) but with a value index of only {format_value(vi, 'count')} (100 = the average customer)")
+               f"ago) but with a value index of only {format_value(vi, 'count')} (100 = {average})")
         numbers = {"gaps_since_last_order": ratio, "value_index": vi}
         if lifecycle == "new":
             numbers = {"median_tenure_days": s.stat("tenure_days", "median")}
@@ -603,7 +606,8 @@ def build_briefs(
     groups : mapping of int to str, optional
         The lifecycle groups of a layered run, segment id → group: their lifecycle is the
         group and their brief states its rule (module docstring); they are never the next
-        segment up.
+        segment up. With it, the other (behavioural) segments' profiles are taken to be
+        within the active base, and their "vs" figures say so.
 
     Returns
     -------
@@ -618,10 +622,13 @@ def build_briefs(
         recency = s.stat("recency_days", "median")
         group = (groups or {}).get(s.id)
         up_id, up_sentence = _move_up(s, targets, specs, feature_scale)
+        # a layered run's behavioural segments were profiled within the active base
+        among = "overall" if groups is None or group is not None else ACTIVE_BASE_WORDS
         if group is None:
             gap = usual_gap(s)
             life = lifecycle_state(recency, gap, s.stat("tenure_days", "median"))
-            objective, rule, obj_sentence = _objective(s, life, recency, gap)
+            objective, rule, obj_sentence = _objective(s, life, recency, gap, "the average customer" if groups is None
+                                                       else "the average active customer")
             who, risk = _who(s, life, gap, recency), _risk(s, recency, gap, life)
         else:
             # the group's own median gap (none for one-time buyers: no everyone's fallback)
@@ -629,7 +636,8 @@ def build_briefs(
             life = group
             objective, rule, obj_sentence = _group_objective(s, group, recency, gap)
             who, risk = _group_who(s, group, recency, gap), _group_risk(s, group, recency, gap)
-        sentences = [who, _what(s, specs), _where(s), _when(s, gap), _price(s), risk, obj_sentence, up_sentence]
+        sentences = [who, _what(s, specs, among), _where(s, among), _when(s, gap, among), _price(s, among), risk,
+                     obj_sentence, up_sentence]
         out[s.id] = Brief(s.id, life, objective, rule, up_id,
                           tuple(_with_units(x, specs) for x in sentences if x is not None))
     return out

@@ -56,6 +56,8 @@ __all__ = [
     "SILHOUETTE_TOLERANCE",
     "Constraints",
     "Candidate",
+    "MIN_CLUSTERED_SEGMENTS",
+    "most_segments",
     "KSelection",
     "Recommendation",
     "select_k",
@@ -109,6 +111,21 @@ ISLANDS_SILHOUETTE = 0.5
 #: otherwise: a segment is worth having when a team can brief and run a campaign for it,
 #: and marketing practice keeps to 4-8 such segments.
 CONTINUUM_MAX_SEGMENTS = 8
+
+#: Fewest segments a clustering is asked for, whatever ``max_segments`` leaves beside the
+#: segments set by other means (``other_segments`` of :func:`select_k`): one segment is no
+#: segmentation.
+MIN_CLUSTERED_SEGMENTS = 2
+
+
+def most_segments(constraints: Constraints, other_segments: int = 0, *, continuum: bool = False) -> int | None:
+    """The most segments the clustering may give: ``max_segments`` (on a continuum, by
+    default :data:`CONTINUUM_MAX_SEGMENTS`) less the ``other_segments`` the user gets beside
+    them (a layered run's lifecycle groups), never below :data:`MIN_CLUSTERED_SEGMENTS`;
+    ``None`` when nothing bounds it."""
+    total = constraints.max_segments or (CONTINUUM_MAX_SEGMENTS if continuum else None)
+    return None if total is None else max(total - other_segments, MIN_CLUSTERED_SEGMENTS)
+
 
 #: Decimals of the shares the selection quotes in words (why a candidate is ruled out, which
 #: segment a split cuts): one, so a segment of 2.96 % against a 3 % minimum does not read as
@@ -592,6 +609,7 @@ def _evaluate(
     n_bootstrap: int,
     random_state: int,
     options: Mapping[str, Any],
+    other_segments: int = 0,
 ) -> tuple[list[Candidate], dict[tuple[int, tuple], np.ndarray]]:
     """All candidates of one algorithm; also their reference labels on the sample."""
     m = S.shape[0]
@@ -640,7 +658,7 @@ def _evaluate(
         if v is not None and k >= 1:
             total = float(v.sum())
             value_min = float(np.bincount(lab[lab != NOISE], weights=v[lab != NOISE], minlength=k).min() / total)
-        why = _why_not(k, shares, noise_share, value_min, spec, constraints)
+        why = _why_not(k, shares, noise_share, value_min, spec, constraints, other_segments)
         cand_k = k if k_set is None else int(k_set)
         candidates.append(
             Candidate(
@@ -678,12 +696,16 @@ def _why_not(
     value_min: float | None,
     spec: AlgorithmSpec,
     c: Constraints,
+    other_segments: int = 0,
 ) -> str | None:
     reasons = []
     if k < 2:
         reasons.append(f"found {k} segment{'s' if k != 1 else ''}; at least 2 are needed")
-    if c.max_segments is not None and k > c.max_segments:
-        reasons.append(f"{k} segments is more than max_segments ({c.max_segments})")
+    most = most_segments(c, other_segments)
+    if most is not None and k > most:
+        reasons.append(f"{k} segments is more than max_segments ({c.max_segments})" if not other_segments else
+                       f"{k} segments plus the {other_segments} set by rule make {k + other_segments}, more than "
+                       f"max_segments ({c.max_segments})")
     if k >= 1 and shares.min() < c.min_share:
         reasons.append(
             f"smallest segment holds {percent(shares.min(), SHARE_DECIMALS)} of customers, "
@@ -729,7 +751,7 @@ def _rank_key(c: Candidate) -> tuple[float, int]:
 
 
 def _recommend(
-    cands: Sequence[Candidate], constraints: Constraints = Constraints()
+    cands: Sequence[Candidate], constraints: Constraints = Constraints(), other_segments: int = 0
 ) -> tuple[Candidate, list[Candidate], Recommendation]:
     """Apply the rule; return the choice, the pool it came from and the branch that chose.
 
@@ -743,7 +765,8 @@ def _recommend(
        structure, while arbitrary splits were removed in step 2.
     4. A continuum (the best silhouette below it): every cut is a region, not an island,
        and the silhouette's differences between k say little. Take the most segments, up
-       to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`), among the
+       to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`) less the
+       ``other_segments`` (:func:`most_segments`), among the
        stable candidates whose every pair of segments differs by a trait
        (:attr:`Candidate.traits`) and, among those, at a peak of the silhouette over k
        (at least its value with one segment fewer and one more: a cut where the regions
@@ -769,7 +792,7 @@ def _recommend(
         how = Recommendation.NONE_ELIGIBLE
     best = max(pool, key=_rank_key)
     if best.silhouette < ISLANDS_SILHOUETTE and eligible:
-        most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
+        most = most_segments(constraints, other_segments, continuum=True)
         usable = [c for c in pool if c.traits and c.k <= most and c.stable]
         peaks = [c for c in usable if _silhouette_peak(c, scored)]
         if peaks:
@@ -825,6 +848,7 @@ def _reason(
     fixed_k: int | None,
     evidence: Candidate | None,
     constraints: Constraints = Constraints(),
+    other_segments: int = 0,
 ) -> str:
     def stab(c: Candidate) -> str:
         return f"stability {c.stability:.2f}" if c.stability is not None else "stability not measured"
@@ -832,7 +856,7 @@ def _reason(
     def sil(c: Candidate) -> str:  # None: fewer than two segments found (density algorithms)
         return f"{c.silhouette:.3f}" if c.silhouette is not None else "not measurable"
 
-    most = constraints.max_segments or CONTINUUM_MAX_SEGMENTS
+    most = most_segments(constraints, other_segments, continuum=True)
     head = f"{chosen.k} segment{'s' if chosen.k != 1 else ''} ({chosen.label})"
     if fixed_k is not None:
         text = f"{head}: set by the user (--k)"
@@ -969,6 +993,7 @@ def select_k(
     random_state: int = 0,
     options: Mapping[str, Any] | None = None,
     size_values: Sequence[float] | None = None,
+    other_segments: int = 0,
 ) -> KSelection:
     """Evaluate candidate segmentations and recommend one.
 
@@ -1001,6 +1026,11 @@ def select_k(
     size_values : sequence of float, optional
         Sweep of the size parameter (``min_cluster_share``) of density algorithms;
         default each algorithm's own.
+    other_segments : int, default 0
+        Segments set by rule that the user gets beside the clustered ones (a layered run's
+        lifecycle groups): ``max_segments``, and on a continuum its default, bound the total, so the
+        clustering may give that many fewer, but never fewer than
+        :data:`MIN_CLUSTERED_SEGMENTS` (:func:`most_segments`).
 
     Returns
     -------
@@ -1022,6 +1052,8 @@ def select_k(
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
                                          sample_size, random_state, options)
+    if not _is_int(other_segments) or other_segments < 0:
+        raise ValueError(f"other_segments must be an integer >= 0, got {other_segments!r}")
     n, options = X.shape[0], dict(options or {})
     idx = order_invariant_sample(X, sample_size, random_state)
     S = X[idx]
@@ -1040,14 +1072,15 @@ def select_k(
     with threadpool_limits(limits=1):
         for spec in specs:
             cands, labels[spec.name] = _evaluate(
-                spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options
+                spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options,
+                other_segments,
             )
             candidates.extend(cands)
-    evidence, pool, how = _recommend(candidates, constraints)
+    evidence, pool, how = _recommend(candidates, constraints, other_segments)
     chosen = evidence if fixed_k is None else _recommend([c for c in candidates if c.k == fixed_k and not c.params],
-                                                         constraints)[0]
+                                                         constraints, other_segments)[0]
     reason = _reason(chosen, pool, how, candidates, labels, fixed_k, evidence if fixed_k is not None else None,
-                     constraints)
+                     constraints, other_segments)
     return KSelection(
         candidates=candidates, recommended_k=int(chosen.k), recommended_algorithm=chosen.algorithm,
         recommended_params=dict(chosen.params), reason=reason, knee_k=_knee(chosen, candidates), n_rows=n,

@@ -26,7 +26,8 @@ from segmentkit import __version__, algorithms
 from segmentkit.algorithms import Fitted
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
-from segmentkit.choose_k import MIN_ROWS, Constraints, KSelection, select_k, structure_strength
+from segmentkit.choose_k import (CONTINUUM_MAX_SEGMENTS, MIN_CLUSTERED_SEGMENTS, MIN_ROWS, Constraints, KSelection,
+                                 select_k, structure_strength)
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
@@ -422,7 +423,7 @@ class Segmentation:
         X = prep.transform(active)
         value = _value(feats, frame.index, notes)
 
-        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering)
+        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering, notes)
         algo_name = selection.recommended_algorithm
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
@@ -445,10 +446,7 @@ class Segmentation:
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, frame.index, roles, exclude=tuple(
             getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
-        profiles = profile_segments(
-            frame, labels, X=X, specs=specs, value=value,
-            attributes=attributes, confidence=confidence, random_state=cl.seed,
-        )
+        profiles = _profiles(frame, labels, X, specs, value, attributes, confidence, cl.seed, layers)
         # generated names of matched segments are carried over; overrides (this run's on top
         # of the previous run's) are applied last, so they survive refreshes too
         generated = generate_names(profiles, specs, previous={
@@ -696,7 +694,38 @@ class _Layers:
                 "sentence": self.layering.rules.sentence(), "active_customers": int(active),
                 "behaviour_segments": [int(x) for x in behaviour],
                 "groups": [{"group": g, "id": int(sid), "customers": int(counts[g])}
-                           for g, sid in self.group_ids.items()]}
+                           for g, sid in self.group_ids.items()],
+                "baseline": (f"The behavioural segments are compared with {ACTIVE_BASE} ({active:,} customers): "
+                             "their traits, indices, rules and 'vs' figures are against its average; the lifecycle "
+                             f"groups are compared with all {len(self.labels):,} customers; shares of customers and "
+                             "of value are of all of them.")}
+
+
+#: Who a layered run's behavioural segments are compared with, as their traits name them.
+ACTIVE_BASE = "the active base"
+
+
+def _profiles(frame: pd.DataFrame, labels: np.ndarray, X: np.ndarray, specs: Mapping[str, FeatureSpec],
+              value: pd.Series, attributes: pd.DataFrame | None, confidence: np.ndarray | None, seed: int,
+              layers: _Layers | None) -> SegmentProfiles:
+    """Every segment's profile (:func:`profile_segments`). In a layered run the behavioural
+    segments are profiled within the active base, so their traits, indices, rules and
+    "vs" figures compare them with the other active customers (the lifecycle rule already
+    sets the whole base apart from the groups); the groups are profiled against everyone.
+    Shares of customers and of value stay shares of everyone."""
+    everyone = profile_segments(frame, labels, X=X, specs=specs, value=value, attributes=attributes,
+                                confidence=confidence, random_state=seed)
+    if layers is None:
+        return everyone
+    active = layers.layering.active
+    within = profile_segments(
+        frame[active], labels[active], X=X[active], specs=specs, value=value.reindex(frame.index)[active],
+        attributes=None if attributes is None else attributes.reindex(frame.index)[active],
+        confidence=None if confidence is None else confidence[active], random_state=seed, baseline=ACTIVE_BASE)
+    behaviour = {s.id: s for s in within.segments}
+    return replace(everyone, segments=tuple(
+        behaviour[s.id].model_copy(update={"share": s.share, "value_share": s.value_share})
+        if s.id in behaviour else s for s in everyone.segments))
 
 
 def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confidence: np.ndarray | None,
@@ -950,9 +979,11 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
             scope = spark_stage.scope
             notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
                          f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
-                         f"{scope.fitted:,}; "
-                         "segment sizes and profiles are the sample's, and Spark assigned every customer "
-                         "(assignments.parquet/ and assignments.csv/)")
+                         f"{scope.fitted:,}"
+                         + (" (the lifecycle rules' lapsed threshold too)" if cl.layers == "lifecycle" else "")
+                         + "; segment sizes and profiles are the sample's, and Spark assigned every customer "
+                         + ("by the lifecycle rules, then the nearest centre " if cl.layers == "lifecycle" else "")
+                         + "(assignments.parquet/ and assignments.csv/)")
         # (a sample fit counts the customers without usable events in Spark, below)
         event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
     elif events is not None:
@@ -1123,32 +1154,51 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
 
 
 def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None],
-            layering: Layering | None = None) -> KSelection:
+            layering: Layering | None = None, notes: list[str] | None = None) -> KSelection:
     """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
     run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``).
-    With a lifecycle layer, k counts the behavioural segments of the active base; the reason
-    says so."""
+    With a lifecycle layer, k (and ``--k``) counts the behavioural segments of the active
+    base, and ``max_segments`` (on a continuum, its default too) bounds the total with the
+    non-empty groups (:func:`segmentkit.choose_k.most_segments`); the reason says so and
+    gives the total, and when the groups leave fewer than two behavioural segments a note
+    in ``notes`` says so too."""
     sweep = cl.k is None or cl.evidence
     stage("choosing k" if sweep else f"checking k = {cl.k}")
+    groups = [] if layering is None else sorted(set(layering.groups) - {""}, key=GROUPS.index)
+    constraints = Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
+                              min_value_share=cl.min_value_share)
     selection = select_k(
         X,
         algorithm=cl.algorithm,
         k_values=list(range(cl.k_min, k_max + 1)) if sweep else [cl.k],
         fixed_k=cl.k,
-        constraints=Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
-                                min_value_share=cl.min_value_share),
+        constraints=constraints,
         value=value.to_numpy(),
         n_bootstrap=cl.n_bootstrap,
         random_state=cl.seed,
+        other_segments=len(groups),
     )
     if not sweep:
         selection = selection.model_copy(update={"reason": selection.reason + " Other k were not evaluated "
                                                   "(--evidence compares them)."})
     if layering is not None:
-        groups = sorted(set(layering.groups) - {""}, key=GROUPS.index)
-        selection = selection.model_copy(update={"reason": selection.reason + (
-            f" k counts the behavioural segments of the {X.shape[0]:,} active customers; the lifecycle "
-            f"layer adds {len(groups)} group(s) of its own ({', '.join(groups) or 'none'}).")})
+        k = selection.recommended_k
+        text = (f" {'--k sets' if cl.k is not None else 'k counts'} the behavioural segments of the {X.shape[0]:,} "
+                f"active customers; the lifecycle layer adds {len(groups)} group(s) of its own "
+                f"({', '.join(groups) or 'none'}): {k + len(groups)} segments in all.")
+        total = cl.max_segments
+        if total is not None and total - len(groups) < MIN_CLUSTERED_SEGMENTS:
+            crowded = (f"max_segments ({total}) leaves no room for {MIN_CLUSTERED_SEGMENTS} behavioural segments "
+                       f"beside the {len(groups)} lifecycle group(s), so the run has {k + len(groups)} segments, "
+                       f"more than max_segments.")
+            text += " " + crowded
+            if notes is not None:
+                notes.append(crowded)
+        elif cl.k is None:
+            bound = f"max_segments = {total}" if total is not None else \
+                f"on a continuum, {CONTINUUM_MAX_SEGMENTS} by default"
+            text += f" The most segments allowed ({bound}) counts the lifecycle groups too."
+        selection = selection.model_copy(update={"reason": selection.reason + text})
     return selection
 
 
@@ -1344,9 +1394,9 @@ def _saved_model(settings: Settings, fitted: Fitted, algorithm: str, label_map: 
 
 
 def _check_sample_fit(settings: Settings, customers: Any) -> None:
-    """A sample fit is assigned to everyone by Spark with the nearest-centre rule: the
-    algorithm must have one, the features must come from events, the customers table must
-    be a file Spark reads."""
+    """A sample fit is assigned to everyone by Spark with the nearest-centre rule (after a
+    layered model's lifecycle rules): the algorithm must have one, the features must come
+    from events, the customers table must be a file Spark reads."""
     from segmentkit.spark.assign import NEAREST_CENTRE_ALGORITHMS
 
     beyond = f"beyond [spark] driver_customers ({settings.spark.driver_customers:,}) customers"
@@ -1358,8 +1408,6 @@ def _check_sample_fit(settings: Settings, customers: Any) -> None:
         raise InputError(f"{beyond}, the features come from the events only: --feature-columns is not available")
     if settings.holdout.enabled:
         raise InputError(f"{beyond}, --holdout is not available (its groups are planned on the driver)")
-    if settings.clustering.layers != "flat":
-        raise InputError(f"{beyond}, --layers lifecycle is not available (a fit on a sample is not layered)")
     if customers is not None and _spark_path(customers) is None:
         raise InputError(f"{beyond}, Spark reads the customers table too: give it as a file or URL")
 

@@ -285,6 +285,9 @@ class Layers(Typed):
     active_customers: int
     behaviour_segments: list[int]
     groups: list[LifecycleGroup]
+    #: what each layer's profiles are compared with: the behavioural segments with the
+    #: active base, the groups with everyone (shares are of everyone)
+    baseline: str | None = None
 
 
 class Structure(Typed):

@@ -92,6 +92,9 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         "-- The rules describe the segments; precision = share of matching customers in the segment,",
         "-- coverage = share of the segment's customers matching. A missing value reads as the median.",
     ]
+    if summary.get("layers"):
+        lines.append("-- The behavioural segments' rules were measured within the active base (the customers no "
+                     "lifecycle rule takes), as they apply below.")
     sample = summary.get("descriptive_sample")
     if sample:
         lines.append("-- The rules were measured on a stratified sample of the customers, weighted back to all "

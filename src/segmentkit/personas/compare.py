@@ -92,7 +92,9 @@ def compare_personas(
         clustering, so they are never split targets, merges, matches, new groups or a
         persona's own segment (their kind is ``"lifecycle"``): the narrative says once which
         share of each persona each group holds, then the splits, merges and new groups among
-        the behavioural segments. Shares, crosstab and agreement still cover every customer.
+        the behavioural segments, a split's shares being of the persona's members in the
+        behavioural segments (its members in the groups are counted in that sentence).
+        The crosstab and agreement still cover every customer.
 
     Returns
     -------
@@ -114,8 +116,24 @@ def compare_personas(
     matching = match(sh, cl, names, dominance=dominance)
     split = splits(sh, cl, lab, pcode, names, specs=dict(specs or {}), features=features,
                    demographics=demographics, min_effect=min_effect, n_features=n_features, lookalike=lookalike)
+    if groups:
+        split = _among_behaviour(split, sh, behavioural)
     return _comparison(column, lab, pcode, missing, sh, cl, matching, split, names, groups,
                        split_share=split_share, opportunities=opportunities)
+
+
+def _among_behaviour(split: tuple[PersonaSplit, ...], sh: Shares, behavioural: np.ndarray
+                     ) -> tuple[PersonaSplit, ...]:
+    """The splits with each share of the persona's members in the behavioural segments
+    (a layered run: its members in the lifecycle groups are left out, so the shares of a
+    split into every behavioural segment add up to 1)."""
+    out = []
+    for sp in split:
+        i = sh.persona_names.index(sp.persona)
+        members = float(sh.N[i, behavioural].sum())
+        out.append(sp.model_copy(update={"shares": {
+            s: float(sh.N[i, sh.seg_ids.index(s)]) / members for s in sp.segments}}))
+    return tuple(out)
 
 
 def _check_thresholds(*, split_share: float, merge_share: float, dominance: float) -> None:

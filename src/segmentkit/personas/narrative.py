@@ -91,9 +91,11 @@ def _opening(column: str, n_personas: int, n_segments: int, ari: float | None, n
             f"agreement is {_ari_words(ari)}{ari_txt}.")
 
 
-def _split_sentence(sp: PersonaSplit) -> str:
+def _split_sentence(sp: PersonaSplit, layered: bool = False) -> str:
     parts = [f"{quoted(nm)} ({percent(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
     text = f"{quoted(sp.persona)} splits into {_join(parts)}"
+    if layered:
+        text += " of its members in the behavioural segments"
     diff = ""
     if sp.separating_features:
         if len(sp.segments) == 2:
@@ -194,7 +196,7 @@ def narrative(
         return f"No customer has both a '{column}' persona and a segment, so the personas cannot be compared."
     out = [_opening(column, len(persona_names), len(seg_ids), ari, len(dissolved),
                     len(lifecycle.groups) if lifecycle else 0)]
-    found = [_split_sentence(sp) for sp in splits]
+    found = [_split_sentence(sp, lifecycle is not None) for sp in splits]
     found += [_merge_sentence(mg) for mg in merges]
     total = float(lifecycle.known if lifecycle is not None else s_size.sum())
     found += [_new_segment_sentence(names[sid], s_size[seg_ids.index(sid)] / total, opportunities, sid)

@@ -320,7 +320,7 @@ def _sample_fits(inputs: _Inputs, codes: np.ndarray, n_seg: int, specs: Mapping[
 
 
 def _segment_profile(code: int, stats: _SegmentStatistics, fits: _SampleFits, specs: Mapping[str, FeatureSpec], *,
-                     n_top: int, min_effect_size: float) -> SegmentProfile:
+                     n_top: int, min_effect_size: float, baseline: str | None = None) -> SegmentProfile:
     """The profile of the segment at position ``code``, from what was measured and fitted."""
     sid = stats.seg_ids[code]
     value_share, value_mean, value_index = stats.values[code]
@@ -332,7 +332,8 @@ def _segment_profile(code: int, stats: _SegmentStatistics, fits: _SampleFits, sp
         value_index=value_index,
         value_mean=value_mean,
         is_noise=sid == NOISE,
-        top_features=top_traits(stats.features[code], specs, n_top=n_top, min_effect_size=min_effect_size),
+        top_features=top_traits(stats.features[code], specs, n_top=n_top, min_effect_size=min_effect_size,
+                                baseline=baseline),
         rules=fits.rules[code],
         exemplars=fits.exemplars[code],
         profile=SegmentStats(features={s.name: s for s in stats.features[code]},
@@ -365,6 +366,7 @@ def profile_segments(
     surrogate_depth: int = 4,
     max_levels: int = 20,
     sample_size: int = DESCRIPTIVE_SAMPLE,
+    baseline: str | None = None,
 ) -> SegmentProfiles:
     """Profile every segment of a clustering, noise included.
 
@@ -416,6 +418,9 @@ def profile_segments(
         of about this many customers (all of them when fewer), drawn with ``random_state``;
         support and coverage are weighted back to all customers. Statistics, sizes and
         values always use every customer.
+    baseline : str, optional
+        Who the customers of ``features`` are when not everyone, as the traits' sentences
+        name them ("vs 18 % in the active base"; default: "overall", "the average").
 
     Returns
     -------
@@ -436,7 +441,7 @@ def profile_segments(
     fits = _sample_fits(inputs, stats.codes, n_seg, specs, rule_depth=rule_depth, max_rules=max_rules,
                         min_rule_precision=min_rule_precision, surrogate_depth=surrogate_depth,
                         n_exemplars=n_exemplars, sample_size=sample_size, random_state=random_state)
-    segments = tuple(_segment_profile(code, stats, fits, specs, n_top=n_top, min_effect_size=min_effect_size)
-                     for code in range(n_seg))
+    segments = tuple(_segment_profile(code, stats, fits, specs, n_top=n_top, min_effect_size=min_effect_size,
+                                      baseline=baseline) for code in range(n_seg))
     return SegmentProfiles(segments=segments, surrogate_accuracy=fits.surrogate_accuracy,
                            n_customers=len(inputs.feats), alpha=alpha, sample=fits.sample)

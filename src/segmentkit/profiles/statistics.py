@@ -358,9 +358,10 @@ def attribute_stats(attrs: pd.DataFrame | None, codes: np.ndarray, n_seg: int, m
 
 
 def top_traits(fstats: Sequence[NumericStat], specs: Mapping[str, FeatureSpec], *, n_top: int,
-               min_effect_size: float) -> tuple[Trait, ...]:
+               min_effect_size: float, baseline: str | None = None) -> tuple[Trait, ...]:
     """The significant features with the largest absolute effect (at least
-    ``min_effect_size``), largest first, each with its sentence."""
+    ``min_effect_size``), largest first, each with its sentence (``baseline``: who the
+    overall means are of, when not everyone; see :func:`trait_sentence`)."""
     candidates = [s for s in fstats
                   if s.significant and abs(s.effect_size) >= min_effect_size and s.mean is not None]
     candidates.sort(key=lambda s: (-round(abs(s.effect_size), _RANK_DECIMALS), s.name))
@@ -376,6 +377,6 @@ def top_traits(fstats: Sequence[NumericStat], specs: Mapping[str, FeatureSpec], 
             index=s.index,
             effect_size=s.effect_size,
             direction="higher" if s.effect_size > 0 else "lower",
-            sentence=trait_sentence(spec, float(s.mean), float(s.overall_mean), s.index),
+            sentence=trait_sentence(spec, float(s.mean), float(s.overall_mean), s.index, baseline),
         ))
     return tuple(traits)

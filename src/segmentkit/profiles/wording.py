@@ -32,21 +32,25 @@ def with_unit(value: float, spec: FeatureSpec) -> str:
     return text
 
 
-def trait_sentence(spec: FeatureSpec, seg_mean: float, overall_mean: float, index: float | None) -> str:
-    """One plain sentence comparing a segment mean with the overall mean."""
+def trait_sentence(spec: FeatureSpec, seg_mean: float, overall_mean: float, index: float | None,
+                   baseline: str | None = None) -> str:
+    """One plain sentence comparing a segment mean with the overall mean (``baseline``: the
+    customers the mean is over when not everyone, e.g. ``"the active base"``)."""
     label = spec.label[:1].upper() + spec.label[1:]
     seg = with_unit(seg_mean, spec)
     overall = format_value(overall_mean, spec.kind)
+    among = "overall" if baseline is None else f"in {baseline}"
+    average = "average" if baseline is None else f"the average of {baseline}"
     if spec.kind in ("share", "trend") or index is None or index <= 0:
-        return f"{label}: {seg} vs {overall} overall"
+        return f"{label}: {seg} vs {overall} {among}"
     ratio = index / 100.0
     if ratio >= _MULTIPLE_FROM:
-        return f"{label}: {ratio:.1f}× the average ({seg} vs {overall})"
+        return f"{label}: {ratio:.1f}× the {average.removeprefix('the ')} ({seg} vs {overall})"
     if ratio > 1:
-        return f"{label}: {ratio * 100 - 100:.0f} % above average ({seg} vs {overall})"
+        return f"{label}: {ratio * 100 - 100:.0f} % above {average} ({seg} vs {overall})"
     if ratio <= 1 / _MULTIPLE_FROM:
-        return f"{label}: {ratio * 100:.0f} % of the average ({seg} vs {overall})"
-    return f"{label}: {100 - ratio * 100:.0f} % below average ({seg} vs {overall})"
+        return f"{label}: {ratio * 100:.0f} % of the {average.removeprefix('the ')} ({seg} vs {overall})"
+    return f"{label}: {100 - ratio * 100:.0f} % below {average} ({seg} vs {overall})"
 
 
 def bound_text(spec: FeatureSpec, lower: tuple[str, float] | None, upper: tuple[str, float] | None) -> str:

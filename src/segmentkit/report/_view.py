@@ -111,7 +111,8 @@ def _headline(summary: Summary, segments: list[dict[str, Any]]) -> dict[str, Any
         "lead": lead,
         "narrative": summary.personas.narrative if summary.personas else None,
         "reason": summary.k_selection.reason,
-        "evidence": [x for x in (summary.layers.sentence if summary.layers else None, summary.structure.sentence,
+        "evidence": [x for x in (summary.layers.sentence if summary.layers else None,
+                                 summary.layers.baseline if summary.layers else None, summary.structure.sentence,
                                  summary.validation.sentence, summary.feature_families.sentence) if x],
         "stats": [
             ("Segments", fmt_int(summary.k)),
@@ -399,6 +400,9 @@ def _personas(summary: Summary, colors: dict[int, str]) -> dict[str, Any] | None
             }
             for sp in pers.splits
         ],
+        # a layered run's splits are among the behavioural segments (the narrative gives the groups)
+        "split_basis": ("Shares of each persona's members in the behavioural segments; its members in the "
+                        "lifecycle groups are counted in the narrative above.") if summary.layers else None,
         "merges": [(_segment_name(summary, m.segment), list(m.personas)) for m in pers.merges],
         "new_segments": [_segment_name(summary, s) for s in pers.new_segments],
         "dissolved": list(pers.dissolved),
