@@ -198,7 +198,8 @@ def test_to_below_from_is_said_in_the_pages_words(app):
 
 def test_lifecycle_groups_first_runs_layered(app):
     _quick(app)
-    app.checkbox(key="layers").check()
+    assert app.selectbox(key="layers").value == "auto"  # the library's default
+    app.selectbox(key="layers").set_value("lifecycle")
     app.button(key="run").click()
     app.run()
     assert not app.exception and not app.error
@@ -207,4 +208,4 @@ def test_lifecycle_groups_first_runs_layered(app):
     assert summary["layers"]["mode"] == "lifecycle" and len(summary["layers"]["behaviour_segments"]) == 3
     layer = pd.read_csv(io.BytesIO(downloads["assignments.csv"][0]), keep_default_na=False)["layer"]
     assert set(layer) <= {"lifecycle", "behaviour", ""} and (layer == "lifecycle").any()
-    assert "segments are found among the active repeat buyers only" in app.checkbox(key="layers").proto.help
+    assert "segments are found among the active repeat buyers only" in app.selectbox(key="layers").proto.help

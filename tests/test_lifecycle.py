@@ -169,7 +169,7 @@ def test_the_flag_runs_layered_and_a_customers_only_run_is_refused(layered, tmp_
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["layers"]["mode"] == "lifecycle" and summary["run"]["parameters"]["clustering"]["layers"] == "lifecycle"
     bad = runner.invoke(app, ["run", "--events", str(events), "--layers", "tiers", "--out", str(tmp_path / "b")])
-    assert bad.exit_code == 2 and "--layers must be one of flat, lifecycle" in bad.output
+    assert bad.exit_code == 2 and "--layers must be one of auto, flat, lifecycle" in bad.output
     customers = tmp_path / "c.csv"
     pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)], "x": range(30)}).to_csv(customers, index=False)
     with pytest.raises(InputError, match="--layers lifecycle needs events"):
@@ -401,3 +401,39 @@ def test_the_report_gives_a_layered_split_among_the_behavioural_segments(layered
     html = (tmp_path / "out" / "report.html").read_text()
     assert "data-split-basis>Shares of each persona&#39;s members in the behavioural segments" in html
     assert html.count("(50 %)") >= 2 and "(47 %)" not in html  # not 23 / 49 of all its members
+
+
+@pytest.mark.parametrize("extra, layered_run, share", [(15, True, "25 %"), (14, False, "24 %")])
+def test_auto_layers_when_a_quarter_of_the_buyers_ordered_once(tmp_path, extra, layered_run, share):
+    # the history's buyers: the 46 active, N1, O2, O1, L1, S1, S2 (52; B1 and N2 never bought), of
+    # whom O1 and O2 ordered once; `extra` more one-time buyers in 2025 (not new): 17 of 67 =
+    # 25.4 % (at least a quarter: layered) or 16 of 66 = 24.2 % (below: flat)
+    extra_rows = pd.DataFrame({"customer_id": [f"X{i:02d}" for i in range(extra)],
+                               "event_time": [pd.Timestamp("2025-04-01") + pd.Timedelta(days=i) for i in range(extra)],
+                               "event_type": "purchase", "amount": 30.0})
+    events = tmp_path / "events.csv"
+    pd.concat([_history(), extra_rows]).to_csv(events, index=False)
+    result = Segmentation(k=2, n_bootstrap=0, validate=False, snapshot_date=SNAPSHOT).fit(events=events)
+    reason = result.summary.k_selection.reason
+    assert result.summary.run.parameters["clustering"]["layers"] == ("lifecycle" if layered_run else "flat")
+    if layered_run:
+        # O2 ordered once but is new: the rules put it with the new customers
+        assert {g.group: g.customers for g in result.summary.layers.groups}["one-time"] == 16
+        assert f"Lifecycle layer (--layers auto): {share} of the buyers ordered once (at least 25 %)" in reason
+        assert result.model.lifecycle is not None
+    else:
+        assert result.summary.layers is None and result.model.lifecycle is None
+        assert f"No lifecycle layer (--layers auto): {share} of the buyers ordered once, below the 25 %" in reason
+
+
+def test_auto_stays_flat_when_the_active_base_is_too_small_to_cluster():
+    from segmentkit.lifecycle import choose_layering, one_time_share
+
+    frame = pd.DataFrame({"orders": [1.0, 1.0, 3.0, 0.0], "tenure_days": 400.0, "recency_days": [300.0, 200, 5, 100],
+                          "gap_mean_days": [None, None, 20.0, None]})
+    assert one_time_share(frame) == pytest.approx(2 / 3)  # 2 of the 3 buyers; the browser is no buyer
+    layering, why = choose_layering(frame, "auto", 2)
+    assert layering is None and why.startswith("No lifecycle layer (--layers auto) although 67 % of the buyers "
+                                               "ordered once: the active base would hold 1 customers")
+    assert choose_layering(frame, "auto", 1)[0] is not None
+    assert choose_layering(frame, "lifecycle", 1000)[1] is None and choose_layering(frame, "flat", 1) == (None, None)

@@ -3,7 +3,9 @@
 Real customer data are a continuum with a heavy one-time-buyer mass, not islands; a
 selection led by the silhouette alone recommended 2 segments there (recent year-round vs
 lapsed buyers). The default must give a number a strategist can act on: 4 to 8 segments,
-each stable under resampling and each told apart from every other by a trait.
+each stable under resampling and each told apart from every other by a trait. Half of CDNOW's
+buyers bought once, so the default (``layers = "auto"``) sets them apart by rule and clusters
+the active base.
 """
 
 from __future__ import annotations
@@ -30,12 +32,21 @@ def _cdnow() -> pd.DataFrame:
 
 
 def test_cdnow_default_run_gives_actionable_stable_segments():
-    result = Segmentation(random_state=0).fit(events=_cdnow())
+    events = _cdnow()
+    result = Segmentation(random_state=0).fit(events=events)
     summary = result.summary
-    chosen = next(c for c in summary.k_selection.candidates
-                  if c.k == summary.k and c.algorithm == summary.k_selection.recommended_algorithm)
-    assert 4 <= summary.k <= CONTINUUM_MAX_SEGMENTS
-    assert "continuum" in summary.k_selection.reason
+    selection = summary.k_selection
+    chosen = next(c for c in selection.candidates
+                  if c.k == selection.recommended_k and c.algorithm == selection.recommended_algorithm)
+    # half of CDNOW's buyers bought on one day only (counted on the raw log): the default is layered
+    once = events.groupby("customer_id")["event_time"].nunique().eq(1).mean()
+    assert 0.5 < once < 0.52
+    assert f"Lifecycle layer (--layers auto): {100 * once:.0f} % of the buyers ordered once" in selection.reason
+    groups = {g.group: g.customers for g in summary.layers.groups}
+    assert set(groups) <= {"new", "one-time", "browsers", "lapsed"} and "one-time" in groups
+    # 4 to 8 segments in all, the behavioural ones each stable and told apart by a trait
+    assert 4 <= summary.k <= CONTINUUM_MAX_SEGMENTS and summary.k == selection.recommended_k + len(groups)
+    assert "continuum" in selection.reason
     assert min(chosen.segment_stability) >= STABLE_SEGMENT_JACCARD and chosen.pair_separation >= TRAIT_AUC
     names = [s.name for s in summary.segments if s.id >= 0]
     assert len(names) == summary.k and len(set(names)) == summary.k

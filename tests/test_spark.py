@@ -329,7 +329,7 @@ def test_a_sample_fit_is_layered_and_spark_puts_everyone_where_duckdb_assign_doe
                "--no-validate", "--events", files["events"], "--out", tmp_path / "s")
     s = json.loads((tmp_path / "s" / "summary.json").read_text())
     assert s["fit_scope"]["fitted_on"] == "stratified_sample" and s["layers"]["mode"] == "lifecycle"
-    assert "(the lifecycle rules' lapsed threshold too)" in " ".join(s["data_quality"]["notes"])
+    assert "(the lifecycle rules' lapsed threshold too, when the run is layered)" in " ".join(s["data_quality"]["notes"])
     model = json.loads((tmp_path / "s" / "model" / "model.json").read_text())
     rules, group_ids = model["lifecycle"]["rules"], model["lifecycle"]["group_ids"]
     # everyone as the saved model puts them on DuckDB (its rules, then the nearest centre)

@@ -260,7 +260,7 @@ def run(
     min_value_share: Annotated[Optional[float], typer.Option(help="Smallest value share a segment must hold.")] = None,
     assign_noise: Annotated[bool, typer.Option(help="Put density-noise customers into their nearest segment.")] = False,
     balance_families: Annotated[Optional[bool], typer.Option("--balance-families/--no-balance-families", help="Weigh each feature family (engagement, value, category mix, ...) by what it independently measures, not its column count (default off).")] = None,
-    layers: Annotated[Optional[str], typer.Option(help="flat (cluster everyone, the default) or lifecycle: new, one-time, browsing-only and lapsed customers as groups of their own, behavioural segments (--k, --k-min/--k-max, --max-segments) within the active base.")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="auto (the default: lifecycle when at least 25 % of the buyers ordered once, else flat), flat (cluster everyone) or lifecycle: new, one-time, browsing-only and lapsed customers as groups of their own, behavioural segments (--k, --k-min/--k-max) within the active base; --max-segments counts both.")] = None,
     validate: Annotated[Optional[bool], typer.Option("--validate/--no-validate", help="Out-of-time validation: fit on all but the last quarter (<= 90 days), measure the quarter after (default on).")] = None,
     id_column: Annotated[Optional[str], typer.Option(help="Customer id column (both tables).")] = None,
     time_column: Annotated[Optional[str], typer.Option(help="Event time column.")] = None,

@@ -153,8 +153,9 @@ class ClusteringSettings:
     #: out-of-time validation when the history is long enough (see segmentkit.validation)
     validate: bool = True
     #: "flat" clusters everyone; "lifecycle" puts new, one-time, browsing-only and lapsed
-    #: customers in groups of their own and clusters the active base (segmentkit.lifecycle)
-    layers: str = "flat"
+    #: customers in groups of their own and clusters the active base; "auto" is lifecycle
+    #: where one-time buyers are a mass of their own (segmentkit.lifecycle.choose_layering)
+    layers: str = "auto"
 
     def __post_init__(self) -> None:
         from segmentkit import algorithms

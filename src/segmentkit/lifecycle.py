@@ -39,12 +39,23 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["AT_RISK_GAPS", "GROUPS", "GROUP_NAMES", "LAPSED_GAPS", "LAPSED_MAX_DAYS", "LAPSED_MIN_DAYS",
-           "LAYERS", "NEW_TENURE_DAYS", "RULE_FEATURES", "Layering", "LifecycleRules", "fit_rules", "layer_labels", "lifecycle_groups"]
+           "LAYERS", "NEW_TENURE_DAYS", "RULE_FEATURES", "AUTO_ONE_TIME_SHARE", "Layering", "LifecycleRules",
+           "choose_layering", "fit_rules", "layer_labels", "lifecycle_groups", "one_time_share"]
 
 #: The ways a run can be layered: ``flat`` clusters everyone; ``lifecycle`` puts new,
 #: one-time, browsing-only and lapsed customers in groups of their own by rule and
-#: clusters the active base only.
-LAYERS = ("flat", "lifecycle")
+#: clusters the active base only; ``auto`` (the default) is ``lifecycle`` where one-time
+#: buyers are a mass of their own (:func:`choose_layering`), else ``flat``.
+LAYERS = ("auto", "flat", "lifecycle")
+#: ``auto`` layers a run when at least this share of the buyers ordered once. A one-time
+#: buyer's gaps, regularity, trend and seasonality do not exist (they are missing, not
+#: extreme), so a clustering of everyone gives them a region by what they lack. From a
+#: quarter of the buyers, that region outweighs the average segment of the fewest segments
+#: a team briefs (marketing practice keeps to 4-8, see segmentkit.choose_k): it takes a
+#: behavioural segment's place, and the clustering's sizes, stability and choice of k answer
+#: to it. Real purchase logs are there (about half of CDNOW's buyers ordered once); a base of
+#: mostly repeat buyers is clustered as a whole.
+AUTO_ONE_TIME_SHARE = 0.25
 #: Customers first seen this few days ago are new: too short a history for a habit (a quarter).
 NEW_TENURE_DAYS = 90.0
 #: Last purchase this many of their usual gaps ago: at risk (one missed order and a half) ...
@@ -235,6 +246,51 @@ class Layering:
         full = np.full(len(self.groups), -1)
         full[self.active] = behaviour
         return layer_labels(self.groups, group_ids, full), group_ids
+
+
+def one_time_share(frame: pd.DataFrame) -> float:
+    """The share of the buyers (customers with an order) who ordered exactly once (0 without
+    buyers)."""
+    orders = frame["orders"].to_numpy(float)
+    buyers = int((orders >= 1).sum())
+    return float((orders == 1).sum() / buyers) if buyers else 0.0
+
+
+def choose_layering(frame: pd.DataFrame, layers: str, min_active: int) -> tuple[Layering | None, str | None]:
+    """The lifecycle layer of a run, and for ``auto`` the sentence saying why it is there or not.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Event features per customer (those to segment).
+    layers : str
+        One of :data:`LAYERS`.
+    min_active : int
+        The fewest customers a clustering takes: ``auto`` stays flat when the active base
+        would hold fewer.
+
+    Returns
+    -------
+    Layering or None, str or None
+        The fitted layer (``None``: flat), and the sentence (``None`` unless ``auto``).
+    """
+    if layers == "flat":
+        return None, None
+    layering = Layering.fit(frame)
+    if layers == "lifecycle":
+        return layering, None
+    share, active = one_time_share(frame), int(layering.active.sum())
+    bar = f"{round(100 * AUTO_ONE_TIME_SHARE)} %"
+    if share < AUTO_ONE_TIME_SHARE:
+        return None, (f"No lifecycle layer (--layers auto): {100 * share:.0f} % of the buyers ordered once, below "
+                      f"the {bar} from which one-time buyers are set apart; --layers lifecycle sets them apart anyway.")
+    if active < min_active:
+        return None, (f"No lifecycle layer (--layers auto) although {100 * share:.0f} % of the buyers ordered once: "
+                      f"the active base would hold {active:,} customers, fewer than the {min_active:,} a "
+                      "clustering needs.")
+    return layering, (f"Lifecycle layer (--layers auto): {100 * share:.0f} % of the buyers ordered once (at least "
+                      f"{bar}), so new, one-time, browsing-only and lapsed customers are groups of their own and "
+                      "the active base is clustered; --layers flat clusters everyone.")
 
 
 def layer_labels(groups: pd.Series, group_ids: Mapping[str, int], behaviour: np.ndarray) -> np.ndarray:

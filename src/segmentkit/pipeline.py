@@ -33,7 +33,7 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.exclusions import exclusion_note, excluded_customers, exclusion_rules, format_rules
-from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering
+from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering, choose_layering
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.name_overrides import apply_overrides
@@ -252,10 +252,13 @@ class Segmentation:
     validate : bool, optional
         Out-of-time validation (default True; see :mod:`segmentkit.validation`).
     layers : str, optional
-        ``"flat"`` (default): cluster every customer; ``"lifecycle"``: new, one-time,
-        browsing-only and lapsed customers form groups of their own by rule, and the
-        clustering (and ``k``, ``k_min``/``k_max``, ``max_segments``) applies to the active
-        base only (see :mod:`segmentkit.lifecycle`); needs events.
+        ``"auto"`` (default): ``"lifecycle"`` when at least a quarter of the buyers ordered
+        once (:func:`segmentkit.lifecycle.choose_layering`; the reason of the choice of k
+        says which and why), else ``"flat"``; ``"flat"``: cluster every customer;
+        ``"lifecycle"``: new, one-time, browsing-only and lapsed customers form groups of
+        their own by rule, and the clustering (and ``k``, ``k_min``/``k_max``) applies to
+        the active base only, ``max_segments`` to both (see :mod:`segmentkit.lifecycle`);
+        needs events.
     progress : callable, optional
         ``progress(stage, elapsed_seconds)`` at the start of every stage.
     """
@@ -412,8 +415,10 @@ class Segmentation:
         ids, cust = _universe(con, cust, feats, ev_table, event_ids, spark_stage, quality)
         con.execute(f"SET memory_limit = '{DUCKDB_IDLE_BUDGET}'")
 
-        frame, specs, status_reason, k_max, layering = _clustering_frame(settings, feats, cust, inputs, quality,
-                                                                         notes, excluded)
+        frame, specs, status_reason, k_max, layer_choice = _clustering_frame(settings, feats, cust, inputs,
+                                                                             quality, notes, excluded)
+        settings, layering = layer_choice.settings(settings), layer_choice.layering  # auto resolved
+        cl = settings.clustering
         active = frame if layering is None else frame[layering.active]  # the customers clustered
 
         stage("preparing the matrix")
@@ -423,7 +428,7 @@ class Segmentation:
         X = prep.transform(active)
         value = _value(feats, frame.index, notes)
 
-        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering, notes)
+        selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering, notes, layer_choice.why)
         algo_name = selection.recommended_algorithm
         fitted, labels, label_map, centres = _fit_segments(X, selection, cl, stage)
         confidence = fitted.confidence
@@ -646,6 +651,20 @@ class _Wording:
             "personas": personas,
             "opportunities": opps.to_dict(),
         }
+
+
+@dataclass(frozen=True, eq=False)
+class _LayerChoice:
+    """The run's lifecycle layer (``None``: flat) and, under ``--layers auto``, the sentence
+    saying whether there is one and why."""
+
+    layering: Layering | None
+    why: str | None
+
+    def settings(self, settings: Settings) -> Settings:
+        """``settings`` with the layering used (``auto`` resolved), for every step after."""
+        used = "flat" if self.layering is None else "lifecycle"
+        return replace(settings, clustering=replace(settings.clustering, layers=used))
 
 
 @dataclass(frozen=True, eq=False)
@@ -980,10 +999,11 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
             notes.append(f"{ev_table.source}: {scope.customers:,} customers with events, beyond driver_customers "
                          f"({scope.driver_customers:,}): the clustering was fitted on a stratified sample of "
                          f"{scope.fitted:,}"
-                         + (" (the lifecycle rules' lapsed threshold too)" if cl.layers == "lifecycle" else "")
+                         + ("" if cl.layers == "flat" else " (the lifecycle rules' lapsed threshold too, when "
+                                                            "the run is layered)")
                          + "; segment sizes and profiles are the sample's, and Spark assigned every customer "
-                         + ("by the lifecycle rules, then the nearest centre " if cl.layers == "lifecycle" else "")
-                         + "(assignments.parquet/ and assignments.csv/)")
+                         + ("" if cl.layers == "flat" else "by the lifecycle rules of a layered run, then ")
+                         + "by the nearest centre (assignments.parquet/ and assignments.csv/)")
         # (a sample fit counts the customers without usable events in Spark, below)
         event_ids = pd.Index(feats.frame.index) if sampled else spark_stage.customer_ids()
     elif events is not None:
@@ -1101,11 +1121,12 @@ def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
 
 def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.DataFrame | None,
                       inputs: dict[str, Any], quality: dict[str, Any], notes: list[str],
-                      excluded: pd.Series) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int, Layering | None]:
+                      excluded: pd.Series) -> tuple[pd.DataFrame, dict[str, FeatureSpec], str, int, _LayerChoice]:
     """The features of every clustered customer (event features, then customer feature
     columns), in value order; their specs; the status of customers left out; the largest k
-    the selection may try; the lifecycle layer (``None`` when flat). Raises when there are
-    too few customers (of the active base, when layered) for the asked k."""
+    the selection may try; the lifecycle layer (:func:`segmentkit.lifecycle.choose_layering`:
+    ``auto`` is flat when the active base would be too small for the asked k). Raises when
+    there are too few customers (of the active base, when layered) for the asked k."""
     cl, roles = settings.clustering, settings.roles
     # the clustering frame
     specs: dict[str, FeatureSpec] = {}
@@ -1133,11 +1154,11 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
         status_reason = "excluded"
     frame = _value_order(frame)
     frame = frame[~frame.index.isin(excluded.index)]  # left out by the exclude rules
-    layering = None
-    if cl.layers == "lifecycle":
-        if feats is None:
-            raise InputError("--layers lifecycle needs events (its rules read orders, tenure and recency)")
-        layering = Layering.fit(frame)
+    if cl.layers == "lifecycle" and feats is None:
+        raise InputError("--layers lifecycle needs events (its rules read orders, tenure and recency)")
+    needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
+    layering, why = choose_layering(frame, cl.layers if feats is not None else "flat",
+                                    max(needed, _MIN_PER_SEGMENT * (cl.k or 0)))
     n = len(frame) if layering is None else int(layering.active.sum())
     whom = "customers to segment" if layering is None else "active customers to segment (--layers lifecycle)"
     # the selection needs two customers per segment at least (its bootstrap halves hold k)
@@ -1145,23 +1166,24 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
     if cl.k is not None and cl.k > most:
         raise InputError(f"only {n} {whom}, too few for k = {cl.k} (at most {most}: "
                          f"{_MIN_PER_SEGMENT} customers per segment)")
-    needed = max(MIN_ROWS, _MIN_PER_SEGMENT * cl.k_min)
     if n < needed:
         raise InputError(f"only {n} {whom}; at least {needed} are needed"
                          + (f" for k_min = {cl.k_min}" if needed > MIN_ROWS else ""))
     k_max = min(cl.k_max, most)
-    return frame, specs, status_reason, k_max, layering
+    return frame, specs, status_reason, k_max, _LayerChoice(layering, why)
 
 
 def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callable[[str], None],
-            layering: Layering | None = None, notes: list[str] | None = None) -> KSelection:
+            layering: Layering | None = None, notes: list[str] | None = None,
+            why: str | None = None) -> KSelection:
     """The selection of k and algorithm (:func:`segmentkit.choose_k.select_k`) with the
     run's constraints; with ``--k`` the other k are evaluated only when asked (``--evidence``).
     With a lifecycle layer, k (and ``--k``) counts the behavioural segments of the active
     base, and ``max_segments`` (on a continuum, its default too) bounds the total with the
     non-empty groups (:func:`segmentkit.choose_k.most_segments`); the reason says so and
     gives the total, and when the groups leave fewer than two behavioural segments a note
-    in ``notes`` says so too."""
+    in ``notes`` says so too. ``why``: the sentence of ``--layers auto`` (layered or not, and
+    why), at the end of the reason."""
     sweep = cl.k is None or cl.evidence
     stage("choosing k" if sweep else f"checking k = {cl.k}")
     groups = [] if layering is None else sorted(set(layering.groups) - {""}, key=GROUPS.index)
@@ -1199,6 +1221,8 @@ def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callabl
                 f"on a continuum, {CONTINUUM_MAX_SEGMENTS} by default"
             text += f" The most segments allowed ({bound}) counts the lifecycle groups too."
         selection = selection.model_copy(update={"reason": selection.reason + text})
+    if why is not None:
+        selection = selection.model_copy(update={"reason": f"{selection.reason} {why}"})
     return selection
 
 

@@ -28,6 +28,7 @@ from segmentkit.config import (SETTING_RANGES, ClusteringSettings, ColumnMapping
                                format_settings, load_settings)
 from segmentkit.datasets import make_demo, write_demo
 from segmentkit.errors import InputError, SettingError
+from segmentkit.lifecycle import LAYERS
 from segmentkit.name_overrides import format_name_overrides
 from segmentkit.pipeline import Segmentation, SegmentationResult
 from segmentkit.report import build_view
@@ -71,7 +72,7 @@ WIDGET_DEFAULTS = {"algorithm": ClusteringSettings.algorithm, "fixed": False, "k
                    "min_share": ClusteringSettings.min_share, "max_segments": ClusteringSettings.max_segments,
                    "n_bootstrap": ClusteringSettings.n_bootstrap, "seed": ClusteringSettings.seed,
                    "snapshot_date": None, "holdout": HoldoutSettings.enabled, "min_lift": HoldoutSettings.min_lift,
-                   "layers": ClusteringSettings.layers == "lifecycle"}
+                   "layers": ClusteringSettings.layers}
 #: Plain words for the settings, shown on hover.
 SETTING_HELP = {
     "algorithm": "How segments are found. " + " ".join(
@@ -111,10 +112,12 @@ SETTING_HELP = {
     "exclude": "Customers to leave out, such as staff or test accounts: the customers whose value in this "
                "column is one of the values given (case does not matter). They are not segmented, and stay "
                "in the assignments marked *excluded* with the reason.",
-    "layers": "New customers, one-time buyers, browsers who never bought and lapsed repeat buyers each "
-              "become a group of their own by plain rules, and the segments are found among the active "
-              "repeat buyers only (the numbers of segments above count those). Off: every customer is "
-              "segmented together.",
+    "layers": "**lifecycle**: new customers, one-time buyers, browsers who never bought and lapsed repeat "
+              "buyers each become a group of their own by plain rules, and the segments are found among the "
+              "active repeat buyers only (the numbers of segments above count those; the most segments counts "
+              "the groups too). **flat**: every customer is segmented together. **auto**: lifecycle when at "
+              "least a quarter of the buyers ordered once, else flat (the reason for the number of segments "
+              "says which).",
     "previous": "For a refresh: the model.json of an earlier run (in its downloads). Segments that match "
                 "one of that run keep its id and name, and the page shows how customers moved.",
 }
@@ -310,8 +313,8 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
         seed = _whole("Seed", "seed", st)
         snapshot = st.date_input("Behaviour as of (snapshot date)", key="snapshot_date",
                                  help=SETTING_HELP["snapshot_date"])
-        layers = st.checkbox("Lifecycle groups first (new, one-time, lapsed)", key="layers",
-                             help=SETTING_HELP["layers"])
+        layers = st.selectbox("Lifecycle groups first (new, one-time, lapsed)", LAYERS, key="layers",
+                              help=SETTING_HELP["layers"])
         previous = _saved(st.file_uploader("Previous run (its model.json)", type=["json"], key="previous",
                                            help=SETTING_HELP["previous"]), "previous")
     st.sidebar.markdown("Measuring a campaign")
@@ -326,7 +329,7 @@ def _settings(events: str | None, customers: str | None, products: str | None) -
                 min_share=float(min_share), max_segments=None if max_segments is None else int(max_segments),
                 n_bootstrap=n_bootstrap, random_state=seed, snapshot_date=snapshot, previous=previous,
                 feature_columns=features, exclude=exclude, holdout=holdout, min_lift=float(min_lift) if holdout else None,
-                layers="lifecycle" if layers else "flat")
+                layers=layers)
 
 
 def _exclude(column: str | None) -> dict[str, list[str]]:
@@ -394,7 +397,7 @@ def _restore_project(keys: dict[str, tuple[list[str], str | None]]) -> None:
         algorithm=cl.algorithm, fixed=cl.k is not None, k_min=cl.k_min, k_max=cl.k_max, min_share=cl.min_share,
         max_segments=cl.max_segments, n_bootstrap=cl.n_bootstrap, seed=cl.seed,
         snapshot_date=settings.snapshot_date, keep_duplicates=settings.keep_duplicates,
-        holdout=settings.holdout.enabled, min_lift=settings.holdout.min_lift, layers=cl.layers == "lifecycle",
+        holdout=settings.holdout.enabled, min_lift=settings.holdout.min_lift, layers=cl.layers,
         exclude_values=", ".join(next(iter(settings.exclude.values()), ())))
     if cl.k is not None:
         st.session_state["k"] = cl.k
