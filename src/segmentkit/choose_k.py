@@ -105,6 +105,11 @@ TRAIT_AUC = 0.714
 #: of a continuum: the silhouette then cannot tell one cut from another and the choice of k
 #: is a business decision, made on stability, size and traits (see :func:`select_k`).
 ISLANDS_SILHOUETTE = 0.5
+#: Islands: a neighbouring k's silhouette counts as higher than a candidate's only when it
+#: is higher by more than this many standard errors of the difference (about 95 % of the
+#: differences between two equally good cuts' sampled silhouettes fall within 2; the
+#: sample of :data:`SILHOUETTE_SIZE` rows gives standard errors of about 0.003-0.007).
+PEAK_NOISE_SE = 2.0
 #: Most segments recommended on a continuum unless ``Constraints.max_segments`` says
 #: otherwise: a segment is worth having when a team can brief and run a campaign for it,
 #: and marketing practice keeps to 4-8 such segments.
@@ -712,6 +717,9 @@ class Recommendation(enum.Enum):
     #: within :data:`SILHOUETTE_TOLERANCE` of it (islands, or a continuum where no
     #: candidate qualified for the continuum rule).
     STABLE_SILHOUETTE = "stable silhouette"
+    #: Islands: the most segments at a peak of the silhouette over k among the most stable
+    #: candidates (see :func:`_island_peaks`), more than the highest silhouette's.
+    ISLANDS_PEAK = "islands peak"
     #: A continuum: the most stable segments told apart by traits.
     CONTINUUM = "continuum"
     #: A continuum, and the chosen k is a peak of the silhouette over k.
@@ -776,6 +784,10 @@ def _recommend(
             return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM_PEAK
         if usable:
             return max(usable, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM
+    if how is Recommendation.STABLE_SILHOUETTE and best.silhouette >= ISLANDS_SILHOUETTE and not best.params:
+        peaks = _island_peaks(best, pool, scored)
+        choice = max([best, *peaks], key=lambda c: (c.k, c.silhouette))
+        return choice, pool, Recommendation.ISLANDS_PEAK if choice is not best else how
     near = [
         c
         for c in pool
@@ -785,12 +797,45 @@ def _recommend(
     return choice, pool, how
 
 
-def _silhouette_peak(c: Candidate, scored: Sequence[Candidate]) -> bool:
+def _island_peaks(best: Candidate, pool: Sequence[Candidate], scored: Sequence[Candidate]) -> list[Candidate]:
+    """Islands: the stable candidates of the best candidate's algorithm that are as stable as
+    the most stable (mean ARI within :data:`STABILITY_TIE`), whose own silhouette reads as
+    islands (>= :data:`ISLANDS_SILHOUETTE`) and that sit at a peak of the silhouette over k
+    (at least its value with one segment fewer and one more, where swept, up to
+    :data:`PEAK_NOISE_SE` standard errors: a difference of a few thousandths between two
+    sampled silhouettes is not evidence).
+
+    Merging two close islands can raise the silhouette above the true cut's (so the highest
+    silhouette under-splits), and splitting one island in two can cost it only a little (so
+    "the most segments within a tolerance of the best" over-splits): a real cut is one where
+    the silhouette peaks and the partition is reproducible as well as any."""
+    same = [c for c in pool if c.algorithm == best.algorithm and not c.params]
+    measured = [c.stability for c in same if c.stability is not None]
+    top = max(measured) if measured else None
+    return [
+        c for c in same
+        if c.silhouette >= ISLANDS_SILHOUETTE
+        and (top is None or c.stability is None or c.stability >= top - STABILITY_TIE)
+        and _silhouette_peak(c, scored, noise=PEAK_NOISE_SE, edges=True)
+    ]
+
+
+def _silhouette_peak(c: Candidate, scored: Sequence[Candidate], noise: float = 0.0, edges: bool = False) -> bool:
     """The candidate's silhouette is at least that of its algorithm with one segment fewer
-    and with one more (both swept)."""
-    around = {o.k: o.silhouette for o in scored if o.algorithm == c.algorithm and not o.params}
-    fewer, more = around.get(c.k - 1), around.get(c.k + 1)
-    return fewer is not None and more is not None and c.silhouette >= max(fewer, more)
+    and with one more (both swept; with ``edges``, a neighbour not swept does not count).
+
+    With ``noise`` > 0 a neighbour counts as higher only when it is higher by more than
+    ``noise`` standard errors of the difference (the two sampled silhouettes' standard
+    errors combined as if independent)."""
+    around = {o.k: o for o in scored if o.algorithm == c.algorithm and not o.params}
+    neighbours = [around.get(c.k - 1), around.get(c.k + 1)]
+    if not edges and None in neighbours:
+        return False
+
+    def margin(o: Candidate) -> float:
+        return noise * math.hypot(c.silhouette_se or 0.0, o.silhouette_se or 0.0)
+
+    return all(o is None or c.silhouette + margin(o) >= o.silhouette for o in neighbours)
 
 
 def _split_note(
@@ -853,6 +898,13 @@ def _reason(
             f"each told apart from every other by a trait (weakest pair AUC {chosen.pair_separation:.2f})"
             + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
                if how is Recommendation.CONTINUUM_PEAK else "")
+        )
+    elif how is Recommendation.ISLANDS_PEAK:
+        best = max(pool, key=_rank_key)
+        text = (
+            f"{head}: the most segments where the silhouette peaks ({sil(chosen)}, at least {chosen.k - 1} and "
+            f"{chosen.k + 1} segments' values) among islands (silhouette at least {ISLANDS_SILHOUETTE}) as stable "
+            f"as any ({stab(chosen)}); the highest silhouette ({best.label}, {sil(best)}) merges close groups"
         )
     elif how is Recommendation.STABLE_SILHOUETTE:
         best = max(pool, key=_rank_key)
