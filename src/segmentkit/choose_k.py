@@ -35,7 +35,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from pydantic import JsonValue
+from pydantic import Field, JsonValue
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from scipy.stats import rankdata
@@ -110,6 +110,10 @@ ISLANDS_SILHOUETTE = 0.5
 #: differences between two equally good cuts' sampled silhouettes fall within 2; the
 #: sample of :data:`SILHOUETTE_SIZE` rows gives standard errors of about 0.003-0.007).
 PEAK_NOISE_SE = 2.0
+#: Sarle's bimodality coefficient of a uniform distribution (SAS/STAT; Pfister et al. 2013,
+#: "Good things peak in pairs"): above it a projected split reads as two groups, below it
+#: as one group cut in two (a normal distribution gives 1/3).
+BIMODAL_COEFFICIENT = 5 / 9
 #: Most segments recommended on a continuum unless ``Constraints.max_segments`` says
 #: otherwise: a segment is worth having when a team can brief and run a campaign for it,
 #: and marketing practice keeps to 4-8 such segments.
@@ -203,6 +207,10 @@ class Candidate(Typed):
     pair_separation : float or None
         The least-separated pair of segments: over pairs, the lowest best single-feature
         AUC (see :func:`pair_separation`); ``None`` with fewer than two segments.
+    split_bimodality : float or None
+        k-based algorithms, when ``k - 1`` was swept too: the bimodality coefficient of the
+        split from ``k - 1`` segments (see :func:`split_bimodality`); the rule's own, not in
+        ``summary.json``.
     stable : bool
         Mean ARI >= :data:`STABLE_ARI` and every segment's Jaccard >=
         :data:`STABLE_SEGMENT_JACCARD` (true when stability was not measured).
@@ -232,6 +240,8 @@ class Candidate(Typed):
     stable: bool
     eligible: bool
     why_not: str | None
+    # the rule's own (see _island_splits); not in summary.json
+    split_bimodality: float | None = Field(None, exclude=True)
 
     @property
     def traits(self) -> bool:
@@ -567,6 +577,52 @@ def stability(
     return float(np.mean(aris)), tuple(float(v) for v in np.mean(jacs, axis=0))
 
 
+def split_bimodality(X: np.ndarray, fewer: np.ndarray, more: np.ndarray) -> float | None:
+    """Is the split from one partition to the next one segment more a split between two groups?
+
+    The segment of ``fewer`` that ``more`` cuts most evenly is found (the one whose second
+    largest piece holds the largest share of it), its members in its two largest pieces
+    are projected on the line through the two pieces' centres, and the result is Sarle's
+    bimodality coefficient of the projection, ``(skewness² + 1) / (excess kurtosis +
+    3 (n - 1)² / ((n - 2)(n - 3)))`` with the sample estimates: 1/3 for a normal
+    distribution, 5/9 (:data:`BIMODAL_COEFFICIENT`) for a uniform one, towards 1 for two
+    well-apart groups. Cutting one group in two projects a unimodal cloud (below 5/9);
+    separating two merged groups projects two humps (above it). Noise is left out.
+
+    Returns
+    -------
+    float or None
+        ``None`` when the two pieces hold fewer than 4 rows or the projection is constant.
+    """
+    keep = (fewer != NOISE) & (more != NOISE)
+    a, b = fewer[keep], more[keep]
+    if a.size == 0:
+        return None
+    table = np.zeros((int(a.max()) + 1, int(b.max()) + 1))
+    np.add.at(table, (a, b), 1.0)
+    if table.shape[1] < 2:
+        return None
+    frac = np.sort(table / np.maximum(table.sum(axis=1, keepdims=True), 1.0), axis=1)
+    seg = int(np.argmax(frac[:, -2]))
+    first, second = np.argsort(table[seg], kind="stable")[-2:]
+    rows = np.asarray(X, dtype=float)[keep]
+    members = (a == seg) & np.isin(b, [first, second])
+    if members.sum() < 4:
+        return None
+    direction = rows[b == second].mean(axis=0) - rows[b == first].mean(axis=0)
+    z = rows[members] @ direction
+    n = z.size
+    z = z - z.mean()
+    sd = np.sqrt(np.mean(z * z))
+    if sd <= 0:
+        return None
+    g1 = np.mean(z**3) / sd**3
+    g2 = np.mean(z**4) / sd**4 - 3.0
+    skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)  # the sample (bias-corrected) estimates
+    kurt = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+    return float((skew * skew + 1.0) / (kurt + 3.0 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
 # --------------------------------------------------------------------------- fitting
 
 
@@ -619,6 +675,11 @@ def _evaluate(
     reference = [relabel_by_size(f.labels) for f in ref_fits]
     boots = [(idx, fit_all(S[idx], int(seed), boot_opts)) for idx, seed in zip(subsamples, seeds[1:])]
 
+    bimodality = {}
+    if spec.capabilities.needs_k:
+        ks = [k for k, _ in settings]
+        bimodality = {k: split_bimodality(M, reference[i - 1], reference[i])
+                      for i, k in enumerate(ks) if i and ks[i - 1] == k - 1}
     candidates: list[Candidate] = []
     labels_by_key: dict[tuple[int, tuple], np.ndarray] = {}
     for i, (k_set, params) in enumerate(settings):
@@ -670,6 +731,7 @@ def _evaluate(
                 stable=_is_stable(stab, seg_stab),
                 eligible=why is None,
                 why_not=why,
+                split_bimodality=bimodality.get(cand_k),
             )
         )
         labels_by_key[(cand_k, tuple(params.items()))] = lab
@@ -717,9 +779,9 @@ class Recommendation(enum.Enum):
     #: within :data:`SILHOUETTE_TOLERANCE` of it (islands, or a continuum where no
     #: candidate qualified for the continuum rule).
     STABLE_SILHOUETTE = "stable silhouette"
-    #: Islands: the most segments at a peak of the silhouette over k among the most stable
-    #: candidates (see :func:`_island_peaks`), more than the highest silhouette's.
-    ISLANDS_PEAK = "islands peak"
+    #: Islands: more segments than the highest silhouette's, each an island (see
+    #: :func:`_island_splits`).
+    ISLANDS_SPLIT = "islands split"
     #: A continuum: the most stable segments told apart by traits.
     CONTINUUM = "continuum"
     #: A continuum, and the chosen k is a peak of the silhouette over k.
@@ -784,39 +846,60 @@ def _recommend(
             return max(peaks, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM_PEAK
         if usable:
             return max(usable, key=lambda c: (c.k, c.silhouette)), pool, Recommendation.CONTINUUM
-    if how is Recommendation.STABLE_SILHOUETTE and best.silhouette >= ISLANDS_SILHOUETTE and not best.params:
-        peaks = _island_peaks(best, pool, scored)
-        choice = max([best, *peaks], key=lambda c: (c.k, c.silhouette))
-        return choice, pool, Recommendation.ISLANDS_PEAK if choice is not best else how
     near = [
         c
         for c in pool
         if c.algorithm == best.algorithm and c.silhouette >= best.silhouette - SILHOUETTE_TOLERANCE * abs(best.silhouette)
     ]
+    if how is Recommendation.STABLE_SILHOUETTE and best.silhouette >= ISLANDS_SILHOUETTE and not best.params:
+        splits = _island_splits(best, near, pool, scored)
+        choice = max([best, *splits], key=lambda c: (c.k, c.silhouette))
+        return choice, pool, Recommendation.ISLANDS_SPLIT if choice is not best else how
     choice = max(near, key=lambda c: (c.k, c.silhouette))
     return choice, pool, how
 
 
-def _island_peaks(best: Candidate, pool: Sequence[Candidate], scored: Sequence[Candidate]) -> list[Candidate]:
-    """Islands: the stable candidates of the best candidate's algorithm that are as stable as
-    the most stable (mean ARI within :data:`STABILITY_TIE`), whose own silhouette reads as
-    islands (>= :data:`ISLANDS_SILHOUETTE`) and that sit at a peak of the silhouette over k
-    (at least its value with one segment fewer and one more, where swept, up to
-    :data:`PEAK_NOISE_SE` standard errors: a difference of a few thousandths between two
-    sampled silhouettes is not evidence).
+def _island_splits(
+    best: Candidate, near: Sequence[Candidate], pool: Sequence[Candidate], scored: Sequence[Candidate]
+) -> list[Candidate]:
+    """Islands: the stable candidates with more segments than the best silhouette's that
+    split it into more islands.
 
-    Merging two close islands can raise the silhouette above the true cut's (so the highest
-    silhouette under-splits), and splitting one island in two can cost it only a little (so
-    "the most segments within a tolerance of the best" over-splits): a real cut is one where
-    the silhouette peaks and the partition is reproducible as well as any."""
-    same = [c for c in pool if c.algorithm == best.algorithm and not c.params]
-    measured = [c.stability for c in same if c.stability is not None]
+    A candidate qualifies when
+
+    * its silhouette is within :data:`SILHOUETTE_TOLERANCE` of the best (``near``), or it
+      sits at a peak of the silhouette over k (no neighbouring k higher, and at least one
+      lower, by more than :data:`PEAK_NOISE_SE` standard errors), reads as islands (at
+      least :data:`ISLANDS_SILHOUETTE`) and is as stable as the most stable candidate
+      (mean ARI within :data:`STABILITY_TIE`); and
+    * every split on the way from the best's k to its k separates two groups: the
+      bimodality coefficient of each (:attr:`Candidate.split_bimodality`, one k to the
+      next) is above :data:`BIMODAL_COEFFICIENT`.
+
+    Merging two close islands can raise the average silhouette above the true cut's, so
+    the highest silhouette under-splits; cutting one island in two can cost the average
+    only a little, so "the most segments near the best" over-splits. The silhouette says
+    which cuts are about as good; the shape of each split says whether it separates
+    groups or halves one."""
+    by_k = {c.k: c for c in scored if c.algorithm == best.algorithm and not c.params}
+    measured = [c.stability for c in pool if c.algorithm == best.algorithm and c.stability is not None]
     top = max(measured) if measured else None
+    near_ks = {c.k for c in near if c.algorithm == best.algorithm and not c.params}
+
+    def peak(c: Candidate) -> bool:
+        return (c.silhouette >= ISLANDS_SILHOUETTE
+                and (top is None or c.stability is None or c.stability >= top - STABILITY_TIE)
+                and _silhouette_peak(c, scored, PEAK_NOISE_SE, edges=True))
+
+    def groups_all_the_way(c: Candidate) -> bool:
+        steps = [by_k.get(k) for k in range(best.k + 1, c.k + 1)]
+        return all(o is not None and o.split_bimodality is not None and o.split_bimodality > BIMODAL_COEFFICIENT
+                   for o in steps)
+
     return [
-        c for c in same
-        if c.silhouette >= ISLANDS_SILHOUETTE
-        and (top is None or c.stability is None or c.stability >= top - STABILITY_TIE)
-        and _silhouette_peak(c, scored, noise=PEAK_NOISE_SE, edges=True)
+        c for c in pool
+        if c.algorithm == best.algorithm and not c.params and c.k > best.k
+        and (c.k in near_ks or peak(c)) and groups_all_the_way(c)
     ]
 
 
@@ -824,18 +907,22 @@ def _silhouette_peak(c: Candidate, scored: Sequence[Candidate], noise: float = 0
     """The candidate's silhouette is at least that of its algorithm with one segment fewer
     and with one more (both swept; with ``edges``, a neighbour not swept does not count).
 
-    With ``noise`` > 0 a neighbour counts as higher only when it is higher by more than
-    ``noise`` standard errors of the difference (the two sampled silhouettes' standard
-    errors combined as if independent)."""
+    With ``noise`` > 0 the comparison allows for the sampling error: no neighbour may be
+    higher by more than ``noise`` standard errors of the difference (the two sampled
+    silhouettes' standard errors combined as if independent), and at least one must be
+    lower by more than that (a plateau is not a peak)."""
     around = {o.k: o for o in scored if o.algorithm == c.algorithm and not o.params}
     neighbours = [around.get(c.k - 1), around.get(c.k + 1)]
     if not edges and None in neighbours:
         return False
+    present = [o for o in neighbours if o is not None]
 
     def margin(o: Candidate) -> float:
         return noise * math.hypot(c.silhouette_se or 0.0, o.silhouette_se or 0.0)
 
-    return all(o is None or c.silhouette + margin(o) >= o.silhouette for o in neighbours)
+    if not all(c.silhouette + margin(o) >= o.silhouette for o in present):
+        return False
+    return noise == 0.0 or any(c.silhouette - margin(o) > o.silhouette for o in present)
 
 
 def _split_note(
@@ -899,12 +986,13 @@ def _reason(
             + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
                if how is Recommendation.CONTINUUM_PEAK else "")
         )
-    elif how is Recommendation.ISLANDS_PEAK:
+    elif how is Recommendation.ISLANDS_SPLIT:
         best = max(pool, key=_rank_key)
         text = (
-            f"{head}: the most segments where the silhouette peaks ({sil(chosen)}, at least {chosen.k - 1} and "
-            f"{chosen.k + 1} segments' values) among islands (silhouette at least {ISLANDS_SILHOUETTE}) as stable "
-            f"as any ({stab(chosen)}); the highest silhouette ({best.label}, {sil(best)}) merges close groups"
+            f"{head}: the most stable segments ({stab(chosen)}) with a silhouette ({sil(chosen)}) within "
+            f"{SILHOUETTE_TOLERANCE:.0%} of the best or at a peak over k, each split from the best "
+            f"({best.label}, {sil(best)}) separating two groups (bimodality coefficient above "
+            f"{BIMODAL_COEFFICIENT:.2f}); the best merges close groups"
         )
     elif how is Recommendation.STABLE_SILHOUETTE:
         best = max(pool, key=_rank_key)
