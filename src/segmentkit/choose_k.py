@@ -15,13 +15,17 @@ computes for every candidate
   that predicts the segment from the features (can a strategist tell them apart?).
 
 * **pair separation**: for the least-separated pair of segments, the AUC of the single
-  feature that best tells them apart (a trait a strategist can name).
+  feature that best tells them apart (a trait a strategist can name),
+* **split bimodality** (k-based, kept for the rule, not in ``summary.json``): whether the
+  split from ``k - 1`` segments separates two groups or halves one (Sarle's bimodality
+  coefficient of the split projected on the line through its two pieces' centres).
 
 Candidates that break the business :class:`Constraints` are kept, marked ineligible with a
 reason. The recommendation rule (see :func:`select_k`) keeps the *stable* eligible
-candidates; when they form islands (silhouette >= 0.5) it takes, among those whose
-silhouette is within 5 % of the best, the most segments; on a continuum it takes the most
-segments (up to 8) that are stable and told apart pair by pair by a trait.
+candidates; when they form islands (silhouette >= 0.5) it takes the most segments whose
+silhouette is within 5 % of the best or peaks over k, provided every split beyond the best
+separates two groups; on a continuum it takes the most segments (up to 8) that are stable
+and told apart pair by pair by a trait.
 
 Selection works on a sample of ``sample_size`` customers drawn by hashing row contents, so
 the same customers in any row order give the same selection; the final fit (done by the
@@ -62,6 +66,7 @@ __all__ = [
     "stratified_silhouette",
     "distinguishability",
     "stability",
+    "split_bimodality",
     "order_invariant_sample",
 ]
 
@@ -207,10 +212,6 @@ class Candidate(Typed):
     pair_separation : float or None
         The least-separated pair of segments: over pairs, the lowest best single-feature
         AUC (see :func:`pair_separation`); ``None`` with fewer than two segments.
-    split_bimodality : float or None
-        k-based algorithms, when ``k - 1`` was swept too: the bimodality coefficient of the
-        split from ``k - 1`` segments (see :func:`split_bimodality`); the rule's own, not in
-        ``summary.json``.
     stable : bool
         Mean ARI >= :data:`STABLE_ARI` and every segment's Jaccard >=
         :data:`STABLE_SEGMENT_JACCARD` (true when stability was not measured).
@@ -240,7 +241,9 @@ class Candidate(Typed):
     stable: bool
     eligible: bool
     why_not: str | None
-    # the rule's own (see _island_splits); not in summary.json
+    # The rule's own (see _island_splits), not in summary.json nor its schema: for k-based
+    # algorithms with k - 1 swept too, the bimodality coefficient of the split from k - 1
+    # segments (see split_bimodality).
     split_bimodality: float | None = Field(None, exclude=True)
 
     @property
@@ -808,9 +811,10 @@ def _recommend(
        if none is stable, keep those within 0.05 of the most stable.
     3. Islands (the best silhouette in the pool reaches :data:`ISLANDS_SILHOUETTE`): take
        the highest silhouette; then, for that algorithm, the most segments whose
-       silhouette is within :data:`SILHOUETTE_TOLERANCE` of it. The silhouette favours
-       merging close groups; a stable split that costs (almost) no silhouette is real
-       structure, while arbitrary splits were removed in step 2.
+       silhouette is within :data:`SILHOUETTE_TOLERANCE` of it or peaks over k, and whose
+       every split from the best's k separates two groups (see :func:`_island_splits`).
+       The silhouette favours merging close groups; a stable split that costs little
+       silhouette is real structure when it cuts between two groups, not through one.
     4. A continuum (the best silhouette below it): every cut is a region, not an island,
        and the silhouette's differences between k say little. Take the most segments, up
        to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`), among the
@@ -1150,14 +1154,16 @@ def select_k(
     -----
     The rule: among the eligible candidates keep the stable ones (mean subsample ARI
     >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 5 % of it. When that
+    silhouette, and take the most segments whose silhouette is within 5 % of it or peaks
+    over k, as long as each split beyond the best separates two groups (bimodality
+    coefficient above 5/9) rather than halving one. When that
     best silhouette is below :data:`ISLANDS_SILHOUETTE` the data are a continuum and the
     rule takes the most stable segments told apart by traits instead (see
     :func:`_recommend`); on real purchase histories the silhouette alone always gives 2.
     The silhouette alone under-splits (merging two close groups usually raises it);
     stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
-    a split is accepted when it is reproducible segment by segment and costs almost no
-    separation. On the labeled suite (``bench/labeled_suite.py``) this beats every
+    a split is accepted when it is reproducible segment by segment, costs little
+    separation and cuts between two groups. On the labeled suite (``bench/labeled_suite.py``) this beats every
     single rule and their majority vote.
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
