@@ -42,21 +42,22 @@ def test_recommends_the_true_k_on_clear_structure(ds):
 
 
 @pytest.mark.parametrize(
-    "ds",
+    ("ds", "words"),
     [
         # two pairs of close heavy-tailed groups: merging them gives the highest silhouette
         # (k = 4, the old rule's choice); k = 6 is a silhouette peak whose splits are bimodal
-        planted(205, 6, 6, shape="heavy", sep=4.5),
+        (planted(205, 6, 6, shape="heavy", sep=4.5), "separating two groups"),
         # one elongated group cut in two costs under 5 % of silhouette (the old rule took 7)
-        planted(208, 6, 6, shape="elongated", sep=6.0),
+        (planted(208, 6, 6, shape="elongated", sep=6.0), "halves one group rather than separating two"),
         # one wide group cut in two, likewise (the old rule took 4)
-        planted(216, 3, 3, spread=0.9, sep=5.0, n=2500),
+        (planted(216, 3, 3, spread=0.9, sep=5.0, n=2500), "halves one group rather than separating two"),
     ],
-    ids=lambda ds: ds.name,
+    ids=["close heavy", "elongated", "unequal spreads"],
 )
-def test_islands_close_groups_are_split_and_one_group_is_not_halved(ds):
+def test_islands_close_groups_are_split_and_one_group_is_not_halved(ds, words):
     sel = select_k(ds.X, n_bootstrap=5, k_values=range(2, 9))
     assert sel.recommended_k == ds.true_k
+    assert words in sel.reason
 
 
 def test_split_bimodality_of_two_point_groups_by_hand():

@@ -678,7 +678,7 @@ def _evaluate(
     reference = [relabel_by_size(f.labels) for f in ref_fits]
     boots = [(idx, fit_all(S[idx], int(seed), boot_opts)) for idx, seed in zip(subsamples, seeds[1:])]
 
-    bimodality = {}
+    bimodality: dict[int, float | None] = {}
     if spec.capabilities.needs_k:
         ks = [k for k, _ in settings]
         bimodality = {k: split_bimodality(M, reference[i - 1], reference[i])
@@ -993,7 +993,7 @@ def _reason(
     elif how is Recommendation.ISLANDS_SPLIT:
         best = max(pool, key=_rank_key)
         text = (
-            f"{head}: the most stable segments ({stab(chosen)}) with a silhouette ({sil(chosen)}) within "
+            f"{head}: the most segments that are stable ({stab(chosen)}), with a silhouette ({sil(chosen)}) within "
             f"{SILHOUETTE_TOLERANCE:.0%} of the best or at a peak over k, each split from the best "
             f"({best.label}, {sil(best)}) separating two groups (bimodality coefficient above "
             f"{BIMODAL_COEFFICIENT:.2f}); the best merges close groups"
@@ -1026,6 +1026,9 @@ def _reason(
                 text += f"; {note}, but two of its segments differ by no trait (AUC {nxt.pair_separation:.2f})"
             elif continuum and nxt.k > most:
                 text += f"; {note}, more than {most}"
+            elif (not continuum and nxt.split_bimodality is not None
+                  and nxt.split_bimodality <= BIMODAL_COEFFICIENT):
+                text += f"; {note}, but that halves one group rather than separating two"
             elif nxt.silhouette is not None:
                 text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
     others = {c.algorithm for c in pool} - {chosen.algorithm}
@@ -1163,8 +1166,8 @@ def select_k(
     The silhouette alone under-splits (merging two close groups usually raises it);
     stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
     a split is accepted when it is reproducible segment by segment, costs little
-    separation and cuts between two groups. On the labeled suite (``bench/labeled_suite.py``) this beats every
-    single rule and their majority vote.
+    separation and cuts between two groups. On the labeled suite
+    (``bench/labeled_suite.py``) this beats every single rule and their majority vote.
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
                                          sample_size, random_state, options)
