@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from segmentkit import algorithms
-from segmentkit.choose_k import Constraints, KSelection, select_k
+from segmentkit.choose_k import Constraints, KSelection, select_k, split_bimodality
 from segmentkit.labeled import check_recovery, customers, penguins, planted, rule_choices, wine
 
 #: slow: recovery on labeled sets with bootstraps; CI runs it, `make test-fast` leaves it out
@@ -39,6 +39,39 @@ def test_recommends_the_true_k_on_clear_structure(ds):
     result = check_recovery(ds.X, ds.y)
     assert result["recommended_k"] == ds.true_k
     assert result["ari"] >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("ds", "words"),
+    [
+        # two pairs of close heavy-tailed groups: merging them gives the highest silhouette
+        # (k = 4, the old rule's choice); k = 6 is a silhouette peak whose splits are bimodal
+        (planted(205, 6, 6, shape="heavy", sep=4.5), "separating two groups"),
+        # one elongated group cut in two costs under 5 % of silhouette (the old rule took 7)
+        (planted(208, 6, 6, shape="elongated", sep=6.0), "halves one group rather than separating two"),
+        # one wide group cut in two, likewise (the old rule took 4)
+        (planted(216, 3, 3, spread=0.9, sep=5.0, n=2500), "halves one group rather than separating two"),
+    ],
+    ids=["close heavy", "elongated", "unequal spreads"],
+)
+def test_islands_close_groups_are_split_and_one_group_is_not_halved(ds, words):
+    sel = select_k(ds.X, n_bootstrap=5, k_values=range(2, 9))
+    assert sel.recommended_k == ds.true_k
+    assert words in sel.reason
+
+
+def test_split_bimodality_of_two_point_groups_by_hand():
+    # one segment of ten rows at -1 and +1 (five each), split by sign: the projection is the
+    # points themselves; skewness 0, excess kurtosis -2, so with the sample estimates the
+    # coefficient is (n - 2)(n - 3) / ((n - 1)(n + 1)) = 8 * 7 / (9 * 11)
+    X = np.r_[np.full(5, -1.0), np.full(5, 1.0)][:, None]
+    fewer = np.zeros(10, dtype=int)
+    more = (X[:, 0] > 0).astype(int)
+    assert split_bimodality(X, fewer, more) == pytest.approx(56 / 99)
+    # a normal cloud cut at its median is one group halved: near 1/3, below 5/9
+    z = np.random.default_rng(0).standard_normal((4000, 2))
+    halved = split_bimodality(z, np.zeros(4000, dtype=int), (z[:, 0] > np.median(z[:, 0])).astype(int))
+    assert halved == pytest.approx(1 / 3, abs=0.02)
 
 
 def test_penguins_kmeans_quality_at_three_species():

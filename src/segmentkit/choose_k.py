@@ -15,13 +15,17 @@ computes for every candidate
   that predicts the segment from the features (can a strategist tell them apart?).
 
 * **pair separation**: for the least-separated pair of segments, the AUC of the single
-  feature that best tells them apart (a trait a strategist can name).
+  feature that best tells them apart (a trait a strategist can name),
+* **split bimodality** (k-based, kept for the rule, not in ``summary.json``): whether the
+  split from ``k - 1`` segments separates two groups or halves one (Sarle's bimodality
+  coefficient of the split projected on the line through its two pieces' centres).
 
 Candidates that break the business :class:`Constraints` are kept, marked ineligible with a
 reason. The recommendation rule (see :func:`select_k`) keeps the *stable* eligible
-candidates; when they form islands (silhouette >= 0.5) it takes, among those whose
-silhouette is within 5 % of the best, the most segments; on a continuum it takes the most
-segments (up to 8) that are stable and told apart pair by pair by a trait.
+candidates; when they form islands (silhouette >= 0.5) it takes the most segments whose
+silhouette is within 5 % of the best or peaks over k, provided every split beyond the best
+separates two groups; on a continuum it takes the most segments (up to 8) that are stable
+and told apart pair by pair by a trait.
 
 Selection works on a sample of ``sample_size`` customers drawn by hashing row contents, so
 the same customers in any row order give the same selection; the final fit (done by the
@@ -35,7 +39,7 @@ import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from pydantic import JsonValue
+from pydantic import Field, JsonValue
 from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from scipy.stats import rankdata
@@ -64,6 +68,7 @@ __all__ = [
     "stratified_silhouette",
     "distinguishability",
     "stability",
+    "split_bimodality",
     "order_invariant_sample",
 ]
 
@@ -107,6 +112,15 @@ TRAIT_AUC = 0.714
 #: of a continuum: the silhouette then cannot tell one cut from another and the choice of k
 #: is a business decision, made on stability, size and traits (see :func:`select_k`).
 ISLANDS_SILHOUETTE = 0.5
+#: Islands: a neighbouring k's silhouette counts as higher than a candidate's only when it
+#: is higher by more than this many standard errors of the difference (about 95 % of the
+#: differences between two equally good cuts' sampled silhouettes fall within 2; the
+#: sample of :data:`SILHOUETTE_SIZE` rows gives standard errors of about 0.003-0.007).
+PEAK_NOISE_SE = 2.0
+#: Sarle's bimodality coefficient of a uniform distribution (SAS/STAT; Pfister et al. 2013,
+#: "Good things peak in pairs"): above it a projected split reads as two groups, below it
+#: as one group cut in two (a normal distribution gives 1/3).
+BIMODAL_COEFFICIENT = 5 / 9
 #: Most segments recommended on a continuum unless ``Constraints.max_segments`` says
 #: otherwise: a segment is worth having when a team can brief and run a campaign for it,
 #: and marketing practice keeps to 4-8 such segments.
@@ -244,6 +258,10 @@ class Candidate(Typed):
     stable: bool
     eligible: bool
     why_not: str | None
+    # The rule's own (see _island_splits), not in summary.json nor its schema: for k-based
+    # algorithms with k - 1 swept too, the bimodality coefficient of the split from k - 1
+    # segments (see split_bimodality).
+    split_bimodality: float | None = Field(None, exclude=True)
 
     @property
     def traits(self) -> bool:
@@ -579,6 +597,52 @@ def stability(
     return float(np.mean(aris)), tuple(float(v) for v in np.mean(jacs, axis=0))
 
 
+def split_bimodality(X: np.ndarray, fewer: np.ndarray, more: np.ndarray) -> float | None:
+    """Is the split from one partition to the next one segment more a split between two groups?
+
+    The segment of ``fewer`` that ``more`` cuts most evenly is found (the one whose second
+    largest piece holds the largest share of it), its members in its two largest pieces
+    are projected on the line through the two pieces' centres, and the result is Sarle's
+    bimodality coefficient of the projection, ``(skewness² + 1) / (excess kurtosis +
+    3 (n - 1)² / ((n - 2)(n - 3)))`` with the sample estimates: 1/3 for a normal
+    distribution, 5/9 (:data:`BIMODAL_COEFFICIENT`) for a uniform one, towards 1 for two
+    well-apart groups. Cutting one group in two projects a unimodal cloud (below 5/9);
+    separating two merged groups projects two humps (above it). Noise is left out.
+
+    Returns
+    -------
+    float or None
+        ``None`` when the two pieces hold fewer than 4 rows or the projection is constant.
+    """
+    keep = (fewer != NOISE) & (more != NOISE)
+    a, b = fewer[keep], more[keep]
+    if a.size == 0:
+        return None
+    table = np.zeros((int(a.max()) + 1, int(b.max()) + 1))
+    np.add.at(table, (a, b), 1.0)
+    if table.shape[1] < 2:
+        return None
+    frac = np.sort(table / np.maximum(table.sum(axis=1, keepdims=True), 1.0), axis=1)
+    seg = int(np.argmax(frac[:, -2]))
+    first, second = np.argsort(table[seg], kind="stable")[-2:]
+    rows = np.asarray(X, dtype=float)[keep]
+    members = (a == seg) & np.isin(b, [first, second])
+    if members.sum() < 4:
+        return None
+    direction = rows[b == second].mean(axis=0) - rows[b == first].mean(axis=0)
+    z = rows[members] @ direction
+    n = z.size
+    z = z - z.mean()
+    sd = np.sqrt(np.mean(z * z))
+    if sd <= 0:
+        return None
+    g1 = np.mean(z**3) / sd**3
+    g2 = np.mean(z**4) / sd**4 - 3.0
+    skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)  # the sample (bias-corrected) estimates
+    kurt = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
+    return float((skew * skew + 1.0) / (kurt + 3.0 * (n - 1) ** 2 / ((n - 2) * (n - 3))))
+
+
 # --------------------------------------------------------------------------- fitting
 
 
@@ -632,6 +696,11 @@ def _evaluate(
     reference = [relabel_by_size(f.labels) for f in ref_fits]
     boots = [(idx, fit_all(S[idx], int(seed), boot_opts)) for idx, seed in zip(subsamples, seeds[1:])]
 
+    bimodality: dict[int, float | None] = {}
+    if spec.capabilities.needs_k:
+        ks = [k for k, _ in settings]
+        bimodality = {k: split_bimodality(M, reference[i - 1], reference[i])
+                      for i, k in enumerate(ks) if i and ks[i - 1] == k - 1}
     candidates: list[Candidate] = []
     labels_by_key: dict[tuple[int, tuple], np.ndarray] = {}
     for i, (k_set, params) in enumerate(settings):
@@ -683,6 +752,7 @@ def _evaluate(
                 stable=_is_stable(stab, seg_stab),
                 eligible=why is None,
                 why_not=why,
+                split_bimodality=bimodality.get(cand_k),
             )
         )
         labels_by_key[(cand_k, tuple(params.items()))] = lab
@@ -734,6 +804,9 @@ class Recommendation(enum.Enum):
     #: within :data:`SILHOUETTE_TOLERANCE` of it (islands, or a continuum where no
     #: candidate qualified for the continuum rule).
     STABLE_SILHOUETTE = "stable silhouette"
+    #: Islands: more segments than the highest silhouette's, each an island (see
+    #: :func:`_island_splits`).
+    ISLANDS_SPLIT = "islands split"
     #: A continuum: the most stable segments told apart by traits.
     CONTINUUM = "continuum"
     #: A continuum, and the chosen k is a peak of the silhouette over k.
@@ -760,9 +833,10 @@ def _recommend(
        if none is stable, keep those within 0.05 of the most stable.
     3. Islands (the best silhouette in the pool reaches :data:`ISLANDS_SILHOUETTE`): take
        the highest silhouette; then, for that algorithm, the most segments whose
-       silhouette is within :data:`SILHOUETTE_TOLERANCE` of it. The silhouette favours
-       merging close groups; a stable split that costs (almost) no silhouette is real
-       structure, while arbitrary splits were removed in step 2.
+       silhouette is within :data:`SILHOUETTE_TOLERANCE` of it or peaks over k, and whose
+       every split from the best's k separates two groups (see :func:`_island_splits`).
+       The silhouette favours merging close groups; a stable split that costs little
+       silhouette is real structure when it cuts between two groups, not through one.
     4. A continuum (the best silhouette below it): every cut is a region, not an island,
        and the silhouette's differences between k say little. Take the most segments, up
        to ``constraints.max_segments`` (default :data:`CONTINUUM_MAX_SEGMENTS`) less the
@@ -804,16 +878,78 @@ def _recommend(
         for c in pool
         if c.algorithm == best.algorithm and c.silhouette >= best.silhouette - SILHOUETTE_TOLERANCE * abs(best.silhouette)
     ]
+    if how is Recommendation.STABLE_SILHOUETTE and best.silhouette >= ISLANDS_SILHOUETTE and not best.params:
+        splits = _island_splits(best, near, pool, scored)
+        choice = max([best, *splits], key=lambda c: (c.k, c.silhouette))
+        return choice, pool, Recommendation.ISLANDS_SPLIT if choice is not best else how
     choice = max(near, key=lambda c: (c.k, c.silhouette))
     return choice, pool, how
 
 
-def _silhouette_peak(c: Candidate, scored: Sequence[Candidate]) -> bool:
+def _island_splits(
+    best: Candidate, near: Sequence[Candidate], pool: Sequence[Candidate], scored: Sequence[Candidate]
+) -> list[Candidate]:
+    """Islands: the stable candidates with more segments than the best silhouette's that
+    split it into more islands.
+
+    A candidate qualifies when
+
+    * its silhouette is within :data:`SILHOUETTE_TOLERANCE` of the best (``near``), or it
+      sits at a peak of the silhouette over k (no neighbouring k higher, and at least one
+      lower, by more than :data:`PEAK_NOISE_SE` standard errors), reads as islands (at
+      least :data:`ISLANDS_SILHOUETTE`) and is as stable as the most stable candidate
+      (mean ARI within :data:`STABILITY_TIE`); and
+    * every split on the way from the best's k to its k separates two groups: the
+      bimodality coefficient of each (:attr:`Candidate.split_bimodality`, one k to the
+      next) is above :data:`BIMODAL_COEFFICIENT`.
+
+    Merging two close islands can raise the average silhouette above the true cut's, so
+    the highest silhouette under-splits; cutting one island in two can cost the average
+    only a little, so "the most segments near the best" over-splits. The silhouette says
+    which cuts are about as good; the shape of each split says whether it separates
+    groups or halves one."""
+    by_k = {c.k: c for c in scored if c.algorithm == best.algorithm and not c.params}
+    measured = [c.stability for c in pool if c.algorithm == best.algorithm and c.stability is not None]
+    top = max(measured) if measured else None
+    near_ks = {c.k for c in near if c.algorithm == best.algorithm and not c.params}
+
+    def peak(c: Candidate) -> bool:
+        return (c.silhouette >= ISLANDS_SILHOUETTE
+                and (top is None or c.stability is None or c.stability >= top - STABILITY_TIE)
+                and _silhouette_peak(c, scored, PEAK_NOISE_SE, edges=True))
+
+    def groups_all_the_way(c: Candidate) -> bool:
+        steps = [by_k.get(k) for k in range(best.k + 1, c.k + 1)]
+        return all(o is not None and o.split_bimodality is not None and o.split_bimodality > BIMODAL_COEFFICIENT
+                   for o in steps)
+
+    return [
+        c for c in pool
+        if c.algorithm == best.algorithm and not c.params and c.k > best.k
+        and (c.k in near_ks or peak(c)) and groups_all_the_way(c)
+    ]
+
+
+def _silhouette_peak(c: Candidate, scored: Sequence[Candidate], noise: float = 0.0, edges: bool = False) -> bool:
     """The candidate's silhouette is at least that of its algorithm with one segment fewer
-    and with one more (both swept)."""
-    around = {o.k: o.silhouette for o in scored if o.algorithm == c.algorithm and not o.params}
-    fewer, more = around.get(c.k - 1), around.get(c.k + 1)
-    return fewer is not None and more is not None and c.silhouette >= max(fewer, more)
+    and with one more (both swept; with ``edges``, a neighbour not swept does not count).
+
+    With ``noise`` > 0 the comparison allows for the sampling error: no neighbour may be
+    higher by more than ``noise`` standard errors of the difference (the two sampled
+    silhouettes' standard errors combined as if independent), and at least one must be
+    lower by more than that (a plateau is not a peak)."""
+    around = {o.k: o for o in scored if o.algorithm == c.algorithm and not o.params}
+    neighbours = [around.get(c.k - 1), around.get(c.k + 1)]
+    if not edges and None in neighbours:
+        return False
+    present = [o for o in neighbours if o is not None]
+
+    def margin(o: Candidate) -> float:
+        return noise * math.hypot(c.silhouette_se or 0.0, o.silhouette_se or 0.0)
+
+    if not all(c.silhouette + margin(o) >= o.silhouette for o in present):
+        return False
+    return noise == 0.0 or any(c.silhouette - margin(o) > o.silhouette for o in present)
 
 
 def _split_note(
@@ -878,6 +1014,14 @@ def _reason(
             + (f", where the silhouette peaks ({sil(chosen)}, above {chosen.k - 1} and {chosen.k + 1} segments)"
                if how is Recommendation.CONTINUUM_PEAK else "")
         )
+    elif how is Recommendation.ISLANDS_SPLIT:
+        best = max(pool, key=_rank_key)
+        text = (
+            f"{head}: the most segments that are stable ({stab(chosen)}), with a silhouette ({sil(chosen)}) within "
+            f"{SILHOUETTE_TOLERANCE:.0%} of the best or at a peak over k, each split from the best "
+            f"({best.label}, {sil(best)}) separating two groups (bimodality coefficient above "
+            f"{BIMODAL_COEFFICIENT:.2f}); the best merges close groups"
+        )
     elif how is Recommendation.STABLE_SILHOUETTE:
         best = max(pool, key=_rank_key)
         if best is chosen:
@@ -906,6 +1050,9 @@ def _reason(
                 text += f"; {note}, but two of its segments differ by no trait (AUC {nxt.pair_separation:.2f})"
             elif continuum and nxt.k > most:
                 text += f"; {note}, more than {most}"
+            elif (not continuum and nxt.split_bimodality is not None
+                  and nxt.split_bimodality <= BIMODAL_COEFFICIENT):
+                text += f"; {note}, but that halves one group rather than separating two"
             elif nxt.silhouette is not None:
                 text += f"; {note}, but silhouette drops to {nxt.silhouette:.3f}"
     others = {c.algorithm for c in pool} - {chosen.algorithm}
@@ -1040,15 +1187,17 @@ def select_k(
     -----
     The rule: among the eligible candidates keep the stable ones (mean subsample ARI
     >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 5 % of it. When that
+    silhouette, and take the most segments whose silhouette is within 5 % of it or peaks
+    over k, as long as each split beyond the best separates two groups (bimodality
+    coefficient above 5/9) rather than halving one. When that
     best silhouette is below :data:`ISLANDS_SILHOUETTE` the data are a continuum and the
     rule takes the most stable segments told apart by traits instead (see
     :func:`_recommend`); on real purchase histories the silhouette alone always gives 2.
     The silhouette alone under-splits (merging two close groups usually raises it);
     stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
-    a split is accepted when it is reproducible segment by segment and costs almost no
-    separation. On the labeled suite (``bench/labeled_suite.py``) this beats every
-    single rule and their majority vote.
+    a split is accepted when it is reproducible segment by segment, costs little
+    separation and cuts between two groups. On the labeled suite
+    (``bench/labeled_suite.py``) this beats every single rule and their majority vote.
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
                                          sample_size, random_state, options)
