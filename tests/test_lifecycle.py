@@ -213,6 +213,33 @@ def test_the_validation_fits_the_layers_on_the_past(layered):
     assert validation.status == "done" and validation.cutoff == "2025-10-03"
     assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
     assert validation.segments.groups == 5 and validation.rfm.groups == 5
+    assert "behavioural segments, not the run's" not in validation.sentence  # the past has fewer groups
+
+
+def test_the_past_fit_keeps_to_max_segments_when_the_past_has_more_groups(tmp_path):
+    # Without N1, N2, O2 and with P1 (orders every 21 days from 2025-09-20: the last on
+    # 2025-12-13), the run has 3 groups: P1 is first seen 103 days before the snapshot
+    # (> 90: not new) and bought 19 days ago (active); one-time O1, browsers B1, lapsed L1
+    # and S1. --k 3 + 3 groups = max_segments 6. At the cutoff 2025-10-03 P1 has one order,
+    # 13 days old: new, so the past has 4 groups (no gap added: the lapsed threshold stays
+    # 81 days, L1 lapsed). 6 − 4 leaves 2 behavioural segments: 6 in all, not 3 + 4 = 7.
+    history = _history()
+    history = history[~history["customer_id"].isin(["N1", "N2", "O2"])]
+    days = pd.date_range("2025-09-20", "2025-12-31", freq="21D")
+    extra = pd.DataFrame({"customer_id": "P1", "event_time": days, "event_type": "purchase", "amount": 30.0})
+    events = tmp_path / "events.csv"
+    pd.concat([history, extra]).to_csv(events, index=False)
+    result = Segmentation(k=3, max_segments=6, min_share=0.0, n_bootstrap=0, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    assert [g.group for g in result.summary.layers.groups] == ["one-time", "browsers", "lapsed"]
+    assert result.summary.k == 6
+    validation = result.summary.validation
+    assert validation.status == "done" and validation.cutoff == "2025-10-03"
+    assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 6
+    assert validation.segments.groups == 6
+    assert ("The past is fitted with 2 behavioural segments, not the run's 3: the past has 4 lifecycle groups "
+            "(new, one-time, browsers, lapsed) to the run's 3, and the most segments allowed (max_segments = 6) "
+            "counts them too.") in validation.sentence
 
 
 #: Personas by hand: habit A is 'Budget', habit B 'Premium'; the groups draw from both

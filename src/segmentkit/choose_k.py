@@ -62,6 +62,7 @@ __all__ = [
     "Candidate",
     "MIN_CLUSTERED_SEGMENTS",
     "most_segments",
+    "on_continuum",
     "KSelection",
     "Recommendation",
     "select_k",
@@ -884,6 +885,17 @@ def _recommend(
         return choice, pool, Recommendation.ISLANDS_SPLIT if choice is not best else how
     choice = max(near, key=lambda c: (c.k, c.silhouette))
     return choice, pool, how
+
+
+def on_continuum(selection: KSelection, other_segments: int = 0) -> bool:
+    """Whether the recommended k was taken by the continuum rule of :func:`_recommend` (so
+    that, without ``max_segments``, :data:`CONTINUUM_MAX_SEGMENTS` bounded it; see
+    :func:`most_segments`), ``other_segments`` beside it as in :func:`select_k`. ``False``
+    when the user set k (``--k``): the rule did not choose it."""
+    if selection.fixed_k is not None:
+        return False
+    how = _recommend(selection.candidates, selection.constraints, other_segments)[2]
+    return how in (Recommendation.CONTINUUM, Recommendation.CONTINUUM_PEAK)
 
 
 def _island_splits(
