@@ -393,6 +393,29 @@ def test_behavioural_segments_are_compared_with_the_active_base_and_groups_with_
     assert "compared with the active base (47 customers)" in html
 
 
+def test_move_up_levers_of_behavioural_segments_are_ranked_by_the_active_bases_spread(layered):
+    # by hand: the 46 habit customers are active in all 12 months of 2025 at mean gaps of 21
+    # or 27 days; S2 (segment 1, alone) in 2 months at a 150-day gap. Over the 47 of the
+    # active base: active months sd = 10·√(46·1)/47 = 1.44305 (a two-valued spread); days
+    # between orders mean 1254/47, mean of squares 49410/47, sd 18.4230. S2 → segment 0:
+    # active months differ by 10 (10 / 1.443 = 6.93 sds), gaps by 126 (6.84 sds): active
+    # months lead. Over all 54 customers the spreads are wider (3.87 and 28.5 days) and
+    # would rank the gap first.
+    result = layered[2]
+    groups = {g.id for g in result.summary.layers.groups}
+    s2 = next(s for s in result.summary.segments if s.id not in groups and s.size == 1)
+    lever = next(b for b in s2.brief.sentences if b.topic == "move_up")
+    assert "they differ most in +10 active months (12 vs 2); −126 days between orders (24 vs 150);" in lever.text
+    numbers = {n.name: n for n in lever.numbers}
+    assert numbers["active_months_sd"].value == pytest.approx(10 * 46 ** 0.5 / 47, abs=1e-5)
+    assert numbers["gap_mean_days_sd"].value == pytest.approx((49410 / 47 - (1254 / 47) ** 2) ** 0.5, abs=1e-4)
+    assert numbers["active_months_sd"].label == "active months, spread (sd), in the active base"
+    # the groups still rank theirs by everyone's spread, and say so
+    for sid in groups:
+        sd = [n for b in result.summary.segment(sid).brief.sentences for n in b.numbers if n.name.endswith("_sd")]
+        assert sd and all(n.label.endswith("spread (sd), all customers") for n in sd)
+
+
 def test_a_persona_split_is_shared_among_its_members_in_the_behavioural_segments():
     from segmentkit.personas import compare_personas
 

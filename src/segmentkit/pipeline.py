@@ -662,7 +662,11 @@ class _Wording:
         lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
         # column by column: the same bits as the frame's std, without its copies of the frame
         spread = {c: float(self.frame[c].std(ddof=0)) for c in self.frame.columns}
-        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle)
+        active_spread = None  # a layered run's behavioural segments rank move-ups by the active base's
+        if lifecycle is not None:
+            active = ~np.isin(self.labels, list(lifecycle))
+            active_spread = {c: float(self.frame[c][active].std(ddof=0)) for c in self.frame.columns}
+        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle, active_scale=active_spread)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
