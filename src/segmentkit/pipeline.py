@@ -531,7 +531,8 @@ class Segmentation:
             # a layered run is validated layered: the rules fitted on the past, its active base clustered
             layering = Layering.fit(frame) if cl.layers == "lifecycle" else None
             active = frame if layering is None else frame[layering.active]
-            k_past = k if layering is None else _past_k(selection, groups, _groups_of(layering), fewer)
+            k_past = (_past_k(selection, groups, _groups_of(layering), fewer)
+                      if layering is not None and spec.capabilities.needs_k else k)
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
                 prep = fit_preparation(active, specs, balance_families=cl.balance_families)
@@ -551,7 +552,7 @@ class Segmentation:
             personas = cust[roles.persona].set_axis(cust.index.astype(str))
         result = validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
                           snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
-        if fewer and result["status"] == "done" and spec.capabilities.needs_k:
+        if fewer and result["status"] == "done":
             result["sentence"] += " " + fewer[0]
         return result
 
