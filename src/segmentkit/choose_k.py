@@ -1197,19 +1197,13 @@ def select_k(
 
     Notes
     -----
-    The rule: among the eligible candidates keep the stable ones (mean subsample ARI
-    >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 5 % of it or peaks
-    over k, as long as each split beyond the best separates two groups (bimodality
-    coefficient above 5/9) rather than halving one. When that
-    best silhouette is below :data:`ISLANDS_SILHOUETTE` the data are a continuum and the
-    rule takes the most stable segments told apart by traits instead (see
-    :func:`_recommend`); on real purchase histories the silhouette alone always gives 2.
-    The silhouette alone under-splits (merging two close groups usually raises it);
-    stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
-    a split is accepted when it is reproducible segment by segment, costs little
-    separation and cuts between two groups. On the labeled suite
-    (``bench/labeled_suite.py``) this beats every single rule and their majority vote.
+    The rule (:func:`_recommend`): keep the stable eligible candidates (mean subsample ARI
+    and every segment's mean Jaccard >= 0.75). On islands (best silhouette >=
+    :data:`ISLANDS_SILHOUETTE`) take the most segments near the best silhouette, or at a peak
+    of it, whose every split beyond the best separates two groups; on a continuum (real
+    purchase histories, where the silhouette alone always gives 2) the most stable segments
+    told apart pair by pair by traits. On the labeled suite (``bench/labeled_suite.py``)
+    this beats every single rule and their majority vote.
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
                                          sample_size, random_state, options)
