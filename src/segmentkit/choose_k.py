@@ -1186,10 +1186,8 @@ def select_k(
         Sweep of the size parameter (``min_cluster_share``) of density algorithms;
         default each algorithm's own.
     other_segments : int, default 0
-        Segments set by rule that the user gets beside the clustered ones (a layered run's
-        lifecycle groups): ``max_segments``, and on a continuum its default, bound the total, so the
-        clustering may give that many fewer, but never fewer than
-        :data:`MIN_CLUSTERED_SEGMENTS` (:func:`most_segments`).
+        Segments set by rule beside the clustered ones (a layered run's lifecycle groups),
+        counted in the bound on the total (:func:`most_segments`).
 
     Returns
     -------
