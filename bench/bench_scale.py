@@ -57,9 +57,11 @@ T_MEMORY_GB = 2.5  # peak RSS of either run, at L
 
 
 def generate(size: str, root: Path, formats: list[str]) -> dict[str, dict[str, Path]]:
-    """The demo CRM at ``size``, written once (seeded) per format; paths by format."""
-    from segmentkit.datasets import make_demo, write_demo
+    """The demo CRM at ``size``, written once (seeded) per format; paths by format.
 
+    Generated in a process of its own: a child process's peak RSS starts from its parent's
+    (fork), so a parent that held the generated data would inflate every measurement.
+    """
     n, n_events = SIZES[size]
     folder = root / size
     paths = {fmt: {"events": folder / fmt / f"events.{fmt}", "customers": folder / fmt / f"customers.{fmt}"}
@@ -67,10 +69,8 @@ def generate(size: str, root: Path, formats: list[str]) -> dict[str, dict[str, P
     missing = [fmt for fmt in formats if not paths[fmt]["events"].is_file()]
     if missing:
         t = time.perf_counter()
-        data = make_demo(n, seed=1, events_per_customer=n_events / n)
-        for fmt in missing:
-            write_demo(folder / fmt, data, fmt=fmt)
-        print(f"generated {size}: {len(data.events):,} events, {len(data.customers):,} customers "
+        made = run_child("generate", n=n, n_events=n_events, folder=str(folder), formats=missing)
+        print(f"generated {size}: {made['events']:,} events, {made['customers']:,} customers "
               f"({', '.join(missing)}) in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return paths
 
@@ -202,7 +202,14 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
         import bench_features  # noqa: F401  (the plain query's module)
     t0, c0 = time.perf_counter(), time.process_time()
     res: dict[str, Any] = {}
-    if task == "plain_query":
+    if task == "generate":
+        from segmentkit.datasets import make_demo, write_demo
+
+        data = make_demo(a["n"], seed=1, events_per_customer=a["n_events"] / a["n"])
+        for fmt in a["formats"]:
+            write_demo(Path(a["folder"]) / fmt, data, fmt=fmt)
+        res.update(events=len(data.events), customers=len(data.customers))
+    elif task == "plain_query":
         frame = _plain_frame(a)
         res["seconds"] = time.perf_counter() - t0
         res["cpu"] = time.process_time() - c0
