@@ -19,7 +19,8 @@ commit it). Every measurement runs in its own process, so each has its own peak 
   (selection with stability, personas, report) through the CLI, and ``assign``.
 
 The table prints every ratio against its target. Timings on a shared machine drift;
-ratios are measured within one run. ``--quick``: S, Parquet only (under a minute).
+ratios are measured within one run. ``--quick``: S, Parquet only (under a minute);
+``--features-only csv``: CSV inputs measured for load + features only (beside (a) and (b)).
 
 Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/bench_scale.py``
 """
