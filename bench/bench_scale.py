@@ -19,7 +19,8 @@ commit it). Every measurement runs in its own process, so each has its own peak 
   (selection with stability, personas, report) through the CLI, and ``assign``.
 
 The table prints every ratio against its target. Timings on a shared machine drift;
-ratios are measured within one run. ``--quick``: S, Parquet only (under a minute).
+ratios are measured within one run. ``--quick``: S, Parquet only (under a minute);
+``--features-only csv``: CSV inputs measured for load + features only (beside (a) and (b)).
 
 Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/bench_scale.py``
 """
@@ -57,9 +58,11 @@ T_MEMORY_GB = 2.5  # peak RSS of either run, at L
 
 
 def generate(size: str, root: Path, formats: list[str]) -> dict[str, dict[str, Path]]:
-    """The demo CRM at ``size``, written once (seeded) per format; paths by format."""
-    from segmentkit.datasets import make_demo, write_demo
+    """The demo CRM at ``size``, written once (seeded) per format; paths by format.
 
+    Generated in a process of its own: a child process's peak RSS starts from its parent's
+    (fork), so a parent that held the generated data would inflate every measurement.
+    """
     n, n_events = SIZES[size]
     folder = root / size
     paths = {fmt: {"events": folder / fmt / f"events.{fmt}", "customers": folder / fmt / f"customers.{fmt}"}
@@ -67,10 +70,8 @@ def generate(size: str, root: Path, formats: list[str]) -> dict[str, dict[str, P
     missing = [fmt for fmt in formats if not paths[fmt]["events"].is_file()]
     if missing:
         t = time.perf_counter()
-        data = make_demo(n, seed=1, events_per_customer=n_events / n)
-        for fmt in missing:
-            write_demo(folder / fmt, data, fmt=fmt)
-        print(f"generated {size}: {len(data.events):,} events, {len(data.customers):,} customers "
+        made = run_child("generate", n=n, n_events=n_events, folder=str(folder), formats=missing)
+        print(f"generated {size}: {made['events']:,} events, {made['customers']:,} customers "
               f"({', '.join(missing)}) in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     return paths
 
@@ -189,13 +190,30 @@ def _scaled(frame) -> Any:
 
 def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in this process; return its numbers (peak RSS included)."""
+    import duckdb  # noqa: F401  (imported before the clock starts, as below)
     import numpy as np
 
-    t0 = time.perf_counter()
+    if task == "features":
+        # the feature pair (plain query, segmentkit features) is timed without imports, in
+        # wall and CPU seconds: at S, importing the pipeline would be half of the measure
+        from segmentkit.features import customer_features
+        from segmentkit.pipeline import run_connection
+        from segmentkit.sources import load_events
+    elif task in ("plain_query", "pandas"):
+        import bench_features  # noqa: F401  (the plain query's module)
+    t0, c0 = time.perf_counter(), time.process_time()
     res: dict[str, Any] = {}
-    if task == "plain_query":
+    if task == "generate":
+        from segmentkit.datasets import make_demo, write_demo
+
+        data = make_demo(a["n"], seed=1, events_per_customer=a["n_events"] / a["n"])
+        for fmt in a["formats"]:
+            write_demo(Path(a["folder"]) / fmt, data, fmt=fmt)
+        res.update(events=len(data.events), customers=len(data.customers))
+    elif task == "plain_query":
         frame = _plain_frame(a)
         res["seconds"] = time.perf_counter() - t0
+        res["cpu"] = time.process_time() - c0
         res["rows"] = len(frame)
     elif task == "pandas":
         frame = _pandas_frame(a)
@@ -231,14 +249,11 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
             sil[k] = float(silhouette_score(X, labels, sample_size=NAIVE_SILHOUETTE, random_state=SEED))
         res.update(seconds=time.perf_counter() - t0, k=max(sil, key=sil.get))
     elif task == "features":
-        from segmentkit.features import customer_features
-        from segmentkit.pipeline import run_connection
-        from segmentkit.sources import load_events
-
         with run_connection() as con:  # as a run does: within its DuckDB memory budget
             loaded = load_events(con, a["events"])
             feats = customer_features(con, loaded.table, loaded.roles)
         res["seconds"] = time.perf_counter() - t0
+        res["cpu"] = time.process_time() - c0
         res.update(snapshot=f"{feats.snapshot_date.isoformat()} 00:00:00", categories=list(feats.levels["category"]),
                    channels=list(feats.levels["channel"]))
     elif task == "run_k":
@@ -313,9 +328,10 @@ def _measure(argv: list[str]) -> tuple[float, float, float, str, str]:
 
 
 def run_child(task: str, **a: Any) -> dict[str, Any]:
-    _, cpu, _, out, _ = _measure([*_python(), str(Path(__file__).resolve()), "--child", task,
-                                  json.dumps(a, default=str)])
-    return {**json.loads(out.strip().splitlines()[-1]), "cpu": cpu}
+    wall, cpu, _, out, _ = _measure([*_python(), str(Path(__file__).resolve()), "--child", task,
+                                     json.dumps(a, default=str)])
+    # the child's own CPU time when it took one; the whole process's (imports included) beside it
+    return {"cpu": cpu, **json.loads(out.strip().splitlines()[-1]), "process_seconds": wall, "process_cpu": cpu}
 
 
 def run_cli(*args: Any) -> dict[str, Any]:
@@ -341,15 +357,17 @@ def _stage_groups(stages: list[tuple[str, float]]) -> dict[str, float]:
 
 
 def bench_size(size: str, fmt: str, paths: dict[str, Path], work: Path, k: int, naive: bool,
-               pandas: bool) -> dict[str, Any]:
+               pandas: bool, features_only: bool = False) -> dict[str, Any]:
     ev, cu = str(paths["events"]), str(paths["customers"])
     out = work / f"{size}-{fmt}"
-    r: dict[str, Any] = {"size": size, "format": fmt}
+    r: dict[str, Any] = {"size": size, "format": fmt, "features_only": features_only}
     r["features"] = run_child("features", events=ev)
     levels = {key: r["features"][key] for key in ("snapshot", "categories", "channels")}
     r["plain_query"] = run_child("plain_query", events=ev, **levels)
     if pandas:
         r["pandas"] = run_child("pandas", events=ev, check=size == "S", **levels)
+    if features_only:
+        return r
     matrix = work / f"{size}-{fmt}-plain.npy"
     r["plain_core"] = run_child("plain_core", events=ev, k=k, matrix=str(matrix), **levels)
     r["run_k"] = run_child("run_k", events=ev, customers=cu, k=k, out=str(out / "run_k"))
@@ -374,8 +392,16 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{'ratio':>7} {'cpu ratio':>9} {'vs':<19} {'target':>6}  ok")
     lines += [head, "-" * len(head)]
     for r in results:
-        pq, core, feats = r["plain_query"], r["plain_core"], r["features"]
+        pq, feats = r["plain_query"], r["features"]
         at_l = r["size"] == "L"
+        if r.get("features_only"):
+            rows_f: list[tuple[str, dict[str, Any], dict[str, Any] | None, str, float | None]] = [
+                ("(a) plain DuckDB query", pq, None, "", None),
+                *([("(b) pandas, same features", r["pandas"], pq, "plain query", None)] if "pandas" in r else []),
+                ("segmentkit features (load + features)", feats, pq, "plain query", T_FEATURES)]
+            lines += [_row(r, *row) for row in rows_f]
+            continue
+        core = r["plain_core"]
         rows: list[tuple[str, dict[str, Any], dict[str, Any] | None, str, float | None]] = [
             ("(a) plain DuckDB query", pq, None, "", None),
             *([("(b) pandas, same features", r["pandas"], pq, "plain query", None)] if "pandas" in r else []),
@@ -394,18 +420,10 @@ def table(results: list[dict[str, Any]]) -> str:
             rows.append((f"  default run: {name}", {"seconds": dur}, None, "", None))
         rows.append(("segmentkit run, default (CLI)", r["run_default"], core, "plain core job",
                      T_RUN_DEFAULT if at_l else None))
-        rows.append(("segmentkit assign (CLI)", r["assign"], feats, "segmentkit features", T_ASSIGN))
-        for name, m, den, vs, target in rows:
-            ratio = m["seconds"] / den["seconds"] if den else None
-            cpu_ratio = m["cpu"] / den["cpu"] if den and "cpu" in m and "cpu" in den else None
-            ok = "" if target is None else ("yes" if min(ratio, cpu_ratio or ratio) <= target else "NO")
-            lines.append(
-                f"{r['size']:<4} {r['format']:<8} {name:<40} {m['seconds']:8.1f} "
-                f"{'' if m.get('cpu') is None else format(m['cpu'], '8.1f'):>8} "
-                f"{'' if m.get('peak_gb') is None else format(m['peak_gb'], '7.2f'):>7} "
-                f"{'' if ratio is None else format(ratio, '6.2f') + 'x':>7} "
-                f"{'' if cpu_ratio is None else format(cpu_ratio, '8.2f') + 'x':>9} {vs:<19} "
-                f"{'' if target is None else format(target, '6.2f'):>6}  {ok}")
+        # assign is a whole process (imports included): against the features' whole process
+        feats_process = {"seconds": feats["process_seconds"], "cpu": feats["process_cpu"]}
+        rows.append(("segmentkit assign (CLI)", r["assign"], feats_process, "features' process", T_ASSIGN))
+        lines += [_row(r, *row) for row in rows]
         inertia = r["run_k"]["inertia"] / r["run_k"]["kmeans_inertia"]
         lines.append(f"{r['size']:<4} {r['format']:<8} final fit ({r['run_k']['variant']}): inertia / "
                      f"KMeans(n_init=1) on the same matrix = {inertia:.4f} (target <= 1): "
@@ -422,6 +440,20 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _row(r: dict[str, Any], name: str, m: dict[str, Any], den: dict[str, Any] | None, vs: str,
+         target: float | None) -> str:
+    """One line of the table: a measurement, its ratios against ``den`` and its target."""
+    ratio = m["seconds"] / den["seconds"] if den else None
+    cpu_ratio = m["cpu"] / den["cpu"] if den and "cpu" in m and "cpu" in den else None
+    ok = "" if target is None else ("yes" if min(ratio, cpu_ratio or ratio) <= target else "NO")
+    return (f"{r['size']:<4} {r['format']:<8} {name:<40} {m['seconds']:8.1f} "
+            f"{'' if m.get('cpu') is None else format(m['cpu'], '8.1f'):>8} "
+            f"{'' if m.get('peak_gb') is None else format(m['peak_gb'], '7.2f'):>7} "
+            f"{'' if ratio is None else format(ratio, '6.2f') + 'x':>7} "
+            f"{'' if cpu_ratio is None else format(cpu_ratio, '8.2f') + 'x':>9} {vs:<19} "
+            f"{'' if target is None else format(target, '6.2f'):>6}  {ok}")
+
+
 def _growth(results: list[dict[str, Any]]) -> list[str]:
     """Seconds per million events, S against L (same format): growth no faster than linear."""
     out = []
@@ -430,7 +462,8 @@ def _growth(results: list[dict[str, Any]]) -> list[str]:
         if ("S", fmt) in by and ("L", fmt) in by:
             s, l = by["S", fmt], by["L", fmt]
             ev = SIZES["L"][1] / SIZES["S"][1]
-            for key in ("features", "run_k", "run_default"):
+            for key in ("features",) if l.get("features_only") or s.get("features_only") else (
+                    "features", "run_k", "run_default"):
                 g = l[key]["seconds"] / s[key]["seconds"]
                 gc = l[key]["cpu"] / s[key]["cpu"]
                 out.append(f"growth S->L {fmt:<8} {key:<12} {g:6.1f}x wall, {gc:6.1f}x CPU time for {ev:.0f}x events "
@@ -446,11 +479,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--no-naive", action="store_true", help="skip (d), the slowest baseline")
     ap.add_argument("--no-pandas", action="store_true", help="skip (b), the next slowest")
+    ap.add_argument("--features-only", default="",
+                    help="comma-separated formats measured for load + features only (the plain query and "
+                         "pandas beside them), e.g. csv")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/segmentkit-bench"))
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args(argv)
     sizes = ["S"] if args.quick else [s.strip() for s in args.sizes.split(",")]
     formats = ["parquet"] if args.quick else [f.strip() for f in args.formats.split(",")]
+    features_only = {f.strip() for f in args.features_only.split(",") if f.strip()}
     work = args.data_dir / "runs"
     work.mkdir(parents=True, exist_ok=True)
     results = []
@@ -459,11 +496,11 @@ def main(argv: list[str] | None = None) -> None:
         for fmt in formats:
             t = time.perf_counter()
             results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not args.no_naive,
-                                   pandas=not args.no_pandas))
+                                      pandas=not args.no_pandas, features_only=fmt in features_only))
             print(f"measured {size} {fmt} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+            if args.json:  # after each measurement: a long run's numbers survive an interruption
+                args.json.write_text(json.dumps(results, indent=1, default=str))
     print(table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1, default=str))
 
 
 if __name__ == "__main__":

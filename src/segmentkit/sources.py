@@ -607,23 +607,23 @@ def _normalise_text(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[
     """Trim text and turn empty text into NULL, in place (event types: :func:`_encode_event_types`);
     return how many customer ids had blanks around them.
 
-    One filtered pass: rows already tidy (the usual case) are not rewritten. ``also`` is
-    an extra assignment made on the rewritten rows (e.g. clearing their row hash).
+    One counting pass, then a filtered rewrite only when a row needs it: rows already tidy
+    (the usual case) are not rewritten. ``also`` is an extra assignment made on the
+    rewritten rows (e.g. clearing their row hash).
     """
     cols = [r for r in roles if r in _TEXT_ROLES and r != "event_type"]
     if not cols:
         return 0
-    trimmed = 0
-    if "customer_id" in cols:
-        trimmed = int(con.execute(f"SELECT count(*) FROM {table} WHERE customer_id <> trim(customer_id) "
-                                  "AND trim(customer_id) <> ''").fetchall()[0][0])
-    sets = [f"{c} = NULLIF(trim({c}), '')" for c in cols]
     # (LIKE is about twice as fast as comparing with trim(); trim() strips spaces only)
-    dirty = [f"({c} = '' OR {c} LIKE ' %' OR {c} LIKE '% ')" for c in cols]
-    if also:
-        sets.append(also)
-    con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {' OR '.join(dirty)}")
-    return trimmed
+    padded = {c: f"({c} LIKE ' %' OR {c} LIKE '% ')" for c in cols}
+    dirty = " OR ".join(f"({c} = '' OR {padded[c]})" for c in cols)
+    ids = (f"count(*) FILTER (WHERE {padded['customer_id']} AND trim(customer_id) <> '')"
+           if "customer_id" in cols else "0")
+    trimmed, n_dirty = con.execute(f"SELECT {ids}, count(*) FILTER (WHERE {dirty}) FROM {table}").fetchall()[0]
+    if n_dirty:
+        sets = [f"{c} = NULLIF(trim({c}), '')" for c in cols] + ([also] if also else [])
+        con.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE {dirty}")
+    return int(trimmed or 0)
 
 
 #: Larger amounts or quantities than this are not real (a trillion per event); they are
