@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from segmentkit import algorithms
-from segmentkit.choose_k import Constraints, KSelection, select_k, split_bimodality
+from segmentkit.choose_k import Constraints, KSelection, on_continuum, select_k, split_bimodality
 from segmentkit.labeled import check_recovery, customers, penguins, planted, rule_choices, wine
 
 #: slow: recovery on labeled sets with bootstraps; CI runs it, `make test-fast` leaves it out
@@ -58,6 +58,7 @@ def test_islands_close_groups_are_split_and_one_group_is_not_halved(ds, words):
     sel = select_k(ds.X, n_bootstrap=5, k_values=range(2, 9))
     assert sel.recommended_k == ds.true_k
     assert words in sel.reason
+    assert not on_continuum(sel)  # islands: the continuum's default bound did not apply
 
 
 def test_split_bimodality_of_two_point_groups_by_hand():
@@ -252,6 +253,8 @@ def test_a_continuum_gets_the_most_stable_segments_with_traits_up_to_the_busines
     usable = [c.k for c in sel.candidates if c.eligible and c.stable and c.traits and c.k <= 8]
     assert sel.recommended_k == max(usable) >= 4
     assert "continuum" in sel.reason and "stable" in sel.reason
+    # the rule chose on a continuum (so its default bounded k); a user's k is not the rule's
+    assert on_continuum(sel) and not on_continuum(sel.model_copy(update={"fixed_k": sel.recommended_k}))
     # the next k's split is named by the segment's share: the sample's numbering is not the final ids
     assert re.search(r"8 segments would split the segment of [\d.]+ % of customers into two", sel.reason)
     capped = select_k(X, random_state=0, constraints=Constraints(max_segments=4))

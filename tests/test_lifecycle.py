@@ -213,6 +213,33 @@ def test_the_validation_fits_the_layers_on_the_past(layered):
     assert validation.status == "done" and validation.cutoff == "2025-10-03"
     assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 5
     assert validation.segments.groups == 5 and validation.rfm.groups == 5
+    assert "behavioural segments, not the run's" not in validation.sentence  # the past has fewer groups
+
+
+def test_the_past_fit_keeps_to_max_segments_when_the_past_has_more_groups(tmp_path):
+    # Without N1, N2, O2 and with P1 (orders every 21 days from 2025-09-20: the last on
+    # 2025-12-13), the run has 3 groups: P1 is first seen 103 days before the snapshot
+    # (> 90: not new) and bought 19 days ago (active); one-time O1, browsers B1, lapsed L1
+    # and S1. --k 3 + 3 groups = max_segments 6. At the cutoff 2025-10-03 P1 has one order,
+    # 13 days old: new, so the past has 4 groups (no gap added: the lapsed threshold stays
+    # 81 days, L1 lapsed). 6 − 4 leaves 2 behavioural segments: 6 in all, not 3 + 4 = 7.
+    history = _history()
+    history = history[~history["customer_id"].isin(["N1", "N2", "O2"])]
+    days = pd.date_range("2025-09-20", "2025-12-31", freq="21D")
+    extra = pd.DataFrame({"customer_id": "P1", "event_time": days, "event_type": "purchase", "amount": 30.0})
+    events = tmp_path / "events.csv"
+    pd.concat([history, extra]).to_csv(events, index=False)
+    result = Segmentation(k=3, max_segments=6, min_share=0.0, n_bootstrap=0, snapshot_date=SNAPSHOT,
+                          layers="lifecycle").fit(events=events)
+    assert [g.group for g in result.summary.layers.groups] == ["one-time", "browsers", "lapsed"]
+    assert result.summary.k == 6
+    validation = result.summary.validation
+    assert validation.status == "done" and validation.cutoff == "2025-10-03"
+    assert validation.n_customers == 2 * ACTIVE_PER_HABIT + 6
+    assert validation.segments.groups == 6
+    assert ("The past is fitted with 2 behavioural segments, not the run's 3: the past has 4 lifecycle groups "
+            "(new, one-time, browsers, lapsed) to the run's 3, and the most segments allowed (max_segments = 6) "
+            "counts them too.") in validation.sentence
 
 
 #: Personas by hand: habit A is 'Budget', habit B 'Premium'; the groups draw from both
@@ -364,6 +391,29 @@ def test_behavioural_segments_are_compared_with_the_active_base_and_groups_with_
     assert "compared with all 54 customers" in layers.baseline
     html = (layered[1] / "report.html").read_text()
     assert "compared with the active base (47 customers)" in html
+
+
+def test_move_up_levers_of_behavioural_segments_are_ranked_by_the_active_bases_spread(layered):
+    # by hand: the 46 habit customers are active in all 12 months of 2025 at mean gaps of 21
+    # or 27 days; S2 (segment 1, alone) in 2 months at a 150-day gap. Over the 47 of the
+    # active base: active months sd = 10·√(46·1)/47 = 1.44305 (a two-valued spread); days
+    # between orders mean 1254/47, mean of squares 49410/47, sd 18.4230. S2 → segment 0:
+    # active months differ by 10 (10 / 1.443 = 6.93 sds), gaps by 126 (6.84 sds): active
+    # months lead. Over all 54 customers the spreads are wider (3.87 and 28.5 days) and
+    # would rank the gap first.
+    result = layered[2]
+    groups = {g.id for g in result.summary.layers.groups}
+    s2 = next(s for s in result.summary.segments if s.id not in groups and s.size == 1)
+    lever = next(b for b in s2.brief.sentences if b.topic == "move_up")
+    assert "they differ most in +10 active months (12 vs 2); −126 days between orders (24 vs 150);" in lever.text
+    numbers = {n.name: n for n in lever.numbers}
+    assert numbers["active_months_sd"].value == pytest.approx(10 * 46 ** 0.5 / 47, abs=1e-5)
+    assert numbers["gap_mean_days_sd"].value == pytest.approx((49410 / 47 - (1254 / 47) ** 2) ** 0.5, abs=1e-4)
+    assert numbers["active_months_sd"].label == "active months, spread (sd), in the active base"
+    # the groups still rank theirs by everyone's spread, and say so
+    for sid in groups:
+        sd = [n for b in result.summary.segment(sid).brief.sentences for n in b.numbers if n.name.endswith("_sd")]
+        assert sd and all(n.label.endswith("spread (sd), all customers") for n in sd)
 
 
 def test_a_persona_split_is_shared_among_its_members_in_the_behavioural_segments():

@@ -197,17 +197,20 @@ _OWN_NUMBERS = {
 ACTIVE_BASE_WORDS = "in the active base"
 #: Numbers behind a sentence's choices rather than written in it (the spread ranking levers).
 _BASIS_SUFFIX = "_sd"
-_SUFFIXES = (("_overall", "overall"), ("_target", "next segment up"), ("_sd", "spread (sd), all customers"),
+_SUFFIXES = (("_overall", "overall"), ("_target", "next segment up"), (_BASIS_SUFFIX, "spread (sd), {over}"),
              ("_index", "index (100 = average)"))
+#: Whom the move-up spread is over when not the active base's.
+ALL_CUSTOMERS_WORDS = "all customers"
 
 
-def _describe_number(name: str, specs: Mapping[str, FeatureSpec]) -> tuple[str, str]:
+def _describe_number(name: str, specs: Mapping[str, FeatureSpec], over: str = ALL_CUSTOMERS_WORDS) -> tuple[str, str]:
+    """Label and unit of a cited number; ``over``: whom the move-up spread is over."""
     if name in _OWN_NUMBERS:
         return _OWN_NUMBERS[name]
     base, note = name, ""
     for suffix, words in _SUFFIXES:
         if name.endswith(suffix) and name[: -len(suffix)] in specs:
-            base, note = name[: -len(suffix)], words
+            base, note = name[: -len(suffix)], words.format(over=over)
             break
     spec = spec_for(base, specs)
     unit = {"share": "share", "days": "days", "count": "count", "amount": "amount",
@@ -217,8 +220,9 @@ def _describe_number(name: str, specs: Mapping[str, FeatureSpec]) -> tuple[str, 
     return (f"{spec.label}, {note}" if note else spec.label), unit
 
 
-def _with_units(sentence: BriefSentence, specs: Mapping[str, FeatureSpec]) -> BriefSentence:
-    described = {k: _describe_number(k, specs) for k in sentence.numbers}
+def _with_units(sentence: BriefSentence, specs: Mapping[str, FeatureSpec],
+                over: str = ALL_CUSTOMERS_WORDS) -> BriefSentence:
+    described = {k: _describe_number(k, specs, over) for k in sentence.numbers}
     return BriefSentence(sentence.topic, sentence.text, sentence.numbers, sentence.overridden,
                          {k: v[0] for k, v in described.items()}, {k: v[1] for k, v in described.items()})
 
@@ -590,6 +594,7 @@ def build_briefs(
     specs: Mapping[str, FeatureSpec],
     feature_scale: Mapping[str, float],
     groups: Mapping[int, str] | None = None,
+    active_scale: Mapping[str, float] | None = None,
 ) -> dict[int, Brief]:
     """Write a brief for every segment (noise has none).
 
@@ -602,12 +607,17 @@ def build_briefs(
     specs : mapping of str to FeatureSpec
         Feature kinds and labels.
     feature_scale : mapping of str to float
-        Overall standard deviation of each feature, to rank move-up differences.
+        Overall standard deviation of each feature (over all customers), to rank move-up
+        differences.
     groups : mapping of int to str, optional
         The lifecycle groups of a layered run, segment id → group: their lifecycle is the
         group and their brief states its rule (module docstring); they are never the next
         segment up. With it, the other (behavioural) segments' profiles are taken to be
         within the active base, and their "vs" figures say so.
+    active_scale : mapping of str to float, optional
+        With ``groups``: each feature's standard deviation within the active base, to rank
+        the behavioural segments' move-up differences (the groups' use ``feature_scale``);
+        their spread numbers are labelled as over the active base.
 
     Returns
     -------
@@ -621,9 +631,12 @@ def build_briefs(
     for s in segs:
         recency = s.stat("recency_days", "median")
         group = (groups or {}).get(s.id)
-        up_id, up_sentence = _move_up(s, targets, specs, feature_scale)
-        # a layered run's behavioural segments were profiled within the active base
-        among = "overall" if groups is None or group is not None else ACTIVE_BASE_WORDS
+        # a layered run's behavioural segments were profiled within the active base: compared
+        # with it, and their move-up differences ranked by its spread
+        within = groups is not None and group is None
+        among = ACTIVE_BASE_WORDS if within else "overall"
+        over = ACTIVE_BASE_WORDS if within and active_scale is not None else ALL_CUSTOMERS_WORDS
+        up_id, up_sentence = _move_up(s, targets, specs, active_scale if over == ACTIVE_BASE_WORDS else feature_scale)
         if group is None:
             gap = usual_gap(s)
             life = lifecycle_state(recency, gap, s.stat("tenure_days", "median"))
@@ -639,7 +652,7 @@ def build_briefs(
         sentences = [who, _what(s, specs, among), _where(s, among), _when(s, gap, among), _price(s, among), risk,
                      obj_sentence, up_sentence]
         out[s.id] = Brief(s.id, life, objective, rule, up_id,
-                          tuple(_with_units(x, specs) for x in sentences if x is not None))
+                          tuple(_with_units(x, specs, over) for x in sentences if x is not None))
     return out
 
 

@@ -62,6 +62,7 @@ __all__ = [
     "Candidate",
     "MIN_CLUSTERED_SEGMENTS",
     "most_segments",
+    "on_continuum",
     "KSelection",
     "Recommendation",
     "select_k",
@@ -886,6 +887,17 @@ def _recommend(
     return choice, pool, how
 
 
+def on_continuum(selection: KSelection, other_segments: int = 0) -> bool:
+    """Whether the recommended k was taken by the continuum rule of :func:`_recommend` (so
+    that, without ``max_segments``, :data:`CONTINUUM_MAX_SEGMENTS` bounded it; see
+    :func:`most_segments`), ``other_segments`` beside it as in :func:`select_k`. ``False``
+    when the user set k (``--k``): the rule did not choose it."""
+    if selection.fixed_k is not None:
+        return False
+    how = _recommend(selection.candidates, selection.constraints, other_segments)[2]
+    return how in (Recommendation.CONTINUUM, Recommendation.CONTINUUM_PEAK)
+
+
 def _island_splits(
     best: Candidate, near: Sequence[Candidate], pool: Sequence[Candidate], scored: Sequence[Candidate]
 ) -> list[Candidate]:
@@ -1174,10 +1186,8 @@ def select_k(
         Sweep of the size parameter (``min_cluster_share``) of density algorithms;
         default each algorithm's own.
     other_segments : int, default 0
-        Segments set by rule that the user gets beside the clustered ones (a layered run's
-        lifecycle groups): ``max_segments``, and on a continuum its default, bound the total, so the
-        clustering may give that many fewer, but never fewer than
-        :data:`MIN_CLUSTERED_SEGMENTS` (:func:`most_segments`).
+        Segments set by rule beside the clustered ones (a layered run's lifecycle groups),
+        counted in the bound on the total (:func:`most_segments`).
 
     Returns
     -------
@@ -1185,19 +1195,13 @@ def select_k(
 
     Notes
     -----
-    The rule: among the eligible candidates keep the stable ones (mean subsample ARI
-    >= 0.75 and every segment's mean Jaccard >= 0.75), find the highest stratified
-    silhouette, and take the most segments whose silhouette is within 5 % of it or peaks
-    over k, as long as each split beyond the best separates two groups (bimodality
-    coefficient above 5/9) rather than halving one. When that
-    best silhouette is below :data:`ISLANDS_SILHOUETTE` the data are a continuum and the
-    rule takes the most stable segments told apart by traits instead (see
-    :func:`_recommend`); on real purchase histories the silhouette alone always gives 2.
-    The silhouette alone under-splits (merging two close groups usually raises it);
-    stability alone cannot tell a coarse-but-reproducible merge from the truth; together,
-    a split is accepted when it is reproducible segment by segment, costs little
-    separation and cuts between two groups. On the labeled suite
-    (``bench/labeled_suite.py``) this beats every single rule and their majority vote.
+    The rule (:func:`_recommend`): keep the stable eligible candidates (mean subsample ARI
+    and every segment's mean Jaccard >= 0.75). On islands (best silhouette >=
+    :data:`ISLANDS_SILHOUETTE`) take the most segments near the best silhouette, or at a peak
+    of it, whose every split beyond the best separates two groups; on a continuum (real
+    purchase histories, where the silhouette alone always gives 2) the most stable segments
+    told apart pair by pair by traits. On the labeled suite (``bench/labeled_suite.py``)
+    this beats every single rule and their majority vote.
     """
     X, specs, k_values, value = _checked(X, algorithm, k_values, fixed_k, constraints, value, n_bootstrap,
                                          sample_size, random_state, options)

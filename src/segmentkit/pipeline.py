@@ -15,7 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -27,7 +27,7 @@ from segmentkit.algorithms import Fitted
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
 from segmentkit.choose_k import (CONTINUUM_MAX_SEGMENTS, MIN_CLUSTERED_SEGMENTS, MIN_ROWS, Constraints, KSelection,
-                                 select_k, structure_strength)
+                                 most_segments, on_continuum, select_k, structure_strength)
 from segmentkit.config import ColumnMapping, Roles, Settings
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
@@ -436,9 +436,8 @@ class Segmentation:
         # before the profiles, assignments and texts exist: the past fit's copies of the
         # customers' features come on top of less (and the past's features are let go)
         stage("out-of-time validation")
-        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, algo_name,
-                                      selection.recommended_k, selection.recommended_params, excluded.index,
-                                      history)
+        validation = self._validation(con, settings, ev_table, spark_stage, feats, cust, selection,
+                                      _groups_of(layering), excluded.index, history)
         del history
 
         # ids and names that stick across refreshes; the lifecycle groups join the behavioural segments
@@ -499,12 +498,14 @@ class Segmentation:
 
     def _validation(self, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
                     spark_stage: Any, feats: FeatureTable | None, cust: pd.DataFrame | None,
-                    algo_name: str, k: int, params: Mapping[str, Any], excluded: pd.Index,
+                    selection: KSelection, groups: Sequence[str], excluded: pd.Index,
                     history: _History | None) -> dict[str, Any]:
         """The out-of-time validation (:mod:`segmentkit.validation`): the run's preparation,
         algorithm and number of segments fitted on the history up to the cutoff (the
         ``excluded`` customers left out, and the lifecycle layer fitted on the past, as in
-        the run)."""
+        the run). ``groups``: the run's non-empty lifecycle groups. When the past has more
+        of them, the bound on the total the run kept to holds for the past too
+        (:func:`_past_k`), and the sentence says the past fit had fewer behavioural segments."""
         cl, roles = settings.clustering, settings.roles
         if not cl.validate:
             return {"status": "skipped", "reason": "turned off (--no-validate)"}
@@ -512,7 +513,9 @@ class Segmentation:
             return {"status": "skipped", "reason": "no events: nothing happens after a cutoff to measure"}
         if spark_stage is not None or history is None:
             return {"status": "skipped", "reason": "events read by Spark are not kept for a second fit"}
-        spec = algorithms.get(algo_name)
+        spec = algorithms.get(selection.recommended_algorithm)
+        k, params = selection.recommended_k, selection.recommended_params
+        fewer: list[str] = []  # the sentence's words when the past's groups left room for fewer
 
         def past_fit(cutoff: dt.date) -> tuple[pd.Series, pd.DataFrame]:
             past = history.take_past(cutoff) or customer_features(con, ev_table.table, ev_table.roles,
@@ -528,14 +531,17 @@ class Segmentation:
             # a layered run is validated layered: the rules fitted on the past, its active base clustered
             layering = Layering.fit(frame) if cl.layers == "lifecycle" else None
             active = frame if layering is None else frame[layering.active]
+            k_past = (_past_k(selection, groups, _groups_of(layering), fewer)
+                      if layering is not None and spec.capabilities.needs_k else k)
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
                 prep = fit_preparation(active, specs, balance_families=cl.balance_families)
             X = prep.transform(active)
-            if spec.capabilities.needs_k and X.shape[0] <= k:
+            if spec.capabilities.needs_k and X.shape[0] <= k_past:
                 return pd.Series([], dtype=int), frame
             with threadpool_limits(limits=1):
-                fitted = spec.fit(X, k=k if spec.capabilities.needs_k else None, random_state=cl.seed, **params)
+                fitted = spec.fit(X, k=k_past if spec.capabilities.needs_k else None, random_state=cl.seed,
+                                  **params)
             if layering is None:
                 return pd.Series(fitted.labels, index=frame.index), frame
             labels, _ = layering.labels(fitted.labels, int(max(fitted.labels, default=-1)) + 1)
@@ -544,8 +550,37 @@ class Segmentation:
         personas = None
         if roles.persona is not None and cust is not None:
             personas = cust[roles.persona].set_axis(cust.index.astype(str))
-        return validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
-                        snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
+        result = validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
+                          snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
+        if fewer and result["status"] == "done":
+            result["sentence"] += " " + fewer[0]
+        return result
+
+
+def _groups_of(layering: Layering | None) -> list[str]:
+    """The non-empty lifecycle groups of a layering, in :data:`GROUPS` order (none when flat)."""
+    return [] if layering is None else sorted(set(layering.groups) - {""}, key=GROUPS.index)
+
+
+def _past_k(selection: KSelection, groups: Sequence[str], past_groups: Sequence[str], said: list[str]) -> int:
+    """The behavioural k of a layered run's past fit: the run's, unless the past has more
+    non-empty lifecycle groups than the run (``past_groups`` against ``groups``) and the
+    bound on the total the run's k kept to (``max_segments``, or on a continuum its
+    default: :func:`segmentkit.choose_k.most_segments`) then leaves fewer, never below
+    :data:`MIN_CLUSTERED_SEGMENTS`. A user's ``--k`` beyond the bound in the run stays
+    beyond it in the past. When it is fewer, a sentence saying so goes to ``said``."""
+    k, constraints = selection.recommended_k, selection.constraints
+    continuum = on_continuum(selection, len(groups))
+    most = most_segments(constraints, len(past_groups), continuum=continuum)
+    run_most = most_segments(constraints, len(groups), continuum=continuum)
+    if most is None or run_most is None or k > run_most or k <= most:
+        return k
+    bound = (f"max_segments = {constraints.max_segments}" if constraints.max_segments is not None
+             else f"on a continuum, {CONTINUUM_MAX_SEGMENTS} by default")
+    said.append(f"The past is fitted with {most} behavioural segments, not the run's {k}: the past has "
+                f"{len(past_groups)} lifecycle groups ({', '.join(past_groups)}) to the run's {len(groups)}, "
+                f"and the most segments allowed ({bound}) counts them too.")
+    return most
 
 
 @dataclass(eq=False)
@@ -628,7 +663,11 @@ class _Wording:
         lifecycle = {g["id"]: g["group"] for g in self.layers["groups"]} if self.layers is not None else None
         # column by column: the same bits as the frame's std, without its copies of the frame
         spread = {c: float(self.frame[c].std(ddof=0)) for c in self.frame.columns}
-        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle)
+        active_spread = None  # a layered run's behavioural segments rank move-ups by the active base's
+        if lifecycle is not None:
+            active = ~np.isin(self.labels, list(lifecycle))
+            active_spread = {c: float(self.frame[c][active].std(ddof=0)) for c in self.frame.columns}
+        briefs = build_briefs(segments, self.specs, spread, groups=lifecycle, active_scale=active_spread)
         briefs = apply_brief_overrides(briefs, self.brief_overrides)
         for entry in segments:
             entry["brief"] = briefs[entry["id"]].to_dict() if entry["id"] in briefs else None
@@ -1186,7 +1225,7 @@ def _choose(X: np.ndarray, value: pd.Series, cl: Any, k_max: int, stage: Callabl
     why), at the end of the reason."""
     sweep = cl.k is None or cl.evidence
     stage("choosing k" if sweep else f"checking k = {cl.k}")
-    groups = [] if layering is None else sorted(set(layering.groups) - {""}, key=GROUPS.index)
+    groups = _groups_of(layering)
     constraints = Constraints(min_share=cl.min_share, max_segments=cl.max_segments,
                               min_value_share=cl.min_value_share)
     selection = select_k(

@@ -58,6 +58,35 @@ def _comment(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _feature_table(feature_sql: str | None, events_table: str, customer_columns: tuple[str, ...],
+                   products_table: str | None) -> list[str]:
+    """Steps 0 and 1 of the file: the catalogue join (when the categories came from one) and
+    the feature SQL, or what the feature table holds in a run on customer columns only."""
+    lines: list[str] = []
+    if feature_sql and products_table:
+        lines += [
+            f"-- 0. The categories, from a product catalogue: a table {products_table!r} with the columns",
+            f"--    product_id and category. Each line of {events_table!r} (without a category column of its",
+            f"--    own) gets its product's category, or {UNKNOWN!r} when the catalogue does not list it.",
+            f"CREATE OR REPLACE TABLE {events_table} AS",
+            catalogue_join_query(events_table, products_table) + ";", ""]
+    if feature_sql:
+        lines += [
+            f"-- 1. The feature table, from a table {events_table!r} with the canonical columns",
+            "--    customer_id, event_time, event_type ('purchase', 'view', 'cart', 'return'), amount,",
+            "--    quantity, category, channel, discount (0/1), order_id (those the run had). DuckDB SQL;",
+            "--    the snapshot date, the window and the category/channel levels are literals in it.",
+        ]
+        if customer_columns:
+            lines.append("--    Join the customer columns " + ", ".join(customer_columns)
+                         + " onto it from the customer table.")
+        lines += [f"CREATE OR REPLACE TABLE {FEATURES_TABLE} AS", feature_sql.strip().rstrip(";") + ";", ""]
+    else:
+        lines += [f"-- 1. The feature table {FEATURES_TABLE!r}: customer_id and the customer columns "
+                  + ", ".join(customer_columns) + " as they are.", ""]
+    return lines
+
+
 def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], feature_sql: str | None,
                  *, events_table: str = "events", customer_columns: tuple[str, ...] = (),
                  products_table: str | None = None) -> str:
@@ -100,27 +129,7 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         lines.append("-- The rules were measured on a stratified sample of the customers, weighted back to all "
                      "(summary.json: descriptive_sample): over the whole table the figures differ by sampling error.")
     lines.append("")
-    if feature_sql and products_table:
-        lines += [
-            f"-- 0. The categories, from a product catalogue: a table {products_table!r} with the columns",
-            f"--    product_id and category. Each line of {events_table!r} (without a category column of its",
-            f"--    own) gets its product's category, or {UNKNOWN!r} when the catalogue does not list it.",
-            f"CREATE OR REPLACE TABLE {events_table} AS",
-            catalogue_join_query(events_table, products_table) + ";", ""]
-    if feature_sql:
-        lines += [
-            f"-- 1. The feature table, from a table {events_table!r} with the canonical columns",
-            "--    customer_id, event_time, event_type ('purchase', 'view', 'cart', 'return'), amount,",
-            "--    quantity, category, channel, discount (0/1), order_id (those the run had). DuckDB SQL;",
-            "--    the snapshot date, the window and the category/channel levels are literals in it.",
-        ]
-        if customer_columns:
-            lines.append("--    Join the customer columns " + ", ".join(customer_columns)
-                         + " onto it from the customer table.")
-        lines += [f"CREATE OR REPLACE TABLE {FEATURES_TABLE} AS", feature_sql.strip().rstrip(";") + ";", ""]
-    else:
-        lines += [f"-- 1. The feature table {FEATURES_TABLE!r}: customer_id and the customer columns "
-                  + ", ".join(customer_columns) + " as they are.", ""]
+    lines += _feature_table(feature_sql, events_table, customer_columns, products_table)
     rule_cols: list[str] = []
     order: list[tuple[float, int, int, str]] = []
     names: dict[int, str] = {}
