@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -104,15 +105,52 @@ def test_family_weights_count_what_a_family_measures():
     # eigenvalues 1 + 4r and 4 × (1 - r), participation ratio 25 / ((1 + 4r)² + 4(1 - r)²)
     # = 1.100 effective dimensions, so each column weighs sqrt(1.100 / 5) = 0.469
     assert w["orders"] == pytest.approx(0.469, abs=0.02)
-    assert fit_preparation(frame, specs).columns[0].weight == 1.0  # the switch: off weighs 1
+    assert fit_preparation(frame, specs, balance_families=False).columns[0].weight == 1.0  # the switch: off weighs 1
     fam = prep.families(prep.transform(frame))
-    plain = fit_preparation(frame, specs)
+    plain = fit_preparation(frame, specs, balance_families=False)
     before = plain.families(plain.transform(frame))["engagement"]["variance_share"]
     # unbalanced, five unit-variance columns against one: engagement holds ~90 % of the
     # variance; balanced, ~1.1 effective dimensions against the discount column's one
     assert before > 0.85
     assert fam["engagement"]["variance_share"] < 0.75
     assert fam["price & returns"]["columns"] == ["discount_share"]
+
+
+def _redundant_engagement_and(others: tuple[str, ...], n: int = 1200, seed: int = 1) -> pd.DataFrame:
+    """The five redundant engagement columns of :func:`_engagement_swamps_discount` and one
+    unrelated normal column per name in ``others`` (each of another family)."""
+    rng = np.random.default_rng(seed)
+    axis = rng.normal(0, 1, n)
+    cols = {name: axis + rng.normal(0, 0.25, n)
+            for name in ("recency_days", "orders", "tenure_days", "active_months", "spend_trend")}
+    cols.update({name: rng.normal(0, 1, n) for name in others})
+    return pd.DataFrame(cols)
+
+
+def test_a_family_below_half_of_the_distance_keeps_its_weight():
+    # five engagement columns against six columns of six other families: engagement holds
+    # 5 / 11 of the variance, below half, so nothing is reweighted although its columns are
+    # redundant (weighing it by its ~1.1 effective dimensions would give each column 0.47)
+    frame = _redundant_engagement_and(("basket_size", "discount_share", "monetary", "gap_mean_days",
+                                       "views_per_order", "channel_share__web"))
+    specs = {c: FeatureSpec(c, "custom", c) for c in frame.columns}
+    prep = fit_preparation(frame, specs, balance_families=True)
+    assert {c.weight for c in prep.columns} == {1.0}
+    assert prep.families(prep.transform(frame))["engagement"]["variance_share"] < 0.5
+
+
+def test_a_family_above_half_is_brought_down_to_half():
+    # five engagement columns against three other families: 5 / 8 of the variance. Its
+    # effective dimensions (~1.1 of 5) would allow it far less, so the cap decides: half.
+    frame = _redundant_engagement_and(("basket_size", "monetary", "views_per_order"))
+    specs = {c: FeatureSpec(c, "custom", c) for c in frame.columns}
+    plain = fit_preparation(frame, specs, balance_families=False)
+    assert plain.families(plain.transform(frame))["engagement"]["variance_share"] > 0.6
+    prep = fit_preparation(frame, specs)  # the default balances
+    fam = prep.families(prep.transform(frame))
+    assert fam["engagement"]["variance_share"] == pytest.approx(0.5, abs=1e-6)
+    assert fam["engagement"]["weight"] == pytest.approx(math.sqrt(3 / 5), abs=0.03)  # unit variances
+    assert fam["basket"]["weight"] == 1.0
 
 
 def test_balanced_families_let_one_discount_feature_through():

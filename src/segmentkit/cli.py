@@ -259,7 +259,7 @@ def run(
     max_segments: Annotated[Optional[int], typer.Option(help="Most segments the business can use.")] = None,
     min_value_share: Annotated[Optional[float], typer.Option(help="Smallest value share a segment must hold.")] = None,
     assign_noise: Annotated[bool, typer.Option(help="Put density-noise customers into their nearest segment.")] = False,
-    balance_families: Annotated[Optional[bool], typer.Option("--balance-families/--no-balance-families", help="Weigh each feature family (engagement, value, category mix, ...) by what it independently measures, not its column count (default off).")] = None,
+    balance_families: Annotated[Optional[bool], typer.Option("--balance-families/--no-balance-families", help="No feature family (engagement, value, category mix, ...) holds more than half of the clustering distance merely by having more columns (default on).")] = None,
     layers: Annotated[Optional[str], typer.Option(help="auto (the default: lifecycle when at least 25 % of the buyers ordered once, else flat), flat (cluster everyone) or lifecycle: new, one-time, browsing-only and lapsed customers as groups of their own, behavioural segments (--k, --k-min/--k-max) within the active base; --max-segments counts both.")] = None,
     validate: Annotated[Optional[bool], typer.Option("--validate/--no-validate", help="Out-of-time validation: fit on all but the last quarter (<= 90 days), measure the quarter after (default on).")] = None,
     id_column: Annotated[Optional[str], typer.Option(help="Customer id column (both tables).")] = None,

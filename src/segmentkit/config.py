@@ -147,9 +147,9 @@ class ClusteringSettings:
     n_bootstrap: int = STABILITY_RESAMPLES
     assign_noise: bool = False
     evidence: bool = False
-    #: weigh feature families by what they independently measure (see segmentkit.prepare);
-    #: off by default until it keeps the demo's planted segments (it splits them further)
-    balance_families: bool = False
+    #: no feature family holds more than half of the clustering distance, and one above it
+    #: loses only what its redundant columns gave it (see segmentkit.prepare)
+    balance_families: bool = True
     #: out-of-time validation when the history is long enough (see segmentkit.validation)
     validate: bool = True
     #: "flat" clusters everyone; "lifecycle" puts new, one-time, browsing-only and lapsed

@@ -247,8 +247,8 @@ class Segmentation:
         accounts): column → value(s) (:mod:`segmentkit.exclusions`); they stay in the
         assignments with status ``excluded`` and a ``reason``.
     balance_families : bool, optional
-        Weigh feature families by what they independently measure (default False; see
-        :mod:`segmentkit.prepare`).
+        Keep any feature family from holding more than half of the clustering distance
+        merely by having more columns (default True; see :mod:`segmentkit.prepare`).
     validate : bool, optional
         Out-of-time validation (default True; see :mod:`segmentkit.validation`).
     layers : str, optional
