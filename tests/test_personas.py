@@ -318,3 +318,31 @@ def test_cleanly_only_above_the_stated_share():
     res = run(labels, personas, names={0: "Zero", 1: "One"})
     assert "cleanly" not in res.narrative
     assert "'P' corresponds to 'Zero'" in res.narrative
+
+
+@pytest.mark.parametrize(("retirees", "lapsed", "bulk"), [
+    ((50, 25, 25), "(50 %", "(25 %"),  # the same shares are given once
+    ((40, 30, 30), "(50 % and 40 %", "(25 % and 30 %"),  # different shares persona by persona
+])
+def test_a_split_and_a_merge_shared_by_two_personas_are_each_said_once(retirees, lapsed, bulk):
+    # Empty Nesters: 50 in Lapsed, 25 in Bulk, 25 in Frugal (led by Singles); Retirees the
+    # same way, their last share in Value (led by Young Families). Base share 1/4, lift
+    # threshold 0.375: both over-represented in Lapsed and Bulk (half of each when equal),
+    # which therefore both split and both merge; Singles and Young Families are matches.
+    names = {0: "Lapsed declining buyers", 1: "Bulk grocery buyers", 2: "Frugal shoppers", 3: "Value seekers"}
+    labels = np.concatenate([np.repeat([0, 1, 2], [50, 25, 25]), np.repeat([0, 1, 3], retirees),
+                             np.full(100, 2), np.full(100, 3)])
+    personas = pd.Series(np.repeat(["Empty Nesters", "Retirees", "Singles", "Young Families"], 100))
+    res = run(labels, personas, names=names)
+    assert [(sp.persona, sp.segments) for sp in res.splits] == [("Empty Nesters", [0, 1]), ("Retirees", [0, 1])]
+    assert [(m.segment, m.personas) for m in res.merges] == [(0, ["Empty Nesters", "Retirees"]),
+                                                            (1, ["Empty Nesters", "Retirees"])]
+    text = res.narrative
+    assert (f"'Empty Nesters' and 'Retirees' both split into 'Lapsed declining buyers' {lapsed}) and "
+            f"'Bulk grocery buyers' {bulk}).") in text
+    merge_lapsed = "(50 % and 50 %" if lapsed == "(50 %" else lapsed
+    merge_bulk = "(25 % and 25 %" if bulk == "(25 %" else bulk
+    assert (f"'Empty Nesters' and 'Retirees' behave alike: both mostly fall into 'Lapsed declining buyers' "
+            f"{merge_lapsed} of their members) and 'Bulk grocery buyers' {merge_bulk}).") in text
+    assert "splits into" not in text
+    assert text.count("'Lapsed declining buyers'") == 2 and text.count("'Bulk grocery buyers'") == 2

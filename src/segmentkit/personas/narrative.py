@@ -13,7 +13,7 @@ from segmentkit.wording import percent
 if TYPE_CHECKING:  # pragma: no cover
     from segmentkit.opportunities import Opportunities
 
-__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "LifecycleShares", "narrative", "quoted"]
+__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "LifecycleShares", "merge_groups", "narrative", "quoted", "split_groups"]
 
 #: Agreement (adjusted Rand index) below which the personas "explain little" of behaviour:
 #: the narrative says so once and then tells only the splits, merges and new groups.
@@ -91,36 +91,82 @@ def _opening(column: str, n_personas: int, n_segments: int, ari: float | None, n
             f"agreement is {_ari_words(ari)}{ari_txt}.")
 
 
-def _split_sentence(sp: PersonaSplit, layered: bool = False) -> str:
-    parts = [f"{quoted(nm)} ({percent(sp.shares[s])})" for s, nm in zip(sp.segments, sp.names)]
-    text = f"{quoted(sp.persona)} splits into {_join(parts)}"
-    if layered:
-        text += " of its members in the behavioural segments"
-    diff = ""
-    if sp.separating_features:
-        if len(sp.segments) == 2:
-            diff = _join([f.sentence for f in sp.separating_features[:2]])
-        else:
-            diff = "they differ most in " + _join([f.label for f in sp.separating_features[:2]])
+def split_groups(splits: Sequence[PersonaSplit]) -> list[list[PersonaSplit]]:
+    """The splits that tell one finding: personas split into the same segments, with the
+    same demographic verdict (lookalike, differing, or not measured), in order of first
+    appearance."""
+    groups: dict[tuple[frozenset[int], bool | None], list[PersonaSplit]] = {}
+    for sp in splits:
+        verdict = None if sp.demographic_similarity is None else sp.lookalike
+        groups.setdefault((frozenset(sp.segments), verdict), []).append(sp)
+    return list(groups.values())
+
+
+def merge_groups(merges: Sequence[PersonaMerge]) -> list[list[PersonaMerge]]:
+    """The merges that tell one finding: segments in which the same personas behave alike,
+    in order of first appearance."""
+    groups: dict[tuple[str, ...], list[PersonaMerge]] = {}
+    for mg in merges:
+        groups.setdefault(tuple(mg.personas), []).append(mg)
+    return list(groups.values())
+
+
+def _shares_words(shares: Sequence[float | None]) -> str:
+    """One share when every persona's reads the same, else each persona's in turn."""
+    words = [percent(x or 0.0) for x in shares]
+    return words[0] if len(set(words)) == 1 else _join(words)
+
+
+def _split_difference(group: Sequence[PersonaSplit]) -> str:
+    """How the sub-segments differ behaviorally: the top features' sentences for one
+    persona (or several that read the same), their labels when the personas' numbers differ."""
+    sp = group[0]
+    if not sp.separating_features:
+        return ""
+    if len(sp.segments) == 2 and all([f.sentence for f in g.separating_features[:2]]
+                                     == [f.sentence for f in sp.separating_features[:2]] for g in group):
+        return _join([f.sentence for f in sp.separating_features[:2]])
+    labels = list(dict.fromkeys(f.label for g in group for f in g.separating_features[:2]))
+    return "they differ most in " + _join(labels[:2])
+
+
+def _split_sentence(group: Sequence[PersonaSplit], layered: bool = False) -> str:
+    """One sentence for personas split the same way (:func:`split_groups`), the shares in
+    the first persona's order of its segments."""
+    sp = group[0]
+    parts = [f"{quoted(nm)} ({_shares_words([g.shares[s] for g in group])})" for s, nm in zip(sp.segments, sp.names)]
+    if len(group) == 1:
+        text = f"{quoted(sp.persona)} splits into {_join(parts)}"
+        text += " of its members in the behavioural segments" if layered else ""
+    else:
+        text = (f"{_join([quoted(g.persona) for g in group])} {'both' if len(group) == 2 else 'all'} split into "
+                f"{_join(parts)}")
+        text += " of their members in the behavioural segments" if layered else ""
+    diff = _split_difference(group)
     if sp.demographic_similarity is None:
         text += f"; {diff}" if diff else ""
     elif sp.lookalike:
         text += ", which look alike demographically"
         text += f" but behave differently: {diff}" if diff else ""
     else:
-        worst = min(sp.demographic_by_column.items(), key=lambda kv: (kv[1], kv[0]))[0].replace("_", " ")
-        text += f", which also differ demographically (most in {worst})"
+        worst = {min(g.demographic_by_column.items(), key=lambda kv: (kv[1], kv[0]))[0].replace("_", " ")
+                 for g in group}
+        text += ", which also differ demographically" + (f" (most in {worst.pop()})" if len(worst) == 1 else "")
         text += f"; behaviorally, {diff}" if diff else ""
     return text + "."
 
 
-def _merge_sentence(mg: PersonaMerge) -> str:
+def _merge_sentence(group: Sequence[PersonaMerge]) -> str:
+    """One sentence for the segments in which the same personas behave alike
+    (:func:`merge_groups`), with each persona's share in each."""
+    mg = group[0]
     ps = [quoted(p) for p in mg.personas]
-    shares = [mg.persona_shares[p] for p in mg.personas]
-    verb = "mostly fall" if min(shares) >= 0.5 else "largely fall"
+    total = [sum(m.persona_shares[p] or 0.0 for m in group) for p in mg.personas]
+    verb = "mostly fall" if min(total) >= 0.5 else "largely fall"
     both = "both" if len(ps) == 2 else "all"
-    return (f"{_join(ps)} behave alike: {both} {verb} into {quoted(mg.name)} "
-            f"({_join([percent(s) for s in shares])} of their members).")
+    into = [f"{quoted(m.name)} ({_join([percent(m.persona_shares[p] or 0.0) for p in m.personas])}"
+            + (" of their members)" if k == 0 else ")") for k, m in enumerate(group)]
+    return f"{_join(ps)} behave alike: {both} {verb} into {_join(into)}."
 
 
 def _new_segment_sentence(name: str, share: float, opportunities: Opportunities | None, sid: int) -> str:
@@ -196,8 +242,8 @@ def narrative(
         return f"No customer has both a '{column}' persona and a segment, so the personas cannot be compared."
     out = [_opening(column, len(persona_names), len(seg_ids), ari, len(dissolved),
                     len(lifecycle.groups) if lifecycle else 0)]
-    found = [_split_sentence(sp, lifecycle is not None) for sp in splits]
-    found += [_merge_sentence(mg) for mg in merges]
+    found = [_split_sentence(group, lifecycle is not None) for group in split_groups(splits)]
+    found += [_merge_sentence(group) for group in merge_groups(merges)]
     total = float(lifecycle.known if lifecycle is not None else s_size.sum())
     found += [_new_segment_sentence(names[sid], s_size[seg_ids.index(sid)] / total, opportunities, sid)
               for sid in new_segments]
