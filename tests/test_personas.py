@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,8 @@ import pytest
 
 from segmentkit.features import FeatureSpec
 from segmentkit.opportunities import find_opportunities
-from segmentkit.personas import compare_personas
+from segmentkit.personas import compare_personas, split_groups
+from segmentkit.report._view import _split_view
 
 NAMES = {
     0: "Discount hunters",
@@ -320,11 +322,11 @@ def test_cleanly_only_above_the_stated_share():
     assert "'P' corresponds to 'Zero'" in res.narrative
 
 
-@pytest.mark.parametrize(("retirees", "lapsed", "bulk"), [
-    ((50, 25, 25), "(50 %", "(25 %"),  # the same shares are given once
-    ((40, 30, 30), "(50 % and 40 %", "(25 % and 30 %"),  # different shares persona by persona
+@pytest.mark.parametrize(("retirees", "lapsed", "bulk", "in_report"), [
+    ((50, 25, 25), "(50 %", "(25 %", ["50.0 %", "25.0 %"]),  # the same shares are given once
+    ((40, 30, 30), "(50 % and 40 %", "(25 % and 30 %", ["50.0 % / 40.0 %", "25.0 % / 30.0 %"]),  # persona by persona
 ])
-def test_a_split_and_a_merge_shared_by_two_personas_are_each_said_once(retirees, lapsed, bulk):
+def test_a_split_and_a_merge_shared_by_two_personas_are_each_said_once(retirees, lapsed, bulk, in_report):
     # Empty Nesters: 50 in Lapsed, 25 in Bulk, 25 in Frugal (led by Singles); Retirees the
     # same way, their last share in Value (led by Young Families). Base share 1/4, lift
     # threshold 0.375: both over-represented in Lapsed and Bulk (half of each when equal),
@@ -346,3 +348,7 @@ def test_a_split_and_a_merge_shared_by_two_personas_are_each_said_once(retirees,
             f"{merge_lapsed} of their members) and 'Bulk grocery buyers' {merge_bulk}).") in text
     assert "splits into" not in text
     assert text.count("'Lapsed declining buyers'") == 2 and text.count("'Bulk grocery buyers'") == 2
+    # the report's persona section tells the split once too, with the same shares
+    (view,) = [_split_view(SimpleNamespace(segment_names=names), group) for group in split_groups(res.splits)]
+    assert view["persona"] == "Empty Nesters and Retirees" and view["verb"] == "both split into"
+    assert view["segments"] == list(zip(["Lapsed declining buyers", "Bulk grocery buyers"], in_report))

@@ -19,6 +19,7 @@ from segmentkit.report._format import (
     fmt_ratio,
     fmt_value,
 )
+from segmentkit.personas import PersonaSplit, merge_groups, split_groups
 from segmentkit.result import BriefNumber, CategoricalStat, NumericStat, Segment, Summary
 
 __all__ = ["MAX_MAP_POINTS", "PALETTE", "NOISE_COLOR", "build_view"]
@@ -389,23 +390,40 @@ def _personas(summary: Summary, colors: dict[int, str]) -> dict[str, Any] | None
         "nodes": nodes,
         "links": links,
         "matches": [(m.persona, _segment_name(summary, m.segment)) for m in pers.matches],
-        "splits": [
-            {
-                "persona": sp.persona,
-                "segments": [(_segment_name(summary, s), fmt_pct(sp.shares.get(s))) for s in sp.segments],
-                "features": [{"label": f.label, "sentence": f.sentence, "effect": fmt_num(f.effect_size)}
-                             for f in sp.separating_features],
-                "similarity": fmt_num(sp.demographic_similarity),
-                "lookalike": sp.lookalike,
-            }
-            for sp in pers.splits
-        ],
+        # personas split the same way, or merging in the same segments, are one finding, as in the narrative
+        "splits": [_split_view(summary, group) for group in split_groups(pers.splits)],
         # a layered run's splits are among the behavioural segments (the narrative gives the groups)
         "split_basis": ("Shares of each persona's members in the behavioural segments; its members in the "
                         "lifecycle groups are counted in the narrative above.") if summary.layers else None,
-        "merges": [(_segment_name(summary, m.segment), list(m.personas)) for m in pers.merges],
+        "merges": [([_segment_name(summary, m.segment) for m in group], list(group[0].personas))
+                   for group in merge_groups(pers.merges)],
         "new_segments": [_segment_name(summary, s) for s in pers.new_segments],
         "dissolved": list(pers.dissolved),
+    }
+
+
+def _split_view(summary: Summary, group: list[PersonaSplit]) -> dict[str, Any]:
+    """Personas split the same way: each segment with every persona's share (one when they
+    read the same), the separating features once when they read the same, else by persona."""
+    def same(values: list[str]) -> str:
+        return values[0] if len(set(values)) == 1 else " / ".join(values)
+
+    def features(sp: PersonaSplit, who: str) -> list[dict[str, Any]]:
+        return [{"label": f.label, "sentence": f.sentence, "effect": fmt_num(f.effect_size), "persona": who}
+                for f in sp.separating_features]
+
+    first = group[0]
+    shared = all([f.sentence for f in sp.separating_features] == [f.sentence for f in first.separating_features]
+                 for sp in group)
+    return {
+        "persona": " and ".join(sp.persona for sp in group),
+        "verb": "splits into" if len(group) == 1 else ("both split into" if len(group) == 2 else "all split into"),
+        "segments": [(_segment_name(summary, s), same([fmt_pct(sp.shares.get(s)) for sp in group]))
+                     for s in first.segments],
+        "features": (features(first, "") if shared or len(group) == 1
+                     else [f for sp in group for f in features(sp, sp.persona)]),
+        "similarity": same([fmt_num(sp.demographic_similarity) for sp in group]),
+        "lookalike": first.lookalike,
     }
 
 
