@@ -352,3 +352,22 @@ def test_a_split_and_a_merge_shared_by_two_personas_are_each_said_once(retirees,
     (view,) = [_split_view(SimpleNamespace(segment_names=names), group) for group in split_groups(res.splits)]
     assert view["persona"] == "Empty Nesters and Retirees" and view["verb"] == "both split into"
     assert view["segments"] == list(zip(["Lapsed declining buyers", "Bulk grocery buyers"], in_report))
+
+
+@pytest.mark.parametrize(("retirees_shift", "difference"), [
+    (0.0, "share of orders with a discount is higher in 'Lapsed declining buyers' (60 %) than in "
+          "'Bulk grocery buyers' (20 %)"),  # both personas' members: 0.5/0.7 against 0.1/0.3
+    (0.2, "they differ most in share of orders with a discount"),  # Retirees' 80 %: the feature, once
+])
+def test_personas_split_the_same_way_share_one_explanation(retirees_shift, difference):
+    names = {0: "Lapsed declining buyers", 1: "Bulk grocery buyers", 2: "Frugal shoppers", 3: "Value seekers"}
+    labels = np.concatenate([np.repeat([0, 1, 2], [50, 25, 25]), np.repeat([0, 1, 3], [50, 25, 25]),
+                             np.full(100, 2), np.full(100, 3)])
+    personas = pd.Series(np.repeat(["Empty Nesters", "Retirees", "Singles", "Young Families"], 100))
+    discount = np.select([labels == 0, labels == 1], [0.6, 0.2], 0.3) + np.tile([-0.1, 0.1], 200)
+    discount[100:150] += retirees_shift  # the Retirees in 'Lapsed declining buyers'
+    res = run(labels, personas, pd.DataFrame({"discount_share": discount}), names=names)
+    assert len(res.splits) == 2
+    assert (f"'Empty Nesters' and 'Retirees' both split into 'Lapsed declining buyers' (50 %) and "
+            f"'Bulk grocery buyers' (25 %); {difference}.") in res.narrative
+    assert res.narrative.count("share of orders with a discount") == 1
