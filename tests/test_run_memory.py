@@ -16,12 +16,12 @@ from segmentkit.profiles.statistics import _numeric_table
 
 
 def test_run_connection_has_the_budget_and_removes_its_spill_folder():
-    assert DUCKDB_MEMORY_BUDGET == "1GB"
+    assert DUCKDB_MEMORY_BUDGET == "1536MB"
     with run_connection() as con:
         limit, folder = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
         assert Path(folder).is_dir()
-    assert limit == "953.6 MiB"  # 1 GB = 10^9 bytes (DuckDB's docs: "1GB" is decimal), shown in MiB
+    assert limit == "1.4 GiB"  # 1536 MB = 1.536 × 10^9 bytes (DuckDB's docs: "MB" is decimal) = 1.43 GiB
     assert not Path(folder).exists()
 
 
