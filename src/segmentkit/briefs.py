@@ -46,7 +46,7 @@ from typing import Any
 
 from segmentkit.export import json_float
 from segmentkit.features import FeatureSpec
-from segmentkit.lifecycle import AT_RISK_GAPS, LAPSED_GAPS, NEW_TENURE_DAYS
+from segmentkit.lifecycle import ACTIVE_BASE, AT_RISK_GAPS, LAPSED_GAPS, NEW_TENURE_DAYS
 from segmentkit.profiles.wording import spec_for
 from segmentkit.wording import format_value
 
@@ -194,7 +194,7 @@ _OWN_NUMBERS = {
 }
 #: How a layered run's behavioural briefs name what their "vs" figures are over (their
 #: profiles are within the active base; see segmentkit.pipeline).
-ACTIVE_BASE_WORDS = "in the active base"
+ACTIVE_BASE_WORDS = f"in {ACTIVE_BASE}"
 #: Numbers behind a sentence's choices rather than written in it (the spread ranking levers).
 _BASIS_SUFFIX = "_sd"
 _SUFFIXES = (("_overall", "overall"), ("_target", "next segment up"), (_BASIS_SUFFIX, "spread (sd), {over}"),

@@ -342,11 +342,16 @@ def _date_flag(flag: str, value: Optional[str]) -> Optional[dt.date]:
 def _check_companion_flags(settings: Settings, engine: Engine, *, driver_customers: Optional[int],
                            spark_master: Optional[str], min_lift: Optional[float]) -> None:
     """Flags that mean something only beside another: say which one is missing."""
-    for flag, value in (("--driver-customers", driver_customers), ("--spark-master", spark_master)):
-        if value is not None and engine is not Engine.spark:
-            raise InputError(f"{flag} needs --engine spark")
+    _spark_flags(engine, {"--driver-customers": driver_customers, "--spark-master": spark_master})
     if min_lift is not None and not settings.holdout.enabled:
         raise InputError("--min-lift needs --holdout")
+
+
+def _spark_flags(engine: Engine, flags: dict[str, Any]) -> None:
+    """Refuse a flag of the Spark engine (flag → value, ``None``: not given) without it."""
+    for flag, value in flags.items():
+        if value is not None and engine is not Engine.spark:
+            raise InputError(f"{flag} needs --engine spark")
 
 
 def _spark_sources(settings: Settings, events: Any, customers: Any, *, write_db: Optional[str]) -> tuple[Any, Any]:
@@ -397,8 +402,7 @@ def assign(
     with _reported(ctx):
         snap = _date_flag("--snapshot-date", snapshot_date)
         target = _target(write_db, write_table, write_mode)
-        if spark_master is not None and engine is not Engine.spark:
-            raise InputError("--spark-master needs --engine spark")
+        _spark_flags(engine, {"--spark-master": spark_master})
         if engine is Engine.spark:
             from segmentkit.config import load_settings
             from segmentkit.pipeline import load_model

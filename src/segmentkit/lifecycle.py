@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["AT_RISK_GAPS", "GROUPS", "GROUP_NAMES", "LAPSED_GAPS", "LAPSED_MAX_DAYS", "LAPSED_MIN_DAYS",
-           "LAYERS", "NEW_TENURE_DAYS", "RULE_FEATURES", "AUTO_ONE_TIME_SHARE", "Layering", "LifecycleRules",
+           "LAYERS", "NEW_TENURE_DAYS", "RULE_FEATURES", "ACTIVE_BASE", "AUTO_ONE_TIME_SHARE", "Layering", "LifecycleRules",
            "choose_layering", "fit_rules", "layer_labels", "lifecycle_groups", "one_time_share"]
 
 #: The ways a run can be layered: ``flat`` clusters everyone; ``lifecycle`` puts new,
@@ -75,6 +75,9 @@ GROUPS = ("new", "one-time", "browsers", "lapsed")
 #: The fixed name of each group (a ``--names`` file can still replace it).
 GROUP_NAMES = {"new": "New customers", "one-time": "One-time buyers", "browsers": "Browsers who never bought",
                "lapsed": "Lapsed repeat buyers"}
+#: Who a layered run's behavioural segments are compared with, as their traits and briefs
+#: name them (the clustered customers: no lifecycle rule takes them).
+ACTIVE_BASE = "the active base"
 #: The features the rules read (always computed from events, see segmentkit.features).
 RULE_FEATURES = ("tenure_days", "orders", "recency_days", "gap_mean_days")
 
@@ -276,14 +279,15 @@ def choose_layering(frame: pd.DataFrame, layers: str, min_active: int) -> tuple[
     """
     if layers == "flat":
         return None, None
-    layering = Layering.fit(frame)
     if layers == "lifecycle":
-        return layering, None
-    share, active = one_time_share(frame), int(layering.active.sum())
+        return Layering.fit(frame), None
+    share = one_time_share(frame)
     bar = f"{round(100 * AUTO_ONE_TIME_SHARE)} %"
-    if share < AUTO_ONE_TIME_SHARE:
+    if share < AUTO_ONE_TIME_SHARE:  # (no rules fitted: the run is flat)
         return None, (f"No lifecycle layer (--layers auto): {100 * share:.0f} % of the buyers ordered once, below "
                       f"the {bar} from which one-time buyers are set apart; --layers lifecycle sets them apart anyway.")
+    layering = Layering.fit(frame)
+    active = int(layering.active.sum())
     if active < min_active:
         return None, (f"No lifecycle layer (--layers auto) although {100 * share:.0f} % of the buyers ordered once: "
                       f"the active base would hold {active:,} customers, fewer than the {min_active:,} a "

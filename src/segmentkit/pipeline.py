@@ -33,7 +33,7 @@ from segmentkit.errors import InputError
 from segmentkit.export import json_safe, to_json, write_assignments, write_summary
 from segmentkit.features import FeatureSpec, FeatureTable, customer_features, roles_needed
 from segmentkit.exclusions import exclusion_note, excluded_customers, exclusion_rules, format_rules
-from segmentkit.lifecycle import GROUP_NAMES, GROUPS, Layering, choose_layering
+from segmentkit.lifecycle import ACTIVE_BASE, GROUP_NAMES, GROUPS, Layering, choose_layering
 from segmentkit.holdout import BASE_WINDOW_DAYS, HoldoutPlan, holdout_groups, plan_holdout, window_outcomes
 from segmentkit.model import SegmentationModel, load_model
 from segmentkit.name_overrides import apply_overrides
@@ -761,10 +761,6 @@ class _Layers:
                              "their traits, indices, rules and 'vs' figures are against its average; the lifecycle "
                              f"groups are compared with all {len(self.labels):,} customers; shares of customers and "
                              "of value are of all of them.")}
-
-
-#: Who a layered run's behavioural segments are compared with, as their traits name them.
-ACTIVE_BASE = "the active base"
 
 
 def _profiles(frame: pd.DataFrame, labels: np.ndarray, X: np.ndarray, specs: Mapping[str, FeatureSpec],

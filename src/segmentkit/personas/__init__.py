@@ -70,7 +70,7 @@ all of them in order); the result types are in :mod:`.types`.
 """
 
 from segmentkit.personas.compare import compare_personas
-from segmentkit.personas.narrative import CLEAN_SHARE, WEAK_AGREEMENT, merge_groups, split_groups
+from segmentkit.personas.narrative import CLEAN_SHARE, WEAK_AGREEMENT, merge_groups, split_groups, split_verb
 from segmentkit.personas.types import (
     CrosstabShares,
     PersonaComparison,
@@ -92,4 +92,5 @@ __all__ = [
     "compare_personas",
     "merge_groups",
     "split_groups",
+    "split_verb",
 ]

@@ -13,7 +13,8 @@ from segmentkit.wording import percent
 if TYPE_CHECKING:  # pragma: no cover
     from segmentkit.opportunities import Opportunities
 
-__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "LifecycleShares", "merge_groups", "narrative", "quoted", "split_groups"]
+__all__ = ["CLEAN_SHARE", "WEAK_AGREEMENT", "LifecycleShares", "merge_groups", "narrative", "quoted", "split_groups",
+           "split_verb"]
 
 #: Agreement (adjusted Rand index) below which the personas "explain little" of behaviour:
 #: the narrative says so once and then tells only the splits, merges and new groups.
@@ -130,18 +131,20 @@ def _split_difference(group: Sequence[PersonaSplit]) -> str:
     return "they differ most in " + _join(labels[:2])
 
 
+def split_verb(personas: int) -> str:
+    """How a split reads for that many personas split the same way: "splits into", "both
+    split into", "all split into"."""
+    return "splits into" if personas == 1 else ("both split into" if personas == 2 else "all split into")
+
+
 def _split_sentence(group: Sequence[PersonaSplit], layered: bool = False) -> str:
     """One sentence for personas split the same way (:func:`split_groups`), the shares in
     the first persona's order of its segments."""
     sp = group[0]
     parts = [f"{quoted(nm)} ({_shares_words([g.shares[s] for g in group])})" for s, nm in zip(sp.segments, sp.names)]
-    if len(group) == 1:
-        text = f"{quoted(sp.persona)} splits into {_join(parts)}"
-        text += " of its members in the behavioural segments" if layered else ""
-    else:
-        text = (f"{_join([quoted(g.persona) for g in group])} {'both' if len(group) == 2 else 'all'} split into "
-                f"{_join(parts)}")
-        text += " of their members in the behavioural segments" if layered else ""
+    text = f"{_join([quoted(g.persona) for g in group])} {split_verb(len(group))} {_join(parts)}"
+    if layered:
+        text += f" of {'its' if len(group) == 1 else 'their'} members in the behavioural segments"
     diff = _split_difference(group)
     if sp.demographic_similarity is None:
         text += f"; {diff}" if diff else ""

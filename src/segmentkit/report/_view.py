@@ -19,7 +19,7 @@ from segmentkit.report._format import (
     fmt_ratio,
     fmt_value,
 )
-from segmentkit.personas import PersonaSplit, merge_groups, split_groups
+from segmentkit.personas import PersonaSplit, merge_groups, split_groups, split_verb
 from segmentkit.result import BriefNumber, CategoricalStat, NumericStat, Segment, Summary
 
 __all__ = ["MAX_MAP_POINTS", "PALETTE", "NOISE_COLOR", "build_view"]
@@ -417,7 +417,7 @@ def _split_view(summary: Summary, group: list[PersonaSplit]) -> dict[str, Any]:
                  for sp in group)
     return {
         "persona": " and ".join(sp.persona for sp in group),
-        "verb": "splits into" if len(group) == 1 else ("both split into" if len(group) == 2 else "all split into"),
+        "verb": split_verb(len(group)),
         "segments": [(_segment_name(summary, s), same([fmt_pct(sp.shares.get(s)) for sp in group]))
                      for s in first.segments],
         "features": (features(first, "") if shared or len(group) == 1
