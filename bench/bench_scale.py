@@ -197,6 +197,7 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
         # the feature pair (plain query, segmentkit features) is timed without imports, in
         # wall and CPU seconds: at S, importing the pipeline would be half of the measure
         from segmentkit.features import customer_features
+        from segmentkit.pages import plain_pages
         from segmentkit.pipeline import run_connection
         from segmentkit.sources import load_events
     elif task in ("plain_query", "pandas"):
@@ -249,7 +250,8 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
             sil[k] = float(silhouette_score(X, labels, sample_size=NAIVE_SILHOUETTE, random_state=SEED))
         res.update(seconds=time.perf_counter() - t0, k=max(sil, key=sil.get))
     elif task == "features":
-        with run_connection() as con:  # as a run does: within its DuckDB memory budget
+        # as a run does: within its DuckDB memory budget, numpy on plain pages
+        with run_connection() as con, plain_pages():
             loaded = load_events(con, a["events"])
             feats = customer_features(con, loaded.table, loaded.roles)
         res["seconds"] = time.perf_counter() - t0

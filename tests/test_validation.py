@@ -1,4 +1,5 @@
-"""Out-of-time validation: η² by hand, a planted history whose future is known, skipping."""
+"""Out-of-time validation: η² by hand, a planted history whose future is known, skipping,
+and the sample measured above the bound."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pytest
 
 from segmentkit import Segmentation
-from segmentkit.validation import eta_squared, horizon_days, rfm_groups, validate
+import segmentkit.validation as validation
+from segmentkit.validation import eta_squared, horizon_days, rfm_groups, sample_customers, validate
 
 START = dt.date(2024, 1, 1)
 
@@ -108,3 +110,32 @@ def test_pipeline_reports_validation_and_skips_short_history(tmp_path):
     assert skipped.status == "skipped" and "needs at least 120" in skipped.reason
     off = Segmentation(k=2, n_bootstrap=0, validate=False).fit(events=events).summary.validation
     assert off.status == "skipped"
+
+
+def test_sample_customers_is_a_seeded_subset_of_the_bound():
+    ordered = pd.Index([f"id{i}" for i in range(1000)])
+    ids, sample = sample_customers(ordered, size=100, random_state=3)
+    assert len(ids) == 100 and ids.is_unique and ids.isin(ordered).all()
+    assert sample == {"size": 100, "of": 1000, "method": "simple random sample, seeded"}
+    # drawn by position, kept in the given order: the same draw whatever the ids are called
+    assert list(ordered.get_indexer(ids)) == sorted(ordered.get_indexer(ids))
+    again, _ = sample_customers(pd.Index([f"other{i}" for i in range(1000)]), size=100, random_state=3)
+    assert [int(x[5:]) for x in again] == [int(x[2:]) for x in ids]
+    assert not sample_customers(ordered, size=100, random_state=4)[0].equals(ids)
+    whole, none = sample_customers(ordered, size=1000)
+    assert whole.equals(ordered) and none is None
+
+
+@pytest.mark.filterwarnings("ignore:constant feature")  # weekly orders: gaps do not vary
+def test_pipeline_measures_a_sample_above_the_bound(monkeypatch):
+    """Above the bound the validation measures a sample of the customers and says so; the
+    planted future is still explained, and neither row order nor the ids' spelling moves it."""
+    events, _ = _history(noisy=True)
+    monkeypatch.setattr(validation, "VALIDATION_SAMPLE", 60)
+    v = Segmentation(k=3, n_bootstrap=0).fit(events=events).summary.validation
+    assert v.status == "done" and v.n_customers == 60
+    assert v.sample.model_dump() == {"size": 60, "of": 120, "method": "simple random sample, seeded"}
+    assert "random sample of 60 of the 120 customers" in v.sentence
+    assert v.segments.buy_again_eta2 == pytest.approx(1.0)  # stayers from leavers, as on everyone
+    renamed = events.assign(customer_id="zz-" + events["customer_id"].str[::-1]).sample(frac=1.0, random_state=1)
+    assert Segmentation(k=3, n_bootstrap=0).fit(events=renamed).summary.validation == v

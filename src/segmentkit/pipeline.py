@@ -41,6 +41,7 @@ from segmentkit.naming import SegmentName, generate_names
 from segmentkit.refresh import carry_ids, load_previous, migration_table
 from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns
+from segmentkit.pages import plain_pages
 from segmentkit.personas import compare_personas
 from segmentkit.prepare import Preparation, families_sentence, fit_preparation
 from segmentkit.profiles import SegmentProfiles, profile_segments
@@ -50,7 +51,7 @@ from segmentkit.drift import baseline, drift_report
 from segmentkit.result import Summary, build_summary
 from segmentkit.sources import PRODUCTS_TABLE, LoadedTable, Source, load_customers, load_events, load_products
 from segmentkit.spark.customers import SparkCustomers, driver_copy
-from segmentkit.validation import horizon_days, next_period, validate
+from segmentkit.validation import horizon_days, next_period, sample_customers, validate
 from segmentkit.spark.events import SparkEvents
 
 __all__ = ["Progress", "Scored", "Segmentation", "SegmentationResult", "assign", "assignments_frame",
@@ -389,7 +390,7 @@ class Segmentation:
             raise InputError("give an events table, a customers table, or both")
         start = time.perf_counter()
         report = self.progress or (lambda stage, elapsed: None)
-        with run_connection() as con, warnings.catch_warnings(record=True) as caught:
+        with run_connection() as con, plain_pages(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = self._fit(con, settings, customers, events,
                                lambda stage: report(stage, time.perf_counter() - start))
@@ -555,7 +556,8 @@ class Segmentation:
         if roles.persona is not None and cust is not None:
             personas = cust[roles.persona].set_axis(cust.index.astype(str))
         result = validate(con, ev_table.table, ev_table.roles, first_event=history.first_event,
-                          snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future)
+                          snapshot=feats.snapshot_date, past_fit=past_fit, personas=personas, future=history.future,
+                          sample=history.sample)
         if fewer and result["status"] == "done":
             result["sentence"] += " " + fewer[0]
         return result
@@ -587,6 +589,10 @@ def _past_k(selection: KSelection, groups: Sequence[str], past_groups: Sequence[
     return most
 
 
+#: The sampled customers' events, while the validation reads their past and future.
+_SAMPLE_EVENTS = "__validation_events"
+
+
 @dataclass(eq=False)
 class _History:
     """What the out-of-time validation reads from the events (:mod:`segmentkit.validation`),
@@ -597,11 +603,17 @@ class _History:
     cutoff: dt.date | None
     past: FeatureTable | None
     future: pd.DataFrame | None
+    #: the customers measured when not all (:func:`segmentkit.validation.sample_customers`)
+    sample: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
              spark_stage: Any, feats: FeatureTable | None, stage: Callable[[str], None]) -> _History | None:
-        """``None`` when there is nothing to read (no validation, no events, or Spark's)."""
+        """``None`` when there is nothing to read (no validation, no events, or Spark's).
+
+        Above :data:`segmentkit.validation.VALIDATION_SAMPLE` customers, the past and the
+        future are those of a seeded sample of the run's customers, drawn in value order
+        (:func:`_value_order`), from their events alone."""
         if not settings.clustering.validate or ev_table is None or feats is None or spark_stage is not None:
             return None
         stage("reading the past and the future for the out-of-time validation")
@@ -613,8 +625,19 @@ class _History:
         if days is None:
             return cls(first, None, None, None)
         cutoff = snapshot - dt.timedelta(days=days)
-        return cls(first, cutoff, customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff),
-                   next_period(con, ev_table.table, ev_table.roles, cutoff, snapshot))
+        ids, sample = sample_customers(_value_order(feats.frame).index, random_state=settings.clustering.seed)
+        if sample is None:
+            return cls(first, cutoff, customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff),
+                       next_period(con, ev_table.table, ev_table.roles, cutoff, snapshot))
+        con.register("__validation_ids", pd.DataFrame({"customer_id": ids.to_numpy(dtype=object)}))
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_SAMPLE_EVENTS} AS SELECT * FROM {ev_table.table} "
+                        f"WHERE customer_id IN (SELECT customer_id FROM __validation_ids)")
+            return cls(first, cutoff, customer_features(con, _SAMPLE_EVENTS, ev_table.roles, snapshot_date=cutoff),
+                       next_period(con, _SAMPLE_EVENTS, ev_table.roles, cutoff, snapshot), sample)
+        finally:
+            con.unregister("__validation_ids")
+            con.execute(f"DROP TABLE IF EXISTS {_SAMPLE_EVENTS}")
 
     def take_past(self, cutoff: dt.date) -> FeatureTable | None:
         """The past's features for ``cutoff`` (``None`` if read for another), no longer held here."""
@@ -930,7 +953,7 @@ def score(
     snapshot = snapshot_date
     excluded = pd.Series([], dtype="string")
     notes: list[str] = []
-    with run_connection() as con:
+    with run_connection() as con, plain_pages():
         parts = []
         ids = pd.Index([], dtype=object)
         if events is not None and model.uses_events:

@@ -240,6 +240,14 @@ class ValidationGroups(Typed):
     category_mix_eta2: float | None
 
 
+class ValidationSample(Typed):
+    """The customers a validation measured, when not all (``segmentkit.validation.sample_customers``)."""
+
+    size: int
+    of: int
+    method: str
+
+
 class Validation(Typed):
     """Out-of-time validation (``segmentkit.validation``); ``status`` skipped with a reason."""
 
@@ -248,6 +256,7 @@ class Validation(Typed):
     horizon_days: int | None = None
     cutoff: str | None = None
     n_customers: int | None = None
+    sample: ValidationSample | None = None
     buyers_share: float | None = None
     segments: ValidationGroups | None = None
     rfm: ValidationGroups | None = None

@@ -18,6 +18,11 @@ differences in next-quarter spend".
 
 The horizon is the last quarter of the history, at most :data:`MAX_HORIZON_DAYS`; with
 less history than :data:`MIN_HISTORY_DAYS` the validation is skipped, with the reason.
+
+The validation describes the run; it does not decide it. Above :data:`VALIDATION_SAMPLE`
+customers it is measured on a seeded simple random sample of that many of them
+(:func:`sample_customers`), so its cost (a second feature pass and a second fit) does not
+grow with the customer count; ``summary.json`` and the sentence say so.
 """
 
 from __future__ import annotations
@@ -33,10 +38,12 @@ import pandas as pd
 __all__ = [
     "MAX_HORIZON_DAYS",
     "MIN_HISTORY_DAYS",
+    "VALIDATION_SAMPLE",
     "eta_squared",
     "horizon_days",
     "next_period",
     "rfm_groups",
+    "sample_customers",
     "sentence",
     "validate",
 ]
@@ -53,6 +60,11 @@ MIN_HISTORY_DAYS = 120
 MIN_CUSTOMERS = 50
 #: RFM scores each of recency, frequency and monetary value in this many quantile steps.
 RFM_STEPS = 5
+#: Customers the validation measures at most (a seeded simple random sample above it). Over
+#: 50,000 customers an η² near 0.2 has a standard error of about 0.003 (2η(1 − η²)/√n), a
+#: third of the rounding the sentence shows, and the past fit sees every segment of 1 % or
+#: more with 500 customers or more.
+VALIDATION_SAMPLE = 50_000
 #: A total sum of squares at or below this means the outcome does not vary (η² undefined).
 _NO_VARIANCE = 1e-12
 
@@ -72,6 +84,36 @@ def horizon_days(first_event: dt.date, snapshot: dt.date) -> tuple[int | None, s
         return None, (f"the history spans {span} days; out-of-time validation needs at least "
                       f"{MIN_HISTORY_DAYS} (the last quarter is kept back as the future)")
     return min(MAX_HORIZON_DAYS, int(span * HORIZON_SHARE)), None
+
+
+def sample_customers(ordered: pd.Index, *, size: int | None = None,
+                     random_state: int = 0) -> tuple[pd.Index, dict[str, Any] | None]:
+    """The customers the validation measures: all of them up to ``size``, else a seeded
+    simple random sample of ``size``.
+
+    Parameters
+    ----------
+    ordered : pandas.Index
+        The run's customers, in an order that does not follow their ids (the run's value
+        order): drawn by position, the sample is then the same whatever the ids' spelling.
+    size : int, optional
+        Most customers measured (default :data:`VALIDATION_SAMPLE`).
+    random_state : int
+        Seed of the draw.
+
+    Returns
+    -------
+    ids : pandas.Index
+        The customers measured, in ``ordered``'s order.
+    sample : dict or None
+        ``{"size", "of", "method"}`` for ``summary.json`` (``None`` when all are measured).
+    """
+    n = len(ordered)
+    size = VALIDATION_SAMPLE if size is None else size
+    if n <= size:
+        return ordered, None
+    rows = np.sort(np.random.default_rng(random_state).choice(n, size=size, replace=False))
+    return ordered[rows], {"size": int(size), "of": int(n), "method": "simple random sample, seeded"}
 
 
 def eta_squared(y: np.ndarray, groups: np.ndarray) -> float | None:
@@ -191,6 +233,7 @@ def validate(
     past_fit: Callable[[dt.date], tuple[pd.Series, pd.DataFrame]],
     personas: pd.Series | None = None,
     future: pd.DataFrame | None = None,
+    sample: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit on the past, measure on the future; the ``validation`` block of ``summary.json``.
 
@@ -208,12 +251,15 @@ def validate(
         Persona per customer id.
     future : pandas.DataFrame, optional
         :func:`next_period` from the cutoff to ``snapshot``, when already read.
+    sample : dict, optional
+        When ``table`` holds a sample of the customers (:func:`sample_customers`): what
+        it is, for the result and its sentence.
 
     Returns
     -------
     dict
         ``{"status": "done" | "skipped", "reason", "horizon_days", "cutoff", "n_customers",
-        "buyers_share", "segments", "rfm", "personas"}``; each grouping holds ``groups``,
+        "sample", "buyers_share", "segments", "rfm", "personas"}``; each grouping holds ``groups``,
         ``spend_eta2``, ``buy_again_eta2``, ``category_mix_eta2`` (``None`` where not
         measurable).
     """
@@ -240,6 +286,7 @@ def validate(
         "horizon_days": int(days),
         "cutoff": cutoff.isoformat(),
         "n_customers": int(len(ids)),
+        "sample": sample,
         "buyers_share": round(float(out.buys.mean()), 6),
         "segments": _measures(out, seg),
         "rfm": _measures(out, rfm),
@@ -265,7 +312,10 @@ def sentence(v: dict[str, Any]) -> str:
     if v.get("status") != "done":
         return f"Out-of-time validation skipped: {v.get('reason')}."
     seg, rfm, per = v["segments"], v["rfm"], v.get("personas")
-    text = (f"Fitted on the history up to {v['cutoff']}, the segments explain "
+    drawn = v.get("sample")
+    among = (f" (measured on a random sample of {drawn['size']:,} of the {drawn['of']:,} customers)"
+             if drawn else "")
+    text = (f"Fitted on the history up to {v['cutoff']}{among}, the segments explain "
             f"{_share(seg['spend_eta2'])} of the differences in the next {v['horizon_days']} days' spend "
             f"(log scale; a plain RFM score in as many groups: {_share(rfm['spend_eta2'])}")
     if per is not None:
