@@ -105,6 +105,30 @@ def test_event_types_are_an_enum_that_keeps_unknown_types(con, tmp_path, fmt):
     assert rows == [("1", "wishlist"), ("2", "return"), ("3", None), ("4", "cart")]
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "dataframe"])
+def test_tidy_categories_and_channels_are_stored_as_an_enum_in_text_order(con, tmp_path, fmt):
+    """A Parquet file's (or a DataFrame's) few tidy category and channel values are read
+    beforehand and stored as an ENUM in text order: its min and its comparisons agree with
+    the text's, and a level the events lack (a fitted model's) compares as false."""
+    from segmentkit.features import customer_features
+
+    src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type,order_id,amount,category,channel\n"
+                                   "1,2024-01-01,purchase,o1,10,toys,web\n"
+                                   "1,2024-01-01,purchase,o1,30,Zebra,app\n"
+                                   "1,2024-02-01,purchase,o2,20,toys,web\n"
+                                   "2,2024-01-05,purchase,o3,5,ábc,\n")
+    t = load_events(con, src)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.table})").fetchall())
+    assert types["category"] == "ENUM('Zebra', 'toys', 'ábc')"  # code-point order, as sorted text
+    assert types["channel"] == "ENUM('app', 'web')"
+    # order o1 has two lines: its channel is the first in text order, app, as with text
+    feats = customer_features(con, t.table, t.roles, levels={"category": ["toys", "shoes"], "channel": ["app", "web"]})
+    f = feats.frame
+    assert f.loc["1", "channel_share__app"] == pytest.approx(0.5) and f.loc["1", "channel_share__web"] == 0.5
+    assert f.loc["1", "cat_share__toys"] == pytest.approx(30 / 60) and f.loc["1", "cat_share__shoes"] == 0.0
+    assert f.loc["1", "cat_share__other"] == pytest.approx(30 / 60) and f.loc["2", "cat_share__other"] == 1.0
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_column_of_too_many_event_types_is_refused(con, tmp_path, fmt):
     text = "customer_id,event_time,event_type\n" + "".join(f"{i},2024-01-01,t{i}\n" for i in range(1002))

@@ -536,12 +536,15 @@ def detect_time_format(con: duckdb.DuckDBPyConnection, sample: Sequence[str]) ->
 def _typed_expressions(
     inp: _Input, found: dict[str, str], schema: dict[str, str],
     event_types: tuple[str, dict[str, str | None]] | None = None,
+    levels: dict[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Strict and tolerant (``try_``) SQL expressions per role, plus notes.
 
     ``schema`` gives the input types (all VARCHAR for the text-only re-read);
     ``event_types`` the ``ENUM`` and spelling changes for the event type, when known
-    before reading (see :func:`_event_type_encoding`).
+    before reading (see :func:`_event_type_encoding`); ``levels`` the tidy values of a
+    category or channel column known before reading, which is then stored as an ``ENUM``
+    of them (see :func:`_level_enum`).
     """
     strict: dict[str, str] = {}
     tolerant: dict[str, str] = {}
@@ -558,6 +561,8 @@ def _typed_expressions(
                 # types become an ENUM in this same pass (see _encode_event_types otherwise)
                 enum, changed = event_types
                 strict[role] = tolerant[role] = f"CAST({_recoded(strict[role], changed)} AS {enum})"
+            elif levels and role in levels:
+                strict[role] = tolerant[role] = f"CAST({strict[role]} AS {_level_enum(levels[role])})"
         elif role == "event_time":
             if typ.startswith("TIMESTAMP") or typ == "DATE":
                 # "+ 0 days" keeps the cast out of DuckDB's CSV reader: a bare CAST is pushed
@@ -651,6 +656,19 @@ _FEW_LEVELS = 1000
 def _all_tidy(values: Sequence[str] | None) -> bool:
     """Whether these values (``None``: not known) need no trimming and none is empty."""
     return values is not None and len(values) <= _FEW_LEVELS and all(v and v.strip(" ") == v for v in values)
+
+
+def _level_enum(values: Sequence[str]) -> str:
+    """The ``ENUM`` type a category or channel column of these few tidy values is stored as.
+
+    One byte per row instead of a 16-byte string: at 20 million events the category and
+    channel take 0.6 GB less, which keeps the events within the run's DuckDB budget, and
+    the features compare and group them as integers (the feature query took a fifth less
+    CPU at L). The values are in code-point order, which is DuckDB's text order, so an
+    ``ENUM``'s ``min`` and sorting agree with the text's; a comparison with a value that
+    is not a member (a fitted model's level the new events lack) is simply false.
+    """
+    return "ENUM(" + ", ".join(literal(v) for v in sorted(values)) + ")"
 
 
 #: More spellings than this in an event-type column means it is not one (a wrong mapping).
@@ -796,10 +814,12 @@ def _materialize(
         spellings = inp.distinct_text(found["event_type"], MAX_EVENT_TYPES)
         if spellings is not None:
             event_types = _event_type_encoding(spellings, inp.name, found["event_type"])
-    # a low-cardinality text column whose few values are tidy needs no row-by-row check
-    tidy = {role for role in ("category", "channel") if role in found and
-            _all_tidy(inp.distinct_text(found[role], _FEW_LEVELS))}
-    strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types)
+    # a low-cardinality text column whose few values are tidy needs no row-by-row check,
+    # and is stored as an ENUM of them
+    levels = {role: values for role in ("category", "channel") if role in found
+              for values in [inp.distinct_text(found[role], _FEW_LEVELS)] if _all_tidy(values)}
+    tidy = set(levels)
+    strict, _, notes = _typed_expressions(inp, found, inp.columns, event_types, levels)
     if "price" in strict:
         notes.append(line_amount(inp.name, found, strict))
     riders: list[str] = []
