@@ -413,8 +413,8 @@ def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
 
     A category's buyers are counted on the spend per customer and category (one row per
     pair, so a count of rows), and all buyers as the distinct customers of those rows:
-    about a third of the cost of ``count(DISTINCT customer_id)`` per level over the events.
-    Channels need no buyer count.
+    about half the cost of ``count(DISTINCT customer_id)`` per grouping set over the
+    events. Channels need no buyer count.
     """
     if not roles:
         return {}
