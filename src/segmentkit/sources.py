@@ -802,9 +802,10 @@ def _materialize(
     (or, with ``keep_duplicates``, only counted). The typed pass also stores a 64-bit hash
     of each row (``__row_hash``; rows the text tidying rewrites get theirs anew), so
     finding duplicates is a sort of one integer column (:func:`_shared_hashes`): only rows
-    whose hash is shared are compared column by column. The result is exact. The unmapped columns ride along for the comparison
-    only (as ``__x0``, ``__x1``, ...) and are dropped afterwards: two products in one
-    basket with the same price and quantity differ in their product column, mapped or not.
+    whose hash is shared are compared column by column. The result is exact. The unmapped
+    columns ride along for the comparison only (as ``__x0``, ``__x1``, ...) and are dropped
+    afterwards: two products in one basket with the same price and quantity differ in their
+    product column, mapped or not.
     """
     event_types = None
     if "event_type" in found:
