@@ -172,3 +172,25 @@ def test_purchases_without_order_id_are_orders_of_their_own(tmp_path):
     f = customer_features(con, t.table, t.roles, snapshot_date=dt.date(2024, 5, 1)).frame
     assert f.loc["1", "orders"] == 4
     assert f.loc["1", "avg_order_value"] == pytest.approx(39 / 4)
+
+
+def test_category_levels_by_distinct_buyers_and_channel_levels_by_spend():
+    # by hand: x buys a three times, y buys a once and b twice, z buys b and an item of no
+    # category, w only an item of no category. Buyers: a {x, y} = 2, b {y, z} = 2 (the tie
+    # goes to b, the larger spend 140 against 35); all buyers {x, y, z, w} = 4; total spend
+    # 226. Channels go by spend: app 150 (one customer) before web 76 (three).
+    rows = [("x", "a", "web", 10.0), ("x", "a", "web", 10.0), ("x", "a", "web", 10.0),
+            ("y", "a", "web", 5.0), ("y", "b", "web", 20.0), ("y", "b", "web", 20.0),
+            ("z", "b", "app", 100.0), ("z", None, "app", 50.0), ("w", None, "web", 1.0)]
+    frame = pd.DataFrame(rows, columns=["customer_id", "category", "channel", "amount"])
+    frame.insert(1, "event_time", [f"2024-01-{d:02d}" for d in range(1, len(rows) + 1)])
+    con = duckdb.connect()
+    t = load_events(con, frame)
+    ft = customer_features(con, t.table, t.roles, snapshot_date=dt.date(2024, 2, 1), max_levels=1)
+    assert ft.levels == {"category": ("b",), "channel": ("app",)}
+    choice = ft.category_levels
+    assert (choice["levels_found"], choice["folded_into_other"]) == (2, 1)
+    assert choice["kept"] == [{"level": "b", "customers": 2, "customer_share": 0.5,
+                               "spend_share": round(140 / 226, 6)}]
+    assert list(ft.frame.columns[-4:]) == ["cat_share__b", "cat_share__other", "channel_share__app",
+                                           "channel_share__other"]

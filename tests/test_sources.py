@@ -94,6 +94,36 @@ def test_duplicates_are_found_after_tidying_and_only_exact_ones(con, tmp_path, f
                     ("view", 10.0, "shoes")]
 
 
+def _event_frame(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "amount"])
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_duplicates_counted_with_their_amount_removed_or_kept(con, keep):
+    # by hand: A's purchase three times (2 repeats, 20.00), B's return twice (1 repeat,
+    # -4.50): 3 duplicates carrying a net 15.50; A's 10.50 and C's row are no repeats
+    frame = _event_frame([("A", "2024-01-01", "purchase", 10.0), ("B", "2024-01-02", "return", -4.5),
+                          ("A", "2024-01-01", "purchase", 10.0), ("C", "2024-01-03", "purchase", 7.25),
+                          ("A", "2024-01-01", "purchase", 10.5), ("A", "2024-01-01", "purchase", 10.0),
+                          ("B", "2024-01-02", "return", -4.5)])
+    t = load_events(con, frame, keep_duplicates=keep)
+    assert (t.rows_read, t.duplicates, t.duplicates_kept) == (7, 3, keep)
+    assert t.duplicates_amount == pytest.approx(15.5)
+    rows = con.execute(f"SELECT customer_id, amount FROM {t.table} ORDER BY ALL").fetchall()
+    if keep:
+        assert rows == [("A", 10.0), ("A", 10.0), ("A", 10.0), ("A", 10.5), ("B", -4.5), ("B", -4.5), ("C", 7.25)]
+    else:
+        assert rows == [("A", 10.0), ("A", 10.5), ("B", -4.5), ("C", 7.25)]
+
+
+def test_a_table_without_duplicates_keeps_every_row(con):
+    frame = _event_frame([("A", "2024-01-01", "purchase", 10.0), ("A", "2024-01-01", "purchase", 10.5),
+                          ("A", "2024-01-02", "purchase", 10.0), ("B", "2024-01-01", "purchase", 10.0)])
+    t = load_events(con, frame)
+    assert (t.rows_read, t.duplicates, t.duplicates_amount) == (4, 0, None)
+    assert con.execute(f"SELECT count(*) FROM {t.table}").fetchall() == [(4,)]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
 def test_event_types_are_an_enum_that_keeps_unknown_types(con, tmp_path, fmt):
     src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type\n"

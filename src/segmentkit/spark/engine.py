@@ -117,3 +117,6 @@ class SparkEngine:
 
     def months(self, t: str, first_month: int, n_months: int) -> str:
         return f"count(DISTINCT date_trunc('MONTH', {t}))"
+
+    def repeats(self, sql: str) -> bool:
+        return bool(self.rows(f"SELECT 1 FROM ({sql}) AS r GROUP BY k HAVING count(*) > 1 LIMIT 1"))
