@@ -14,7 +14,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from segmentkit.datasets import make_demo
-from segmentkit.pipeline import Segmentation, _id_codes, _value_order
+from segmentkit.pipeline import Segmentation, _value_order
 
 RUNS = settings(max_examples=2, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -90,19 +90,6 @@ def test_value_order_is_numpys_lexicographic_order(seed):
     frame = pd.DataFrame(values, index=[f"c{i}" for i in range(n)], columns=[f"f{j}" for j in range(m)])
     expected = frame.index[np.lexsort(values.T[::-1])]
     pd.testing.assert_frame_equal(_value_order(frame), frame.loc[expected])
-
-
-def test_id_codes_sort_ids_as_text_once_each():
-    """The universe of ids of several tables: each id once, in Python's order of text (code
-    points: digits, then capitals, then small letters, then beyond ASCII), and each
-    table's ids found in it."""
-    customers = pd.Index(["b", "Z", "10", "ä"], dtype="str")
-    events = pd.Index(["b", "2", "a", "10"], dtype=object)
-    ids, codes = _id_codes({"customers": customers, "events": events})
-    assert list(ids) == ["10", "2", "Z", "a", "b", "ä"]
-    assert ids.name == "customer_id"
-    assert [ids[c] for c in codes["customers"]] == ["b", "Z", "10", "ä"]
-    assert [ids[c] for c in codes["events"]] == ["b", "2", "a", "10"]
 
 
 def _run_in_zone(tmp_path, zone: str, events_csv) -> bytes:

@@ -1138,25 +1138,36 @@ def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: 
         parts.update(features=feats.frame.index, events=event_ids)
     ids, codes = _id_codes(parts)
 
-    def outside(part: str, other: str) -> int:
-        """How many distinct ids of ``part`` are not in ``other``."""
+    def outside(part: str, other: str) -> np.ndarray:
+        """Which ids of ``part`` are not in ``other``."""
         inside = np.zeros(len(ids), dtype=bool)
         inside[codes[other]] = True
-        return int(len(np.unique(codes[part][~inside[codes[part]]])))
+        return ~inside[codes[part]]
+
+    def count_outside(part: str, other: str) -> int:
+        """How many distinct ids of ``part`` are not in ``other``."""
+        return int(len(np.unique(codes[part][outside(part, other)])))
 
     if feats is not None:
-        quality["customers_without_usable_events"] = outside("events", "features")
+        quality["customers_without_usable_events"] = count_outside("events", "features")
         if cust is not None and not sample_counts:
-            quality["orphan_customers"] = outside("features", "customers")
+            quality["orphan_customers"] = count_outside("features", "customers")
             quality["orphan_events"] = (
-                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
-                    con.execute(
-                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
-                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
-                    ).fetchall()[0][0]))
-            quality["customers_without_events"] = outside("customers", "features")
+                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None
+                else _rows_of(con, ev_table.table, event_ids[outside("events", "customers")]))
+            quality["customers_without_events"] = count_outside("customers", "features")
         quality.update(sample_counts)
     return ids, cust
+
+
+def _rows_of(con: duckdb.DuckDBPyConnection, table: str, ids: pd.Index) -> int:
+    """How many rows of ``table`` belong to the customers ``ids`` (text, as in the table):
+    the event rows of customers the customers table lacks, found among the few of them
+    rather than by looking each of the events up among all the customers."""
+    if not len(ids):
+        return 0
+    return int(con.execute(f"SELECT count(*) FROM {table} WHERE customer_id IN (SELECT unnest(?))",
+                           [ids.to_list()]).fetchall()[0][0])
 
 
 def _id_codes(parts: Mapping[str, pd.Index]) -> tuple[pd.Index, dict[str, np.ndarray]]:

@@ -299,14 +299,16 @@ def fit_preparation(
         else:
             evidence = None
         log = False
-        if kind in _LOG_KINDS and x.std() > 0:
-            skew = float(((x - x.mean()) ** 3).mean() / x.std() ** 3)
+        sd = x.std()  # once (it was measured three times: a pass over a million customers each)
+        if kind in _LOG_KINDS and sd > 0:
+            skew = float(((x - x.mean()) ** 3).mean() / sd ** 3)
             log = skew > skew_threshold
         if log:
             x = np.sign(x) * np.log1p(np.abs(x))
+            sd = x.std()
         centre = float(np.median(x))
         q75, q25 = np.percentile(x, [75, 25])
-        scale = max(float(q75 - q25) / _IQR_PER_SD, float(x.std()))
+        scale = max(float(q75 - q25) / _IQR_PER_SD, float(sd))
         if not scale > _CONSTANT_SCALE:
             dropped.append(str(name))
             continue
