@@ -793,9 +793,18 @@ def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confide
     (:func:`assignments_frame`), with the ``layer`` of a layered model (``group_ids``: its
     lifecycle groups' ids; ``None``: flat) and the ``excluded`` customers marked (``None``: no
     rules)."""
+    # where each clustered customer is among all of them, looked up once for labels and confidence
+    at = ids.get_indexer(index)
+    found = at >= 0
+    segment = np.full(len(ids), np.nan)
+    segment[at[found]] = np.asarray(labels)[found]
+    sure = None
+    if confidence is not None:
+        sure = np.full(len(ids), np.nan)
+        sure[at[found]] = np.asarray(confidence, dtype=float)[found]
     assignments = assignments_frame(
-        ids, pd.Series(labels, index=index).reindex(ids),
-        pd.Series(confidence, index=index) if confidence is not None else None, names, missing, event_ids)
+        ids, pd.Series(segment, index=ids), pd.Series(sure, index=ids) if sure is not None else None,
+        names, missing, event_ids)
     if group_ids is not None:
         assignments["layer"] = _layer_column(assignments, group_ids)
     if excluded is not None:
@@ -1582,8 +1591,10 @@ def _status(segment: pd.Series, event_ids: pd.Index, without_features: str) -> n
     absent = segment.index[missing]
     unusable = np.zeros(len(segment), dtype=bool)
     unusable[missing] = absent.isin(event_ids[event_ids.isin(absent)])
-    return np.where(unusable, "no_usable_events", np.where(
-        missing, without_features, np.where(segment.fillna(-1).to_numpy() < 0, "noise", "segmented")))
+    # the four words taken by position: a million copies of one text object each, which
+    # pandas turns into a text column at once (a million separate texts take a second)
+    words = np.array(["segmented", "noise", "no_usable_events", without_features], dtype=object)
+    return words[np.where(unusable, 2, np.where(missing, 3, np.where(segment.fillna(-1).to_numpy() < 0, 1, 0)))]
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
