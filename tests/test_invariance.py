@@ -14,7 +14,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from segmentkit.datasets import make_demo
-from segmentkit.pipeline import Segmentation
+from segmentkit.pipeline import Segmentation, _value_order
 
 RUNS = settings(max_examples=2, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -65,6 +65,31 @@ def test_consistent_renaming_of_ids_changes_nothing(names):
     assert summary == ref_summary
     back = got.rename(index={v: k for k, v in rename.items()}).sort_index()
     pd.testing.assert_frame_equal(back, ref.sort_index(), check_names=False)
+
+
+def test_value_order_sorts_by_every_column_in_turn():
+    """By hand: the first column, ties by the second, then the third; missing last, -0.0
+    equal to 0.0, rows equal in every column in their order."""
+    frame = pd.DataFrame({"a": [1.0, 0.0, np.nan, 1.0, -0.0, 1.0, 0.0],
+                          "b": [2.0, np.nan, 5.0, 1.0, 3.0, 2.0, 3.0],
+                          "c": [9.0, 1.0, 0.0, 7.0, 4.0, 8.0, 2.0]},
+                         index=["p", "q", "r", "s", "t", "u", "v"])
+    assert list(_value_order(frame).index) == ["v", "t", "q", "s", "u", "p", "r"]
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32 - 1))
+@settings(max_examples=25, deadline=None, derandomize=True)
+def test_value_order_is_numpys_lexicographic_order(seed):
+    """Many ties (few distinct values per column), missing values and signed zeros: the order
+    is ``np.lexsort`` of the columns, first column as the primary key."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(1, 3000)), int(rng.integers(1, 8))
+    values = rng.integers(-2, 3, size=(n, m)).astype(float)
+    values[rng.random((n, m)) < 0.2] = np.nan
+    values[values == 0] = np.where(rng.random(int((values == 0).sum())) < 0.5, 0.0, -0.0)
+    frame = pd.DataFrame(values, index=[f"c{i}" for i in range(n)], columns=[f"f{j}" for j in range(m)])
+    expected = frame.index[np.lexsort(values.T[::-1])]
+    pd.testing.assert_frame_equal(_value_order(frame), frame.loc[expected])
 
 
 def _run_in_zone(tmp_path, zone: str, events_csv) -> bytes:

@@ -816,9 +816,18 @@ def _run_assignments(ids: pd.Index, index: pd.Index, labels: np.ndarray, confide
     (:func:`assignments_frame`), with the ``layer`` of a layered model (``group_ids``: its
     lifecycle groups' ids; ``None``: flat) and the ``excluded`` customers marked (``None``: no
     rules)."""
+    # where each clustered customer is among all of them, looked up once for labels and confidence
+    at = ids.get_indexer(index)
+    found = at >= 0
+    segment = np.full(len(ids), np.nan)
+    segment[at[found]] = np.asarray(labels)[found]
+    sure = None
+    if confidence is not None:
+        sure = np.full(len(ids), np.nan)
+        sure[at[found]] = np.asarray(confidence, dtype=float)[found]
     assignments = assignments_frame(
-        ids, pd.Series(labels, index=index).reindex(ids),
-        pd.Series(confidence, index=index) if confidence is not None else None, names, missing, event_ids)
+        ids, pd.Series(segment, index=ids), pd.Series(sure, index=ids) if sure is not None else None,
+        names, missing, event_ids)
     if group_ids is not None:
         assignments["layer"] = _layer_column(assignments, group_ids)
     if excluded is not None:
@@ -863,13 +872,16 @@ def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series 
     ``confidence`` is indexed by the clustered customers (``None``: 1 for each).
     """
     status = _status(assigned, event_ids if event_ids is not None else pd.Index([]), missing)
-    seg_id = assigned.fillna(-1).astype(int)
+    seg_id = assigned.fillna(-1).astype(int).to_numpy()
     if confidence is None:
         confidence = pd.Series(1.0, index=assigned.dropna().index)
+    # each segment's name looked up once (empty for an id without one), then spread by position
+    present = np.unique(seg_id)
+    name_of = np.array([names.get(int(s), "") for s in present] + [""], dtype=object)[:len(present)]
     return pd.DataFrame({
         "customer_id": ids.astype(str),
-        "segment_id": seg_id.to_numpy(),
-        "segment_name": np.where(status == "segmented", seg_id.map(names).fillna("").to_numpy(), ""),
+        "segment_id": seg_id,
+        "segment_name": np.where(status == "segmented", name_of[np.searchsorted(present, seg_id)], ""),
         "status": status,
         "confidence": confidence.reindex(ids).round(6).to_numpy(),
     })
@@ -1153,25 +1165,55 @@ def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: 
             cust = cust[cust.index.isin(feats.frame.index)]
 
     # the universe: every customer of either table, exactly once
-    ids = pd.Index([], dtype=object)
-    if cust is not None:
-        ids = ids.union(pd.Index(cust.index.astype(str)))
+    parts = {"customers": cust.index} if cust is not None else {}
     if feats is not None:
-        ids = ids.union(pd.Index(feats.frame.index)).union(event_ids)
-        quality["customers_without_usable_events"] = int(len(event_ids.difference(feats.frame.index)))
+        parts.update(features=feats.frame.index, events=event_ids)
+    ids, codes = _id_codes(parts)
+
+    def outside(part: str, other: str) -> np.ndarray:
+        """Which ids of ``part`` are not in ``other``."""
+        inside = np.zeros(len(ids), dtype=bool)
+        inside[codes[other]] = True
+        return ~inside[codes[part]]
+
+    def count_outside(part: str, other: str) -> int:
+        """How many distinct ids of ``part`` are not in ``other``."""
+        return int(len(np.unique(codes[part][outside(part, other)])))
+
+    if feats is not None:
+        quality["customers_without_usable_events"] = count_outside("events", "features")
         if cust is not None and not sample_counts:
-            orphans = feats.frame.index.difference(cust.index)
-            quality["orphan_customers"] = int(len(orphans))
+            quality["orphan_customers"] = count_outside("features", "customers")
             quality["orphan_events"] = (
-                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None else int(
-                    con.execute(
-                        f"SELECT count(*) FROM {ev_table.table} WHERE customer_id IS NOT NULL AND "
-                        "customer_id NOT IN (SELECT customer_id FROM customers_raw)"
-                    ).fetchall()[0][0]))
-            quality["customers_without_events"] = int(len(cust.index.difference(feats.frame.index)))
+                spark_stage.count_events_outside(pd.Index(cust.index)) if spark_stage is not None
+                else _rows_of(con, ev_table.table, event_ids[outside("events", "customers")]))
+            quality["customers_without_events"] = count_outside("customers", "features")
         quality.update(sample_counts)
-    ids = pd.Index(sorted(map(str, ids)), name="customer_id")
     return ids, cust
+
+
+def _rows_of(con: duckdb.DuckDBPyConnection, table: str, ids: pd.Index) -> int:
+    """How many rows of ``table`` belong to the customers ``ids`` (text, as in the table):
+    the event rows of customers the customers table lacks, found among the few of them
+    rather than by looking each of the events up among all the customers."""
+    if not len(ids):
+        return 0
+    return int(con.execute(f"SELECT count(*) FROM {table} WHERE customer_id IN (SELECT unnest(?))",
+                           [ids.to_list()]).fetchall()[0][0])
+
+
+def _id_codes(parts: Mapping[str, pd.Index]) -> tuple[pd.Index, dict[str, np.ndarray]]:
+    """Every id of the ``parts`` exactly once, as text in sorted order (``customer_id``), and
+    each part's ids as positions in it.
+
+    The ids are hashed once, together: each of pandas's set operations (``union``,
+    ``difference``) on text ids hashes both sides again, a second or more a million.
+    """
+    if not parts:
+        return pd.Index([], name="customer_id"), {}
+    texts = [index.astype(str) for index in parts.values()]
+    codes, ids = pd.factorize(texts[0].append(texts[1:]), sort=True)
+    return pd.Index(ids, name="customer_id"), dict(zip(parts, np.split(codes, np.cumsum([len(t) for t in texts])[:-1])))
 
 
 def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
@@ -1519,8 +1561,41 @@ def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
     interchangeable. (Missing values sort last.)
     """
     values = frame.to_numpy(dtype="float64")
-    order = np.lexsort(values.T[::-1]) if values.size else np.arange(len(frame))
-    return frame.iloc[order]
+    return frame.iloc[_lexicographic_order(values)]
+
+
+def _lexicographic_order(values: np.ndarray) -> np.ndarray:
+    """The rows of ``values`` sorted by the first column, ties by the second, and so on,
+    ties on every column in row order, missing values last: ``np.lexsort(values.T[::-1])``.
+
+    Sorts by the first column, then within each run of tied rows only, one column at a
+    time, and stops when no two neighbours tie: a million customers rarely tie beyond the
+    first two columns, so most columns are never sorted.
+    """
+    n, m = values.shape
+    if n == 0 or m == 0:
+        return np.arange(n)
+    order = np.argsort(values[:, 0], kind="stable")
+    # tied[i]: the rows at positions i and i + 1 are equal in every column sorted so far
+    tied = _equal(values[order[:-1], 0], values[order[1:], 0])
+    for j in range(1, m):
+        pairs = np.flatnonzero(tied)
+        if not len(pairs):
+            break
+        # the positions of the runs of tied rows, and which run each belongs to
+        starts = np.ones(n, dtype=bool)
+        starts[1:] = ~tied
+        run = np.cumsum(starts)
+        positions = np.union1d(pairs, pairs + 1)
+        rows = order[positions]
+        order[positions] = rows[np.lexsort((values[rows, j], run[positions]))]
+        tied[pairs] = _equal(values[order[pairs], j], values[order[pairs + 1], j])
+    return order
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise ``a == b``, with missing equal to missing (as sorting takes them)."""
+    return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
 def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:
@@ -1534,9 +1609,15 @@ def _status(segment: pd.Series, event_ids: pd.Index, without_features: str) -> n
     none with a time, of a known type, before the snapshot and in the time range), or
     ``without_features`` (``no_events``; ``excluded`` in a customers-only run)."""
     missing = segment.isna().to_numpy()
-    unusable = missing & segment.index.isin(event_ids)
-    return np.where(unusable, "no_usable_events", np.where(
-        missing, without_features, np.where(segment.fillna(-1).to_numpy() < 0, "noise", "segmented")))
+    # looked up for the customers without a segment only, among the event customers that
+    # are of them (pandas looks each value of its text ``isin`` up one at a time: seconds a million)
+    absent = segment.index[missing]
+    unusable = np.zeros(len(segment), dtype=bool)
+    unusable[missing] = absent.isin(event_ids[event_ids.isin(absent)])
+    # the four words taken by position: a million copies of one text object each, which
+    # pandas turns into a text column at once (a million separate texts take a second)
+    words = np.array(["segmented", "noise", "no_usable_events", without_features], dtype=object)
+    return words[np.where(unusable, 2, np.where(missing, 3, np.where(segment.fillna(-1).to_numpy() < 0, 1, 0)))]
 
 
 def _numeric_customer_columns(cust: pd.DataFrame, columns: tuple[str, ...], source: str) -> pd.DataFrame:
