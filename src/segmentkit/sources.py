@@ -15,8 +15,9 @@ event_type      ENUM       purchase / view / cart / return, then any other types
                            (lower-cased); synonyms (order, refund, page_view, ...) mapped
 amount          DOUBLE     negative amounts are returns
 quantity        DOUBLE
-category        VARCHAR
-channel         VARCHAR
+category        VARCHAR    an ENUM of its values in text order when a Parquet file or a
+                           DataFrame has at most 1,000 of them, all tidy (see _level_enum)
+channel         VARCHAR    the same
 discount        DOUBLE     0/1 from booleans, 0/1, yes/no, true/false, or amount > 0
 order_id        VARCHAR
 ==============  =========  ==========================================================
