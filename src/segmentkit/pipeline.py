@@ -877,7 +877,7 @@ def assignments_frame(ids: pd.Index, assigned: pd.Series, confidence: pd.Series 
         confidence = pd.Series(1.0, index=assigned.dropna().index)
     # each segment's name looked up once (empty for an id without one), then spread by position
     present = np.unique(seg_id)
-    name_of = np.array([names.get(int(s), "") for s in present] + [""], dtype=object)[:len(present)]
+    name_of = np.array([names.get(int(s), "") for s in present], dtype=object)
     return pd.DataFrame({
         "customer_id": ids.astype(str),
         "segment_id": seg_id,
