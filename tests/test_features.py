@@ -194,3 +194,27 @@ def test_category_levels_by_distinct_buyers_and_channel_levels_by_spend():
                                "spend_share": round(140 / 226, 6)}]
     assert list(ft.frame.columns[-4:]) == ["cat_share__b", "cat_share__other", "channel_share__app",
                                            "channel_share__other"]
+
+
+def test_sums_do_not_depend_on_the_order_rows_are_added_in():
+    """Spend 53 on a, 1,995 on b (in four lines): a's share is 53/2048 = 0.02587890625,
+    which sits on a nine-digit rounding boundary (half to even: 0.0258789062). Added as
+    floating-point numbers in file order, the lines total 2048 plus one unit in the last
+    place, and the share rounded the other way; read in reverse it did not. Gaps of 7, 7, 14
+    and 7 days: mean 8.75, spread sqrt(3·1.75² + 5.25²)/√3 = 3.5, so irregularity 0.4."""
+    lines = [(53.0, "a"), (829.66, "b"), (751.75, "b"), (350.08, "b"), (63.51, "b")]
+    days = [0, 7, 14, 28, 35]
+
+    def features(order: list[int]) -> pd.Series:
+        ev = pd.DataFrame({"customer_id": "c1",
+                           "event_time": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=days[i]) for i in order],
+                           "amount": [lines[i][0] for i in order], "category": [lines[i][1] for i in order]})
+        con = duckdb.connect()
+        t = load_events(con, ev)
+        return customer_features(con, t.table, t.roles).frame.loc["c1"]
+
+    forward, backward = features([0, 1, 2, 3, 4]), features([4, 3, 2, 1, 0])
+    pd.testing.assert_series_equal(forward, backward)
+    assert forward["cat_share__a"] == 0.0258789062
+    assert forward["monetary"] == 2048.0
+    assert forward["gap_mean_days"] == 8.75 and forward["gap_cv"] == 0.4

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from segmentkit.errors import InputError
-from segmentkit.sqltext import literal
+from segmentkit.sqltext import exact_sum, literal
 
 __all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
            "feature_query", "fetch_features", "roles_needed"]
@@ -172,6 +172,10 @@ class SqlEngine(Protocol):
         """SQL for the seconds between two timestamps."""
         ...
 
+    def micros(self, later: str, earlier: str) -> str:
+        """SQL for the whole microseconds between two timestamps (an integer)."""
+        ...
+
     def hash64(self, args: str) -> str:
         """SQL for a 64-bit hash of the comma-separated expressions ``args``."""
         ...
@@ -206,6 +210,9 @@ class DuckDBEngine:
 
     def seconds(self, later: str, earlier: str) -> str:
         return f"epoch({later} - {earlier})"
+
+    def micros(self, later: str, earlier: str) -> str:
+        return f"(epoch_us({later}) - epoch_us({earlier}))"
 
     def hash64(self, args: str) -> str:
         return f"hash({args})"
@@ -421,14 +428,14 @@ def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
     text = engine.text_type
     parts = []
     if "category" in roles:
-        parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, sum(w) AS w, count(*) AS buyers "
+        parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, {exact_sum('w')} AS w, count(*) AS buyers "
                   f"FROM cc GROUP BY category",
-                  f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, sum(w) AS w, "
+                  f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {exact_sum('w')} AS w, "
                   f"count(DISTINCT customer_id) AS buyers FROM cc"]
     if "channel" in roles:
-        parts.append(f"SELECT 'channel' AS role, CAST(channel AS {text}) AS level, sum({weight}) AS w, "
+        parts.append(f"SELECT 'channel' AS role, CAST(channel AS {text}) AS level, {exact_sum(weight)} AS w, "
                      f"CAST(0 AS BIGINT) AS buyers FROM ev WHERE {purchase} GROUP BY channel")
-    spend = (f", cc AS (SELECT customer_id, category, sum({weight}) AS w FROM ev WHERE {purchase} "
+    spend = (f", cc AS (SELECT customer_id, category, {exact_sum(weight)} AS w FROM ev WHERE {purchase} "
              f"GROUP BY customer_id, category)" if "category" in roles else "")
     rank = "CASE WHEN role = 'category' THEN buyers ELSE 0 END DESC, w DESC, level"
     rows = engine.rows(
@@ -742,8 +749,9 @@ def _level_condition(role: str, level: str | None, columns: Sequence[tuple[str, 
 
 def _category_shares(columns: Sequence[tuple[str, str | None]], cond: _EventConditions) -> str:
     """The ``act`` aggregates: share of spend per category column (``""`` without any)."""
-    parts = [f"sum({cond.weight}) FILTER (WHERE {cond.is_purchase} AND {_level_condition('category', lvl, columns)}) / "
-             f"nullif(sum({cond.weight}) FILTER (WHERE {cond.is_purchase}), 0) AS {col}" for col, lvl in columns]
+    spend = exact_sum(cond.weight, cond.is_purchase)
+    parts = [f"{exact_sum(cond.weight, cond.is_purchase + ' AND ' + _level_condition('category', lvl, columns))} / "
+             f"nullif({spend}, 0) AS {col}" for col, lvl in columns]
     return ", " + ", ".join(parts) if parts else ""
 
 
@@ -773,10 +781,10 @@ def _orders_select(has: set[str], lines_unique: bool) -> str:
     if lines_unique:
         return ("SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
                 "coalesce(discount, 0) AS disc, channel FROM lines")
-    qty = "sum(coalesce(quantity, 0))" if "quantity" in has else "0"
+    qty = exact_sum("coalesce(quantity, 0)") if "quantity" in has else "0"
     disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
     chan = "min(channel)" if "channel" in has else "NULL"
-    return (f"SELECT customer_id, oid, min(event_time) AS t, sum(amt) AS amt, {qty} AS qty, "
+    return (f"SELECT customer_id, oid, min(event_time) AS t, {exact_sum('amt')} AS amt, {qty} AS qty, "
             f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")
 
 
@@ -804,18 +812,26 @@ def _order_features_cte(engine: SqlEngine, window_start: Any, snapshot_date: dt.
     mid = f"TIMESTAMP '{(start + (pd.Timestamp(snapshot_date) - start) / 2).isoformat(sep=' ')}'"  # the window's middle
     first_month = start.year * 12 + start.month
     months = engine.months("t", first_month, snapshot_date.year * 12 + snapshot_date.month - first_month)
+    # gaps in whole microseconds (integers): their sums, and so the mean and the spread, are
+    # exact in any order of the rows (see segmentkit.sqltext.exact_sum); the spread from
+    # n·Σg² − (Σg)², which the 38 digits hold (Σg is at most the history's span)
+    big = "CAST(g AS DECIMAL(38, 0))"
+    day = 86_400_000_000
     return f"""    ord AS (
-        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, sum(amt) AS gross,
-               sum(qty) AS qty, avg(disc) AS disc, avg(g) AS gap_mean, stddev_samp(g) AS gap_sd,
+        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, {exact_sum("amt")} AS gross,
+               {exact_sum("qty")} AS qty, avg(disc) AS disc,
+               CAST(sum({big}) AS DOUBLE) / count(g) / {day} AS gap_mean,
+               CASE WHEN count(g) > 1 THEN sqrt(greatest(CAST(count(g) * sum({big} * g) - sum({big}) * sum({big})
+                    AS DOUBLE), 0) / (count(g) * (count(g) - 1.0))) / {day} END AS gap_sd,
                {months} AS active_months,
-               coalesce(sum(amt) FILTER (WHERE t >= {mid}), 0) AS recent,
-               coalesce(sum(amt) FILTER (WHERE t < {mid}), 0) AS earlier,
-               greatest(coalesce(sum(amt) FILTER (WHERE quarter(t) = 1), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 2), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 3), 0),
-                        coalesce(sum(amt) FILTER (WHERE quarter(t) = 4), 0)) AS peak
+               coalesce({exact_sum("amt", f"t >= {mid}")}, 0) AS recent,
+               coalesce({exact_sum("amt", f"t < {mid}")}, 0) AS earlier,
+               greatest(coalesce({exact_sum("amt", "quarter(t) = 1")}, 0),
+                        coalesce({exact_sum("amt", "quarter(t) = 2")}, 0),
+                        coalesce({exact_sum("amt", "quarter(t) = 3")}, 0),
+                        coalesce({exact_sum("amt", "quarter(t) = 4")}, 0)) AS peak
                {_channel_shares(channel_columns)}
-        FROM (SELECT *, {_days(engine, "t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
+        FROM (SELECT *, {engine.micros("t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
               FROM orders) AS o GROUP BY customer_id
     )"""
 
@@ -827,7 +843,7 @@ def _activity_cte(cond: _EventConditions, category_columns: Sequence[tuple[str, 
         SELECT customer_id, min(event_time) AS first_t,
                count(*) FILTER (WHERE event_type = 'view') AS n_views,
                count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
-               coalesce(sum(abs({cond.weight})) FILTER (WHERE {cond.is_return}), 0) AS ret_amt,
+               coalesce({exact_sum(f"abs({cond.weight})", cond.is_return)}, 0) AS ret_amt,
                count(*) FILTER (WHERE {cond.is_return}) AS ret_n
                {_category_shares(category_columns, cond)}
         FROM ev GROUP BY customer_id

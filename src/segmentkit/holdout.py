@@ -41,6 +41,7 @@ from scipy import stats
 from segmentkit.contract import Typed
 from segmentkit.errors import InputError
 from segmentkit.export import json_safe, read_assignments
+from segmentkit.sqltext import exact_sum
 
 __all__ = [
     "ALPHA",
@@ -301,8 +302,8 @@ def window_outcomes(con: duckdb.DuckDBPyConnection, events_table: str, *, start:
     if has_amount:
         is_purchase = f"({is_purchase} AND coalesce(amount, 0) >= 0)"
         is_return = f"({is_return} OR amount < 0)"
-        net = (f"coalesce(sum(coalesce(amount, 0)) FILTER (WHERE {is_purchase}), 0) - "
-               f"coalesce(sum(abs(coalesce(amount, 0))) FILTER (WHERE {is_return}), 0)")
+        net = (f"coalesce({exact_sum('coalesce(amount, 0)', is_purchase)}, 0) - "
+               f"coalesce({exact_sum('abs(coalesce(amount, 0))', is_return)}, 0)")
     else:
         net = f"count(*) FILTER (WHERE {is_purchase})"
     window = (f"event_time >= TIMESTAMP '{start.isoformat()} 00:00:00' AND "

@@ -49,7 +49,7 @@ from segmentkit.config import ColumnMapping
 from segmentkit.database import SqlQuery, read_query
 from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
-from segmentkit.sqltext import identifier, literal
+from segmentkit.sqltext import exact_sum, identifier, literal
 
 __all__ = ["EVENTS_TABLE", "PRODUCTS_TABLE", "LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
            "input_columns", "line_amount"]
@@ -886,7 +886,7 @@ def _materialize(
                 f"FROM {table} WHERE __row_hash IN (SELECT h FROM __dup_hash)) WHERE rn > 1")
         finally:
             con.unregister("__dup_hash")
-        found_rows, amount = con.execute("SELECT count(*), sum(a) FROM __dup_rows").fetchall()[0]
+        found_rows, amount = con.execute(f"SELECT count(*), {exact_sum('a')} FROM __dup_rows").fetchall()[0]
         if found_rows and not keep_duplicates:
             con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT r FROM __dup_rows)")
         con.execute("DROP TABLE __dup_rows")

@@ -35,6 +35,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from segmentkit.sqltext import exact_sum
+
 __all__ = [
     "MAX_HORIZON_DAYS",
     "MIN_HISTORY_DAYS",
@@ -168,13 +170,13 @@ def next_period(con: duckdb.DuckDBPyConnection, table: str, roles: Sequence[str]
              f"AND event_time < TIMESTAMP '{end.isoformat()}'")
     spend = con.execute(
         f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
-        f"sum(CASE WHEN {is_purchase} THEN {amount} WHEN {is_return} THEN -abs({amount}) ELSE 0 END) AS spend, "
+        f"{exact_sum(f'CASE WHEN {is_purchase} THEN {amount} WHEN {is_return} THEN -abs({amount}) ELSE 0 END')} AS spend, "
         f"count(*) FILTER (WHERE {is_purchase}) AS purchases "
         f"FROM {table} WHERE {where} GROUP BY 1").df().set_index("customer_id")
     if "category" in has:
         cats = con.execute(
             f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
-            f"coalesce(CAST(category AS VARCHAR), '(none)') AS category, sum({amount}) AS s "
+            f"coalesce(CAST(category AS VARCHAR), '(none)') AS category, {exact_sum(amount)} AS s "
             f"FROM {table} WHERE {where} AND {is_purchase} GROUP BY 1, 2").df()
         if len(cats):
             # one row per customer and category already: placed, not pivoted (a pivot of a

@@ -112,6 +112,9 @@ class SparkEngine:
     def seconds(self, later: str, earlier: str) -> str:
         return f"((unix_micros({later}) - unix_micros({earlier})) / 1000000.0)"
 
+    def micros(self, later: str, earlier: str) -> str:
+        return f"(unix_micros({later}) - unix_micros({earlier}))"
+
     def hash64(self, args: str) -> str:
         return f"xxhash64({args})"
 
