@@ -987,7 +987,7 @@ def score(
             labels_of = {spec.name: spec.label for spec in feats.specs}
             snapshot = feats.snapshot_date
             parts.append(feats.frame)
-            event_ids = _event_customers(con, ev.table)
+            event_ids = _event_customers(con, ev.table, feats)
             ids = ids.union(feats.frame.index).union(event_ids)
         if customers is not None:
             with _on_driver(customers) as local:
@@ -1096,7 +1096,7 @@ def _event_stage(con: duckdb.DuckDBPyConnection, settings: Settings, customers: 
         except InputError as exc:  # named by the input's file and column
             column = getattr(settings.columns, exc.column) if exc.column else None
             raise InputError(exc.reason, source=ev_table.source, column=column) from None
-        event_ids = _event_customers(con, ev_table.table)
+        event_ids = _event_customers(con, ev_table.table, feats)
     if ev_table is not None and feats is not None:
         notes += ev_table.notes
         inputs["events"] = {"name": ev_table.source, "sha256": ev_table.sha256, "rows": ev_table.rows_read}
@@ -1167,8 +1167,12 @@ def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: 
     # the universe: every customer of either table, exactly once
     parts = {"customers": cust.index} if cust is not None else {}
     if feats is not None:
-        parts.update(features=feats.frame.index, events=event_ids)
+        parts["features"] = feats.frame.index
+        if event_ids is not feats.frame.index:  # (when every event row was usable they are one)
+            parts["events"] = event_ids
     ids, codes = _id_codes(parts)
+    if feats is not None:
+        codes.setdefault("events", codes["features"])
 
     def outside(part: str, other: str) -> np.ndarray:
         """Which ids of ``part`` are not in ``other``."""
@@ -1598,8 +1602,19 @@ def _equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b) | (np.isnan(a) & np.isnan(b))
 
 
-def _event_customers(con: duckdb.DuckDBPyConnection, table: str) -> pd.Index:
-    """Every customer id with at least one event row (usable or not)."""
+def _event_customers(con: duckdb.DuckDBPyConnection, table: str, feats: FeatureTable) -> pd.Index:
+    """Every customer id with at least one event row (usable or not).
+
+    When the data-quality counts of ``feats`` say every row with a customer id and a time
+    is one the features saw (none after the snapshot, of an unknown type or far out of
+    time), they are the features' customers, and the events are not read again (a
+    ``DISTINCT`` over twenty million ids: 1.3 s at L).
+    """
+    q = feats.data_quality
+    unseen = (q.get("events_missing_time", 0) + q.get("events_after_snapshot", 0)
+              + q.get("events_outside_time_range", 0) + sum(q.get("unknown_event_types", {}).values()))
+    if not unseen:
+        return feats.frame.index
     ids = con.execute(f"SELECT DISTINCT customer_id FROM {table} WHERE customer_id IS NOT NULL").fetchnumpy()
     return pd.Index(ids["customer_id"].astype(object), dtype=object)
 
