@@ -1215,7 +1215,7 @@ def _id_codes(parts: Mapping[str, pd.Index]) -> tuple[pd.Index, dict[str, np.nda
     """
     if not parts:
         return pd.Index([], name="customer_id"), {}
-    texts = [index.astype(str) for index in parts.values()]
+    texts = [index.astype(str).astype(object) for index in parts.values()]
     codes, ids = pd.factorize(texts[0].append(texts[1:]), sort=True)
     return pd.Index(ids, name="customer_id"), dict(zip(parts, np.split(codes, np.cumsum([len(t) for t in texts])[:-1])))
 
