@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from segmentkit.errors import InputError
+from segmentkit.sources import repeated_values
 from segmentkit.sqltext import exact_sum, literal
 
 __all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
@@ -224,11 +225,8 @@ class DuckDBEngine:
         return f"count(DISTINCT date_trunc('month', {t}))"
 
     def repeats(self, sql: str) -> bool:
-        # the column is sorted in numpy (equal values become neighbours): a fraction of the
-        # cost of DuckDB's hash aggregate over as many distinct keys as rows (8 bytes a row)
-        values = self.con.execute(sql).fetchnumpy()["k"]
-        values.sort()
-        return bool((values[1:] == values[:-1]).any())
+        # sorted in numpy, not grouped by DuckDB (see segmentkit.sources.repeated_values)
+        return bool(repeated_values(self.con, sql).size)
 
 
 #: The event types the features know; others are left out and counted.

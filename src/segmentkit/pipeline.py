@@ -967,7 +967,7 @@ def score(
     notes: list[str] = []
     with run_connection() as con, plain_pages():
         parts = []
-        ids = pd.Index([], dtype=object)
+        id_parts: dict[str, pd.Index] = {}  # every customer of either table (see _id_codes)
         if events is not None and model.uses_events:
             # the category may come from a catalogue: a missing one is reported below, with that hint
             ev = load_events(con, events, columns, elsewhere=("category",))
@@ -988,11 +988,11 @@ def score(
             snapshot = feats.snapshot_date
             parts.append(feats.frame)
             event_ids = _event_customers(con, ev.table, feats)
-            ids = ids.union(feats.frame.index).union(event_ids)
+            id_parts.update(features=feats.frame.index, events=event_ids)
         if customers is not None:
             with _on_driver(customers) as local:
                 cu, cust = load_customers(con, local, columns)
-            ids = ids.union(pd.Index(cust.index.astype(str)))
+            id_parts["customers"] = cust.index
             if model.exclude:
                 excluded = excluded_customers(cust, model.exclude, cu.source)
                 notes.append(exclusion_note(cu.source, len(excluded), model.exclude))
@@ -1001,7 +1001,7 @@ def score(
                 parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
-    ids = pd.Index(sorted(map(str, ids)), name="customer_id")
+    ids, _ = _id_codes(id_parts)
     if model.uses_events:
         frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
         reason = "no_events"
@@ -1167,12 +1167,8 @@ def _universe(con: duckdb.DuckDBPyConnection, cust: pd.DataFrame | None, feats: 
     # the universe: every customer of either table, exactly once
     parts = {"customers": cust.index} if cust is not None else {}
     if feats is not None:
-        parts["features"] = feats.frame.index
-        if event_ids is not feats.frame.index:  # (when every event row was usable they are one)
-            parts["events"] = event_ids
+        parts.update(features=feats.frame.index, events=event_ids)
     ids, codes = _id_codes(parts)
-    if feats is not None:
-        codes.setdefault("events", codes["features"])
 
     def outside(part: str, other: str) -> np.ndarray:
         """Which ids of ``part`` are not in ``other``."""
@@ -1211,13 +1207,17 @@ def _id_codes(parts: Mapping[str, pd.Index]) -> tuple[pd.Index, dict[str, np.nda
     each part's ids as positions in it.
 
     The ids are hashed once, together: each of pandas's set operations (``union``,
-    ``difference``) on text ids hashes both sides again, a second or more a million.
+    ``difference``) on text ids hashes both sides again, a second or more a million. A part
+    that is the same index as an earlier one (the event customers are the features' when
+    every event row was usable) is hashed once for both.
     """
     if not parts:
         return pd.Index([], name="customer_id"), {}
-    texts = [index.astype(str).astype(object) for index in parts.values()]
+    distinct = list({id(index): index for index in parts.values()}.values())
+    texts = [index.astype(str).astype(object) for index in distinct]
     codes, ids = pd.factorize(texts[0].append(texts[1:]), sort=True)
-    return pd.Index(ids, name="customer_id"), dict(zip(parts, np.split(codes, np.cumsum([len(t) for t in texts])[:-1])))
+    of = dict(zip(map(id, distinct), np.split(codes, np.cumsum([len(t) for t in texts])[:-1])))
+    return pd.Index(ids, name="customer_id"), {name: of[id(index)] for name, index in parts.items()}
 
 
 def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:

@@ -52,7 +52,7 @@ from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import exact_sum, identifier, literal
 
 __all__ = ["EVENTS_TABLE", "PRODUCTS_TABLE", "LoadedTable", "Source", "load_events", "load_customers", "load_products", "detect_encoding", "detect_time_format",
-           "input_columns", "line_amount"]
+           "input_columns", "line_amount", "repeated_values"]
 
 Source = str | Path | pd.DataFrame | SqlQuery
 
@@ -794,20 +794,21 @@ def line_amount(name: str, found: dict[str, str], typed: dict[str, str]) -> str:
             + (f"{found['quantity']!r}" if quantity else "1 (no quantity column)"))
 
 
-def _shared_hashes(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
-    """The values of ``table``'s ``__row_hash`` column held by more than one row, sorted.
+def repeated_values(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:
+    """The values of the one column ``k`` of a query's rows that occur more than once, sorted.
 
-    The column is fetched and sorted in numpy (equal hashes become neighbours) rather than
-    grouped by DuckDB (``GROUP BY __row_hash HAVING count(*) > 1``): with as many distinct
-    keys as rows (20 million at 20 million events) and the run's 1.5 GB DuckDB budget, the
+    The column is fetched and sorted in numpy (equal values become neighbours) rather than
+    grouped by DuckDB (``GROUP BY k HAVING count(*) > 1``): with as many distinct keys as
+    rows (20 million row hashes at 20 million events) and the run's 1.5 GB DuckDB budget, the
     hash aggregate costs about 20 times a sort of the 64-bit keys (10 s of CPU against
     0.5 s). The memory is 8 bytes per row, sorted in place (plus a byte per row for the
-    comparison of neighbours), given back before the rows are compared.
+    comparison of neighbours). Used for the duplicate rows here and for whether order ids
+    repeat (:meth:`segmentkit.features.DuckDBEngine.repeats`).
     """
-    hashes = con.execute(f"SELECT __row_hash FROM {table}").fetchnumpy()["__row_hash"]
-    hashes.sort()
-    same = hashes[1:] == hashes[:-1]
-    return np.unique(hashes[1:][same])
+    values = con.execute(sql).fetchnumpy()["k"]
+    values.sort()
+    repeated = values[1:][values[1:] == values[:-1]]
+    return repeated[np.r_[True, repeated[1:] != repeated[:-1]]] if repeated.size else repeated
 
 
 def _materialize(
@@ -820,7 +821,7 @@ def _materialize(
     tidied, the others as they are: as written in a CSV file) are exact duplicates: all but the first are deleted
     (or, with ``keep_duplicates``, only counted). The typed pass also stores a 64-bit hash
     of each row (``__row_hash``; rows the text tidying rewrites get theirs anew), so
-    finding duplicates is a sort of one integer column (:func:`_shared_hashes`): only rows
+    finding duplicates is a sort of one integer column (:func:`repeated_values`): only rows
     whose hash is shared are compared column by column. The result is exact. The unmapped
     columns ride along for the comparison only (as ``__x0``, ``__x1``, ...) and are dropped
     afterwards: two products in one basket with the same price and quantity differ in their
@@ -875,7 +876,7 @@ def _materialize(
     con = inp.con
     found_rows, amount = 0, None
     con.execute(f"UPDATE {table} SET __row_hash = {row_hash} WHERE __row_hash IS NULL")
-    shared = _shared_hashes(con, table)
+    shared = repeated_values(con, f"SELECT __row_hash AS k FROM {table}")
     if shared.size:
         value = "amount" if "amount" in strict else "NULL"
         con.register("__dup_hash", pd.DataFrame({"h": shared}))
