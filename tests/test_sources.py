@@ -135,11 +135,12 @@ def test_event_types_are_an_enum_that_keeps_unknown_types(con, tmp_path, fmt):
     assert rows == [("1", "wishlist"), ("2", "return"), ("3", None), ("4", "cart")]
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "dataframe"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
 def test_tidy_categories_and_channels_are_stored_as_an_enum_in_text_order(con, tmp_path, fmt):
-    """A Parquet file's (or a DataFrame's) few tidy category and channel values are read
-    beforehand and stored as an ENUM in text order: its min and its comparisons agree with
-    the text's, and a level the events lack (a fitted model's) compares as false."""
+    """A file's few tidy category and channel values (a Parquet file's and a DataFrame's
+    read beforehand, a CSV file's once loaded) are stored as an ENUM in text order: its
+    min and its comparisons agree with the text's, and a level the events lack (a fitted
+    model's) compares as false."""
     from segmentkit.features import customer_features
 
     src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type,order_id,amount,category,channel\n"
@@ -157,6 +158,28 @@ def test_tidy_categories_and_channels_are_stored_as_an_enum_in_text_order(con, t
     assert f.loc["1", "channel_share__app"] == pytest.approx(0.5) and f.loc["1", "channel_share__web"] == 0.5
     assert f.loc["1", "cat_share__toys"] == pytest.approx(30 / 60) and f.loc["1", "cat_share__shoes"] == 0.0
     assert f.loc["1", "cat_share__other"] == pytest.approx(30 / 60) and f.loc["2", "cat_share__other"] == 1.0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
+def test_untidy_or_empty_category_and_channel_columns_stay_text(con, tmp_path, fmt):
+    """A padded or blank value is tidied (and the column kept as text); a column without
+    a single value loads too (an ENUM needs one value at least: it failed to load from a
+    Parquet file or a DataFrame)."""
+    src = _as(fmt, tmp_path / "e", "customer_id,event_time,amount,category,channel\n"
+                                   "1,2024-01-01,10,\" toys\",\n"
+                                   "1,2024-01-02,10,toys,\n"
+                                   "2,2024-01-05,5,\"  \",\n")
+    if fmt != "csv":  # an empty column of no type at all, as pandas writes one
+        src = pd.read_parquet(src) if fmt == "parquet" else src
+        src = src.assign(channel=None)
+        if fmt == "parquet":
+            src.to_parquet(tmp_path / "e.parquet")
+            src = str(tmp_path / "e.parquet")
+    t = load_events(con, src, keep_duplicates=True)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.table})").fetchall())
+    assert types["category"] == "VARCHAR" and types["channel"] == "VARCHAR"
+    rows = con.execute(f"SELECT customer_id, category, channel FROM {t.table} ORDER BY event_time").fetchall()
+    assert rows == [("1", "toys", None), ("1", "toys", None), ("2", None, None)]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -165,8 +165,9 @@ class SqlEngine(Protocol):
         """Run a query; all rows as tuples."""
         ...
 
-    def frame(self, sql: str) -> pd.DataFrame:
-        """Run a query; the result as a pandas DataFrame."""
+    def numbers(self, sql: str, names: Sequence[str]) -> tuple[pd.Index, np.ndarray]:
+        """Run a query of one row per customer; its ``customer_id`` column as an index of
+        text, and the ``names`` columns as one float64 matrix (NULL as NaN)."""
         ...
 
     def seconds(self, later: str, earlier: str) -> str:
@@ -206,8 +207,17 @@ class DuckDBEngine:
     def rows(self, sql: str) -> list[tuple]:
         return self.con.execute(sql).fetchall()
 
-    def frame(self, sql: str) -> pd.DataFrame:
-        return self.con.execute(sql).df()
+    def numbers(self, sql: str, names: Sequence[str]) -> tuple[pd.Index, np.ndarray]:
+        # column by column through numpy into one matrix, each column freed once copied:
+        # DuckDB's own DataFrame conversion (.df()) of the ids beside two dozen numbers took
+        # 3.3 s at a million customers, this 0.3 s, and it holds one copy of the numbers
+        columns = self.con.execute(sql).fetchnumpy()
+        ids = pd.Index(np.ma.getdata(columns.pop("customer_id")), dtype=object)
+        matrix = np.empty((len(ids), len(names)))
+        for j, name in enumerate(names):
+            values = columns.pop(name)
+            matrix[:, j] = np.ma.filled(values.astype("float64"), np.nan) if np.ma.isMaskedArray(values) else values
+        return ids, matrix
 
     def seconds(self, later: str, earlier: str) -> str:
         return f"epoch({later} - {earlier})"
@@ -361,11 +371,11 @@ def roles_needed(feature_names: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-def _round_significant(x: np.ndarray, digits: int = 9) -> np.ndarray:
+def _round_significant(x: np.ndarray, digits: int = 9, out: np.ndarray | None = None) -> np.ndarray:
     """Round to ``digits`` significant digits (vectorized; NaN and 0 kept).
 
     Computed in place on two arrays the size of ``x`` (a million customers' features are
-    200 MB each), not one temporary per step.
+    200 MB each), not one temporary per step; on one, with ``out=x`` (float64).
     """
     x = np.asarray(x, dtype=float)
     scale = np.abs(x)
@@ -375,7 +385,7 @@ def _round_significant(x: np.ndarray, digits: int = 9) -> np.ndarray:
     scale[~(np.isfinite(x) & (x != 0))] = 0.0  # the magnitude; 0 for NaN, infinite and 0
     np.subtract(digits - 1, scale, out=scale)
     np.power(10.0, scale, out=scale)
-    out = x * scale
+    out = np.multiply(x, scale, out=out)
     np.round(out, out=out)
     out /= scale
     return out
@@ -569,16 +579,15 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
         brings back only some of them.
     """
     sql = (query.sql if select is None else select) + "    ORDER BY customer_id\n"
-    frame = engine.frame(sql).set_index("customer_id")
+    names = [s.name for s in query.specs]
+    ids, matrix = engine.numbers(sql, names)
     # ids as Python text objects: pandas looks them up (reindex, get_indexer) three to five
     # times faster than its Arrow-backed text dtype, and a run looks a million of them up often
-    frame.index = frame.index.astype(str).astype(object)
-    names = [s.name for s in query.specs]
+    index = pd.Index(ids.astype(str), dtype=object, name="customer_id")
     # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
     # last bit between runs; rounding to 9 significant digits makes the features (and so
     # everything after them) identical run to run.
-    frame = pd.DataFrame(_round_significant(frame[names].to_numpy(dtype="float64")),
-                         index=frame.index, columns=names, copy=False)
+    frame = pd.DataFrame(_round_significant(matrix, out=matrix), index=index, columns=names, copy=False)
     quality = dict(query.data_quality, customers_with_events=int(len(frame) if customers is None else customers))
     return FeatureTable(
         frame=frame,

@@ -4,8 +4,9 @@ the session it runs on."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from segmentkit.config import SparkSettings, is_url
@@ -105,9 +106,14 @@ class SparkEngine:
     def rows(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]
 
-    def frame(self, sql: str) -> pd.DataFrame:
+    def numbers(self, sql: str, names: Sequence[str]) -> tuple[pd.Index, np.ndarray]:
         # through Arrow: toPandas() warns about pandas 3 on every call
-        return self.spark.sql(sql).toArrow().to_pandas()
+        table = self.spark.sql(sql).toArrow()
+        ids = pd.Index(table.column("customer_id").to_pylist(), dtype=object)
+        matrix = np.empty((table.num_rows, len(names)))
+        for j, name in enumerate(names):
+            matrix[:, j] = table.column(name).cast("double").to_numpy(zero_copy_only=False)
+        return ids, matrix
 
     def seconds(self, later: str, earlier: str) -> str:
         return f"((unix_micros({later}) - unix_micros({earlier})) / 1000000.0)"
