@@ -110,7 +110,7 @@ class SparkEngine:
         # through Arrow: toPandas() warns about pandas 3 on every call
         table = self.spark.sql(sql).toArrow()
         ids = pd.Index(table.column("customer_id").to_pylist(), dtype=object)
-        matrix = np.empty((table.num_rows, len(names)))
+        matrix = np.empty((table.num_rows, len(names)), order="F")
         for j, name in enumerate(names):
             matrix[:, j] = table.column(name).cast("double").to_numpy(zero_copy_only=False)
         return ids, matrix
