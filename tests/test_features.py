@@ -218,3 +218,20 @@ def test_sums_do_not_depend_on_the_order_rows_are_added_in():
     assert forward["cat_share__a"] == 0.0258789062
     assert forward["monetary"] == 2048.0
     assert forward["gap_mean_days"] == 8.75 and forward["gap_cv"] == 0.4
+
+
+def test_the_feature_frame_holds_each_feature_contiguously_with_nulls_as_nan():
+    """The features come back column by column into one matrix (not DuckDB's DataFrame
+    conversion): a customer without a second order has no gap (NULL in SQL, NaN here), the
+    ids are Python text, and each column is contiguous, as in a frame pandas builds (a
+    row-major matrix made every later column read strided: a run at L took 9% longer)."""
+    ev = pd.DataFrame({"customer_id": ["b", "a", "a"],
+                       "event_time": pd.to_datetime(["2024-01-03", "2024-01-01", "2024-01-11"]),
+                       "amount": [5.0, 10.0, 30.0]})
+    con = duckdb.connect()
+    t = load_events(con, ev)
+    f = customer_features(con, t.table, t.roles).frame
+    assert list(f.index) == ["a", "b"] and all(type(i) is str for i in f.index)
+    assert f.loc["a", "gap_mean_days"] == 10.0 and math.isnan(f.loc["b", "gap_mean_days"])
+    assert f.loc["a", "monetary"] == 40.0 and f.loc["b", "monetary"] == 5.0
+    assert all(f[c].to_numpy().flags.c_contiguous for c in f.columns)
