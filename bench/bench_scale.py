@@ -18,8 +18,11 @@ commit it). Every measurement runs in its own process, so each has its own peak 
   (fit, outputs, report; stage times from its progress callback), the default run
   (selection with stability, personas, report) through the CLI, and ``assign``.
 
+Every measurement, baselines included, runs on plain memory pages, as a run does
+(``segmentkit.pages``): the ratios compare the work, not the kernel's huge-page compaction.
 The table prints every ratio against its target. Timings on a shared machine drift;
-ratios are measured within one run. ``--quick``: S, Parquet only (under a minute);
+ratios are measured within one run. ``--quick``: S, Parquet only, without (d), which
+alone takes most of a minute at S (under a minute in all);
 ``--features-only csv``: CSV inputs measured for load + features only (beside (a) and (b)).
 
 Run: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src python bench/bench_scale.py``
@@ -537,7 +540,8 @@ def _growth(results: list[dict[str, Any]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="S only, Parquet only (under a minute)")
+    ap.add_argument("--quick", action="store_true",
+                    help="S only, Parquet only, without (d) (which alone takes most of a minute at S): under a minute")
     ap.add_argument("--sizes", default="S,M,L", help="comma-separated: S, M, L")
     ap.add_argument("--formats", default="parquet,csv", help="comma-separated: parquet, csv")
     ap.add_argument("--k", type=int, default=8)
@@ -559,7 +563,7 @@ def main(argv: list[str] | None = None) -> None:
         paths = generate(size, args.data_dir, formats)
         for fmt in formats:
             t = time.perf_counter()
-            results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not args.no_naive,
+            results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not (args.no_naive or args.quick),
                                       pandas=not args.no_pandas, features_only=fmt in features_only))
             print(f"measured {size} {fmt} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
             if args.json:  # after each measurement: a long run's numbers survive an interruption
@@ -570,6 +574,11 @@ def main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "--child":
         sys.path.insert(0, str(HERE))
-        print(json.dumps(child(sys.argv[2], json.loads(sys.argv[3]))))
+        from segmentkit.pages import plain_pages
+
+        # every measurement on plain memory pages, baselines included, as a run works: the
+        # ratios compare the work, not the kernel's huge-page compaction (see segmentkit.pages)
+        with plain_pages():
+            print(json.dumps(child(sys.argv[2], json.loads(sys.argv[3]))))
     else:
         main()
