@@ -166,8 +166,8 @@ class SqlEngine(Protocol):
         ...
 
     def numbers(self, sql: str, names: Sequence[str]) -> tuple[pd.Index, np.ndarray]:
-        """Run a query of one row per customer; its ``customer_id`` column as an index of
-        text, and the ``names`` columns as one float64 matrix (NULL as NaN)."""
+        """Run a query of one row per customer; its ``customer_id`` column as an object
+        index of Python text, and the ``names`` columns as one float64 matrix (NULL as NaN)."""
         ...
 
     def seconds(self, later: str, earlier: str) -> str:
@@ -581,10 +581,11 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
     """
     sql = (query.sql if select is None else select) + "    ORDER BY customer_id\n"
     names = [s.name for s in query.specs]
+    # ids as Python text objects (the engines' customer_id is text): pandas looks them up
+    # (reindex, get_indexer) three to five times faster than its Arrow-backed text dtype,
+    # and a run looks a million of them up often
     ids, matrix = engine.numbers(sql, names)
-    # ids as Python text objects: pandas looks them up (reindex, get_indexer) three to five
-    # times faster than its Arrow-backed text dtype, and a run looks a million of them up often
-    index = pd.Index(ids.astype(str), dtype=object, name="customer_id")
+    index = ids.rename("customer_id")
     # DuckDB adds in parallel, in whatever order threads finish, so sums can differ in the
     # last bit between runs; rounding to 9 significant digits makes the features (and so
     # everything after them) identical run to run.

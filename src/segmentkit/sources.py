@@ -15,8 +15,9 @@ event_type      ENUM       purchase / view / cart / return, then any other types
                            (lower-cased); synonyms (order, refund, page_view, ...) mapped
 amount          DOUBLE     negative amounts are returns
 quantity        DOUBLE
-category        VARCHAR    an ENUM of its values in text order when a Parquet file or a
-                           DataFrame has at most 1,000 of them, all tidy (see _level_enum)
+category        VARCHAR    an ENUM of its values in text order when the input has at most
+                           1,000 of them, all tidy (see _level_enum): read before the
+                           table from a Parquet file or a DataFrame, after it from CSV
 channel         VARCHAR    the same
 discount        DOUBLE     0/1 from booleans, 0/1, yes/no, true/false, or amount > 0
 order_id        VARCHAR
@@ -371,11 +372,7 @@ class _Input:
         """
         if self.is_csv:
             return None
-        q = identifier(column)
-        rows = self.con.execute(
-            f"SELECT DISTINCT CAST({q} AS VARCHAR) FROM {self.from_sql} WHERE {q} IS NOT NULL "
-            f"LIMIT {int(limit) + 1}").fetchall()
-        return sorted(r[0] for r in rows)
+        return _distinct_values(self.con, self.from_sql, identifier(column), limit)
 
     def _describe(self, sql: str) -> dict[str, str]:
         rows = self.con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()
@@ -674,10 +671,10 @@ def _level_enum(values: Sequence[str]) -> str:
     return "ENUM(" + ", ".join(literal(v) for v in sorted(values)) + ")"
 
 
-def _distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str, limit: int) -> list[str]:
-    """Distinct non-null values of a loaded table's text column (at most ``limit`` + 1 of
-    them), in text order: one pass over one column."""
-    rows = con.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL "
+def _distinct_values(con: duckdb.DuckDBPyConnection, relation: str, column: str, limit: int) -> list[str]:
+    """Distinct non-null values of one column of a table or input (SQL names, quoted by the
+    caller) as text, at most ``limit`` + 1 of them, in text order: one pass over one column."""
+    rows = con.execute(f"SELECT DISTINCT CAST({column} AS VARCHAR) FROM {relation} WHERE {column} IS NOT NULL "
                        f"LIMIT {int(limit) + 1}").fetchall()
     return sorted(r[0] for r in rows)
 
@@ -737,9 +734,7 @@ def _encode_event_types(con: duckdb.DuckDBPyConnection, table: str, source: str,
     column is rewritten once. With ``clear_hash``, rows whose spelling changes get their
     ``__row_hash`` cleared, to be hashed again.
     """
-    raws = [r[0] for r in con.execute(
-        f"SELECT DISTINCT event_type FROM {table} WHERE event_type IS NOT NULL LIMIT {MAX_EVENT_TYPES + 1}"
-    ).fetchall()]
+    raws = _distinct_values(con, table, "event_type", MAX_EVENT_TYPES)
     enum, changed = _event_type_encoding(raws, source, column)
     if changed and clear_hash:
         con.execute(f"UPDATE {table} SET __row_hash = NULL WHERE event_type IN "
