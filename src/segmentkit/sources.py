@@ -48,6 +48,7 @@ import pandas as pd
 
 from segmentkit.config import ColumnMapping
 from segmentkit.database import SqlQuery, read_query
+from segmentkit.duckdb_frames import frame as table_frame
 from segmentkit.errors import InputError, first_line
 from segmentkit.spreadsheet import SPREADSHEET_SUFFIXES, read_sheet
 from segmentkit.sqltext import exact_sum, identifier, literal
@@ -1037,7 +1038,7 @@ def load_customers(
         raise InputError(
             f"duplicate customer id {dup[0][1]!r}", source=inp.name, column=id_col, row=inp.row(int(dup[0][0]))
         )
-    frame = con.execute(f"SELECT * FROM {table}").df().set_index("customer_id")
+    frame = table_frame(con, table).set_index("customer_id")
     frame.index = frame.index.astype(str).astype(object)  # (as the features' ids: faster lookups)
     return (
         LoadedTable(table=table, source=inp.name, rows_read=int(rows), roles=tuple(found),
