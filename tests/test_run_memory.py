@@ -16,12 +16,12 @@ from segmentkit.profiles.statistics import _numeric_table
 
 
 def test_run_connection_has_the_budget_and_removes_its_spill_folder():
-    assert DUCKDB_MEMORY_BUDGET == "1536MB"
+    assert DUCKDB_MEMORY_BUDGET == "1792MB"
     with run_connection() as con:
         limit, folder = con.execute(
             "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
         assert Path(folder).is_dir()
-    assert limit == "1.4 GiB"  # 1536 MB = 1.536 × 10^9 bytes (DuckDB's docs: "MB" is decimal) = 1.43 GiB
+    assert limit == "1.6 GiB"  # 1792 MB = 1.792 × 10^9 bytes (DuckDB's docs: "MB" is decimal) = 1.67 GiB
     assert not Path(folder).exists()
 
 
