@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -409,8 +410,18 @@ def _stage_groups(stages: list[tuple[str, float]]) -> dict[str, float]:
     return groups
 
 
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first of ``runs`` with the median wall and CPU seconds of all (each its own
+    median) and the highest peak: the steadier figure when a measurement is repeated."""
+    out = dict(runs[0])
+    for key in ("seconds", "cpu"):
+        out[key] = statistics.median(m[key] for m in runs)
+    out["peak_gb"] = max(m["peak_gb"] for m in runs)
+    return out
+
+
 def bench_size(size: str, fmt: str, paths: dict[str, Path], work: Path, k: int, naive: bool,
-               pandas: bool, features_only: bool = False) -> dict[str, Any]:
+               pandas: bool, features_only: bool = False, repeat: int = 1) -> dict[str, Any]:
     ev, cu = str(paths["events"]), str(paths["customers"])
     out = work / f"{size}-{fmt}"
     r: dict[str, Any] = {"size": size, "format": fmt, "features_only": features_only}
@@ -422,8 +433,14 @@ def bench_size(size: str, fmt: str, paths: dict[str, Path], work: Path, k: int, 
     if features_only:
         return r
     matrix = work / f"{size}-{fmt}-plain.npy"
-    r["plain_core"] = run_child("plain_core", events=ev, k=k, matrix=str(matrix), **levels)
-    r["run_k"] = run_child("run_k", events=ev, customers=cu, k=k, out=str(out / "run_k"))
+    # the core job and run --k in interleaved pairs: each one measurement moves by a fifth
+    # between runs, and their ratio decides a target
+    cores, runs = [], []
+    for _ in range(repeat):
+        cores.append(run_child("plain_core", events=ev, k=k, matrix=str(matrix), **levels))
+        runs.append(run_child("run_k", events=ev, customers=cu, k=k, out=str(out / "run_k")))
+    r["plain_core"], r["run_k"] = _median_of(cores), _median_of(runs)
+    r["pairs"] = [(m["seconds"] / c["seconds"], m["cpu"] / c["cpu"]) for c, m in zip(cores, runs)]
     r["run_default"] = run_cli("run", "--events", ev, "--customers", cu, "--persona-column", "persona",
                                "--attention-column", "marketing_touches", "--seed", SEED,
                                "--out", out / "default", "--progress")
@@ -477,6 +494,11 @@ def table(results: list[dict[str, Any]]) -> str:
         feats_process = {"seconds": feats["process_seconds"], "cpu": feats["process_cpu"]}
         rows.append(("segmentkit assign (CLI)", r["assign"], feats_process, "features' process", T_ASSIGN))
         lines += [_row(r, *row) for row in rows]
+        if len(r.get("pairs", [])) > 1:
+            lines.append(f"{r['size']:<4} {r['format']:<8} run --k / plain core job in {len(r['pairs'])} interleaved "
+                         f"pairs (the table: medians of each): wall "
+                         + ", ".join(f"{w:.2f}x" for w, _ in r["pairs"]) + "; CPU "
+                         + ", ".join(f"{c:.2f}x" for _, c in r["pairs"]))
         inertia = r["run_k"]["inertia"] / r["run_k"]["kmeans_inertia"]
         lines.append(f"{r['size']:<4} {r['format']:<8} final fit ({r['run_k']['variant']}): inertia / "
                      f"KMeans(n_init=1) on the same matrix = {inertia:.4f} (target <= 1): "
@@ -550,6 +572,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features-only", default="",
                     help="comma-separated formats measured for load + features only (the plain query and "
                          "pandas beside them), e.g. csv")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure the plain core job and run --k this many times each, interleaved, and "
+                         "report their medians and every pair's ratio")
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/segmentkit-bench"))
     ap.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = ap.parse_args(argv)
@@ -564,7 +589,8 @@ def main(argv: list[str] | None = None) -> None:
         for fmt in formats:
             t = time.perf_counter()
             results.append(bench_size(size, fmt, paths[fmt], work, args.k, naive=not (args.no_naive or args.quick),
-                                      pandas=not args.no_pandas, features_only=fmt in features_only))
+                                      pandas=not args.no_pandas, features_only=fmt in features_only,
+                                      repeat=max(1, args.repeat)))
             print(f"measured {size} {fmt} in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
             if args.json:  # after each measurement: a long run's numbers survive an interruption
                 args.json.write_text(json.dumps(results, indent=1, default=str))
