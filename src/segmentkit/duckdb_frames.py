@@ -37,7 +37,7 @@ def frame(con: duckdb.DuckDBPyConnection, relation: str) -> pd.DataFrame:
     if not names:
         return pd.DataFrame()
     text = [row[0] for row in described if row[1] == "VARCHAR"]
-    other = [name for name in names if name not in set(text)]
+    other = [row[0] for row in described if row[1] != "VARCHAR"]
     columns: dict[str, pd.Series] = {}
     if text:
         table = con.sql(f"SELECT {', '.join(map(identifier, text))} FROM {relation}").to_arrow_table()

@@ -71,16 +71,16 @@ _MAP_POINTS = 3000
 #: Fewest customers per segment on average that a k may ask for (k at most n / 2).
 _MIN_PER_SEGMENT = 2
 #: DuckDB's memory budget on a run's connection while it reads the events. The loaded events
-#: are the largest thing a run holds (1.7 GB at 20 million events) and are scanned a few
-#: times in a row (features, the validation's past and future); above the budget DuckDB
-#: keeps them in a temporary folder on disk, removed when the run ends. At 20 million events
-#: the loaded table alone takes 1.2 GB, and the feature query's aggregates over a million
-#: customers spill what does not fit beside it: at 1 GB every scan re-read and re-spilled
-#: (the features took a third more CPU: 62 s against 47 s); load + features took 16.6-17.2 s
-#: at 1.5 GB, 14.9-15.3 s at 1.75 GB (Parquet; CSV 23.6-24.5 s and 22.9-23.0 s). The process
-#: holds up to 0.6 GB besides (the CSV reader's buffers, Python), so its peak while the
-#: features are computed was 2.28-2.39 GB at 1.75 GB, within the 2.5 GB a run at a million
-#: customers is held to (README, Performance); 2 GB took it to 2.53 GB from CSV.
+#: are the largest thing a run holds and are scanned a few times in a row (features, the
+#: validation's past and future); above the budget DuckDB keeps them in a temporary folder
+#: on disk, removed when the run ends. At 20 million events the loaded table alone takes
+#: 1.2 GB, and the feature query's aggregates over a million customers spill what does not
+#: fit beside it: at 1 GB every scan re-read and re-spilled (the features took a third more
+#: CPU: 62 s against 47 s); load + features took 16.6-17.2 s at 1.5 GB, 14.9-15.3 s at
+#: 1.75 GB (Parquet; CSV 23.6-24.5 s and 22.9-23.0 s). The process holds up to 0.6 GB
+#: besides (the CSV reader's buffers, Python), so its peak while the features are computed
+#: was 2.28-2.39 GB at 1.75 GB, within the 2.5 GB a run at a million customers is held to
+#: (README, Performance); 2 GB took it to 2.53 GB from CSV.
 DUCKDB_MEMORY_BUDGET = "1792MB"
 #: The budget once the events are read (features, and the past and future of the out-of-time
 #: validation), set before the customers are loaded: what a run asks of the events afterwards
