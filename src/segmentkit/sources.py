@@ -820,8 +820,8 @@ def repeated_values(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:
     rows (20 million row hashes at 20 million events) and the run's DuckDB budget (1.5 GB
     when measured), the hash aggregate costs about 20 times a sort of the 64-bit keys (10 s
     of CPU against 0.5 s). The memory is 8 bytes per row, sorted in place (plus a byte per
-    row for the comparison of neighbours). Used for the duplicate rows here and for whether order ids
-    repeat (:meth:`segmentkit.features.DuckDBEngine.repeats`).
+    row for the comparison of neighbours). Used for the duplicate rows here and for whether
+    order ids repeat (:meth:`segmentkit.features.DuckDBEngine.repeats`).
     """
     values = con.execute(sql).fetchnumpy()["k"]
     values.sort()
