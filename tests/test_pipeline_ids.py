@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from segmentkit.pipeline import _id_codes, _status, _universe
+from segmentkit.pipeline import _id_codes, _release_events, _status, _universe
 
 
 def test_id_codes_sort_ids_as_text_once_each():
@@ -37,11 +37,36 @@ def test_universe_counts_each_side():
     feats = SimpleNamespace(frame=pd.DataFrame({"orders": [1.0, 2.0]}, index=pd.Index(["c2", "x1"])))
     event_ids = pd.Index(["c2", "c3", "x1", "x2"], dtype=object)
     quality: dict = {}
-    ids, kept = _universe(con, cust, feats, SimpleNamespace(table="ev"), event_ids, None, quality)
+    event_rows = _release_events(con, SimpleNamespace(table="ev"), count_rows=True, keep=False)
+    ids, kept = _universe(con, cust, feats, event_rows, event_ids, None, quality)
     assert list(ids) == ["c1", "c2", "c3", "c4", "x1", "x2"]
     assert kept is cust
     assert quality == {"customers_without_usable_events": 2, "orphan_customers": 1, "orphan_events": 4,
                        "customers_without_events": 3}
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def test_events_let_go_unless_kept_and_rows_counted_only_when_asked():
+    """After the features, the events are dropped (not spilled under the lower budget)
+    unless a later stage reads them (``keep``: --holdout); each customer's rows are counted
+    (c2: 1, x1: 3; the row without a customer id in none) only when a customers table is
+    coming to count orphan events against."""
+    def events() -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.execute("CREATE TABLE ev AS SELECT * FROM (VALUES ('c2'), ('x1'), ('x1'), ('x1'), (NULL)) t(customer_id)")
+        return con
+
+    con = events()
+    assert _release_events(con, SimpleNamespace(table="ev"), count_rows=False, keep=False) is None
+    assert "ev" not in _tables(con)
+    con = events()
+    counted = _release_events(con, SimpleNamespace(table="ev"), count_rows=True, keep=True)
+    assert "ev" in _tables(con)
+    assert sorted(con.execute(f"SELECT customer_id, rows FROM {counted}").fetchall()) == [("c2", 1), ("x1", 3)]
+    assert _release_events(con, None, count_rows=True, keep=False) is None  # Spark's events: nothing to do
 
 
 def test_status_of_customers_without_a_segment():
