@@ -54,3 +54,15 @@ def test_numeric_table_by_hand():
     # Cohen's d of segment 0 vs the rest: (2 - 6) / pooled sd, pooled variance (2 + 2) / 2 = 2
     assert np.isclose(tab.effect[0, 0], -4 / np.sqrt(2))
     assert np.allclose(tab.median[:, 1], [1.0, 1.0]) and tab.overall_median[1] == 1.0
+
+
+def test_numeric_table_leaves_missing_and_constant_columns_untested():
+    """A column with no value and a column of one value say nothing about any segment:
+    effect 0 and p 1 for both (no mean for the first), beside a column that differs."""
+    values = pd.DataFrame({"none": [np.nan] * 6, "same": [3.0] * 6, "x": [1.0, 1.1, 0.9, 9.0, 9.1, 8.9]})
+    tab = _numeric_table(values, np.array([0, 0, 0, 1, 1, 1]), 2)
+    assert np.isnan(tab.overall_mean[0]) and np.isnan(tab.mean[:, 0]).all()
+    assert tab.overall_mean[1] == 3.0 and np.allclose(tab.mean[:, 1], [3.0, 3.0])
+    assert (tab.effect[:, :2] == 0.0).all() and (tab.p[:, :2] == 1.0).all()
+    assert np.allclose(tab.observed[:, 0], [0.0, 0.0]) and np.allclose(tab.observed[:, 1], [1.0, 1.0])
+    assert (tab.p[:, 2] < 0.001).all() and tab.effect[0, 2] < -10 < 10 < tab.effect[1, 2]
