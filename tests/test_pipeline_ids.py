@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from segmentkit.pipeline import _id_codes, _release_events, _status, _universe
+from segmentkit.pipeline import _at_rows, _id_codes, _release_events, _status, _universe
 
 
 def test_id_codes_sort_ids_as_text_once_each():
@@ -38,8 +38,11 @@ def test_universe_counts_each_side():
     event_ids = pd.Index(["c2", "c3", "x1", "x2"], dtype=object)
     quality: dict = {}
     event_rows = _release_events(con, SimpleNamespace(table="ev"), count_rows=True, keep=False)
-    ids, kept = _universe(con, cust, feats, event_rows, event_ids, None, quality)
-    assert list(ids) == ["c1", "c2", "c3", "c4", "x1", "x2"]
+    universe, kept = _universe(con, cust, feats, event_rows, event_ids, None, quality)
+    assert list(universe.ids) == ["c1", "c2", "c3", "c4", "x1", "x2"]
+    # the customers table's row of x1, c2 and c4 (positions 4, 1, 3): none, 1 and 3
+    assert list(universe.rows("customers", np.array([4, 1, 3]))) == [-1, 1, 3]
+    assert list(universe.rows("features", np.array([4, 1, 3]))) == [1, 0, -1]
     assert kept is cust
     assert quality == {"customers_without_usable_events": 2, "orphan_customers": 1, "orphan_events": 4,
                        "customers_without_events": 3}
@@ -74,3 +77,24 @@ def test_status_of_customers_without_a_segment():
     segment = pd.Series([0.0, -1.0, np.nan, np.nan, 2.0], index=pd.Index(["a", "b", "c", "d", "e"], dtype="str"))
     status = _status(segment, pd.Index(["a", "c", "e"], dtype=object), "no_events")
     assert list(status) == ["segmented", "noise", "no_usable_events", "no_events", "segmented"]
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame({
+        "age": [31, 45, 27], "spend": [1.5, np.nan, 3.0], "vip": [True, False, True],
+        "city": pd.array(["Lyon", None, "Oslo"], dtype="string"), "note": ["x", None, "z"],
+        "tier": pd.Categorical(["gold", "silver", "gold"]), "since": pd.to_datetime(["2020-01-01", None, "2021-05-02"]),
+        "visits": pd.array([1, None, 3], dtype="Int64"), "opt_in": pd.array([True, None, False], dtype="boolean"),
+    }, index=pd.Index(["a1", "a2", "a3"], name="customer_id"))
+
+
+def test_at_rows_is_reindex_by_positions():
+    """Rows known by position give what pandas' reindex by id gives, values and types, with
+    customers the table lacks (missing, ints turned float, as reindex does) and without."""
+    cust = _customers()
+    for ids, rows in ((["a3", "zz", "a1"], [2, -1, 0]), (["a2", "a3"], [1, 2]), (["y", "z"], [-1, -1])):
+        index = pd.Index(ids, name="customer_id")
+        pd.testing.assert_frame_equal(_at_rows(cust, np.array(rows), index), cust.reindex(index))
+        for column in cust.columns:
+            pd.testing.assert_series_equal(_at_rows(cust[column], np.array(rows), index), cust[column].reindex(index))
+
