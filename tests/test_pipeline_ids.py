@@ -97,4 +97,6 @@ def test_at_rows_is_reindex_by_positions():
         pd.testing.assert_frame_equal(_at_rows(cust, np.array(rows), index), cust.reindex(index))
         for column in cust.columns:
             pd.testing.assert_series_equal(_at_rows(cust[column], np.array(rows), index), cust[column].reindex(index))
+    empty, index = cust.iloc[:0], pd.Index(["y"], name="customer_id")
+    pd.testing.assert_frame_equal(_at_rows(empty, np.array([-1]), index), empty.reindex(index))
 

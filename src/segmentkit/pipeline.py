@@ -1224,14 +1224,16 @@ class _Universe:
 
 def _at_rows(table: Table, rows: np.ndarray, index: pd.Index) -> Table:
     """``table.reindex(index)`` when the rows of ``index`` in ``table`` are known by
-    position (``rows``; −1: not in it, all missing then, as ``reindex`` leaves them)."""
-    missing = rows < 0
-    if missing.all():
-        return table.reindex(index)
-    out = table.iloc[np.where(missing, 0, rows)].set_axis(index)
-    if not missing.any():
-        return out
-    return out.where(pd.Series(~missing, index=index), axis=0) if isinstance(out, pd.DataFrame) else out.where(~missing)
+    position (``rows``; −1: not in it, missing then, with the types ``reindex`` gives)."""
+    def take(column: pd.Series) -> Any:
+        values = column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
+        return pd.api.extensions.take(values, rows, allow_fill=True)
+
+    if isinstance(table, pd.Series):
+        return pd.Series(take(table), index=index, name=table.name)
+    out = pd.DataFrame({i: take(table.iloc[:, i]) for i in range(table.shape[1])}, index=index, copy=False)
+    out.columns = table.columns
+    return out
 
 
 def _rows_of(con: duckdb.DuckDBPyConnection, event_rows: str | None, ids: pd.Index) -> int:
