@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segmentkit.features import FeatureSpec
-from segmentkit.prepare import CLIP, Preparation, fit_preparation
+from segmentkit.prepare import CLIP, Preparation, fit_preparation, fit_transform
 
 SPECS = {
     "monetary": FeatureSpec("monetary", "amount", "net spend"),
@@ -178,3 +178,18 @@ def test_weights_round_trip(frame):
     prep = fit_preparation(frame, SPECS, balance_families=True)
     again = Preparation.from_dict(json.loads(json.dumps(prep.to_dict())))
     np.testing.assert_array_equal(again.transform(frame), prep.transform(frame))
+
+
+@pytest.mark.parametrize("balance", [False, True])
+def test_fit_transform_is_fit_then_transform_bit_for_bit(balance):
+    """The matrix made while fitting (weights scaled in) is the one transform makes, every
+    bit, and the preparation the same, on a frame whose engagement family the balancing
+    brings down (weights below 1) and with a missing value to impute."""
+    frame = _redundant_engagement_and(("basket_size", "monetary", "views_per_order"))
+    frame.iloc[3, 0] = np.nan
+    specs = {c: FeatureSpec(c, "custom", c) for c in frame.columns}
+    prep, X = fit_transform(frame, specs, balance_families=balance)
+    assert prep == fit_preparation(frame, specs, balance_families=balance)
+    assert (min(c.weight for c in prep.columns) < 1.0) == balance
+    np.testing.assert_array_equal(X, prep.transform(frame))
+

@@ -43,7 +43,7 @@ from segmentkit.opportunities import find_opportunities
 from segmentkit.personal import personal_columns
 from segmentkit.pages import plain_pages
 from segmentkit.personas import compare_personas
-from segmentkit.prepare import Preparation, families_sentence, fit_preparation
+from segmentkit.prepare import Preparation, families_sentence, fit_transform
 from segmentkit.profiles import SegmentProfiles, profile_segments
 from segmentkit.sampling import stratified_sample
 from segmentkit.segment_sql import segments_sql
@@ -441,10 +441,9 @@ class Segmentation:
         active = frame if layering is None else frame[layering.active]  # the customers clustered
 
         stage("preparing the matrix")
-        prep = fit_preparation(active, specs, balance_families=cl.balance_families)
+        prep, X = fit_transform(active, specs, balance_families=cl.balance_families)
         quality["imputed"] = dict(prep.imputed)
         quality["dropped_constant_features"] = list(prep.dropped_constant)
-        X = prep.transform(active)
         value = _value(feats, rows, frame.index, notes)
 
         selection = _choose(X, value.reindex(active.index), cl, k_max, stage, layering, notes, layer_choice.why)
@@ -554,8 +553,7 @@ class Segmentation:
                       if layering is not None and spec.capabilities.needs_k else k)
             with warnings.catch_warnings():  # the past's constant columns are not the run's news
                 warnings.simplefilter("ignore", UserWarning)
-                prep = fit_preparation(active, specs, balance_families=cl.balance_families)
-            X = prep.transform(active)
+                prep, X = fit_transform(active, specs, balance_families=cl.balance_families)
             if spec.capabilities.needs_k and X.shape[0] <= k_past:
                 return pd.Series([], dtype=int), frame
             with threadpool_limits(limits=1):

@@ -44,7 +44,8 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.features import FeatureSpec
 
-__all__ = ["FAMILIES", "MAX_FAMILY_SHARE", "ColumnTransform", "Preparation", "family_of", "families_sentence", "fit_preparation"]
+__all__ = ["FAMILIES", "MAX_FAMILY_SHARE", "ColumnTransform", "Preparation", "family_of", "families_sentence", "fit_preparation",
+           "fit_transform"]
 
 #: scaled values are clipped to ±CLIP (winsorising), so a handful of extreme customers
 #: cannot pull a centre of their own
@@ -282,6 +283,35 @@ def fit_preparation(
     UserWarning
         When constant columns are dropped (named in the message).
     """
+    if not balance_families:
+        return _fit_columns(frame, specs, skew_threshold=skew_threshold, prior_weight=prior_weight)
+    return fit_transform(frame, specs, skew_threshold=skew_threshold, prior_weight=prior_weight)[0]
+
+
+def fit_transform(
+    frame: pd.DataFrame,
+    specs: Mapping[str, FeatureSpec],
+    *,
+    skew_threshold: float = 1.0,
+    prior_weight: float = 2.0,
+    balance_families: bool = True,
+) -> tuple[Preparation, np.ndarray]:
+    """:func:`fit_preparation` and its matrix of ``frame`` (``transform(frame)``, the same
+    bits), made once: balancing the families needs the matrix with every weight 1, which
+    the weights then scale in place, as :meth:`Preparation.transform` ends. (Transforming
+    again took 0.3-0.5 s at a million customers, and a fresh matrix.)"""
+    prep = _fit_columns(frame, specs, skew_threshold=skew_threshold, prior_weight=prior_weight)
+    X = prep.transform(frame)
+    if not balance_families:
+        return prep, X
+    weights = _family_weights(X, [family_of(c.name) for c in prep.columns])
+    X *= np.array(weights)
+    return replace(prep, columns=tuple(replace(c, weight=w) for c, w in zip(prep.columns, weights))), X
+
+
+def _fit_columns(frame: pd.DataFrame, specs: Mapping[str, FeatureSpec], *, skew_threshold: float,
+                 prior_weight: float) -> Preparation:
+    """The column transforms of :func:`fit_preparation`, every weight 1."""
     values = frame.to_numpy(dtype=float)
     columns: list[ColumnTransform] = []
     dropped: list[str] = []
@@ -333,10 +363,6 @@ def fit_preparation(
         )
     if not columns:
         raise InputError("no feature varies between customers; nothing to segment on")
-    if balance_families:
-        weights = _family_weights(Preparation(columns=tuple(columns)).transform(frame),
-                                  [family_of(c.name) for c in columns])
-        columns = [replace(c, weight=w) for c, w in zip(columns, weights)]
     return Preparation(columns=tuple(columns), dropped_constant=tuple(dropped), imputed=imputed)
 
 
