@@ -68,3 +68,25 @@ def test_rules_on_a_sample_report_counts_over_all_customers():
     # statistics still use every customer
     assert p.get(1).size == 6_000
     assert p.get(1).features[0].mean == pytest.approx(orders[:6_000].mean(), rel=1e-12)
+
+
+def test_order_invariant_sample_follows_rows_not_positions():
+    """The selection's sample of rows, across blocks of hashed rows: the same rows in the
+    same order whatever the row order (shuffled), -0.0 hashed as 0.0, identical rows
+    interchangeable, and the first ``size`` of the full ranking."""
+    from segmentkit.choose_k import order_invariant_sample
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20_000, 5))
+    X[100:120] = X[7]  # twenty copies of one row
+    X[::4, 1] = 0.0
+    shuffled = rng.permutation(len(X))
+    Y = X[shuffled].copy()
+    Y[Y == 0.0] = -0.0
+    for size in (1, 500, 19_999, None):
+        a, b = order_invariant_sample(X, size, 11), order_invariant_sample(Y, size, 11)
+        assert len(a) == (size or len(X)) and len(np.unique(a)) == len(a)
+        np.testing.assert_array_equal(X[a], np.where(Y[b] == 0.0, 0.0, Y[b]))
+    full = order_invariant_sample(X, None, 11)
+    np.testing.assert_array_equal(X[order_invariant_sample(X, 3_000, 11)], X[full[:3_000]])
+    assert not np.array_equal(order_invariant_sample(X, 500, 11), order_invariant_sample(X, 500, 12))  # seeded

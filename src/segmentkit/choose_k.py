@@ -355,6 +355,11 @@ def _splitmix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+#: Rows hashed at a time by :func:`order_invariant_sample`: a block of 25 features' rows
+#: (1.6 MB) and its hashes stay in a core's cache while every column passes over them.
+_HASH_BLOCK_ROWS = 8192
+
+
 def order_invariant_sample(X: np.ndarray, size: int | None, random_state: int) -> np.ndarray:
     """Indices of ``size`` rows chosen by a seeded hash of the row contents.
 
@@ -372,18 +377,28 @@ def order_invariant_sample(X: np.ndarray, size: int | None, random_state: int) -
     -------
     numpy.ndarray of int
     """
-    X = np.ascontiguousarray(X, dtype=np.float64) + 0.0  # +0.0 folds -0.0 into 0.0
-    bits = X.view(np.uint64)
+    X = np.asarray(X)
     salts = np.random.default_rng(random_state).integers(0, 2**63, size=X.shape[1] + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        h = np.full(X.shape[0], salts[-1], dtype=np.uint64)
-        for j in range(X.shape[1]):
-            h = _splitmix64(h ^ _splitmix64(bits[:, j] ^ salts[j]))
-    order = np.argsort(h, kind="stable")
+    h = np.empty(X.shape[0], dtype=np.uint64)
+    # a block of rows at a time: its columns are hashed while its rows are in the cache, and
+    # the temporaries are the block's (the whole matrix's, strided, took 0.7 s a million rows)
+    for start in range(0, X.shape[0], _HASH_BLOCK_ROWS):
+        block = np.ascontiguousarray(X[start:start + _HASH_BLOCK_ROWS], dtype=np.float64) + 0.0  # -0.0 is 0.0
+        bits = block.view(np.uint64)
+        with np.errstate(over="ignore"):
+            hb = np.full(len(block), salts[-1], dtype=np.uint64)
+            for j in range(X.shape[1]):
+                hb = _splitmix64(hb ^ _splitmix64(bits[:, j] ^ salts[j]))
+        h[start:start + len(block)] = hb
     # identical rows share a hash; any order among them gives the same rows
-    if size is not None and size < X.shape[0]:
-        order = order[:size]
-    return order
+    if size is None or size >= X.shape[0]:
+        return np.argsort(h, kind="stable")
+    if size <= 0:
+        return np.arange(0)
+    # the first ``size`` of the stable order, without ordering the rest: the rows hashed at
+    # most the size-th smallest hash, in row order, then stably by hash
+    first = np.flatnonzero(h <= np.partition(h, size - 1)[size - 1])
+    return first[np.argsort(h[first], kind="stable")][:size]
 
 
 def _stratified(labels: np.ndarray, size: int, rng: np.random.Generator, floor: int) -> np.ndarray:
