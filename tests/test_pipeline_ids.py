@@ -24,6 +24,24 @@ def test_id_codes_sort_ids_as_text_once_each():
     assert [ids[c] for c in codes["events"]] == ["b", "2", "a", "10"]
 
 
+def test_id_codes_merge_sorted_and_unsorted_parts_alike():
+    """Three parts, sorted, out of order, overlapping, one empty, one the same index as
+    another, one repeating an id (hashed instead of merged): the ids once each, sorted as
+    text, each part's rows found at their ids (by hand)."""
+    a = pd.Index(["c01", "c03", "c05"], dtype=object)
+    b = pd.Index(["c04", "c02", "c03", "c10"], dtype=object)  # not sorted
+    c = pd.Index(["c00", "c05"], dtype="str")
+    empty = pd.Index([], dtype=object)
+    expected = ["c00", "c01", "c02", "c03", "c04", "c05", "c10"]
+    for parts in ({"a": a, "b": b, "c": c, "e": empty, "a2": a},
+                  {"a": a, "b": b.append(pd.Index(["c04"], dtype=object)), "c": c, "e": empty, "a2": a}):
+        ids, codes = _id_codes(parts)
+        assert list(ids) == expected
+        for name, part in parts.items():
+            assert [ids[i] for i in codes[name]] == list(part)
+            assert codes[name].dtype == np.intp
+
+
 def test_universe_counts_each_side():
     """Customers c1..c4; events of c2, c3, x1 (3 rows) and x2 (1 row); usable features for
     c2 and x1 only. By hand: 6 customers; c3 and x2 have events but no usable ones; x1 has

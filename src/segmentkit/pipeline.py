@@ -1278,18 +1278,69 @@ def _id_codes(parts: Mapping[str, pd.Index]) -> tuple[pd.Index, dict[str, np.nda
     """Every id of the ``parts`` exactly once, as text in sorted order (``customer_id``), and
     each part's ids as positions in it.
 
-    The ids are hashed once, together: each of pandas's set operations (``union``,
-    ``difference``) on text ids hashes both sides again, a second or more a million. A part
-    that is the same index as an earlier one (the event customers are the features' when
-    every event row was usable) is hashed once for both.
+    Parts of distinct ids are merged in sorted order (:func:`_merged_codes`): the features'
+    ids come sorted, and a customers table usually does; a part that is not is sorted
+    first. Otherwise (a part repeats an id) the ids are hashed once, together. Either way
+    no set operation of pandas (``union``, ``difference``) runs: each hashes both sides
+    again, a second or more a million. A part that is the same index as an earlier one (the
+    event customers are the features' when every event row was usable) counts once.
     """
     if not parts:
         return pd.Index([], name="customer_id"), {}
     distinct = list({id(index): index for index in parts.values()}.values())
-    texts = [index.astype(str).astype(object) for index in distinct]
-    codes, ids = pd.factorize(texts[0].append(texts[1:]), sort=True)
-    of = dict(zip(map(id, distinct), np.split(codes, np.cumsum([len(t) for t in texts])[:-1])))
+    texts = [_as_text(index) for index in distinct]
+    merged = _merged_codes(texts)
+    if merged is None:
+        codes, ids = pd.factorize(texts[0].append(texts[1:]), sort=True)
+        merged = ids, np.split(codes, np.cumsum([len(t) for t in texts])[:-1])
+    ids, positions = merged
+    of = dict(zip(map(id, distinct), positions))
     return pd.Index(ids, name="customer_id"), {name: of[id(index)] for name, index in parts.items()}
+
+
+def _as_text(index: pd.Index) -> pd.Index:
+    """The ids as Python text objects (pandas looks these up fastest), converted only
+    when they are not already (converting a million is 0.2-0.4 s)."""
+    if index.dtype == object and pd.api.types.infer_dtype(index, skipna=False) == "string":
+        return index
+    return index.astype(str).astype(object)
+
+
+def _merged_codes(texts: Sequence[pd.Index]) -> tuple[pd.Index, list[np.ndarray]] | None:
+    """The sorted union of ``texts`` (each of distinct ids) and each one's positions in it,
+    by merging sorted runs (a part out of order is sorted first); ``None`` when a part
+    repeats an id. At a million customers 0.1 s for two sorted parts, against 0.8-1.8 s
+    to hash and sort them together."""
+    runs: list[pd.Index] = []
+    orders: list[np.ndarray | None] = []
+    for text in texts:
+        order = None
+        if not text.is_monotonic_increasing:
+            order = np.argsort(text.to_numpy(), kind="stable")
+            text = text[order]
+        # pandas learns uniqueness from its check of order when the order is strict (no
+        # hashing); a part that repeats an id is hashed to find out
+        if not (text.is_monotonic_increasing and text.is_unique):
+            return None
+        runs.append(text)
+        orders.append(order)
+    ids = runs[0]
+    sorted_positions = [np.arange(len(ids))]
+    for run in runs[1:]:
+        joined, left, right = ids.join(run, how="outer", return_indexers=True)
+        # where the rows of each side are in the union (None: the union is that side)
+        if left is not None:
+            sorted_positions = [np.flatnonzero(left >= 0)[p] for p in sorted_positions]
+        sorted_positions.append(np.arange(len(run)) if right is None else np.flatnonzero(right >= 0))
+        ids = joined
+    positions = []
+    for pos, order in zip(sorted_positions, orders):
+        if order is not None:  # back to the part's own order
+            unsorted = np.empty_like(pos)
+            unsorted[order] = pos
+            pos = unsorted
+        positions.append(pos.astype(np.intp, copy=False))
+    return ids, positions
 
 
 def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
