@@ -38,6 +38,28 @@ def test_personal_by_value(values, what):
     assert personal_columns(frame) == {"contact": what}
 
 
+@pytest.mark.parametrize("values", [
+    pd.to_datetime(["2024-03-01", "2023-11-17", "2022-01-30"] * 10),
+    ["2024-03-01", "2023-11-17", "2022-01-30"] * 10,
+    ["01.03.2024", "17.11.2023", "30.01.2022"] * 10,
+    ["3/1/24", "11/17/23", "1/30/22"] * 10,
+    ["2024-03-01 10:15:00", "2023-11-17T08:00:00"] * 15,
+])
+def test_dates_are_not_phone_numbers(values):
+    """A signup date, as a date or as text, has a phone number's digits and dashes but is
+    not one: not personal (a birth date is found by its name)."""
+    frame = pd.DataFrame({"signup": values})
+    assert personal_columns(frame) == {}
+
+
+def test_blanks_before_the_values_do_not_hide_them():
+    """The pattern check reads the first 2,000 values that are not blank, wherever they
+    start: 2,500 blank rows, then e-mail addresses."""
+    values = [""] * 2500 + [f"x{i % 3}@shop.example" for i in range(1000)]
+    frame = pd.DataFrame({"contact": values})
+    assert personal_columns(frame) == {"contact": "its values look like e-mail addresses"}
+
+
 def test_listed_explicitly_is_allowed():
     frame = pd.DataFrame({"email": ["a@b.example", "c@d.example"] * 10})
     assert personal_columns(frame, allowed=("email",)) == {}
