@@ -189,6 +189,9 @@ class _Inputs:
     value: np.ndarray | None
     attributes: pd.DataFrame | None
     confidence: np.ndarray | None
+    #: each feature's median over every customer (NaN for a column with no value), found
+    #: once for the statistics and the rules (a million customers: 0.35 s each time)
+    medians: np.ndarray
 
 
 def _checked(features: pd.DataFrame, labels: np.ndarray, X: np.ndarray, value: pd.Series | None,
@@ -223,7 +226,7 @@ def _checked(features: pd.DataFrame, labels: np.ndarray, X: np.ndarray, value: p
         if len(conf_arr) != n:
             raise ValueError(f"confidence has {len(conf_arr)} values, features has {n} rows")
         conf_arr = np.nan_to_num(conf_arr, nan=-np.inf)
-    return _Inputs(feats, labels_arr, X_arr, value_arr, attrs, conf_arr)
+    return _Inputs(feats, labels_arr, X_arr, value_arr, attrs, conf_arr, feats.median().to_numpy(dtype=float))
 
 
 def _segment_codes(labels: np.ndarray) -> tuple[list[int], np.ndarray]:
@@ -283,7 +286,7 @@ def _segment_statistics(inputs: _Inputs, specs: Mapping[str, FeatureSpec], *, al
         codes=codes,
         sizes=sizes,
         values=_value_figures(inputs.value, codes, sizes),
-        features=feature_stats(inputs.feats, codes, n_seg, kinds, alpha),
+        features=feature_stats(inputs.feats, codes, n_seg, kinds, alpha, medians=inputs.medians),
         attributes=attribute_stats(inputs.attributes, codes, n_seg, max_levels, alpha),
     )
 
@@ -307,7 +310,7 @@ def _sample_fits(inputs: _Inputs, codes: np.ndarray, n_seg: int, specs: Mapping[
     columns = list(feats.columns)
     raw = feats.to_numpy(dtype=float)
     sample = stratified_sample(codes, size=sample_size, random_state=random_state)
-    data = RuleData(raw, np.nan_to_num(feats.median().to_numpy(dtype=float)), sample.rows, sample.weights, codes)
+    data = RuleData(raw, np.nan_to_num(inputs.medians), sample.rows, sample.weights, codes)
     return _SampleFits(
         sample=sample,
         rules=[segment_rules(data, code, columns, specs, depth=rule_depth, max_rules=max_rules,

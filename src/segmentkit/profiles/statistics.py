@@ -129,8 +129,10 @@ class _NumericTable:
     observed: np.ndarray  # share of each segment's members with a value
 
 
-def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int) -> _NumericTable:
-    """Means, medians, Cohen's d and Welch p-values of each segment against the rest.
+def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int,
+                   overall_median: np.ndarray | None = None) -> _NumericTable:
+    """Means, medians, Cohen's d and Welch p-values of each segment against the rest
+    (``overall_median``: the columns' medians, when known).
 
     The customers x columns work happens in one buffer the size of ``values``: the values
     with zeros for the missing ones, then their deviations from the column means, then the
@@ -202,7 +204,8 @@ def _numeric_table(values: pd.DataFrame, codes: np.ndarray, n_seg: int) -> _Nume
 
     mean = np.where(n1 > 0, m1c + overall_mean[None, :], np.nan)
     median = values.groupby(grouper).median().reindex(range(n_seg)).to_numpy(dtype=float)
-    overall_median = values.median().to_numpy(dtype=float)
+    if overall_median is None:
+        overall_median = values.median().to_numpy(dtype=float)
     return _NumericTable(
         mean=mean,
         median=median,
@@ -308,9 +311,10 @@ def _numeric_stat(name: str, tab: _NumericTable, index: np.ndarray, code: int, j
 
 
 def feature_stats(feats: pd.DataFrame, codes: np.ndarray, n_seg: int, kinds: Sequence[str],
-                  alpha: float) -> list[tuple[NumericStat, ...]]:
-    """Per segment code, the statistics of every feature (one Benjamini-Hochberg family)."""
-    tab = _numeric_table(feats, codes, n_seg)
+                  alpha: float, *, medians: np.ndarray | None = None) -> list[tuple[NumericStat, ...]]:
+    """Per segment code, the statistics of every feature (one Benjamini-Hochberg family);
+    ``medians``: the features' medians, when known."""
+    tab = _numeric_table(feats, codes, n_seg, medians)
     sd = np.sqrt(np.maximum(feats.var(ddof=0).to_numpy(dtype=float), 0.0))
     index = _index(tab.mean, tab.overall_mean, np.nan_to_num(sd), np.array([k == "trend" for k in kinds]))
     p_adj = _bh(tab.p)
