@@ -202,6 +202,30 @@ def test_segments_sql_gives_the_lifecycle_groups_exactly(layered):
     assert got == {cid: ids[group] for cid, group in EXPECTED.items()}
 
 
+def test_segments_sql_reads_missing_values_as_the_medians_the_rules_were_fitted_with(layered):
+    """The behavioural segments' rules were fitted within the active base, missing values
+    read as its medians; the lifecycle groups' against everyone: segments.sql fills each
+    rule's missing values with the medians of its own fit."""
+    import re
+
+    _, out, result = layered
+    text = (out / "segments.sql").read_text(encoding="utf-8")
+    frame = result.features.frame
+    groups = {g.id for g in result.summary.layers.groups}
+    segment = result.assignments.set_index("customer_id")["segment_id"].reindex(frame.index)
+    active = frame[~segment.isin(groups).to_numpy()]
+    rules = re.findall(r"-- segment (\d+) .*\n.*\n    \((.*)\) AS segment_", text)
+    seen = set()
+    for sid, condition in rules:
+        fitted_on = frame if int(sid) in groups else active
+        for column, median in re.findall(r'coalesce\("?([A-Za-z_0-9]+)"?, ([-0-9.e]+)\)', condition):
+            assert float(median) == pytest.approx(float(fitted_on[column].median()), rel=1e-12), (sid, column)
+            seen.add((int(sid) in groups, column))
+    assert {True, False} <= {g for g, _ in seen}  # rules of both kinds read
+    # the two medians differ here, so the test tells them apart
+    assert any(float(active[c].median()) != pytest.approx(float(frame[c].median())) for _, c in seen)
+
+
 def test_the_validation_fits_the_layers_on_the_past(layered):
     # cutoff = snapshot − 90 days = 2025-10-03. Known then: not N1, N2, O2 (later events); O1
     # one-time; B1 browsers; repeat buyers' median gap 27 (L1 10, 23 × 21, 23 × 27, S2 150,

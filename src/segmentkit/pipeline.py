@@ -479,7 +479,8 @@ class Segmentation:
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
             **_customer_inputs(cust, cust_rows, roles, attributes, frame.index),
             brief_overrides=_brief_overrides(previous, self.brief_overrides),
-            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, settings),
+            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, settings,
+                                   active=None if layers is None else layers.layering.active),
             layers=layers.summary(len(active)) if layers is not None else None,
         )
         stage("opportunities and personas")
@@ -1621,12 +1622,18 @@ def _brief_overrides(previous: SegmentationModel | None,
 
 
 def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
-                settings: Settings) -> dict[str, Any]:
+                settings: Settings, *, active: np.ndarray | None = None) -> dict[str, Any]:
     """What ``segments.sql`` needs: the rules read a missing value as the column's median
-    (see profile_segments), the feature SQL (DuckDB runs only), the events table's name and
-    the catalogue's, when the categories came from one."""
+    among the customers they were fitted on (see profile_segments): everyone of ``frame``,
+    and in a layered run the ``active`` base for the behavioural segments (see
+    :func:`_profiles`); the feature SQL (DuckDB runs only), the events table's name and the
+    catalogue's, when the categories came from one."""
+    def medians(of: pd.DataFrame) -> dict[str, float]:
+        return {c: float(v) for c, v in of.median().items() if pd.notna(v)}
+
     return dict(
-        medians={c: float(v) for c, v in frame.median().items() if pd.notna(v)},
+        medians=medians(frame),
+        base_medians=None if active is None else medians(frame[active]),
         feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
         events_table=ev_table.table if ev_table is not None else "events",
         customer_columns=tuple(settings.roles.features),

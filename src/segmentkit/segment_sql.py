@@ -89,7 +89,7 @@ def _feature_table(feature_sql: str | None, events_table: str, customer_columns:
 
 def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], feature_sql: str | None,
                  *, events_table: str = "events", customer_columns: tuple[str, ...] = (),
-                 products_table: str | None = None) -> str:
+                 products_table: str | None = None, base_medians: Mapping[str, float] | None = None) -> str:
     """The text of ``segments.sql`` for a run.
 
     Parameters
@@ -98,6 +98,10 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         The run's summary (segments with their rules).
     medians : mapping of str to float
         Per feature, the median that stands for a missing value (as in the rules' fit).
+    base_medians : mapping of str to float, optional
+        In a layered run, the medians of the active base, which stand for a missing value
+        in the behavioural segments' rules (fitted within the active base); the lifecycle
+        groups' rules (fitted against everyone) keep ``medians``.
     feature_sql : str or None
         The SELECT that builds the feature table from the canonical events (``None`` for a
         run on customer columns only).
@@ -133,21 +137,22 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
     rule_cols: list[str] = []
     order: list[tuple[float, int, int, str]] = []
     names: dict[int, str] = {}
+    layers = summary.get("layers")
+    groups = {int(g["id"]): g["group"] for g in layers["groups"]} if layers else {}
     for seg in summary.get("segments", []):
         sid = int(seg["id"])
         if sid < 0:
             continue
         names[sid] = seg["name"]
+        fitted_with = base_medians if base_medians is not None and sid not in groups else medians
         for n, rule in enumerate(seg.get("rules") or [], start=1):
             col = f"segment_{sid}_rule_{n}"
-            cond = " AND ".join(_condition(c, medians) for c in rule["conditions"]) or "TRUE"
+            cond = " AND ".join(_condition(c, fitted_with) for c in rule["conditions"]) or "TRUE"
             rule_cols.append(
                 f"    -- segment {sid} ({_comment(seg['name'])}), rule {n}: {_comment(rule['text'])}\n"
                 f"    -- precision {rule['precision']}, coverage {rule['coverage']}, support {rule['support']}\n"
                 f"    ({cond}) AS {col}")
             order.append((-float(rule["precision"]), sid, n, col))
-    layers = summary.get("layers")
-    groups = {int(g["id"]): g["group"] for g in layers["groups"]} if layers else {}
     if layers:
         rule_cols.insert(0, _lifecycle_column(layers["rules"]))
         order = [o for o in order if o[1] not in groups]
