@@ -1021,8 +1021,8 @@ def score(
         reason = "excluded"
     frame = frame[~frame.index.isin(excluded.index)]
     labels, confidence = model.assign_frame(frame)
-    assignments = _run_assignments(ids, ids.get_indexer(frame.index), labels, confidence, model.names, reason, event_ids,
-                                   model.lifecycle_ids if model.lifecycle is not None else None,
+    assignments = _run_assignments(ids, ids.get_indexer(frame.index), labels, confidence, model.names, reason,
+                                   event_ids, model.lifecycle_ids if model.lifecycle is not None else None,
                                    excluded if model.exclude else None)
     if model.baseline and frame.empty and len(excluded):
         notes.append("every customer with features was left out by the exclude rules: no drift measured "
@@ -1357,10 +1357,11 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
                       ) -> tuple[pd.DataFrame, np.ndarray, dict[str, FeatureSpec], str, int, _LayerChoice]:
     """The features of every clustered customer (event features, then customer feature
     columns), in value order, and their rows in the table they come from (the features'
-    when there are events, else the customers'); their specs; the status of customers left out; the largest k
-    the selection may try; the lifecycle layer (:func:`segmentkit.lifecycle.choose_layering`:
-    ``auto`` is flat when the active base would be too small for the asked k). Raises when
-    there are too few customers (of the active base, when layered) for the asked k."""
+    when there are events, else the customers'); their specs; the status of customers left
+    out; the largest k the selection may try; the lifecycle layer
+    (:func:`segmentkit.lifecycle.choose_layering`: ``auto`` is flat when the active base
+    would be too small for the asked k). Raises when there are too few customers (of the
+    active base, when layered) for the asked k."""
     cl, roles = settings.clustering, settings.roles
     # the clustering frame
     specs: dict[str, FeatureSpec] = {}

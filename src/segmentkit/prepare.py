@@ -44,8 +44,8 @@ import pandas as pd
 from segmentkit.errors import InputError
 from segmentkit.features import FeatureSpec
 
-__all__ = ["FAMILIES", "MAX_FAMILY_SHARE", "ColumnTransform", "Preparation", "family_of", "families_sentence", "fit_preparation",
-           "fit_transform"]
+__all__ = ["FAMILIES", "MAX_FAMILY_SHARE", "ColumnTransform", "Preparation", "family_of", "families_sentence",
+           "fit_preparation", "fit_transform"]
 
 #: scaled values are clipped to ±CLIP (winsorising), so a handful of extreme customers
 #: cannot pull a centre of their own
