@@ -468,7 +468,7 @@ class Segmentation:
         stage("profiling segments")
         attributes, profile_skipped = _profile_attributes(cust, cust_rows, frame.index, roles, exclude=tuple(
             getattr(settings.columns, r) for r in _CONTACT_IDENTIFIERS))
-        profiles = _profiles(frame, labels, X, specs, value, attributes, confidence, cl.seed, layers)
+        profiles, base_medians = _profiles(frame, labels, X, specs, value, attributes, confidence, cl.seed, layers)
         # generated names of matched segments are carried over; overrides (this run's on top
         # of the previous run's) are applied last, so they survive refreshes too
         generated = generate_names(profiles, specs, previous={
@@ -479,8 +479,7 @@ class Segmentation:
             frame=frame, labels=labels, value=value, specs=specs, profiles=profiles, generated=generated,
             **_customer_inputs(cust, cust_rows, roles, attributes, frame.index),
             brief_overrides=_brief_overrides(previous, self.brief_overrides),
-            sql_inputs=_sql_inputs(frame, feats, ev_table, spark_stage, settings,
-                                   active=None if layers is None else layers.layering.active),
+            sql_inputs=_sql_inputs(profiles.medians, base_medians, feats, ev_table, spark_stage, settings),
             layers=layers.summary(len(active)) if layers is not None else None,
         )
         stage("opportunities and personas")
@@ -801,16 +800,18 @@ class _Layers:
 
 def _profiles(frame: pd.DataFrame, labels: np.ndarray, X: np.ndarray, specs: Mapping[str, FeatureSpec],
               value: pd.Series, attributes: pd.DataFrame | None, confidence: np.ndarray | None, seed: int,
-              layers: _Layers | None) -> SegmentProfiles:
-    """Every segment's profile (:func:`profile_segments`). In a layered run the behavioural
-    segments are profiled within the active base, so their traits, indices, rules and
-    "vs" figures compare them with the other active customers (the lifecycle rule already
-    sets the whole base apart from the groups); the groups are profiled against everyone.
-    Shares of customers and of value stay shares of everyone."""
+              layers: _Layers | None) -> tuple[SegmentProfiles, Mapping[str, float] | None]:
+    """Every segment's profile (:func:`profile_segments`), and in a layered run the active
+    base's medians, which its behavioural segments' rules read for a missing value (``None``
+    when flat). In a layered run the behavioural segments are profiled within the active
+    base, so their traits, indices, rules and "vs" figures compare them with the other
+    active customers (the lifecycle rule already sets the whole base apart from the
+    groups); the groups are profiled against everyone. Shares of customers and of value
+    stay shares of everyone."""
     everyone = profile_segments(frame, labels, X=X, specs=specs, value=value, attributes=attributes,
                                 confidence=confidence, random_state=seed)
     if layers is None:
-        return everyone
+        return everyone, None
     active = layers.layering.active
     within = profile_segments(
         frame[active], labels[active], X=X[active], specs=specs, value=value.reindex(frame.index)[active],
@@ -819,7 +820,7 @@ def _profiles(frame: pd.DataFrame, labels: np.ndarray, X: np.ndarray, specs: Map
     behaviour = {s.id: s for s in within.segments}
     return replace(everyone, segments=tuple(
         behaviour[s.id].model_copy(update={"share": s.share, "value_share": s.value_share})
-        if s.id in behaviour else s for s in everyone.segments))
+        if s.id in behaviour else s for s in everyone.segments)), within.medians
 
 
 def _run_assignments(ids: pd.Index, at: np.ndarray, labels: np.ndarray, confidence: np.ndarray | None,
@@ -1622,19 +1623,17 @@ def _brief_overrides(previous: SegmentationModel | None,
     return out
 
 
-def _sql_inputs(frame: pd.DataFrame, feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
-                settings: Settings, *, active: np.ndarray | None = None) -> dict[str, Any]:
-    """What ``segments.sql`` needs: the rules read a missing value as the column's median
-    among the customers they were fitted on (see profile_segments): everyone of ``frame``,
-    and in a layered run the ``active`` base for the behavioural segments (see
-    :func:`_profiles`); the feature SQL (DuckDB runs only), the events table's name and the
-    catalogue's, when the categories came from one."""
-    def medians(of: pd.DataFrame) -> dict[str, float]:
-        return {c: float(v) for c, v in of.median().items() if pd.notna(v)}
-
+def _sql_inputs(medians: Mapping[str, float], base_medians: Mapping[str, float] | None,
+                feats: FeatureTable | None, ev_table: LoadedTable | None, spark_stage: Any,
+                settings: Settings) -> dict[str, Any]:
+    """What ``segments.sql`` needs: the medians the rules read for a missing value, those
+    of their fit (:attr:`SegmentProfiles.medians`: everyone's, and in a layered run the
+    active base's for the behavioural segments, ``base_medians``: see :func:`_profiles`);
+    the feature SQL (DuckDB runs only), the events table's name and the catalogue's, when
+    the categories came from one."""
     return dict(
-        medians=medians(frame),
-        base_medians=None if active is None else medians(frame[active]),
+        medians=dict(medians),
+        base_medians=None if base_medians is None else dict(base_medians),
         feature_sql=feats.sql if feats is not None and spark_stage is None and feats.sql else None,
         events_table=ev_table.table if ev_table is not None else "events",
         customer_columns=tuple(settings.roles.features),

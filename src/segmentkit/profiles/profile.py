@@ -4,7 +4,7 @@ the statistics (:mod:`.statistics`), the rules (:mod:`.rules`), the exemplars
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -98,6 +98,9 @@ class SegmentProfiles:
     sample : StratifiedSample or None
         The rows rules, the surrogate tree and exemplars were fitted on (statistics use
         every customer).
+    medians : dict of str to float
+        Each feature's median over the customers profiled (none for a feature without a
+        value), which the rules read in place of a missing value.
     """
 
     segments: tuple[SegmentProfile, ...]
@@ -105,6 +108,7 @@ class SegmentProfiles:
     n_customers: int = 0
     alpha: float = 0.05
     sample: StratifiedSample | None = None
+    medians: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -447,4 +451,6 @@ def profile_segments(
     segments = tuple(_segment_profile(code, stats, fits, specs, n_top=n_top, min_effect_size=min_effect_size,
                                       baseline=baseline) for code in range(n_seg))
     return SegmentProfiles(segments=segments, surrogate_accuracy=fits.surrogate_accuracy,
-                           n_customers=len(inputs.feats), alpha=alpha, sample=fits.sample)
+                           n_customers=len(inputs.feats), alpha=alpha, sample=fits.sample,
+                           medians={str(c): float(m) for c, m in zip(inputs.feats.columns, inputs.medians)
+                                    if not np.isnan(m)})
