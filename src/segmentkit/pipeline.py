@@ -420,7 +420,10 @@ class Segmentation:
 
         feats, ev_table, event_ids, spark_stage = _event_stage(con, settings, customers, events, stage,
                                                                quality, notes, inputs)
-        history = _History.read(con, settings, ev_table, spark_stage, feats, stage)
+        # the customers with features in value order (see _value_order), found once for the
+        # validation's sample and the clustering frame
+        order = _lexicographic_order(feats.frame.to_numpy(dtype="float64")) if feats is not None else None
+        history = _History.read(con, settings, ev_table, spark_stage, feats, order, stage)
         event_rows = _release_events(con, ev_table if spark_stage is None else None,
                                      count_rows=customers is not None, keep=settings.holdout.enabled)
         con.execute(f"SET memory_limit = '{DUCKDB_IDLE_BUDGET}'")
@@ -431,7 +434,7 @@ class Segmentation:
         ids = universe.ids
 
         frame, rows, specs, status_reason, k_max, layer_choice = _clustering_frame(settings, feats, cust, inputs,
-                                                                                   quality, notes, excluded)
+                                                                                   quality, notes, excluded, order)
         # each clustered customer's place among all of them, and its row of the customers
         # table, by positions alone (looking a million text ids up takes 0.3-0.9 s a time)
         at = universe.codes["features" if feats is not None else "customers"][rows]
@@ -620,12 +623,13 @@ class _History:
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, settings: Settings, ev_table: LoadedTable | None,
-             spark_stage: Any, feats: FeatureTable | None, stage: Callable[[str], None]) -> _History | None:
+             spark_stage: Any, feats: FeatureTable | None, order: np.ndarray | None,
+             stage: Callable[[str], None]) -> _History | None:
         """``None`` when there is nothing to read (no validation, no events, or Spark's).
 
         Above :data:`segmentkit.validation.VALIDATION_SAMPLE` customers, the past and the
         future are those of a seeded sample of the run's customers, drawn in value order
-        (:func:`_value_ordered_ids`), from their events alone."""
+        (``order``: :func:`_value_order`'s of the features' rows), from their events alone."""
         if not settings.clustering.validate or ev_table is None or feats is None or spark_stage is not None:
             return None
         stage("reading the past and the future for the out-of-time validation")
@@ -637,7 +641,7 @@ class _History:
         if days is None:
             return cls(first, None, None, None)
         cutoff = snapshot - dt.timedelta(days=days)
-        ids, sample = sample_customers(_value_ordered_ids(feats.frame), random_state=settings.clustering.seed)
+        ids, sample = sample_customers(feats.frame.index[order], random_state=settings.clustering.seed)
         if sample is None:
             return cls(first, cutoff, customer_features(con, ev_table.table, ev_table.roles, snapshot_date=cutoff),
                        next_period(con, ev_table.table, ev_table.roles, cutoff, snapshot))
@@ -1354,7 +1358,7 @@ def _mark_excluded(assignments: pd.DataFrame, excluded: pd.Series) -> None:
 
 def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.DataFrame | None,
                       inputs: dict[str, Any], quality: dict[str, Any], notes: list[str],
-                      excluded: pd.Series
+                      excluded: pd.Series, feature_order: np.ndarray | None = None
                       ) -> tuple[pd.DataFrame, np.ndarray, dict[str, FeatureSpec], str, int, _LayerChoice]:
     """The features of every clustered customer (event features, then customer feature
     columns), in value order, and their rows in the table they come from (the features'
@@ -1362,7 +1366,8 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
     out; the largest k the selection may try; the lifecycle layer
     (:func:`segmentkit.lifecycle.choose_layering`: ``auto`` is flat when the active base
     would be too small for the asked k). Raises when there are too few customers (of the
-    active base, when layered) for the asked k."""
+    active base, when layered) for the asked k. ``feature_order``: the value order of the
+    features' rows, when already found (it is the frame's without customer feature columns)."""
     cl, roles = settings.clustering, settings.roles
     # the clustering frame
     specs: dict[str, FeatureSpec] = {}
@@ -1388,7 +1393,8 @@ def _clustering_frame(settings: Settings, feats: FeatureTable | None, cust: pd.D
     else:
         frame = parts[0]
         status_reason = "excluded"
-    rows = _lexicographic_order(frame.to_numpy(dtype="float64"))  # as _value_order
+    rows = (feature_order if feature_order is not None and feats is not None and frame is feats.frame
+            else _lexicographic_order(frame.to_numpy(dtype="float64")))  # as _value_order
     frame = frame.iloc[rows]
     kept = ~frame.index.isin(excluded.index)  # left out by the exclude rules
     frame, rows = frame[kept], rows[kept]
@@ -1702,12 +1708,6 @@ def _value_order(frame: pd.DataFrame) -> pd.DataFrame:
     interchangeable. (Missing values sort last.)
     """
     return frame.iloc[_lexicographic_order(frame.to_numpy(dtype="float64"))]
-
-
-def _value_ordered_ids(frame: pd.DataFrame) -> pd.Index:
-    """The ids of :func:`_value_order` alone (no copy of the rows: a million customers'
-    features are 200 MB)."""
-    return frame.index[_lexicographic_order(frame.to_numpy(dtype="float64"))]
 
 
 def _lexicographic_order(values: np.ndarray) -> np.ndarray:
