@@ -1017,17 +1017,20 @@ def score(
                 parts.append(custom.where(np.isfinite(custom)))
         elif model.feature_columns:
             raise InputError("this model uses customer feature columns: give --customers")
-    ids, _ = _id_codes(id_parts)
+    ids, codes = _id_codes(id_parts)
+    # the frame's rows are those of the features (or of the customers table), in its order:
+    # their places among all ids come from the codes, not from looking the ids up again
     if model.uses_events:
         frame = parts[0].join(parts[1:]) if len(parts) > 1 else parts[0]
-        reason = "no_events"
+        reason, source = "no_events", "features"
     else:
         frame = parts[0]
-        reason = "excluded"
-    frame = frame[~frame.index.isin(excluded.index)]
+        reason, source = "excluded", "customers"
+    kept = ~frame.index.isin(excluded.index)
+    frame = frame[kept]
     labels, confidence = model.assign_frame(frame)
-    assignments = _run_assignments(ids, ids.get_indexer(frame.index), labels, confidence, model.names, reason,
-                                   event_ids, model.lifecycle_ids if model.lifecycle is not None else None,
+    assignments = _run_assignments(ids, codes[source][kept], labels, confidence, model.names, reason, event_ids,
+                                   model.lifecycle_ids if model.lifecycle is not None else None,
                                    excluded if model.exclude else None)
     if model.baseline and frame.empty and len(excluded):
         notes.append("every customer with features was left out by the exclude rules: no drift measured "

@@ -98,10 +98,6 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
         The run's summary (segments with their rules).
     medians : mapping of str to float
         Per feature, the median that stands for a missing value (as in the rules' fit).
-    base_medians : mapping of str to float, optional
-        In a layered run, the medians of the active base, which stand for a missing value
-        in the behavioural segments' rules (fitted within the active base); the lifecycle
-        groups' rules (fitted against everyone) keep ``medians``.
     feature_sql : str or None
         The SELECT that builds the feature table from the canonical events (``None`` for a
         run on customer columns only).
@@ -113,6 +109,10 @@ def segments_sql(summary: Mapping[str, Any], medians: Mapping[str, float], featu
     products_table : str or None
         The product catalogue's table, when the run took the categories from one: the file
         then first gives each event line its product's category, as the run did.
+    base_medians : mapping of str to float, optional
+        In a layered run, the medians of the active base, which stand for a missing value
+        in the behavioural segments' rules (fitted within the active base); the lifecycle
+        groups' rules (fitted against everyone) keep ``medians``.
 
     Returns
     -------
