@@ -235,3 +235,44 @@ def test_the_feature_frame_holds_each_feature_contiguously_with_nulls_as_nan():
     assert f.loc["a", "gap_mean_days"] == 10.0 and math.isnan(f.loc["b", "gap_mean_days"])
     assert f.loc["a", "monetary"] == 40.0 and f.loc["b", "monetary"] == 5.0
     assert all(f[c].to_numpy().flags.c_contiguous for c in f.columns)
+
+
+def _raw(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A feature query's rows as computed, before the features' rounding."""
+    return con.execute(sql + " ORDER BY customer_id").df().set_index("customer_id")
+
+
+def test_sums_add_as_doubles_when_the_totals_allow_and_agree_to_the_bit_with_decimals():
+    """On the demo's events (amounts of a few hundred), every total fits: the query adds in
+    DOUBLEs and keeps the decimal spelling for ``segments.sql``. Both spellings, run on the
+    same table, give the same numbers to the last bit, before any rounding."""
+    from segmentkit.datasets import make_demo
+    from segmentkit.features import DuckDBEngine, feature_query
+
+    con = duckdb.connect()
+    t = load_events(con, make_demo(400, seed=3).events)
+    query = feature_query(DuckDBEngine(con), t.table, t.roles)
+    assert query.portable_sql and "DECIMAL(38, 0)" in query.portable_sql
+    assert "DECIMAL(38, 0)" not in query.sql.replace("CAST(g AS DECIMAL(38, 0))", "")
+    fast, portable = _raw(con, query.sql), _raw(con, query.portable_sql)
+    assert len(fast) > 300
+    pd.testing.assert_frame_equal(fast, portable, check_exact=True)
+    ft = customer_features(con, t.table, t.roles)
+    assert "DECIMAL(38, 0)" in ft.sql and ft.sql.rstrip().endswith("ORDER BY customer_id")
+
+
+def test_sums_too_large_for_doubles_add_as_decimals_exactly():
+    """Two lines of 5e9, then three of one millionth: 10,000,000,000,000,003 millionths,
+    more than a DOUBLE holds exactly (2**53 is about 9.007e15), so the query adds decimals.
+    Exact, the total is the DOUBLE nearest 1e16 + 3 (1e16 + 4), divided by a million. Added
+    as DOUBLEs in time order, each millionth after the large lines is lost (1e16 + 1 rounds
+    to 1e16): 1e10 (checked: that is what the DOUBLE spelling returns here)."""
+    from segmentkit.features import DuckDBEngine, feature_query
+
+    ev = pd.DataFrame({"customer_id": "c1", "amount": [5e9, 5e9, 1e-6, 1e-6, 1e-6],
+                       "event_time": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=i) for i in range(5)]})
+    con = duckdb.connect()
+    t = load_events(con, ev)
+    query = feature_query(DuckDBEngine(con), t.table, t.roles)
+    assert query.portable_sql == "" and "DECIMAL(38, 0)" in query.sql
+    assert _raw(con, query.sql).loc["c1", "monetary"] == float(10**16 + 3) / 1e6 != 1e10

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, Sequence
 
 import duckdb
@@ -52,7 +52,7 @@ import pandas as pd
 
 from segmentkit.errors import InputError
 from segmentkit.sources import repeated_values
-from segmentkit.sqltext import exact_sum, literal
+from segmentkit.sqltext import exact_sum, literal, sums_fit_doubles
 
 __all__ = ["DuckDBEngine", "FeatureQuery", "FeatureSpec", "FeatureTable", "SqlEngine", "customer_features",
            "feature_query", "fetch_features", "roles_needed"]
@@ -259,6 +259,7 @@ class _EventScan:
     n_usable: int
     window_start: Any
     order_lines_unique: bool
+    sums_fit_doubles: bool = False
 
 
 def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: str,
@@ -275,19 +276,25 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     miss = "".join(f", count(*) - count({r})" for r in others)
     unknown = (f"count(*) FILTER (WHERE {usable} AND (event_type IS NULL OR NOT {_KNOWN_TYPE}))"
                if "event_type" in roles else "0")
+    # what every sum of the features may add up to at most (see sqltext.sums_fit_doubles)
+    sizes = [r for r in ("amount", "quantity") if r in roles]
+    magnitude = ("greatest(" + ", ".join(f"coalesce(sum(abs({r})) FILTER (WHERE {in_window}), 0)" for r in sizes)
+                 + ", 1.0)") if sizes else "1.0"
     row = engine.rows(
         f"SELECT count(*), count(*) - count(customer_id), count(*) - count(event_time), "
         f"count(*) FILTER (WHERE {usable} AND event_time >= {snap}), "
         f"count(*) FILTER (WHERE {usable} AND event_time < {snap} AND {is_return}), "
         f"count(*) FILTER (WHERE {in_window}), min(event_time) FILTER (WHERE {in_window}), "
-        f"{unknown}{miss} FROM {events}"
+        f"{unknown}, {magnitude}{miss} FROM {events}"
     )[0]
     n_usable, window_start, n_unknown = int(row[5] or 0), row[6], int(row[7] or 0)
+    # the largest total is of amounts, of quantities, or of ones (spend without amounts)
+    fit = sums_fit_doubles(max(float(row[8]), n_usable), n_usable)
     # a DISTINCT aggregate beside the others would make the whole pass several times slower
     lines_unique = "order_id" not in roles or n_usable == 0 or not engine.repeats(
         f"SELECT {engine.hash64('order_id')} AS k FROM {events} WHERE {in_window} AND {is_purchase} "
         f"AND order_id IS NOT NULL")
-    vals = [int(v or 0) for v in row[:5] + row[8:]]
+    vals = [int(v or 0) for v in row[:5] + row[9:]]
     quality: dict[str, Any] = {
         "events_distinct_rows": vals[0],
         "events_missing_customer_id": vals[1],
@@ -303,7 +310,7 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
             f"WHERE {usable} AND (event_type IS NULL OR NOT {_KNOWN_TYPE}) GROUP BY 1 ORDER BY 1"
         )
         quality["unknown_event_types"] = {str(k): int(v) for k, v in detail}
-    return _EventScan(quality, n_usable, window_start, lines_unique)
+    return _EventScan(quality, n_usable, window_start, lines_unique, fit)
 
 
 #: Share of events at each end of time that may be odd before the rest decide the plausible
@@ -418,8 +425,8 @@ class _Levels:
     choice: dict[str, Any] | None = None
 
 
-def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
-            purchase: str, max_levels: int, never: Sequence[str] = ()) -> dict[str, _Levels]:
+def _levels(engine: SqlEngine, cond: _EventConditions, roles: Sequence[str], max_levels: int,
+            never: Sequence[str] = ()) -> dict[str, _Levels]:
     """The levels of each role that become share columns, in one query.
 
     Channels: the ``max_levels`` largest by spend. Categories describe what customers buy,
@@ -434,17 +441,18 @@ def _levels(engine: SqlEngine, ev_cte: str, roles: Sequence[str], weight: str,
     """
     if not roles:
         return {}
+    ev_cte, weight, purchase = cond.ev_cte, cond.weight, cond.is_purchase
     text = engine.text_type
     parts = []
     if "category" in roles:
-        parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, {exact_sum('w')} AS w, count(*) AS buyers "
+        parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, {cond.sum('w')} AS w, count(*) AS buyers "
                   f"FROM cc GROUP BY category",
-                  f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {exact_sum('w')} AS w, "
+                  f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
                   f"count(DISTINCT customer_id) AS buyers FROM cc"]
     if "channel" in roles:
-        parts.append(f"SELECT 'channel' AS role, CAST(channel AS {text}) AS level, {exact_sum(weight)} AS w, "
+        parts.append(f"SELECT 'channel' AS role, CAST(channel AS {text}) AS level, {cond.sum(weight)} AS w, "
                      f"CAST(0 AS BIGINT) AS buyers FROM ev WHERE {purchase} GROUP BY channel")
-    spend = (f", cc AS (SELECT customer_id, category, {exact_sum(weight)} AS w FROM ev WHERE {purchase} "
+    spend = (f", cc AS (SELECT customer_id, category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} "
              f"GROUP BY customer_id, category)" if "category" in roles else "")
     rank = "CASE WHEN role = 'category' THEN buyers ELSE 0 END DESC, w DESC, level"
     rows = engine.rows(
@@ -511,6 +519,12 @@ class FeatureQuery:
         As in :class:`FeatureTable`, without ``customers_with_events`` (known once it ran).
     value_column : str
         The feature that is a customer's value (``monetary``, or ``orders`` without amounts).
+    category_levels : dict or None
+        As :attr:`FeatureTable.category_levels`.
+    portable_sql : str
+        The same ``SELECT`` for any other event table (``segments.sql``): its sums hold any
+        total (``sql``'s may add in DOUBLEs, which these events' totals allow; see
+        :func:`segmentkit.sqltext.exact_sum`). Empty: ``sql`` is portable.
     """
 
     sql: str
@@ -521,6 +535,7 @@ class FeatureQuery:
     data_quality: dict[str, Any]
     value_column: str
     category_levels: dict[str, Any] | None = None
+    portable_sql: str = ""
 
 
 def customer_features(
@@ -580,6 +595,8 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
         brings back only some of them.
     """
     sql = (query.sql if select is None else select) + "    ORDER BY customer_id\n"
+    # what segments.sql repeats: the query as it would run over any events
+    shown = sql if select is not None or not query.portable_sql else query.portable_sql + "    ORDER BY customer_id\n"
     names = [s.name for s in query.specs]
     # ids as Python text objects (the engines' customer_id is text): pandas looks them up
     # (reindex, get_indexer) three to five times faster than its Arrow-backed text dtype,
@@ -600,7 +617,7 @@ def fetch_features(engine: SqlEngine, query: FeatureQuery, *, select: str | None
         levels=query.levels,
         data_quality=quality,
         category_levels=query.category_levels,
-        sql="\n".join(line[4:] if line.startswith("    ") else line for line in sql.strip("\n").splitlines()),
+        sql="\n".join(line[4:] if line.startswith("    ") else line for line in shown.strip("\n").splitlines()),
     )
 
 
@@ -624,6 +641,9 @@ class _EventConditions:
         What a row counts for in spend: its amount, or 1 without amounts.
     ev_cte : str
         The ``ev`` CTE: the events in the window, with an event type.
+    bounded : bool
+        The sums over these events may add in DOUBLEs (:func:`segmentkit.sqltext.exact_sum`);
+        set once the events' totals are known.
     """
 
     usable: str
@@ -635,6 +655,11 @@ class _EventConditions:
     raw_return: str
     weight: str
     ev_cte: str
+    bounded: bool = False
+
+    def sum(self, expr: str, where: str = "") -> str:
+        """SQL: :func:`segmentkit.sqltext.exact_sum` of ``expr`` over these events."""
+        return exact_sum(expr, where, bounded=self.bounded)
 
 
 def _snapshot(engine: SqlEngine, events: str, usable: str) -> dt.date:
@@ -723,8 +748,8 @@ def _share_columns(engine: SqlEngine, cond: _EventConditions, has: set[str],
     """The share columns per category and channel: the given levels (from a fitted model,
     always with ``other``), or those :func:`_levels` chooses from these events."""
     given = levels or {}
-    found = _levels(engine, cond.ev_cte, [r for r in ("category", "channel") if r in has and r not in given],
-                    cond.weight, cond.is_purchase, max_levels, never=never_levels)
+    found = _levels(engine, cond, [r for r in ("category", "channel") if r in has and r not in given],
+                    max_levels, never=never_levels)
     columns: dict[str, list[tuple[str, str | None]]] = {}
     chosen_levels: dict[str, tuple[str, ...]] = {}
     specs: list[FeatureSpec] = []
@@ -760,8 +785,8 @@ def _level_condition(role: str, level: str | None, columns: Sequence[tuple[str, 
 
 def _category_shares(columns: Sequence[tuple[str, str | None]], cond: _EventConditions) -> str:
     """The ``act`` aggregates: share of spend per category column (``""`` without any)."""
-    spend = exact_sum(cond.weight, cond.is_purchase)
-    parts = [f"{exact_sum(cond.weight, cond.is_purchase + ' AND ' + _level_condition('category', lvl, columns))} / "
+    spend = cond.sum(cond.weight, cond.is_purchase)
+    parts = [f"{cond.sum(cond.weight, cond.is_purchase + ' AND ' + _level_condition('category', lvl, columns))} / "
              f"nullif({spend}, 0) AS {col}" for col, lvl in columns]
     return ", " + ", ".join(parts) if parts else ""
 
@@ -786,16 +811,16 @@ def _order_key(engine: SqlEngine, has: set[str]) -> str:
             if "order_id" in has else row_key)
 
 
-def _orders_select(has: set[str], lines_unique: bool) -> str:
+def _orders_select(has: set[str], lines_unique: bool, cond: _EventConditions) -> str:
     """The ``orders`` CTE's SELECT: one row per order from the purchase ``lines``."""
     # an export with one row per order (the usual case) needs no grouping of lines
     if lines_unique:
         return ("SELECT customer_id, oid, event_time AS t, amt, coalesce(quantity, 0) AS qty, "
                 "coalesce(discount, 0) AS disc, channel FROM lines")
-    qty = exact_sum("coalesce(quantity, 0)") if "quantity" in has else "0"
+    qty = cond.sum("coalesce(quantity, 0)") if "quantity" in has else "0"
     disc = "max(coalesce(discount, 0))" if "discount" in has else "0"
     chan = "min(channel)" if "channel" in has else "NULL"
-    return (f"SELECT customer_id, oid, min(event_time) AS t, {exact_sum('amt')} AS amt, {qty} AS qty, "
+    return (f"SELECT customer_id, oid, min(event_time) AS t, {cond.sum('amt')} AS amt, {qty} AS qty, "
             f"{disc} AS disc, {chan} AS channel FROM lines GROUP BY customer_id, oid")
 
 
@@ -815,7 +840,7 @@ def _lines_cte(engine: SqlEngine, has: set[str], cond: _EventConditions) -> str:
     )"""
 
 
-def _order_features_cte(engine: SqlEngine, window_start: Any, snapshot_date: dt.date,
+def _order_features_cte(engine: SqlEngine, cond: _EventConditions, window_start: Any, snapshot_date: dt.date,
                         channel_columns: Sequence[tuple[str, str | None]]) -> str:
     """The ``ord`` CTE: per customer, what their orders show (count, spend, gaps, months,
     trend between the window's halves, peak quarter, channel shares)."""
@@ -829,18 +854,18 @@ def _order_features_cte(engine: SqlEngine, window_start: Any, snapshot_date: dt.
     big = "CAST(g AS DECIMAL(38, 0))"
     day = 86_400_000_000
     return f"""    ord AS (
-        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, {exact_sum("amt")} AS gross,
-               {exact_sum("qty")} AS qty, avg(disc) AS disc,
+        SELECT customer_id, count(*) AS n_orders, max(t) AS last_t, {cond.sum("amt")} AS gross,
+               {cond.sum("qty")} AS qty, avg(disc) AS disc,
                CAST(sum({big}) AS DOUBLE) / count(g) / {day} AS gap_mean,
                CASE WHEN count(g) > 1 THEN sqrt(greatest(CAST(count(g) * sum({big} * g) - sum({big}) * sum({big})
                     AS DOUBLE), 0) / (count(g) * (count(g) - 1.0))) / {day} END AS gap_sd,
                {months} AS active_months,
-               coalesce({exact_sum("amt", f"t >= {mid}")}, 0) AS recent,
-               coalesce({exact_sum("amt", f"t < {mid}")}, 0) AS earlier,
-               greatest(coalesce({exact_sum("amt", "quarter(t) = 1")}, 0),
-                        coalesce({exact_sum("amt", "quarter(t) = 2")}, 0),
-                        coalesce({exact_sum("amt", "quarter(t) = 3")}, 0),
-                        coalesce({exact_sum("amt", "quarter(t) = 4")}, 0)) AS peak
+               coalesce({cond.sum("amt", f"t >= {mid}")}, 0) AS recent,
+               coalesce({cond.sum("amt", f"t < {mid}")}, 0) AS earlier,
+               greatest(coalesce({cond.sum("amt", "quarter(t) = 1")}, 0),
+                        coalesce({cond.sum("amt", "quarter(t) = 2")}, 0),
+                        coalesce({cond.sum("amt", "quarter(t) = 3")}, 0),
+                        coalesce({cond.sum("amt", "quarter(t) = 4")}, 0)) AS peak
                {_channel_shares(channel_columns)}
         FROM (SELECT *, {engine.micros("t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
               FROM orders) AS o GROUP BY customer_id
@@ -854,7 +879,7 @@ def _activity_cte(cond: _EventConditions, category_columns: Sequence[tuple[str, 
         SELECT customer_id, min(event_time) AS first_t,
                count(*) FILTER (WHERE event_type = 'view') AS n_views,
                count(*) FILTER (WHERE event_type = 'cart') AS n_carts,
-               coalesce({exact_sum(f"abs({cond.weight})", cond.is_return)}, 0) AS ret_amt,
+               coalesce({cond.sum(f"abs({cond.weight})", cond.is_return)}, 0) AS ret_amt,
                count(*) FILTER (WHERE {cond.is_return}) AS ret_n
                {_category_shares(category_columns, cond)}
         FROM ev GROUP BY customer_id
@@ -917,17 +942,22 @@ def feature_query(
     if scan.n_usable == 0:
         raise _why_no_usable_events(engine, events, usable, cond.snap, "event_type" in has, snapshot_date)
     specs, skipped = _base_specs(has)
+    cond = replace(cond, bounded=scan.sums_fit_doubles)
     shares = _share_columns(engine, cond, has, levels, max_levels, never_levels)
-    sql = "\n".join([
-        f"\n    WITH {cond.ev_cte},",
-        _lines_cte(engine, has, cond) + ",",
-        f"    orders AS ({_orders_select(has, scan.order_lines_unique)}),",
-        _order_features_cte(engine, scan.window_start, snapshot_date, shares.columns.get("channel", [])) + ",",
-        _activity_cte(cond, shares.columns.get("category", [])),
-        _features_select(engine, cond, scan.window_start, "amount" in has, shares.columns),
-        "    ",
-    ])
-    return FeatureQuery(sql=sql, specs=tuple(specs + shares.specs), skipped={**skipped, **shares.skipped},
+
+    def select(c: _EventConditions) -> str:
+        return "\n".join([
+            f"\n    WITH {c.ev_cte},",
+            _lines_cte(engine, has, c) + ",",
+            f"    orders AS ({_orders_select(has, scan.order_lines_unique, c)}),",
+            _order_features_cte(engine, c, scan.window_start, snapshot_date, shares.columns.get("channel", [])) + ",",
+            _activity_cte(c, shares.columns.get("category", [])),
+            _features_select(engine, c, scan.window_start, "amount" in has, shares.columns),
+            "    ",
+        ])
+
+    return FeatureQuery(sql=select(cond), specs=tuple(specs + shares.specs), skipped={**skipped, **shares.skipped},
                         snapshot_date=snapshot_date, levels=shares.levels, data_quality=quality,
                         value_column="monetary" if "amount" in has else "orders",
-                        category_levels=shares.category_choice)
+                        category_levels=shares.category_choice,
+                        portable_sql=select(replace(cond, bounded=False)) if cond.bounded else "")
