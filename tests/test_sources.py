@@ -94,6 +94,21 @@ def test_duplicates_are_found_after_tidying_and_only_exact_ones(con, tmp_path, f
                     ("view", 10.0, "shoes")]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "dataframe"])
+def test_a_row_tidied_is_a_duplicate_of_its_twin_when_the_category_becomes_an_enum(con, tmp_path, fmt):
+    # the category and channel are tidy (a CSV's become an ENUM once read), the second row's
+    # id is padded: tidied, and hashed again, it is the first row's twin; the third differs
+    src = _as(fmt, tmp_path / "e", "customer_id,event_time,event_type,amount,category,channel\n"
+                                   "1,2024-01-01,purchase,10,shoes,web\n"
+                                   " 1,2024-01-01,purchase,10,shoes,web\n"
+                                   "1,2024-01-01,purchase,10,hats,web\n")
+    t = load_events(con, src)
+    assert t.rows_read == 3 and t.duplicates == 1 and t.ids_trimmed == 1
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.table})").fetchall())
+    assert types["category"].startswith("ENUM") and types["channel"].startswith("ENUM")
+    assert con.execute(f"SELECT category::VARCHAR FROM {t.table} ORDER BY 1").fetchall() == [("hats",), ("shoes",)]
+
+
 def _event_frame(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "amount"])
 

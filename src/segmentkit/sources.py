@@ -864,10 +864,12 @@ def _materialize(
         extra = [c for c in inp.columns if c not in used]
         riders = [f"__x{i}" for i in range(len(extra))]
     cols = ", ".join(list(strict) + riders)
-    # when the event type becomes an ENUM only after this pass, the hash sees it as text
-    # (rows whose spelling changes are hashed again, and must hash alike)
-    row_hash = "hash(" + ", ".join(["CAST(event_type AS VARCHAR)" if r == "event_type" and event_types is None
-                                    else r for r in strict] + riders) + ")"
+    # a column that becomes an ENUM only after this pass (the event type, a CSV's category
+    # and channel) is hashed as text: rows rewritten later are hashed again, and must hash
+    # alike (the CAST is a no-op in this pass, where the column is text)
+    as_text = {"event_type"} if event_types is None else set()
+    as_text |= {r for r in ("category", "channel") if r not in levels}
+    row_hash = "hash(" + ", ".join([f"CAST({r} AS VARCHAR)" if r in as_text else r for r in strict] + riders) + ")"
     select = ", ".join([f"{expr} AS {role}" for role, expr in strict.items()] +
                        [identifier(c) + (f" AS {riders[i]}" if riders else "") for i, c in enumerate(extra)])
     if collapse:
@@ -890,12 +892,14 @@ def _materialize(
     late = {role: values for role in ("category", "channel") if role in strict and role not in levels
             for values in [_distinct_values(inp.con, table, role, _FEW_LEVELS)] if _all_tidy(values)}
     tidy |= set(late)
+    # at once: every later pass (the tidying, the duplicates) reads a table 0.6 GB smaller
+    # at 20 million events, nearer the run's DuckDB budget (the row hash reads them as text)
+    _store_as_enums(inp.con, table, late)
     inp.non_finite = _clear_non_finite(inp.con, table, [r for r in ("amount", "quantity") if r in strict],
                                        also="__row_hash = NULL" if collapse else "")
     inp.ids_trimmed = _normalise_text(inp.con, table, [r for r in strict if r not in tidy],
                                       also="__row_hash = NULL" if collapse else "")
     if not collapse:
-        _store_as_enums(inp.con, table, late)
         return _Made(notes, n_rows, tuple(strict))
     con = inp.con
     found_rows, amount = 0, None
@@ -917,8 +921,6 @@ def _materialize(
         con.execute("DROP TABLE __dup_rows")
     for c in ["__row_hash"] + riders:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {c}")
-    # after the duplicate check, whose row hashes saw these columns as text
-    _store_as_enums(con, table, late)
     return _Made(notes, n_rows, tuple(strict), int(found_rows or 0),
                  None if amount is None else float(amount))
 
