@@ -9,6 +9,7 @@ import datetime as dt
 import math
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -276,3 +277,38 @@ def test_sums_too_large_for_doubles_add_as_decimals_exactly():
     query = feature_query(DuckDBEngine(con), t.table, t.roles)
     assert query.portable_sql == "" and "DECIMAL(38, 0)" in query.sql
     assert _raw(con, query.sql).loc["c1", "monetary"] == float(10**16 + 3) / 1e6 != 1e10
+
+
+@pytest.mark.parametrize("categories", [["toys", "books", None, "food"], [f"c{i:02d}" for i in range(70)]])
+def test_category_buyers_from_bits_agree_with_the_pairs_of_customer_and_category(categories):
+    """A few ENUM categories: each buyer's categories are the bits of one integer. Counted
+    the other way (one row per customer and category, as for text or many categories) the
+    levels, buyers and spend shares are the same; 70 categories are too many bits, and
+    take the pairs themselves."""
+    from segmentkit.features import DuckDBEngine, _event_conditions, _levels
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ev = pd.DataFrame({"customer_id": [f"u{i}" for i in rng.integers(0, 400, n)],
+                       "event_time": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+                       "event_type": rng.choice(["purchase", "view"], n, p=[0.7, 0.3]),
+                       "amount": rng.gamma(2.0, 20.0, n).round(2),
+                       "category": rng.choice(np.array(categories, dtype=object), n)})
+    con = duckdb.connect()
+    t = load_events(con, ev)
+    engine = DuckDBEngine(con)
+    assert engine.enum_size(t.table, "category") == len([c for c in categories if c is not None])
+    cond = _event_conditions(engine, t.table, set(t.roles), "customer_id IS NOT NULL", dt.date(2025, 1, 1))
+
+    class Pairs(DuckDBEngine):
+        def enum_size(self, table: str, column: str) -> None:
+            return None
+
+    bits = _levels(engine, t.table, cond, ["category"], 3)["category"]
+    pairs = _levels(Pairs(con), t.table, cond, ["category"], 3)["category"]
+    assert bits == pairs and len(bits.chosen) == 3
+    # by hand, on the frame: the most buying customers first
+    bought = ev[ev.event_type.eq("purchase") & ev.category.notna()]
+    top = bought.groupby("category").customer_id.nunique().sort_values(ascending=False)
+    assert [k["level"] for k in bits.choice["kept"]] == list(top.index[:3])
+    assert [k["customers"] for k in bits.choice["kept"]] == list(top.iloc[:3])

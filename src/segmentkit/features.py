@@ -191,6 +191,12 @@ class SqlEngine(Protocol):
         """Whether the one column (``k``) of a query's rows holds some value twice."""
         ...
 
+    def enum_size(self, table: str, column: str) -> int | None:
+        """How many values a column's ``ENUM`` type has (a value's 0-based place among
+        them is ``enum_code(column)``); ``None`` when the column is no ``ENUM`` (or the
+        engine has none)."""
+        ...
+
     cte_hint: str
     text_type: str
 
@@ -239,6 +245,14 @@ class DuckDBEngine:
         # sorted in numpy, not grouped by DuckDB (see segmentkit.sources.repeated_values)
         return bool(repeated_values(self.con, sql).size)
 
+    def enum_size(self, table: str, column: str) -> int | None:
+        kind = self.con.execute(f"SELECT typeof({column}) FROM {table} LIMIT 1").fetchall()
+        if not kind or not str(kind[0][0]).startswith("ENUM("):
+            return None
+        size = self.con.execute(f"SELECT len(enum_range({column})) FROM {table} WHERE {column} IS NOT NULL LIMIT 1")
+        rows = size.fetchall()
+        return int(rows[0][0]) if rows else 0
+
 
 #: The event types the features know; others are left out and counted.
 _KNOWN_TYPE = "event_type IN ('purchase', 'view', 'cart', 'return')"
@@ -276,10 +290,10 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     miss = "".join(f", count(*) - count({r})" for r in others)
     unknown = (f"count(*) FILTER (WHERE {usable} AND (event_type IS NULL OR NOT {_KNOWN_TYPE}))"
                if "event_type" in roles else "0")
-    # what every sum of the features may add up to at most (see sqltext.sums_fit_doubles)
+    # what every sum of the features may add up to at most (see sqltext.sums_fit_doubles):
+    # over every row, a bound on the window's (a FILTER would cost a tenth of a second at L)
     sizes = [r for r in ("amount", "quantity") if r in roles]
-    magnitude = ("greatest(" + ", ".join(f"coalesce(sum(abs({r})) FILTER (WHERE {in_window}), 0)" for r in sizes)
-                 + ", 1.0)") if sizes else "1.0"
+    magnitude = ("greatest(" + ", ".join(f"coalesce(sum(abs({r})), 0)" for r in sizes) + ", 1.0)") if sizes else "1.0"
     row = engine.rows(
         f"SELECT count(*), count(*) - count(customer_id), count(*) - count(event_time), "
         f"count(*) FILTER (WHERE {usable} AND event_time >= {snap}), "
@@ -289,7 +303,7 @@ def _scan_events(engine: SqlEngine, events: str, roles: Sequence[str], usable: s
     )[0]
     n_usable, window_start, n_unknown = int(row[5] or 0), row[6], int(row[7] or 0)
     # the largest total is of amounts, of quantities, or of ones (spend without amounts)
-    fit = sums_fit_doubles(max(float(row[8]), n_usable), n_usable)
+    fit = sums_fit_doubles(max(float(row[8]), int(row[0])), int(row[0]))
     # a DISTINCT aggregate beside the others would make the whole pass several times slower
     lines_unique = "order_id" not in roles or n_usable == 0 or not engine.repeats(
         f"SELECT {engine.hash64('order_id')} AS k FROM {events} WHERE {in_window} AND {is_purchase} "
@@ -425,7 +439,11 @@ class _Levels:
     choice: dict[str, Any] | None = None
 
 
-def _levels(engine: SqlEngine, cond: _EventConditions, roles: Sequence[str], max_levels: int,
+#: Category ``ENUM`` values at most for the buyers' categories as bits of one integer (:func:`_levels`).
+_MASK_BITS = 64
+
+
+def _levels(engine: SqlEngine, events: str, cond: _EventConditions, roles: Sequence[str], max_levels: int,
             never: Sequence[str] = ()) -> dict[str, _Levels]:
     """The levels of each role that become share columns, in one query.
 
@@ -437,14 +455,27 @@ def _levels(engine: SqlEngine, cond: _EventConditions, roles: Sequence[str], max
     A category's buyers are counted on the spend per customer and category (one row per
     pair, so a count of rows), and all buyers as the distinct customers of those rows:
     about half the cost of ``count(DISTINCT customer_id)`` per grouping set over the
-    events. Channels need no buyer count.
+    events. When the categories are an ``ENUM`` of at most :data:`_MASK_BITS` values (a
+    loaded table's few tidy ones), each buyer's categories are instead the bits of one
+    integer per customer, and the spend is grouped by category alone: a million groups of
+    one integer rather than 2.6 million pairs with a sum (at L 0.4 + 0.1 s against 0.85 s).
+    Channels need no buyer count.
     """
     if not roles:
         return {}
     ev_cte, weight, purchase = cond.ev_cte, cond.weight, cond.is_purchase
     text = engine.text_type
     parts = []
-    if "category" in roles:
+    n_codes = engine.enum_size(events, "category") if "category" in roles else None
+    masked = n_codes is not None and n_codes <= _MASK_BITS
+    if masked:
+        # per customer, the categories bought as bits; per category, its buyers' bit set
+        bits = ", ".join(f"count(*) FILTER (WHERE mask & {1 << i} <> 0)" for i in range(n_codes or 0))
+        parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, w, "
+                  f"CASE WHEN category IS NOT NULL THEN b.by_code[enum_code(category) + 1] END AS buyers FROM cs, b",
+                  f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
+                  f"any_value(b.n) AS buyers FROM cs, b"]
+    elif "category" in roles:
         parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, {cond.sum('w')} AS w, count(*) AS buyers "
                   f"FROM cc GROUP BY category",
                   f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
@@ -454,6 +485,10 @@ def _levels(engine: SqlEngine, cond: _EventConditions, roles: Sequence[str], max
                      f"CAST(0 AS BIGINT) AS buyers FROM ev WHERE {purchase} GROUP BY channel")
     spend = (f", cc AS (SELECT customer_id, category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} "
              f"GROUP BY customer_id, category)" if "category" in roles else "")
+    if masked:
+        spend = (f", m AS (SELECT coalesce(bit_or(1::UBIGINT << enum_code(category)), 0) AS mask FROM ev "
+                 f"WHERE {purchase} GROUP BY customer_id), b AS (SELECT count(*) AS n, [{bits}] AS by_code FROM m), "
+                 f"cs AS (SELECT category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} GROUP BY category)")
     rank = "CASE WHEN role = 'category' THEN buyers ELSE 0 END DESC, w DESC, level"
     rows = engine.rows(
         f"WITH {ev_cte}{spend}, g AS ({' UNION ALL '.join(parts)}) "
@@ -742,13 +777,13 @@ class _ShareColumns:
     category_choice: dict[str, Any] | None
 
 
-def _share_columns(engine: SqlEngine, cond: _EventConditions, has: set[str],
+def _share_columns(engine: SqlEngine, events: str, cond: _EventConditions, has: set[str],
                    levels: dict[str, Sequence[str]] | None, max_levels: int,
                    never_levels: Sequence[str]) -> _ShareColumns:
     """The share columns per category and channel: the given levels (from a fitted model,
     always with ``other``), or those :func:`_levels` chooses from these events."""
     given = levels or {}
-    found = _levels(engine, cond, [r for r in ("category", "channel") if r in has and r not in given],
+    found = _levels(engine, events, cond, [r for r in ("category", "channel") if r in has and r not in given],
                     max_levels, never=never_levels)
     columns: dict[str, list[tuple[str, str | None]]] = {}
     chosen_levels: dict[str, tuple[str, ...]] = {}
@@ -943,7 +978,7 @@ def feature_query(
         raise _why_no_usable_events(engine, events, usable, cond.snap, "event_type" in has, snapshot_date)
     specs, skipped = _base_specs(has)
     cond = replace(cond, bounded=scan.sums_fit_doubles)
-    shares = _share_columns(engine, cond, has, levels, max_levels, never_levels)
+    shares = _share_columns(engine, events, cond, has, levels, max_levels, never_levels)
 
     def select(c: _EventConditions) -> str:
         return "\n".join([

@@ -129,3 +129,6 @@ class SparkEngine:
 
     def repeats(self, sql: str) -> bool:
         return bool(self.rows(f"SELECT 1 FROM ({sql}) AS r GROUP BY k HAVING count(*) > 1 LIMIT 1"))
+
+    def enum_size(self, table: str, column: str) -> int | None:
+        return None  # Spark SQL has no ENUM type
