@@ -439,7 +439,8 @@ class _Levels:
     choice: dict[str, Any] | None = None
 
 
-#: Category ``ENUM`` values at most for the buyers' categories as bits of one integer (:func:`_levels`).
+#: The most ``ENUM`` categories whose buyers :func:`_levels` counts as the bits of one
+#: 64-bit integer per customer.
 _MASK_BITS = 64
 
 
@@ -466,11 +467,11 @@ def _levels(engine: SqlEngine, events: str, cond: _EventConditions, roles: Seque
     ev_cte, weight, purchase = cond.ev_cte, cond.weight, cond.is_purchase
     text = engine.text_type
     parts = []
-    n_codes = engine.enum_size(events, "category") if "category" in roles else None
-    masked = n_codes is not None and n_codes <= _MASK_BITS
+    n_codes = (engine.enum_size(events, "category") or 0) if "category" in roles else 0  # 0: no ENUM
+    masked = 0 < n_codes <= _MASK_BITS
     if masked:
         # per customer, the categories bought as bits; per category, its buyers' bit set
-        bits = ", ".join(f"count(*) FILTER (WHERE mask & {1 << i} <> 0)" for i in range(n_codes or 0))
+        bits = ", ".join(f"count(*) FILTER (WHERE mask & {1 << i} <> 0)" for i in range(n_codes))
         parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, w, "
                   f"CASE WHEN category IS NOT NULL THEN b.by_code[enum_code(category) + 1] END AS buyers FROM cs, b",
                   f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
