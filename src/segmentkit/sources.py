@@ -19,7 +19,7 @@ category        VARCHAR    an ENUM of its values in text order when the input ha
                            1,000 of them, all tidy (see _level_enum): read before the
                            table from a Parquet file or a DataFrame, after it from CSV
 channel         VARCHAR    the same
-discount        DOUBLE     0/1 from booleans, 0/1, yes/no, true/false, or amount > 0
+discount        UTINYINT   0/1 from booleans, 0/1, yes/no, true/false, or amount > 0
 order_id        VARCHAR
 ==============  =========  ==========================================================
 
@@ -96,6 +96,9 @@ def discount_flag(text: str, cast: str) -> str:
     no = ", ".join(literal(v) for v in NO_WORDS)
     return (f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} IN ({yes}) THEN 1.0 WHEN {text} IN ({no}) THEN 0.0 "
             f"ELSE CAST({cast}({text} AS DOUBLE) > 0 AS DOUBLE) END")
+
+#: How the loaded table stores the discount flag (0 or 1).
+DISCOUNT_TYPE = "UTINYINT"
 
 _NUMERIC_TYPES = re.compile(r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$")
 
@@ -596,6 +599,8 @@ def _typed_expressions(
                 low = f"lower(trim({q}::VARCHAR))"
                 strict[role] = discount_flag(low, "CAST")
                 tolerant[role] = discount_flag(low, "try_cast")
+            # a flag in one byte, not eight: 140 MB less of the table at 20 million events
+            strict[role], tolerant[role] = (f"CAST({e} AS {DISCOUNT_TYPE})" for e in (strict[role], tolerant[role]))
     return strict, tolerant, notes
 
 
