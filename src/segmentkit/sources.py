@@ -97,6 +97,7 @@ def discount_flag(text: str, cast: str) -> str:
     return (f"CASE WHEN {text} IS NULL THEN NULL WHEN {text} IN ({yes}) THEN 1.0 WHEN {text} IN ({no}) THEN 0.0 "
             f"ELSE CAST({cast}({text} AS DOUBLE) > 0 AS DOUBLE) END")
 
+
 #: How the loaded table stores the discount flag (0 or 1).
 DISCOUNT_TYPE = "UTINYINT"
 

@@ -8,7 +8,8 @@ so no value from an input can change a statement's meaning.
 
 from __future__ import annotations
 
-__all__ = ["DOUBLE_EXACT_TOTAL", "EXACT_SCALE", "exact_sum", "sums_fit_doubles", "identifier", "literal", "spark_identifier"]
+__all__ = ["DOUBLE_EXACT_TOTAL", "EXACT_SCALE", "exact_sum", "identifier", "literal", "spark_identifier",
+           "sums_fit_doubles"]
 
 
 def identifier(name: str) -> str:
