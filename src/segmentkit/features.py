@@ -466,17 +466,21 @@ def _levels(engine: SqlEngine, events: str, cond: _EventConditions, roles: Seque
         return {}
     ev_cte, weight, purchase = cond.ev_cte, cond.weight, cond.is_purchase
     text = engine.text_type
-    parts = []
+    parts, spend = [], ""  # spend: the CTEs the category parts read
     n_codes = (engine.enum_size(events, "category") or 0) if "category" in roles else 0  # 0: no ENUM
-    masked = 0 < n_codes <= _MASK_BITS
-    if masked:
+    if 0 < n_codes <= _MASK_BITS:
         # per customer, the categories bought as bits; per category, its buyers' bit set
         bits = ", ".join(f"count(*) FILTER (WHERE mask & {1 << i} <> 0)" for i in range(n_codes))
+        spend = (f", m AS (SELECT coalesce(bit_or(1::UBIGINT << enum_code(category)), 0) AS mask FROM ev "
+                 f"WHERE {purchase} GROUP BY customer_id), b AS (SELECT count(*) AS n, [{bits}] AS by_code FROM m), "
+                 f"cs AS (SELECT category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} GROUP BY category)")
         parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, w, "
                   f"CASE WHEN category IS NOT NULL THEN b.by_code[enum_code(category) + 1] END AS buyers FROM cs, b",
                   f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
                   f"any_value(b.n) AS buyers FROM cs, b"]
     elif "category" in roles:
+        spend = (f", cc AS (SELECT customer_id, category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} "
+                 f"GROUP BY customer_id, category)")
         parts += [f"SELECT 'category' AS role, CAST(category AS {text}) AS level, {cond.sum('w')} AS w, count(*) AS buyers "
                   f"FROM cc GROUP BY category",
                   f"SELECT 'all' AS role, CAST(NULL AS {text}) AS level, {cond.sum('w')} AS w, "
@@ -484,12 +488,6 @@ def _levels(engine: SqlEngine, events: str, cond: _EventConditions, roles: Seque
     if "channel" in roles:
         parts.append(f"SELECT 'channel' AS role, CAST(channel AS {text}) AS level, {cond.sum(weight)} AS w, "
                      f"CAST(0 AS BIGINT) AS buyers FROM ev WHERE {purchase} GROUP BY channel")
-    spend = (f", cc AS (SELECT customer_id, category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} "
-             f"GROUP BY customer_id, category)" if "category" in roles else "")
-    if masked:
-        spend = (f", m AS (SELECT coalesce(bit_or(1::UBIGINT << enum_code(category)), 0) AS mask FROM ev "
-                 f"WHERE {purchase} GROUP BY customer_id), b AS (SELECT count(*) AS n, [{bits}] AS by_code FROM m), "
-                 f"cs AS (SELECT category, {cond.sum(weight)} AS w FROM ev WHERE {purchase} GROUP BY category)")
     rank = "CASE WHEN role = 'category' THEN buyers ELSE 0 END DESC, w DESC, level"
     rows = engine.rows(
         f"WITH {ev_cte}{spend}, g AS ({' UNION ALL '.join(parts)}) "

@@ -1825,7 +1825,7 @@ def _profile_attributes(cust: pd.DataFrame | None, rows: np.ndarray | None, inde
             skipped[c] = f"more than {_MAX_PROFILE_LEVELS} distinct values"
     if not keep:
         return None, skipped
-    out = _at_rows(cust[keep], rows, index).copy()
+    out = _at_rows(cust[keep], rows, index)  # new arrays: changing them leaves cust alone
     for c in keep:
         if not (pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c])):
             out[c] = out[c].astype("string").astype(object)
