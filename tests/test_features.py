@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentkit.features import customer_features
+from segmentkit.features import DuckDBEngine, customer_features, feature_query
 from segmentkit.sources import load_events
 
 SNAP = dt.date(2024, 7, 1)
@@ -195,6 +195,33 @@ def test_category_levels_by_distinct_buyers_and_channel_levels_by_spend():
                                "spend_share": round(140 / 226, 6)}]
     assert list(ft.frame.columns[-4:]) == ["cat_share__b", "cat_share__other", "channel_share__app",
                                            "channel_share__other"]
+
+
+@pytest.mark.parametrize("receipt", [False, True], ids=["one-line-orders", "receipt-lines"])
+def test_category_shares_of_purchase_spend_by_hand(receipt):
+    # by hand, levels a and b given (so c and no category are "other"): x spends 60 on
+    # purchases (a 30, b 10, none 20); its view of b and its return of a are not spend.
+    # y spends 20 (b 5, c 15), as two orders, or as two lines of one receipt; z only views.
+    rows = [("x", "2024-01-05", "purchase", "o1", 30.0, "a"), ("x", "2024-02-05", "purchase", "o2", 10.0, "b"),
+            ("x", "2024-03-05", "purchase", "o3", 20.0, None), ("x", "2024-03-06", "view", None, None, "b"),
+            ("x", "2024-03-07", "return", "o1", -30.0, "a"), ("y", "2024-04-01", "purchase", "o4", 5.0, "b"),
+            ("y", "2024-04-01", "purchase", "o4" if receipt else "o5", 15.0, "c"),
+            ("z", "2024-04-02", "view", None, None, "a")]
+    frame = pd.DataFrame(rows, columns=["customer_id", "event_time", "event_type", "order_id", "amount", "category"])
+    con = duckdb.connect()
+    t = load_events(con, frame)
+    query = feature_query(DuckDBEngine(con), t.table, t.roles, snapshot_date=dt.date(2024, 5, 1),
+                          levels={"category": ("a", "b")})
+    # one-line orders sum the shares over the orders, receipts over the events (both paths)
+    order_aggregates = query.sql[query.sql.index("ord AS ("):query.sql.index("act AS (")]
+    assert ("AS cat_share__a" in order_aggregates) is not receipt
+    f = customer_features(con, t.table, t.roles, snapshot_date=dt.date(2024, 5, 1),
+                          levels={"category": ("a", "b")}).frame
+    shares = f[["cat_share__a", "cat_share__b", "cat_share__other"]]
+    expected = pd.DataFrame([[30 / 60, 10 / 60, 20 / 60], [0, 5 / 20, 15 / 20], [0, 0, 0]],
+                            index=pd.Index(["x", "y", "z"], dtype=object), columns=shares.columns)
+    pd.testing.assert_frame_equal(shares, expected, check_names=False, rtol=1e-12)
+    assert f.loc["y", "orders"] == (1 if receipt else 2)
 
 
 def test_sums_do_not_depend_on_the_order_rows_are_added_in():
