@@ -886,9 +886,11 @@ def _lines_cte(engine: SqlEngine, has: set[str], cond: _EventConditions) -> str:
 
 
 def _order_features_cte(engine: SqlEngine, cond: _EventConditions, window_start: Any, snapshot_date: dt.date,
-                        columns: dict[str, list[tuple[str, str | None]]], lines_unique: bool) -> str:
+                        channel_columns: Sequence[tuple[str, str | None]],
+                        category_columns: Sequence[tuple[str, str | None]]) -> str:
     """The ``ord`` CTE: per customer, what their orders show (count, spend, gaps, months,
-    trend between the window's halves, peak quarter, channel and category shares)."""
+    trend between the window's halves, peak quarter, channel shares, and the given
+    category shares of spend)."""
     start = pd.Timestamp(window_start)
     mid = f"TIMESTAMP '{(start + (pd.Timestamp(snapshot_date) - start) / 2).isoformat(sep=' ')}'"  # the window's middle
     first_month = start.year * 12 + start.month
@@ -911,8 +913,8 @@ def _order_features_cte(engine: SqlEngine, cond: _EventConditions, window_start:
                         coalesce({cond.sum("amt", "quarter(t) = 2")}, 0),
                         coalesce({cond.sum("amt", "quarter(t) = 3")}, 0),
                         coalesce({cond.sum("amt", "quarter(t) = 4")}, 0)) AS peak
-               {_channel_shares(columns.get("channel", []))}
-               {_category_shares(columns.get("category", []), cond, over_orders=True) if lines_unique else ""}
+               {_channel_shares(channel_columns)}
+               {_category_shares(category_columns, cond, over_orders=True)}
         FROM (SELECT *, {engine.micros("t", "lag(t) OVER (PARTITION BY customer_id ORDER BY t)")} AS g
               FROM orders) AS o GROUP BY customer_id
     )"""
@@ -991,17 +993,19 @@ def feature_query(
     specs, skipped = _base_specs(has)
     cond = replace(cond, bounded=scan.sums_fit_doubles)
     shares = _share_columns(engine, events, cond, has, levels, max_levels, never_levels)
+    # the category shares of spend: over the orders when each is one line (_category_shares)
+    categories, over_orders = shares.columns.get("category", []), scan.order_lines_unique
 
     def select(c: _EventConditions) -> str:
         return "\n".join([
             f"\n    WITH {c.ev_cte},",
             _lines_cte(engine, has, c) + ",",
             f"    orders AS ({_orders_select(has, scan.order_lines_unique, c)}),",
-            _order_features_cte(engine, c, scan.window_start, snapshot_date, shares.columns,
-                                scan.order_lines_unique) + ",",
-            _activity_cte(c, [] if scan.order_lines_unique else shares.columns.get("category", [])),
+            _order_features_cte(engine, c, scan.window_start, snapshot_date, shares.columns.get("channel", []),
+                                categories if over_orders else []) + ",",
+            _activity_cte(c, [] if over_orders else categories),
             _features_select(engine, c, scan.window_start, "amount" in has, shares.columns,
-                             "ord" if scan.order_lines_unique else "act"),
+                             "ord" if over_orders else "act"),
             "    ",
         ])
 
