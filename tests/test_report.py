@@ -74,6 +74,15 @@ def test_safe_json_round_trips_and_cannot_close_a_script() -> None:
     assert back["n"] is None and back["i"] == 3
 
 
+def test_the_method_names_the_customer_columns_left_out_of_the_profiles_and_why(summary: Summary, html: str) -> None:
+    # the demo's signup dates are text of too many values to profile: the summary says so,
+    # and so does the report, in the same words
+    assert summary.profile_skipped
+    assert "<h4>Customer columns not profiled</h4>" in html
+    for name, why in summary.profile_skipped.items():
+        assert f"<li><code>{escape(name)}</code>: {escape(why)}</li>" in html
+
+
 def test_every_section_and_segment_card_is_there(summary: Summary, html: str) -> None:
     assert html.startswith("<!DOCTYPE html>")
     for section in SECTIONS:

@@ -479,6 +479,7 @@ def _method(summary: Summary) -> dict[str, Any]:
     return {
         "features": [(f, summary.feature_label(f)) for f in summary.features],
         "skipped": list(summary.features_skipped.items()),
+        "profile_skipped": list(summary.profile_skipped.items()),
         "categories": _category_levels(summary),
         "settings": [
             ("Algorithm", summary.algorithm),
