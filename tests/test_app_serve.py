@@ -27,9 +27,8 @@ EXIT_MARGIN = 5.0
 #: the SIGINT it inherits is not ignored, and a job started in the background (``nohup``,
 #: ``&`` in a script, as CI may run the tests) inherits it ignored: then Ctrl+C would not
 #: reach it from a terminal either, and this test would wait for nothing.
-_AS_IN_A_TERMINAL = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                     "sys.argv[0] = 'segmentkit'; runpy.run_module('segmentkit.cli', run_name='__main__', "
-                     "alter_sys=True)")
+_AS_IN_A_TERMINAL = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                     "runpy.run_module('segmentkit.cli', run_name='__main__', alter_sys=True)")
 
 
 def _children(pid: int) -> list[int]:

@@ -828,10 +828,11 @@ def _category_shares(columns: Sequence[tuple[str, str | None]], cond: _EventCond
     order first costs more than it saves (measured), so receipts keep the events' path.
     The sums are exact (:func:`segmentkit.sqltext.exact_sum`): both give the same shares.
     """
-    amount, purchase = ("amt", "") if over_orders else (cond.weight, cond.is_purchase + " AND ")
-    spend = cond.sum("amt") if over_orders else cond.sum(cond.weight, cond.is_purchase)
-    parts = [f"{cond.sum(amount, purchase + _level_condition('category', lvl, columns))} / nullif({spend}, 0) AS {col}"
-             for col, lvl in columns]
+    # orders are purchases already; events are purchases when they say so
+    amount, purchases = ("amt", "") if over_orders else (cond.weight, cond.is_purchase)
+    spend = cond.sum(amount, purchases)
+    parts = [f"{cond.sum(amount, ' AND '.join(filter(None, [purchases, _level_condition('category', lvl, columns)])))}"
+             f" / nullif({spend}, 0) AS {col}" for col, lvl in columns]
     return ", " + ", ".join(parts) if parts else ""
 
 
