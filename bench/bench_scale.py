@@ -291,7 +291,7 @@ def child(task: str, a: dict[str, Any]) -> dict[str, Any]:
         res["kmeans_same_matrix_s"] = time.perf_counter() - t
         res["kmeans_same_matrix_cpu"] = time.process_time() - c
         res["kmeans_inertia"] = _within_ss(X, km.labels_)
-        res["one_pass_s"] = _one_pass_seconds(X)
+        res["one_pass_one_thread_s"], res["one_pass_s"] = _one_pass_seconds(X)
         res["lloyd_iteration_s"], res["product_s"] = _lloyd_seconds(X, a["k"])
         return res
     else:
@@ -310,36 +310,54 @@ def _best_seconds(work: Callable[[], Any], times: int = 5) -> float:
     return best
 
 
-def _one_pass_seconds(X) -> float:
-    """Seconds of one streaming read of ``X`` (its sum; best of five): a Lloyd iteration
-    reads every row at least once, so ``n_iter`` of these bound the final fit from below."""
-    return _best_seconds(X.sum)
+def _one_pass_seconds(X) -> tuple[float, float]:
+    """Seconds of one streaming read of ``X`` (its sum; best of five) by one thread, and by
+    as many threads as the run's fits use, each summing its share of the memory: a Lloyd
+    iteration reads every row at least once, so ``n_iter`` reads by the fit's threads bound
+    the final fit from below (one thread alone does not use the machine's memory bandwidth)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from segmentkit.algorithms import FIT_OPENMP_THREADS
+
+    flat = X.ravel(order="K")  # the matrix's memory in storage order: a view, no copy
+    shares = np.array_split(flat, FIT_OPENMP_THREADS)
+    with ThreadPoolExecutor(max_workers=FIT_OPENMP_THREADS) as pool:
+        both = _best_seconds(lambda: list(pool.map(np.sum, shares)))
+    return _best_seconds(X.sum), both
 
 
 def _lloyd_seconds(X, k: int) -> tuple[float, float]:
     """Seconds of one Lloyd iteration of scikit-learn's ``KMeans`` on ``X``, and of the
     least arithmetic one needs: one BLAS product of ``X`` by ``k`` centres (best of five).
 
-    Both on one thread, as the run fits. The iteration is the difference between fits of
-    six and of one iteration from the same ``k`` random rows (best of three each, after a
-    first fit), divided by five: the fit's fixed costs (checking and centring ``X``, the
-    last assignment) and k-means++, which the run does not do on all rows, are left out.
+    Both with the threads the run fits with (``fit_threads``: BLAS on one thread, OpenMP
+    on two; the product is split in two halves of the rows, one per thread). The iteration
+    is the difference between fits of six and of one iteration from the same ``k`` random
+    rows (best of three each, after a first fit), divided by five: the fit's fixed costs
+    (checking and centring ``X``, the last assignment) and k-means++, which the run does not
+    do on all rows, are left out.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
+
+    from segmentkit.algorithms import FIT_OPENMP_THREADS, fit_threads
 
     start = X[np.random.default_rng(SEED).choice(len(X), size=k, replace=False)]
+    halves = np.array_split(X, FIT_OPENMP_THREADS)
 
     def fit(iterations: int) -> tuple[float, int]:
         t = time.perf_counter()
         km = KMeans(n_clusters=k, init=start, n_init=1, max_iter=iterations, tol=0.0).fit(X)
         return time.perf_counter() - t, int(km.n_iter_)
 
-    with threadpool_limits(limits=1):
+    with fit_threads(), ThreadPoolExecutor(max_workers=FIT_OPENMP_THREADS) as pool:
         fit(1)  # the first fit pays one-time costs (thread pools, imports)
         (one, n_one), (six, n_six) = min(fit(1) for _ in range(3)), min(fit(6) for _ in range(3))
-        product = _best_seconds(lambda: X @ start.T)
+        product = _best_seconds(lambda: list(pool.map(lambda h: h @ start.T, halves)))
     # (a fit that converges within six iterations would skip its last assignment: no figure)
     per_iteration = (six - one) / (n_six - n_one) if (n_one, n_six) == (1, 6) else float("nan")
     return per_iteration, product
@@ -522,12 +540,14 @@ def table(results: list[dict[str, Any]]) -> str:
             # from below; so does its arithmetic, the product of the matrix by the centres
             per_iter, read, product = run_k["lloyd_iteration_s"], run_k["one_pass_s"], run_k["product_s"]
             fit_s = _stage_groups(run_k["stages"]).get("final fit", 0.0)
-            lines.append(f"{r['size']:<4} {r['format']:<8} one Lloyd iteration (scikit-learn, one thread, same matrix) "
-                         f"{per_iter:.3f} s against one read of the matrix {read:.3f} s: {per_iter / read:.1f}x "
-                         f"(target <= 2 where the machine allows); the iteration's least arithmetic, one BLAS "
-                         f"product of the matrix by the centres, takes {product:.3f} s ({product / read:.1f}x a read), "
-                         f"the iteration {per_iter / product:.1f}x that; segmentkit's final fit {fit_s:.2f} s "
-                         f"({run_k['variant']}, {run_k['n_iter']} iterations on all rows)")
+            one_thread = run_k.get("one_pass_one_thread_s", read)
+            lines.append(f"{r['size']:<4} {r['format']:<8} one Lloyd iteration (scikit-learn, the run's threads, same "
+                         f"matrix) {per_iter:.3f} s against one read of the matrix by as many threads {read:.3f} s: "
+                         f"{per_iter / read:.1f}x (target <= 2 where the machine allows; by one thread the read "
+                         f"takes {one_thread:.3f} s, {per_iter / one_thread:.1f}x); the iteration's least arithmetic, "
+                         f"one BLAS product of the matrix by the centres on as many threads, takes {product:.3f} s "
+                         f"({product / read:.1f}x a read), the iteration {per_iter / product:.1f}x that; segmentkit's "
+                         f"final fit {fit_s:.2f} s ({run_k['variant']}, {run_k['n_iter']} iterations on all rows)")
         if at_l:
             for key in ("run_k", "run_default"):
                 peak = r[key]["peak_gb"]

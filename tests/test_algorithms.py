@@ -192,6 +192,29 @@ def test_kmeans_on_many_rows_is_as_good_as_full_kmeans(seed):
     assert fitted.details["inertia"] <= reference * 1.001
 
 
+def test_kmeans_under_fit_threads_is_byte_identical_run_to_run():
+    # two OpenMP threads add their shares of each centre in either order to the same bits;
+    # above the sample threshold, so the restarts and the fit on all rows both run threaded
+    from threadpoolctl import threadpool_info
+
+    X, _ = _blobs(n=120_000, k=6, d=8, seed=4)
+    X = X + np.random.default_rng(4).normal(size=X.shape) * 2.0
+    fits = []
+    for _ in range(3):
+        with algorithms.fit_threads():
+            limits = {(i["user_api"], i["num_threads"]) for i in threadpool_info()}
+            fits.append(algorithms.get("kmeans").fit(X, k=6, random_state=0))
+    assert {n for api, n in limits if api == "openmp"} <= {2}  # (none where scikit-learn has no OpenMP)
+    assert {n for api, n in limits if api == "blas"} == {1}
+    first = fits[0]
+    assert first.details["variant"] == "lloyd (restarts on a sample)"
+    for other in fits[1:]:
+        assert other.labels.tobytes() == first.labels.tobytes()
+        assert other.confidence.tobytes() == first.confidence.tobytes()
+        assert json.dumps(other.state) == json.dumps(first.state)
+        assert json.dumps(other.details) == json.dumps(first.details)
+
+
 def test_assign_noise_moves_noise_rows_to_the_nearest_centre():
     # by hand: 0.4 is nearest to centre 0 (at 0), 9 to centre 5 (at 10); segments keep their ids
     labels = np.array([0, -1, 5, -1])
@@ -210,6 +233,8 @@ def test_nearest_centre_in_blocks_equals_all_rows_at_once():
     X = centres[truth] + rng.normal(scale=0.5, size=(1000, 2))
     whole_labels, whole_conf = nearest_centre(centres, X, block=len(X))
     labels, conf = nearest_centre(centres, X, block=7)  # blocks of 7 rows and a remainder of 6
+    alone = nearest_centre(centres, X, block=7, threads=1)  # the same blocks, one after another
     assert (whole_labels == truth).all()
     assert np.array_equal(labels, whole_labels) and np.array_equal(conf, whole_conf)
+    assert np.array_equal(alone[0], labels) and np.array_equal(alone[1], conf)
     assert ((conf > 0.5) & (conf <= 1.0)).all()  # every row far nearer its own centre

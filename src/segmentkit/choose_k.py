@@ -40,12 +40,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from pydantic import Field, JsonValue
-from threadpoolctl import threadpool_limits
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 from scipy.stats import rankdata
 from sklearn.tree import DecisionTreeClassifier
 
 from segmentkit import algorithms
+from segmentkit.algorithms import fit_threads
 from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
 from segmentkit.config import STABILITY_RESAMPLES
 from segmentkit.contract import Typed
@@ -1233,11 +1233,8 @@ def select_k(
 
     candidates: list[Candidate] = []
     labels: dict[str, dict[tuple[int, tuple], np.ndarray]] = {}
-    # Single-threaded BLAS and OpenMP here: k-means reduces per-thread partial sums in
-    # whatever order threads finish, so with several threads near-tied restarts can flip
-    # between runs (the summary would not be byte-identical); and idle OpenBLAS threads
-    # spinning after a matrix product slow k-means' threads down several-fold anyway.
-    with threadpool_limits(limits=1):
+    # threads that keep every fit byte-identical run to run (see fit_threads)
+    with fit_threads():
         for spec in specs:
             cands, labels[spec.name] = _evaluate(
                 spec, S, metric, v, n, k_values, size_values, constraints, n_bootstrap, random_state, options,

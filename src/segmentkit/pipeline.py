@@ -20,10 +20,9 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 import duckdb
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from segmentkit import __version__, algorithms
-from segmentkit.algorithms import Fitted
+from segmentkit.algorithms import Fitted, fit_threads
 from segmentkit.briefs import apply_brief_overrides, build_briefs
 from segmentkit.catalogue import UNKNOWN, join_catalogue
 from segmentkit.choose_k import (CONTINUUM_MAX_SEGMENTS, MIN_CLUSTERED_SEGMENTS, MIN_ROWS, Constraints, KSelection,
@@ -559,7 +558,7 @@ class Segmentation:
                 prep, X = fit_transform(active, specs, balance_families=cl.balance_families)
             if spec.capabilities.needs_k and X.shape[0] <= k_past:
                 return pd.Series([], dtype=int), frame
-            with threadpool_limits(limits=1):
+            with fit_threads():
                 fitted = spec.fit(X, k=k_past if spec.capabilities.needs_k else None, random_state=cl.seed,
                                   **params)
             if layering is None:
@@ -1480,7 +1479,7 @@ def _fit_segments(X: np.ndarray, selection: KSelection, cl: Any,
     the raw → segment id map and each segment's centre."""
     spec = algorithms.get(selection.recommended_algorithm)
     stage(f"fitting {spec.name} on {X.shape[0]:,} customers")
-    with threadpool_limits(limits=1):  # deterministic to the last bit (see choose_k)
+    with fit_threads():  # deterministic to the last bit
         fitted = spec.fit(X, k=selection.recommended_k if spec.capabilities.needs_k else None,
                           random_state=cl.seed, **selection.recommended_params)
     labels, label_map = canonical_labels(fitted.labels)

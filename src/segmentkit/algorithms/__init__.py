@@ -13,15 +13,17 @@ import pkgutil
 from functools import cache
 
 from segmentkit.algorithms._base import (
+    FIT_OPENMP_THREADS,
     NOISE,
     AlgorithmSpec,
     Capabilities,
     Fitted,
     assign_noise,
+    fit_threads,
     nearest_centre,
 )
 
-__all__ = ["AlgorithmSpec", "Capabilities", "Fitted", "NOISE", "assign_noise", "get", "names", "nearest_centre", "run_names"]
+__all__ = ["AlgorithmSpec", "Capabilities", "FIT_OPENMP_THREADS", "Fitted", "NOISE", "assign_noise", "fit_threads", "get", "names", "nearest_centre", "run_names"]
 
 
 @cache

@@ -10,10 +10,12 @@ loaded without ``pickle``: :attr:`AlgorithmSpec.predict` rebuilds whatever it ne
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "Capabilities",
@@ -24,9 +26,30 @@ __all__ = [
     "relabel_by_size",
     "segment_centres",
     "knee_index",
+    "FIT_OPENMP_THREADS",
+    "fit_threads",
 ]
 
 NOISE = -1
+
+#: OpenMP threads for every fit. scikit-learn's Lloyd iterations (k-means) sum each OpenMP
+#: thread's share of the rows into zeroed centres in whichever order the threads finish: two
+#: shares give the same bits in either order (``0 + a + b == 0 + b + a``), three need not
+#: (addition is commutative but not associative). Two threads keep a fit byte-identical run to
+#: run and use both cores of a laptop; scikit-learn uses fewer where the machine has fewer.
+FIT_OPENMP_THREADS = 2
+
+
+def fit_threads() -> threadpool_limits:
+    """The thread limits every fit runs under: BLAS on one thread, OpenMP on
+    :data:`FIT_OPENMP_THREADS`.
+
+    BLAS stays on one thread: a product's idle OpenBLAS threads spin after it and slow
+    k-means' own threads several-fold, and near-tied restarts could flip with them. One
+    context around a whole sweep, not one per fit: each costs about a millisecond (it scans
+    the process's loaded libraries), and a selection makes hundreds of fits.
+    """
+    return threadpool_limits(limits={"blas": 1, "openmp": FIT_OPENMP_THREADS})
 
 
 @dataclass(frozen=True)
@@ -124,8 +147,8 @@ class AlgorithmSpec:
 NEAREST_CENTRE_BLOCK = 65_536
 
 
-def nearest_centre(centres: np.ndarray, X: np.ndarray, *,
-                   block: int = NEAREST_CENTRE_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def nearest_centre(centres: np.ndarray, X: np.ndarray, *, block: int = NEAREST_CENTRE_BLOCK,
+                   threads: int = FIT_OPENMP_THREADS) -> tuple[np.ndarray, np.ndarray]:
     """Assign rows to their nearest centre.
 
     Parameters
@@ -134,6 +157,9 @@ def nearest_centre(centres: np.ndarray, X: np.ndarray, *,
     X : numpy.ndarray of shape (n, d)
     block : int, default NEAREST_CENTRE_BLOCK
         Rows handled at a time (each row's answer is its own: the blocks change memory only).
+    threads : int, default FIT_OPENMP_THREADS
+        Blocks handled at once, each by one thread (numpy releases the GIL in each step).
+        Each row's answer is still its own, so the answer does not depend on it.
 
     Returns
     -------
@@ -149,17 +175,26 @@ def nearest_centre(centres: np.ndarray, X: np.ndarray, *,
     labels = np.empty(n, dtype=np.intp)
     conf = np.ones(n)
     c2 = (centres * centres).sum(axis=1)[None, :]
-    for start in range(0, n, block):
+
+    def assign(start: int) -> None:
         rows = X[start:start + block]
         # squared distances without an (n, k, d) temporary
         d2 = (rows * rows).sum(axis=1)[:, None] - 2.0 * rows @ centres.T + c2
         np.maximum(d2, 0.0, out=d2)
         labels[start:start + block] = np.argmin(d2, axis=1)
         if centres.shape[0] < 2:
-            continue
+            return
         part = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
         with np.errstate(divide="ignore", invalid="ignore"):
             conf[start:start + block] = np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 0.0)
+
+    starts = range(0, n, block)
+    if threads < 2 or len(starts) < 2:
+        for start in starts:
+            assign(start)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(assign, starts))  # list(): a block's error is raised here
     return labels, conf
 
 
