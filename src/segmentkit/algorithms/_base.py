@@ -45,9 +45,9 @@ def fit_threads() -> threadpool_limits:
     :data:`FIT_OPENMP_THREADS`.
 
     BLAS stays on one thread: a product's idle OpenBLAS threads spin after it and slow
-    k-means' own threads several-fold, and near-tied restarts could flip with them. One
-    context around a whole sweep, not one per fit: each costs about a millisecond (it scans
-    the process's loaded libraries), and a selection makes hundreds of fits.
+    k-means' own OpenMP threads several-fold. Use one context around a whole sweep, not one
+    per fit: each costs about a millisecond (it scans the process's loaded libraries), and
+    a selection makes hundreds of fits.
     """
     return threadpool_limits(limits={"blas": 1, "openmp": FIT_OPENMP_THREADS})
 
