@@ -195,17 +195,21 @@ def test_kmeans_on_many_rows_is_as_good_as_full_kmeans(seed):
 def test_kmeans_under_fit_threads_is_byte_identical_run_to_run():
     # two OpenMP threads add their shares of each centre in either order to the same bits;
     # above the sample threshold, so the restarts and the fit on all rows both run threaded
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from threadpoolctl import threadpool_info
 
     X, _ = _blobs(n=120_000, k=6, d=8, seed=4)
     X = X + np.random.default_rng(4).normal(size=X.shape) * 2.0
+    machine = _openmp_effective_n_threads()  # what scikit-learn would run here unlimited
     fits = []
     for _ in range(3):
         with algorithms.fit_threads():
             limits = {(i["user_api"], i["num_threads"]) for i in threadpool_info()}
+            used = _openmp_effective_n_threads()  # what KMeans runs under the limits
             fits.append(algorithms.get("kmeans").fit(X, k=6, random_state=0))
     assert {n for api, n in limits if api == "openmp"} <= {2}  # (none where scikit-learn has no OpenMP)
     assert {n for api, n in limits if api == "blas"} == {1}
+    assert used == min(2, machine)  # two threads wherever the machine has two cores
     first = fits[0]
     assert first.details["variant"] == "lloyd (restarts on a sample)"
     for other in fits[1:]:
