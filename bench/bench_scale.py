@@ -540,7 +540,7 @@ def table(results: list[dict[str, Any]]) -> str:
             # from below; so does its arithmetic, the product of the matrix by the centres
             per_iter, read, product = run_k["lloyd_iteration_s"], run_k["one_pass_s"], run_k["product_s"]
             fit_s = _stage_groups(run_k["stages"]).get("final fit", 0.0)
-            one_thread = run_k.get("one_pass_one_thread_s", read)
+            one_thread = run_k["one_pass_one_thread_s"]
             lines.append(f"{r['size']:<4} {r['format']:<8} one Lloyd iteration (scikit-learn, the run's threads, same "
                          f"matrix) {per_iter:.3f} s against one read of the matrix by as many threads {read:.3f} s: "
                          f"{per_iter / read:.1f}x (target <= 2 where the machine allows; by one thread the read "

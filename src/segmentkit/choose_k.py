@@ -45,8 +45,7 @@ from scipy.stats import rankdata
 from sklearn.tree import DecisionTreeClassifier
 
 from segmentkit import algorithms
-from segmentkit.algorithms import fit_threads
-from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, knee_index, relabel_by_size
+from segmentkit.algorithms._base import NOISE, AlgorithmSpec, Fitted, fit_threads, knee_index, relabel_by_size
 from segmentkit.config import STABILITY_RESAMPLES
 from segmentkit.contract import Typed
 from segmentkit.export import json_float
