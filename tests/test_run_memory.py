@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segmentkit import Segmentation
+from segmentkit import Segmentation, features
 from segmentkit.features import _round_significant
 from segmentkit.pipeline import DUCKDB_MEMORY_BUDGET, run_connection
 from segmentkit.profiles.statistics import _numeric_table
@@ -43,6 +43,25 @@ def test_round_significant_by_hand():
     assert out[1, 0] == 0.0 and np.isnan(out[1, 1])
     assert out[2, 0] == np.inf  # infinite stays infinite
     assert out[2, 1] == 987654322000.0
+
+
+def test_round_significant_in_threaded_blocks_gives_each_value_its_own_rounding(monkeypatch):
+    """Blocks of rows on two threads: every row is rounded (none skipped at a block's edge),
+    each value exactly as it is alone, in place or into a new array."""
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(0.0, 6.0, size=(103, 3)) * rng.choice([-1.0, 1.0], size=(103, 3))
+    x[5, 0], x[50, 1], x[102, 2] = 0.0, np.nan, -np.inf
+    x[101] = [123456789.123, -0.000123456789123, 987654321987.0]  # in the last block (by hand)
+    alone = np.array([[_round_significant(np.array([[v]]))[0, 0] for v in row] for row in x])
+    monkeypatch.setattr(features, "ROUND_BLOCK_ROWS", 10)  # 11 blocks, the last of 3 rows
+    into_new = _round_significant(x)
+    in_place = x.copy(order="F")
+    assert _round_significant(in_place, out=in_place) is in_place
+    for got in (into_new, in_place):
+        assert np.array_equal(got.view(np.int64), alone.view(np.int64))
+    assert list(into_new[101]) == [123456789.0, -0.000123456789, 987654322000.0]
+    assert into_new[5, 0] == 0.0 and np.isnan(into_new[50, 1]) and into_new[102, 2] == -np.inf
+    assert not np.array_equal(into_new[~np.isnan(x)], x[~np.isnan(x)])  # it did round
 
 
 def test_numeric_table_by_hand():
