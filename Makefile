@@ -11,11 +11,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.base: pyproject.toml | $(PY)
+# setup.py and the C source: `pip install -e .` compiles the Lloyd pass into src/ again
+BUILD := pyproject.toml setup.py src/segmentkit/algorithms/_lloyd_kernel.c
+
+$(VENV)/.base: $(BUILD) | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(PY)
+$(VENV)/.test: $(BUILD) | $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@ $(VENV)/.base
 
@@ -40,4 +43,4 @@ bench: $(VENV)/.test
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_scale.py --repeat 3
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output .pytest_cache build src/segmentkit/algorithms/*.so

@@ -193,8 +193,9 @@ def test_kmeans_on_many_rows_is_as_good_as_full_kmeans(seed):
 
 
 def test_kmeans_under_fit_threads_is_byte_identical_run_to_run():
-    # two OpenMP threads add their shares of each centre in either order to the same bits;
-    # above the sample threshold, so the restarts and the fit on all rows both run threaded
+    # two OpenMP threads add their shares of each centre in either order to the same bits
+    # (the restarts, scikit-learn's); above the sample threshold, so the restarts run on a
+    # sample and the fit on all rows on the compiled pass's two threads (fixed blocks)
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
     from threadpoolctl import threadpool_info
 

@@ -10,12 +10,13 @@ loaded without ``pickle``: :attr:`AlgorithmSpec.predict` rebuilds whatever it ne
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from segmentkit.algorithms._lloyd import PASS_BLOCK_ROWS, assign_pass
 
 __all__ = [
     "Capabilities",
@@ -23,6 +24,7 @@ __all__ = [
     "AlgorithmSpec",
     "assign_noise",
     "nearest_centre",
+    "distance_confidence",
     "relabel_by_size",
     "segment_centres",
     "knee_index",
@@ -142,60 +144,47 @@ class AlgorithmSpec:
     fit_path: FitPathFunction | None = None
 
 
-#: Rows per block in :func:`nearest_centre`: its temporaries are a few (rows, k) and
-#: (rows, d) arrays per block, not per customer (a million customers' would be 100s of MB).
-NEAREST_CENTRE_BLOCK = 65_536
-
-
-def nearest_centre(centres: np.ndarray, X: np.ndarray, *, block: int = NEAREST_CENTRE_BLOCK,
+def nearest_centre(centres: np.ndarray, X: np.ndarray, *, block: int = PASS_BLOCK_ROWS,
                    threads: int = FIT_OPENMP_THREADS) -> tuple[np.ndarray, np.ndarray]:
-    """Assign rows to their nearest centre.
+    """Assign rows to their nearest centre (one compiled pass, :func:`~segmentkit.algorithms._lloyd.assign_pass`:
+    the same arithmetic as the k-means fit's, so a fitted row is assigned again to its segment).
 
     Parameters
     ----------
     centres : numpy.ndarray of shape (k, d)
     X : numpy.ndarray of shape (n, d)
-    block : int, default NEAREST_CENTRE_BLOCK
-        Rows handled at a time (each row's answer is its own: the blocks change memory only).
+    block : int, default PASS_BLOCK_ROWS
+        Rows handled at a time (each row's answer is its own: the blocks change nothing).
     threads : int, default FIT_OPENMP_THREADS
-        Blocks handled at once, each by one thread (numpy releases the GIL in each step).
-        Each row's answer is still its own, so the answer does not depend on it.
+        Blocks handled at once, each by one thread (the GIL released); each row's answer is
+        still its own, so the answer does not depend on it.
 
     Returns
     -------
     labels : numpy.ndarray of shape (n,)
-        Index of the nearest centre.
+        Index of the nearest centre (the first of equally near ones).
     confidence : numpy.ndarray of shape (n,)
-        ``1 - d1 / d2`` where ``d1``, ``d2`` are the distances to the nearest and second
-        nearest centre: 0 on a boundary, close to 1 deep inside a segment.
+        :func:`distance_confidence`: 0 on a boundary, close to 1 deep inside a segment.
     """
-    centres = np.asarray(centres, dtype=float)
     X = np.asarray(X, dtype=float)
-    n = X.shape[0]
-    labels = np.empty(n, dtype=np.intp)
-    conf = np.ones(n)
-    c2 = (centres * centres).sum(axis=1)[None, :]
+    if X.shape[0] == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    found = assign_pass(X, centres, threads=threads, second=True, block=block)
+    return found.labels.astype(np.intp), distance_confidence(found.nearest, found.second)
 
-    def assign(start: int) -> None:
-        rows = X[start:start + block]
-        # squared distances without an (n, k, d) temporary
-        d2 = (rows * rows).sum(axis=1)[:, None] - 2.0 * rows @ centres.T + c2
-        np.maximum(d2, 0.0, out=d2)
-        labels[start:start + block] = np.argmin(d2, axis=1)
-        if centres.shape[0] < 2:
-            return
-        part = np.sqrt(np.partition(d2, 1, axis=1)[:, :2])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            conf[start:start + block] = np.where(part[:, 1] > 0, 1.0 - part[:, 0] / part[:, 1], 0.0)
 
-    starts = range(0, n, block)
-    if threads < 2 or len(starts) < 2:
-        for start in starts:
-            assign(start)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(assign, starts))  # list(): a block's error is raised here
-    return labels, conf
+def distance_confidence(nearest: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``1 - d1 / d2`` from the squared distances to the nearest and the second nearest
+    centre (``d1``, ``d2`` their square roots): 0 on a boundary (and where both are 0), close
+    to 1 deep inside a segment, 1 with a single centre (``second`` infinite). Overwrites
+    both arrays."""
+    np.sqrt(nearest, out=nearest)
+    np.sqrt(second, out=second)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(nearest, second, out=nearest)
+    np.subtract(1.0, nearest, out=nearest)
+    nearest[~(second > 0)] = 0.0
+    return nearest
 
 
 def assign_noise(labels: np.ndarray, X: np.ndarray, centres: Mapping[int, Sequence[float]]) -> np.ndarray:

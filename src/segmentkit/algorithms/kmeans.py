@@ -1,4 +1,5 @@
-"""k-means (Lloyd); on many rows the restarts run on a sample and seed one full Lloyd fit."""
+"""k-means (Lloyd); on many rows the restarts run on a sample and seed one full Lloyd fit,
+whose iterations are the compiled passes of :mod:`segmentkit.algorithms._lloyd`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any, Mapping
 import numpy as np
 from sklearn.cluster import KMeans
 
-from segmentkit.algorithms._base import AlgorithmSpec, Capabilities, Fitted, nearest_centre
+from segmentkit.algorithms._base import (FIT_OPENMP_THREADS, AlgorithmSpec, Capabilities, Fitted, distance_confidence,
+                                         nearest_centre)
+from segmentkit.algorithms._lloyd import lloyd
 
 __all__ = ["INIT_SAMPLE", "SAMPLE_INIT_THRESHOLD", "SPEC", "fit", "predict"]
 
@@ -43,7 +46,8 @@ def fit(
     sample_init_threshold : int
         Above this many rows the restarts run on a seeded sample of ``init_sample`` rows and
         their best centres start one Lloyd fit on all rows (full k-means, not mini-batch:
-        as good as ``KMeans`` on all rows, at the cost of about one restart).
+        as good as ``KMeans`` on all rows). That fit is :func:`~segmentkit.algorithms._lloyd.lloyd`:
+        scikit-learn's iterations and rules, each iteration one compiled pass over the rows.
     init_sample : int
         Rows of that sample.
     """
@@ -51,18 +55,20 @@ def fit(
     if n > sample_init_threshold:
         rows = np.sort(np.random.default_rng(random_state).choice(n, size=min(n, init_sample), replace=False))
         start = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X[rows]).cluster_centers_
-        model = KMeans(n_clusters=k, init=start, n_init=1, random_state=random_state).fit(X)
+        full = lloyd(X, start, threads=FIT_OPENMP_THREADS)
+        centres, inertia, n_iter = full.centres, full.inertia, full.n_iter
+        labels, confidence = full.final.labels, distance_confidence(full.final.nearest, full.final.second)
         variant = "lloyd (restarts on a sample)"
     else:
         model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
+        centres, inertia, n_iter = model.cluster_centers_, float(model.inertia_), int(model.n_iter_)
+        labels, confidence = nearest_centre(centres, X)
         variant = "lloyd"
-    centres = model.cluster_centers_
-    labels, confidence = nearest_centre(centres, X)
     return Fitted(
         labels=labels.astype(int),
         state={"centres": centres.tolist()},
         confidence=confidence,
-        details={"inertia": float(model.inertia_), "variant": variant, "n_iter": int(model.n_iter_)},
+        details={"inertia": inertia, "variant": variant, "n_iter": n_iter},
     )
 
 
