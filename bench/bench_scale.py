@@ -383,7 +383,7 @@ def _own_lloyd_seconds(X, k: int) -> tuple[float, float, int]:
     rows = np.sort(rng.choice(len(X), size=min(len(X), INIT_SAMPLE), replace=False))
     with fit_threads():
         start = KMeans(n_clusters=k, n_init=10, random_state=SEED).fit(X[rows]).cluster_centers_
-        iteration = _best_seconds(lambda: _means(X, assign_pass(X, centres, threads=FIT_OPENMP_THREADS), centres))
+        iteration = _best_seconds(lambda: _means(X, assign_pass(X, centres, threads=FIT_OPENMP_THREADS)))
         fits: list[int] = []
         whole = _best_seconds(lambda: fits.append(lloyd(X, start, threads=FIT_OPENMP_THREADS).n_iter), times=3)
     return iteration, whole, fits[0] + 1

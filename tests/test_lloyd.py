@@ -65,6 +65,40 @@ def test_assign_pass_bits_do_not_depend_on_threads_and_rows_not_on_blocks():
         assert a.tobytes() == b.tobytes()
 
 
+@pytest.mark.slow
+def test_the_plain_copy_for_cpus_without_fused_multiply_add_agrees(tmp_path):
+    """The copy an older CPU runs (a product rounded before it is added), compiled here on
+    its own, agrees with the copy this CPU runs to the last bits that rounding moves."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, CFLAGS="-DFUSED_COPIES=0")
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--build-lib", str(tmp_path / "lib"),
+                    "--build-temp", str(tmp_path / "tmp")], cwd=root, env=env, check=True, capture_output=True)
+    built = next((tmp_path / "lib").rglob("_lloyd_kernel*"))
+    spec = importlib.util.spec_from_file_location("_lloyd_kernel", built)
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)
+    rng = np.random.default_rng(13)
+    X = np.asfortranarray(rng.normal(size=(3_001, 11)))
+    centres = X[rng.choice(3_001, size=9, replace=False)] + 0.05
+    results = []
+    for module in (plain, _lloyd_kernel):
+        out = dict(labels=np.empty(3_001, np.int32), d1=np.empty(3_001), d2=np.empty(3_001),
+                   sums=np.empty((9, 11)), counts=np.empty(9, np.int64))
+        spread = module.block_pass(X, centres, 0, 3_001, *out.values())
+        results.append((out, spread))
+    (a, spread_a), (b, spread_b) = results
+    assert np.array_equal(a["labels"], b["labels"]) and np.array_equal(a["counts"], b["counts"])
+    for key in ("d1", "d2", "sums"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-12, atol=1e-12)
+    assert spread_a == pytest.approx(spread_b, rel=1e-12)
+
+
 def test_the_compiled_pass_refuses_arrays_of_the_wrong_kind():
     X, centres = np.zeros((10, 3)), np.zeros((2, 3))
     ok = dict(labels=np.empty(10, np.int32), d1=np.empty(10), d2=None, sums=np.empty((2, 3)),
@@ -129,6 +163,36 @@ def test_lloyd_relocates_an_empty_cluster_as_scikit_learn_does():
     assert ours.final.counts.min() > 0  # the empty centre took a row and kept rows
     assert np.array_equal(ours.final.labels, reference.labels_)
     assert ours.inertia == pytest.approx(reference.inertia_, rel=1e-10)
+
+
+def test_lloyd_refuses_nan_and_infinity_as_scikit_learn_does():
+    # one NaN among the rows would become a centre's NaN and then every row's distance
+    X, _ = make_blobs(n_samples=2_000, centers=3, n_features=4, random_state=4)
+    for bad in (np.nan, np.inf):
+        Y = X.copy()
+        Y[1_234, 2] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            lloyd(Y, X[:3], threads=2)
+    with pytest.raises(ValueError, match="max_iter"):
+        lloyd(X, X[:3], threads=2, max_iter=0)
+
+
+def test_kmeans_on_many_rows_refuses_a_nan_outside_its_sample():
+    from segmentkit import algorithms
+
+    X, _ = make_blobs(n_samples=3_000, centers=3, n_features=4, random_state=6)
+    X[-1, 0] = np.nan  # the sample of 1,000 rows is checked by scikit-learn; the rest here
+    with pytest.raises(ValueError, match="NaN"):
+        algorithms.get("kmeans").fit(X, k=3, random_state=0, sample_init_threshold=1_000, init_sample=1_000)
+
+
+def test_assign_pass_takes_a_column_of_a_record_array():
+    # a field of a record array: float64 values 12 bytes apart, not aligned for the pass
+    rows = np.zeros(50, dtype=[("a", np.float32), ("x", np.float64)])
+    rows["x"] = np.arange(50.0)
+    X = rows["x"].reshape(-1, 1)
+    found = assign_pass(X, np.array([[0.0], [49.0]]), threads=1)
+    assert found.counts.tolist() == [25, 25]
 
 
 def test_lloyd_stops_at_max_iter_and_with_tol_zero_only_on_stable_labels():

@@ -76,7 +76,7 @@ def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, nearest: bo
     block : int
         Rows per block (fixes the bits of the sums; see :data:`PASS_BLOCK_ROWS`).
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.require(X, dtype=np.float64, requirements=["A"])  # native, aligned (e.g. not a record's field)
     centres = np.ascontiguousarray(centres, dtype=np.float64)
     n, d = X.shape
     k = centres.shape[0]
@@ -153,7 +153,9 @@ def lloyd(X: np.ndarray, centres: np.ndarray, *, threads: int, max_iter: int = 3
     labels twice end it ("strict convergence"); otherwise a total squared shift of the
     centres within the tolerance ends it, and one more pass assigns the rows to the final
     centres. A centre left without rows takes the row farthest from its own centre (the
-    farthest first), as scikit-learn relocates empty clusters.
+    farthest first), as scikit-learn relocates empty clusters; where there is none to take
+    (more centres than distinct rows) it goes to the largest centre's mean, as scikit-learn
+    places it.
 
     Parameters
     ----------
@@ -166,15 +168,23 @@ def lloyd(X: np.ndarray, centres: np.ndarray, *, threads: int, max_iter: int = 3
     tol : float
         Relative tolerance (scikit-learn's ``tol``).
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.require(X, dtype=np.float64, requirements=["A"])
     centres = np.array(centres, dtype=np.float64, order="C")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be at least 1, not {max_iter}")
+    if not np.isfinite(centres).all():
+        raise ValueError("Input contains NaN or infinity: k-means needs finite centres")
     limit: float | None = None
     previous: np.ndarray | None = None
     for i in range(max_iter):
         step = assign_pass(X, centres, threads=threads)
-        if limit is None:  # scikit-learn's _tolerance, without a pass of its own
-            limit = mean_variance(step, centres) * tol
-        moved = _means(X, step, centres)
+        if limit is None:
+            # as scikit-learn checks its input: a NaN or infinite value in any row makes its
+            # centre's sum NaN or infinite (and would make every distance NaN next)
+            if not (np.isfinite(step.sums).all() and np.isfinite(step.spread)):
+                raise ValueError("Input contains NaN or infinity: k-means needs finite values")
+            limit = mean_variance(step, centres) * tol  # scikit-learn's _tolerance, from this pass
+        moved = _means(X, step)
         shift = float(((moved - centres) ** 2).sum())
         centres = moved
         if previous is not None and np.array_equal(step.labels, previous):
@@ -187,13 +197,14 @@ def lloyd(X: np.ndarray, centres: np.ndarray, *, threads: int, max_iter: int = 3
     return LloydFit(centres=centres, final=final, inertia=float(final.nearest.sum()), n_iter=i + 1)
 
 
-def _means(X: np.ndarray, p: Pass, centres: np.ndarray) -> np.ndarray:
+def _means(X: np.ndarray, p: Pass) -> np.ndarray:
     """Each centre's rows' mean; an empty centre takes the farthest row (scikit-learn's
     ``_relocate_empty_clusters_dense``: that row's value leaves its own centre's sum)."""
     sums, counts = p.sums.copy(), p.counts.astype(np.float64)
     empty = np.flatnonzero(counts == 0)
-    if empty.size and p.nearest is not None and p.nearest.max() > 0:
-        far = np.argpartition(p.nearest, -empty.size)[:-empty.size - 1:-1]
+    taken = min(empty.size, 0 if p.nearest is None else p.nearest.size)
+    if taken and p.nearest.max() > 0:
+        far = np.argpartition(p.nearest, -taken)[:-taken - 1:-1]
         for new, row in zip(empty, far):
             old = p.labels[row]
             sums[old] -= X[row]
@@ -201,6 +212,6 @@ def _means(X: np.ndarray, p: Pass, centres: np.ndarray) -> np.ndarray:
             counts[new], counts[old] = 1.0, counts[old] - 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts[:, None]
-    keep = counts == 0  # no row at all (more centres than distinct rows): where it was
-    means[keep] = centres[keep]
+    empty = counts == 0  # still no row (more centres than distinct rows): the largest centre's mean
+    means[empty] = means[int(np.argmax(counts))]
     return means

@@ -2,17 +2,20 @@
  * The Lloyd pass of segmentkit's k-means, compiled: for each row of a block its nearest
  * centre (and the squared distances to the nearest and second nearest), and for the block
  * each centre's sum and count of rows. One pass reads each row once from memory, a tile of
- * rows at a time: the distances as |x|^2 - 2 x.c + |c|^2 (one fused multiply-add per row,
- * centre and feature, as scikit-learn's k-means computes them with a product), about the
+ * rows at a time: the distances as |x|^2 - 2 x.c + |c|^2 (a multiply-add per row, centre and
+ * feature, as scikit-learn's k-means computes them with a product), about the
  * centres' mean (as scikit-learn centres the data), so that rows far from 0 keep their
  * distances' digits.
  *
- * The same input gives the same bits on every CPU and with any number of threads:
+ * The same input gives the same bits with any number of threads, and on every CPU with
+ * fused multiply-add (x86-64 from 2013, AVX2 and FMA, or AVX-512):
  * - the vectors are GCC's generic vectors of 8 doubles, one lane per row: each row's
  *   arithmetic is the same whatever width the CPU's vector unit has;
- * - products are added with fma() (one rounding, exact on every CPU; one instruction on a
- *   CPU with fused multiply-add), and the build turns off any other contraction
- *   (-ffp-contract=off in setup.py);
+ * - on those CPUs a product is added with one rounding (fma), in a copy of the tile pass
+ *   compiled for AVX2 + FMA and one for AVX-512; elsewhere (older x86-64, or another
+ *   compiler than GCC) a copy that rounds the product first, because C's fma() without the
+ *   instruction is a slow library call: there the last bits differ. The build turns off
+ *   any other fusing (-ffp-contract=off in setup.py);
  * - a block's sums add its rows in order (even and odd rows apart, then the two added);
  *   the caller fixes the blocks and adds their sums in block order.
  *
@@ -36,11 +39,12 @@
 typedef double v8d __attribute__((vector_size(64)));
 typedef int64_t v8l __attribute__((vector_size(64)));
 
+#ifndef FUSED_COPIES /* -DFUSED_COPIES=0 builds the plain copy alone (the tests compare the two) */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-/* one compiled copy per instruction set, chosen when the module loads (same bits in each) */
-#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FUSED_COPIES 1 /* tile_pass_v3, tile_pass_v4 below, chosen by the CPU at each call */
 #else
-#define VECTOR_CLONES
+#define FUSED_COPIES 0
+#endif
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
@@ -51,7 +55,8 @@ splat(double v)
     return (v8d){v, v, v, v, v, v, v, v};
 }
 
-/* a * b + c with one rounding, lane by lane */
+/* a * b + c with one rounding, lane by lane: one instruction in the copies compiled for
+ * CPUs with fused multiply-add (and only used there) */
 INLINE v8d
 fma8(v8d a, v8d b, v8d c)
 {
@@ -60,6 +65,9 @@ fma8(v8d a, v8d b, v8d c)
         out[l] = __builtin_fma(a[l], b[l], c[l]);
     return out;
 }
+
+/* a * b + c: fused in the copies for CPUs with fused multiply-add, rounded twice elsewhere */
+#define MULADD(a, b, c) (fused ? fma8((a), (b), (c)) : (a) * (b) + (c))
 
 INLINE v8d
 load8(const double *p)
@@ -95,9 +103,10 @@ transpose8(v8d c[V])
  * rounded up to 8) are padding, read but neither reported nor summed. cc[c] is centre c's
  * squared norm; dp = d rounded up to 8; sums2 and counts2 hold two sums (even rows, odd
  * rows) of k x dp and k; labels (int32), d1 and d2 get the tile's m rows; d1, d2 may be NULL.
+ * fused: add each product with one rounding (a constant in each copy of it, below).
  */
-VECTOR_CLONES static void
-tile_pass(const double *t, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t d, const double *centres,
+INLINE void
+tile_pass(const int fused, const double *t, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t d, const double *centres,
           const double *cc, const double *shift, Py_ssize_t k, int32_t *labels, double *d1, double *d2,
           double *sums2, int64_t *counts2, v8d *spread)
 {
@@ -120,20 +129,20 @@ tile_pass(const double *t, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t d, const doub
             for (j = 0; j < d; j++) {
                 const v8d x = load8(t + j * ld + r) - shift[j];
                 if (c == 0)
-                    n2 = fma8(x, x, n2);
-                a0 = fma8(x, splat(p0[j]), a0);
-                a1 = fma8(x, splat(p1[j]), a1);
-                a2 = fma8(x, splat(p2[j]), a2);
-                a3 = fma8(x, splat(p3[j]), a3);
-                a4 = fma8(x, splat(p4[j]), a4);
-                a5 = fma8(x, splat(p5[j]), a5);
-                a6 = fma8(x, splat(p6[j]), a6);
-                a7 = fma8(x, splat(p7[j]), a7);
+                    n2 = MULADD(x, x, n2);
+                a0 = MULADD(x, splat(p0[j]), a0);
+                a1 = MULADD(x, splat(p1[j]), a1);
+                a2 = MULADD(x, splat(p2[j]), a2);
+                a3 = MULADD(x, splat(p3[j]), a3);
+                a4 = MULADD(x, splat(p4[j]), a4);
+                a5 = MULADD(x, splat(p5[j]), a5);
+                a6 = MULADD(x, splat(p6[j]), a6);
+                a7 = MULADD(x, splat(p7[j]), a7);
             }
             const v8d a[CENTRES] = {a0, a1, a2, a3, a4, a5, a6, a7};
             for (int i = 0; i < nc; i++) {
                 v8d dd = (n2 - 2.0 * a[i]) + cc[c + i];
-                dd = (v8d)((v8l)dd & (dd > 0.0)); /* rounding can take a row on its centre below 0 */
+                dd = (v8d)((v8l)dd & ~(dd < 0.0)); /* rounding can take a row on its centre below 0 (NaN stays) */
                 if (c + i == 0) /* the tile's real rows' distances to centre 0, lane by lane */
                     *spread += (v8d)((v8l)dd & (lane < m - r));
                 const v8l closer = dd < best1; /* strictly: the first of equal centres wins */
@@ -170,6 +179,33 @@ tile_pass(const double *t, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t d, const doub
     }
 }
 
+#define TILE_ARGS const double *t, Py_ssize_t ld, Py_ssize_t m, Py_ssize_t d, const double *centres, \
+    const double *cc, const double *shift, Py_ssize_t k, int32_t *labels, double *d1, double *d2, \
+    double *sums2, int64_t *counts2, v8d *spread
+#define TILE_CALL t, ld, m, d, centres, cc, shift, k, labels, d1, d2, sums2, counts2, spread
+typedef void (*tile_fn)(TILE_ARGS);
+
+/* The copies of the tile pass: each compiles tile_pass for its instruction set */
+static void tile_pass_plain(TILE_ARGS) { tile_pass(0, TILE_CALL); }
+#if FUSED_COPIES
+__attribute__((target("arch=x86-64-v3"))) static void tile_pass_v3(TILE_ARGS) { tile_pass(1, TILE_CALL); }
+__attribute__((target("arch=x86-64-v4"))) static void tile_pass_v4(TILE_ARGS) { tile_pass(1, TILE_CALL); }
+#endif
+
+/* the copy for this CPU: AVX-512, AVX2 with fused multiply-add, or the plain one */
+static tile_fn
+tile_pass_here(void)
+{
+#if FUSED_COPIES
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return tile_pass_v4;
+    if (__builtin_cpu_supports("x86-64-v3"))
+        return tile_pass_v3;
+#endif
+    return tile_pass_plain;
+}
+
 /* Rows [start, stop) of X (n x d, strides in doubles). Returns 0, or -1 when out of memory. */
 static int
 block_pass(const double *X, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssize_t start,
@@ -177,6 +213,7 @@ block_pass(const double *X, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssi
            double *d1, double *d2, double *sums, int64_t *counts, double *spread)
 {
     v8d lanes = splat(0.0);
+    const tile_fn pass = tile_pass_here();
     const Py_ssize_t dp = (d + V - 1) / V * V;
     double *tile = malloc(sizeof(double) * (size_t)(d * TILE));
     double *cc = malloc(sizeof(double) * (size_t)k);
@@ -200,7 +237,7 @@ block_pass(const double *X, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssi
         double s = 0.0;
         for (j = 0; j < d; j++) {
             moved[c * d + j] = centres[c * d + j] - shift[j];
-            s = fma(moved[c * d + j], moved[c * d + j], s);
+            s += moved[c * d + j] * moved[c * d + j];
         }
         cc[c] = s;
     }
@@ -221,7 +258,7 @@ block_pass(const double *X, Py_ssize_t row_stride, Py_ssize_t col_stride, Py_ssi
             t = tile;
             ld = TILE;
         }
-        tile_pass(t, ld, m, d, moved, cc, shift, k, labels + (r0 - start), d1 ? d1 + (r0 - start) : NULL,
+        pass(t, ld, m, d, moved, cc, shift, k, labels + (r0 - start), d1 ? d1 + (r0 - start) : NULL,
                   d2 ? d2 + (r0 - start) : NULL, sums2, counts2, &lanes);
     }
     for (c = 0; c < k; c++) {
