@@ -8,8 +8,8 @@ setup(
         Extension(
             "segmentkit.algorithms._lloyd_kernel",
             ["src/segmentkit/algorithms/_lloyd_kernel.c"],
-            # -ffp-contract=off: no fused multiply-add but the source's own fma() calls, so
-            # that a CPU with fused multiply-add gives the same bits as one without;
+            # -ffp-contract=off: no fused multiply-add but the source's own, in the copies for
+            # CPUs that have it (so those CPUs all give the same bits; see the source's header);
             # -Wno-psabi: GCC's note that vectors of 64 bytes pass differently since GCC 4.6
             # (every function taking them is inlined)
             extra_compile_args=["-O3", "-ffp-contract=off", "-std=gnu11", "-Wall", "-Wno-psabi"],

@@ -39,9 +39,11 @@ class Pass:
     ----------
     labels : numpy.ndarray of int32, shape (n,)
         Each row's nearest centre (the first of equally near ones).
-    nearest, second : numpy.ndarray of float64, shape (n,), or None
-        Squared distances to the nearest and the second nearest centre (``inf`` with one
-        centre); ``None`` unless asked for.
+    nearest : numpy.ndarray of float64, shape (n,)
+        Squared distance to the nearest centre.
+    second : numpy.ndarray of float64, shape (n,), or None
+        Squared distance to the second nearest centre (``inf`` with one centre); ``None``
+        unless asked for.
     sums : numpy.ndarray of shape (k, d)
         Each centre's sum of its rows.
     counts : numpy.ndarray of int64, shape (k,)
@@ -52,15 +54,15 @@ class Pass:
     """
 
     labels: np.ndarray
-    nearest: np.ndarray | None
+    nearest: np.ndarray
     second: np.ndarray | None
     sums: np.ndarray
     counts: np.ndarray
     spread: float
 
 
-def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, nearest: bool = True,
-                second: bool = False, block: int = PASS_BLOCK_ROWS) -> Pass:
+def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, second: bool = False,
+                block: int = PASS_BLOCK_ROWS) -> Pass:
     """Assign every row of ``X`` to its nearest centre and sum the rows per centre.
 
     Parameters
@@ -71,8 +73,8 @@ def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, nearest: bo
     centres : numpy.ndarray of shape (k, d)
     threads : int
         Blocks handled at once, each on a thread of its own; the result does not depend on it.
-    nearest, second : bool
-        Return the squared distances to the nearest / second nearest centre.
+    second : bool
+        Return the squared distances to the second nearest centre too.
     block : int
         Rows per block (fixes the bits of the sums; see :data:`PASS_BLOCK_ROWS`).
     """
@@ -83,7 +85,7 @@ def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, nearest: bo
     if centres.ndim != 2 or centres.shape[1] != d or k < 1:
         raise ValueError(f"centres of shape {centres.shape} for rows of {d} features")
     labels = np.empty(n, dtype=np.int32)
-    d1 = np.empty(n) if nearest else None
+    d1 = np.empty(n)
     d2 = np.empty(n) if second else None
     starts = range(0, n, block)
     sums = np.zeros((max(len(starts), 1), k, d))
@@ -92,7 +94,7 @@ def assign_pass(X: np.ndarray, centres: np.ndarray, *, threads: int, nearest: bo
 
     def run(i: int) -> None:
         a, b = starts[i], min(n, starts[i] + block)
-        spreads[i] = _lloyd_kernel.block_pass(X, centres, a, b, labels[a:b], None if d1 is None else d1[a:b],
+        spreads[i] = _lloyd_kernel.block_pass(X, centres, a, b, labels[a:b], d1[a:b],
                                               None if d2 is None else d2[a:b], sums[i], counts[i])
 
     if threads < 2 or len(starts) < 2:
@@ -151,8 +153,9 @@ def lloyd(X: np.ndarray, centres: np.ndarray, *, threads: int, max_iter: int = 3
     The rules are scikit-learn's ``_kmeans_single_lloyd`` (1.5-1.9): each iteration assigns
     every row to the current centres and moves each centre to its rows' mean; the same
     labels twice end it ("strict convergence"); otherwise a total squared shift of the
-    centres within the tolerance ends it, and one more pass assigns the rows to the final
-    centres. A centre left without rows takes the row farthest from its own centre (the
+    centres within the tolerance ends it. A last pass assigns every row to the final
+    centres (after strict convergence to the same labels), with the second distances for
+    the confidence. A centre left without rows takes the row farthest from its own centre (the
     farthest first), as scikit-learn relocates empty clusters; where there is none to take
     (more centres than distinct rows) it goes to the largest centre's mean, as scikit-learn
     places it.
@@ -202,7 +205,7 @@ def _means(X: np.ndarray, p: Pass) -> np.ndarray:
     ``_relocate_empty_clusters_dense``: that row's value leaves its own centre's sum)."""
     sums, counts = p.sums.copy(), p.counts.astype(np.float64)
     empty = np.flatnonzero(counts == 0)
-    taken = min(empty.size, 0 if p.nearest is None else p.nearest.size)
+    taken = min(empty.size, p.nearest.size)
     if taken and p.nearest.max() > 0:
         far = np.argpartition(p.nearest, -taken)[:-taken - 1:-1]
         for new, row in zip(empty, far):
